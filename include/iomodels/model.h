@@ -1,0 +1,72 @@
+// Description: the one small interface every I/O model implements, the
+// context a model runs in, and the registry of models.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "iomodels/exchange.h"
+#include "iomodels/histogram.h"
+#include "iomodels/status.h"
+#include "iomodels/workload.h"
+
+namespace iomodels {
+
+class Trace;
+
+enum class Quadrant { kSyncBlocking, kSyncNonblocking, kAsyncBlocking, kAsyncNonblocking, kMultiplexing };
+// "sync-blocking", "sync-nonblocking", "async-blocking", "async-nonblocking", "multiplexing".
+std::string_view quadrant_name(Quadrant q);
+
+struct RunOptions {
+  uint32_t pool_threads = 0;          // threadpool workers; 0 = number of cores
+  uint64_t poll_interval_ns = 100'000;  // polling-sleep: sleep between sweeps
+  uint64_t timeout_ns = 10'000'000'000;  // no progress for this long = an error
+  bool verify = true;                 // check every payload byte
+  Trace* trace = nullptr;             // optional timeline recorder
+};
+
+// What a model is given. The model records each request's latency (issue to
+// last byte) in `latency` from the thread that calls run(); worker threads
+// record with Histogram::record_shared or merge their own before run() returns.
+struct RunContext {
+  Workload* workload = nullptr;
+  RunOptions options;
+  Histogram* latency = nullptr;
+
+  std::span<const ClientConn> conns() const { return workload->conns(); }
+  uint32_t size() const { return workload->options().size; }
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  // Untimed: set fd flags, start threads, make rings and buffers. May return
+  // Status::not_applicable with the reason. Called once.
+  virtual Status setup(RunContext& ctx) = 0;
+  // Timed: every connection completes `rounds` requests, each one verified.
+  // Returns an error, never hangs: every wait is bounded by options.timeout_ns.
+  virtual Status run(uint64_t rounds) = 0;
+};
+
+struct ModelInfo {
+  std::string_view name;
+  Quadrant quadrant;
+  std::string_view summary;
+  std::unique_ptr<Model> (*make)();
+  // Whether this kernel can run it at all: empty, or the reason it cannot.
+  std::string (*unavailable)() = nullptr;
+  // Whether it applies to a workload: empty, or the reason it does not.
+  std::string (*not_applicable)(const WorkloadOptions&) = nullptr;
+};
+
+// Every model, in the order of the quadrant table (src/models/list.h).
+std::span<const ModelInfo* const> all_models();
+const ModelInfo* find_model(std::string_view name);
+// Empty if `m` can run on `w` here; otherwise the reason.
+std::string why_not(const ModelInfo& m, const WorkloadOptions& w);
+
+}  // namespace iomodels

@@ -1,0 +1,45 @@
+// Description: parsers for the values users type: durations ("250us", "1.5ms",
+// "0"), sizes ("4096", "4KiB", "1M"), latency distributions ("exp:1ms") and
+// counts. Each returns false and a one-line reason on bad input; none throws.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace iomodels {
+
+// The peer's response latency: 0, fixed, uniform:A-B or exp:MEAN.
+struct LatencySpec {
+  enum class Kind { kZero, kFixed, kUniform, kExp };
+  Kind kind = Kind::kZero;
+  uint64_t a_ns = 0;  // fixed value, uniform low bound, or exponential mean
+  uint64_t b_ns = 0;  // uniform high bound
+
+  // Draws one latency; `u` is uniform in [0, 1).
+  uint64_t sample(double u) const;
+  // The largest latency it can draw (exp: its 99.99th percentile).
+  uint64_t bound_ns() const;
+  // Canonical text, as accepted by parse_latency ("0", "1ms", "uniform:100us-2ms").
+  std::string text() const;
+  // Whole microseconds of the typical value, for benchmark names.
+  uint64_t typical_us() const { return kind == Kind::kUniform ? (a_ns + b_ns) / 2000 : a_ns / 1000; }
+};
+
+// Durations: a non-negative decimal number with a unit ns, us, ms or s; "0"
+// alone needs no unit. At most one hour.
+bool parse_duration(std::string_view text, uint64_t* ns, std::string* why);
+// Sizes: a positive integer with an optional unit B, K/KiB, M/MiB, G/GiB
+// (binary multiples; "k" and "KB" are accepted as KiB too).
+bool parse_size(std::string_view text, uint64_t* bytes, std::string* why);
+bool parse_latency(std::string_view text, LatencySpec* out, std::string* why);
+// A positive integer in [lo, hi].
+bool parse_count(std::string_view text, uint64_t lo, uint64_t hi, uint64_t* out,
+                 std::string* why);
+// "HOST:PORT" (IPv4 or [IPv6]); port 0..65535 (0 = any, for listening).
+bool parse_host_port(std::string_view text, std::string* host, uint16_t* port, std::string* why);
+
+// "1.50 ms", "250 us": a short human rendering of nanoseconds.
+std::string format_duration(uint64_t ns);
+
+}  // namespace iomodels

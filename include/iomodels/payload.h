@@ -1,0 +1,33 @@
+// Description: the wire protocol between a model and the peer: a 16-byte
+// request, and a response payload that is a deterministic function of
+// (connection, request id, offset), so every byte can be verified.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace iomodels {
+
+struct Request {
+  uint32_t conn;  // the connection's index, or kControlConn
+  uint32_t size;  // response bytes wanted, 1..kMaxResponseBytes
+  uint64_t id;    // request id (for kControlConn: a ControlCommand)
+};
+static_assert(sizeof(Request) == 16);
+inline constexpr size_t kRequestBytes = sizeof(Request);
+inline constexpr uint32_t kMaxResponseBytes = 1u << 20;
+inline constexpr uint32_t kMaxConnections = 10'000;
+
+// A request on this "connection" asks the peer for its statistics instead.
+inline constexpr uint32_t kControlConn = 0xFFFFFFFFu;
+enum class ControlCommand : uint64_t { kStats = 1, kStatsAndReset = 2 };
+
+// Writes bytes [offset, offset + n) of the payload of (conn, id).
+void fill_payload(uint32_t conn, uint64_t id, uint64_t offset, uint8_t* dst, size_t n);
+// Compares `data` with bytes [offset, offset + n) of that payload; returns the
+// index of the first wrong byte, or n when all are right.
+size_t verify_payload(uint32_t conn, uint64_t id, uint64_t offset, const uint8_t* data, size_t n);
+// The single expected byte at `offset` (for error messages).
+uint8_t payload_byte(uint32_t conn, uint64_t id, uint64_t offset);
+
+}  // namespace iomodels

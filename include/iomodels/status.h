@@ -1,0 +1,37 @@
+// Description: Status, the one error type: ok, an error, or "not applicable"
+// (a combination the kernel or the model does not support, with the reason).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace iomodels {
+
+class Status {
+ public:
+  enum class Code { kOk, kError, kNotApplicable };
+
+  Status() = default;
+  static Status error(std::string message) { return Status(Code::kError, std::move(message)); }
+  static Status not_applicable(std::string reason) {
+    return Status(Code::kNotApplicable, std::move(reason));
+  }
+  // "what: strerror(-neg_errno)".
+  static Status from_errno(long neg_errno, std::string_view what);
+
+  bool ok() const { return code_ == Code::kOk; }
+  bool not_applicable() const { return code_ == Code::kNotApplicable; }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+// strerror for a negative errno, thread-safe.
+std::string errno_text(long neg_errno);
+
+}  // namespace iomodels

@@ -1,0 +1,126 @@
+// Description: the shared workload. A Workload owns the peer (a separate
+// process playing the slow device) and the client ends of N connections to it.
+// Every model drives the same Workload; the peer never knows which model it serves.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "iomodels/fd.h"
+#include "iomodels/parse.h"
+#include "iomodels/status.h"
+
+namespace iomodels {
+
+enum class Transport { kPipe, kSocketpair, kTcp };
+std::string_view transport_name(Transport t);
+bool parse_transport(std::string_view text, Transport* out, std::string* why);
+std::span<const Transport> all_transports();
+
+struct WorkloadOptions {
+  Transport transport = Transport::kSocketpair;
+  uint32_t connections = 1;     // 1..kMaxConnections
+  uint32_t size = 4096;         // response bytes, 1..kMaxResponseBytes
+  LatencySpec latency;          // the peer's think time per request
+  uint64_t seed = 1;            // seeds the peer's latency draws
+  uint64_t peer_spin_ns = 0;    // the peer spins (burns its core) this long before a deadline
+  std::string remote;           // "HOST:PORT" of an `iomodels peer`; tcp only
+};
+
+// One connection as the client sees it. For sockets rfd == wfd.
+struct ClientConn {
+  int rfd = -1;  // responses arrive here
+  int wfd = -1;  // requests go here
+  uint32_t index = 0;
+};
+
+// What the peer says about itself over a window (since the last reset).
+struct PeerStats {
+  uint64_t requests = 0;
+  uint64_t wall_ns = 0;
+  uint64_t cpu_ns = 0;  // the peer process's own CPU, never charged to the model
+  uint64_t late_p50_ns = 0, late_p99_ns = 0, late_max_ns = 0;  // send time - due time
+  uint64_t spin_ns = 0;  // its spin-before-deadline setting
+  uint64_t protocol_errors = 0;
+  bool remote = false;
+  double cpu_util() const { return wall_ns ? static_cast<double>(cpu_ns) / wall_ns : 0; }
+  // At >= 90% of a core the peer, not the model, sets the pace.
+  bool peer_bound() const { return cpu_util() >= 0.9; }
+};
+
+class Workload {
+ public:
+  // Forks the peer (or connects to opts.remote) and opens every connection.
+  // Refuses, with the reason, connection counts beyond RLIMIT_NOFILE.
+  static Status create(const WorkloadOptions& opts, std::unique_ptr<Workload>* out);
+  ~Workload();
+  Workload(const Workload&) = delete;
+  Workload& operator=(const Workload&) = delete;
+
+  const WorkloadOptions& options() const { return opts_; }
+  std::span<const ClientConn> conns() const { return conns_; }
+  pid_t peer_pid() const { return peer_pid_; }
+
+  // The peer's statistics since the last reset; `reset` starts a new window.
+  // Control traffic is not counted in the syscall counters.
+  Status peer_stats(PeerStats* out, bool reset);
+
+  // Kills the peer now (tests, the watchdog). Connections then see EOF/errors.
+  void kill_peer();
+
+  // The progress watchdog. While armed, a run that completes no request for
+  // `timeout_ns` gets the peer killed, so every blocked call returns. Models
+  // call note_progress() once per completed request.
+  void arm_watchdog(uint64_t timeout_ns);
+  void disarm_watchdog();
+  bool watchdog_fired() const { return watchdog_fired_.load(); }
+  void note_progress() { progress_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  Workload() = default;
+  Status start_local();
+  Status start_remote();
+  Status connect_tcp(const std::string& host, uint16_t port, Fd* out);
+  void watchdog_loop();
+
+  WorkloadOptions opts_;
+  pid_t peer_pid_ = -1;
+  Fd control_;
+  std::vector<Fd> owned_;
+  std::vector<ClientConn> conns_;
+
+  struct Watchdog;
+  std::unique_ptr<Watchdog> watchdog_;
+  std::atomic<uint64_t> progress_{0};
+  std::atomic<bool> watchdog_fired_{false};
+};
+
+// Raises RLIMIT_NOFILE's soft limit to the hard limit (once) and returns the
+// soft limit now in force.
+uint64_t raise_fd_limit();
+// File descriptors this process needs for `connections` on `t` (client side).
+uint64_t fds_needed(Transport t, uint32_t connections);
+
+// --- the peer itself ---
+struct PeerOptions {
+  uint64_t seed = 1;
+  LatencySpec latency;
+  uint64_t spin_ns = 0;
+  int listen_fd = -1;  // accept connections from here (tcp)
+  int stop_fd = -1;    // readable = shut down (a signalfd for `iomodels peer`)
+  int control_fd = -1; // the local parent's control socket: closed = shut down
+};
+// Runs the peer's event loop over the connections it already has (read fd,
+// write fd; set up by Workload) and those it accepts; returns when stop_fd
+// fires or control_fd closes. Returns a process exit code.
+int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conns,
+                  std::string* why);
+
+}  // namespace iomodels

@@ -1,0 +1,60 @@
+// Description: what the subcommands share: the usage error (exit code 2),
+// the scenario flags, and the result report.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#include "run/scenario.h"
+
+namespace iomodels::cli {
+
+// Bad input: main prints "iomodels: error: <what>" and exits with code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The flags that describe one scenario, as typed (validated by to_scenario).
+struct ScenarioFlags {
+  std::string model = "epoll";
+  std::string transport = "socketpair";
+  std::string connections = "64";
+  std::string size = "4KiB";
+  std::string latency = "1ms";
+  std::string requests = "100";
+  std::string pool_threads = "0";
+  std::string poll_interval = "100us";
+  std::string timeout = "10s";
+  std::string verify = "on";
+  std::string seed = "1";
+  std::string peer_spin = "0";
+  std::string peer;  // HOST:PORT of a remote `iomodels peer`
+
+  // Adds every flag; `with_model` = false leaves --model and --requests out.
+  void add_to(CLI::App* app, bool with_model = true);
+  // Validates everything; throws UsageError naming the bad flag.
+  Scenario to_scenario() const;
+};
+
+// Parse helpers that throw UsageError("--flag: reason").
+uint64_t flag_count(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi);
+uint64_t flag_duration(const std::string& flag, const std::string& text);
+uint64_t flag_size(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi);
+Transport flag_transport(const std::string& flag, const std::string& text);
+LatencySpec flag_latency(const std::string& flag, const std::string& text);
+void flag_model(const std::string& flag, const std::string& text);
+
+// Writes `text` to `path` atomically (a temporary name, then rename).
+void write_file_atomically(const std::string& path, const std::string& text);
+
+// Subcommands: add_* registers, run_* executes after parsing. Each returns an exit code.
+CLI::App* add_list(CLI::App& app);
+int run_list();
+CLI::App* add_run(CLI::App& app);
+int run_run();
+CLI::App* add_peer(CLI::App& app);
+int run_peer();
+
+}  // namespace iomodels::cli

@@ -1,0 +1,38 @@
+// Description: `iomodels list`: every model with its quadrant and whether it
+// can run here, and every transport.
+#include <cstdio>
+
+#include "cli/cli.h"
+#include "iomodels/env.h"
+
+namespace iomodels::cli {
+
+CLI::App* add_list(CLI::App& app) {
+  return app.add_subcommand("list", "list the models, their quadrants and the transports");
+}
+
+int run_list() {
+  std::printf("models:\n");
+  for (const ModelInfo* m : all_models()) {
+    std::string why = m->unavailable ? m->unavailable() : std::string();
+    std::printf("  %-16s %-18s %s\n", std::string(m->name).c_str(),
+                std::string(quadrant_name(m->quadrant)).c_str(),
+                why.empty() ? "available" : ("unavailable: " + why).c_str());
+    std::printf("  %-16s %-18s   %s\n", "", "", std::string(m->summary).c_str());
+    for (Transport t : all_transports()) {
+      WorkloadOptions w;
+      w.transport = t;
+      if (std::string na = m->not_applicable ? m->not_applicable(w) : ""; !na.empty())
+        std::printf("  %-16s %-18s   not applicable on %s: %s\n", "", "",
+                    std::string(transport_name(t)).c_str(), na.c_str());
+    }
+  }
+  std::printf("\ntransports:\n");
+  std::printf("  pipe          two pipes per connection (request, response)\n");
+  std::printf("  socketpair    AF_UNIX stream socket pair\n");
+  std::printf("  tcp           TCP over loopback, TCP_NODELAY (or --peer HOST:PORT)\n");
+  std::printf("\nio_uring: %s\n", uring_probe().describe().c_str());
+  return 0;
+}
+
+}  // namespace iomodels::cli

@@ -1,0 +1,134 @@
+// Description: the scenario flags shared by run, bench and demo, validated
+// into a Scenario with one-line errors that name the flag.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "cli/cli.h"
+#include "iomodels/parse.h"
+#include "iomodels/payload.h"
+
+namespace iomodels::cli {
+
+uint64_t flag_count(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi) {
+  uint64_t v;
+  std::string why;
+  if (!parse_count(text, lo, hi, &v, &why)) throw UsageError(flag + ": " + why);
+  return v;
+}
+
+uint64_t flag_duration(const std::string& flag, const std::string& text) {
+  uint64_t v;
+  std::string why;
+  if (!parse_duration(text, &v, &why)) throw UsageError(flag + ": " + why);
+  return v;
+}
+
+uint64_t flag_size(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi) {
+  uint64_t v;
+  std::string why;
+  if (!parse_size(text, &v, &why)) throw UsageError(flag + ": " + why);
+  if (v < lo || v > hi)
+    throw UsageError(flag + ": '" + text + "' is outside " + std::to_string(lo) + ".." +
+                     std::to_string(hi) + " bytes");
+  return v;
+}
+
+Transport flag_transport(const std::string& flag, const std::string& text) {
+  Transport t;
+  std::string why;
+  if (!parse_transport(text, &t, &why)) throw UsageError(flag + ": " + why);
+  return t;
+}
+
+LatencySpec flag_latency(const std::string& flag, const std::string& text) {
+  LatencySpec l;
+  std::string why;
+  if (!parse_latency(text, &l, &why)) throw UsageError(flag + ": " + why);
+  return l;
+}
+
+void flag_model(const std::string& flag, const std::string& text) {
+  if (find_model(text) == nullptr)
+    throw UsageError(flag + ": unknown model '" + text + "' (see: iomodels list)");
+}
+
+void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
+  if (with_model) {
+    app->add_option("-m,--model", model, "I/O model (see: iomodels list)")->capture_default_str();
+    app->add_option("-r,--requests", requests, "requests per connection, timed")
+        ->capture_default_str();
+  }
+  app->add_option("-t,--transport", transport, "pipe | socketpair | tcp")->capture_default_str();
+  app->add_option("-c,--connections", connections, "connections to the peer, 1..10000")
+      ->capture_default_str();
+  app->add_option("-s,--size", size, "response size, 1B..1MiB (e.g. 64, 4KiB, 1MiB)")
+      ->capture_default_str();
+  app->add_option("-l,--latency", latency,
+                  "peer think time: 0 | 250us | 1ms | uniform:A-B | exp:MEAN")
+      ->capture_default_str();
+  app->add_option("--pool-threads", pool_threads, "threadpool workers (0 = one per core)")
+      ->capture_default_str();
+  app->add_option("--poll-interval", poll_interval, "polling-sleep: sleep between sweeps")
+      ->capture_default_str();
+  app->add_option("--timeout", timeout, "fail when no request completes for this long")
+      ->capture_default_str();
+  app->add_option("--verify", verify, "check every payload byte: on | off")->capture_default_str();
+  app->add_option("--seed", seed, "seed of the peer's latency draws")->capture_default_str();
+  app->add_option("--peer-spin", peer_spin,
+                  "peer spins this long before each deadline (precise, burns a peer core)")
+      ->capture_default_str();
+  app->add_option("--peer", peer, "HOST:PORT of a peer started with `iomodels peer` (tcp)");
+}
+
+Scenario ScenarioFlags::to_scenario() const {
+  Scenario sc;
+  flag_model("--model", model);
+  sc.model = model;
+  sc.workload.transport = flag_transport("--transport", transport);
+  sc.workload.connections =
+      static_cast<uint32_t>(flag_count("--connections", connections, 1, kMaxConnections));
+  sc.workload.size = static_cast<uint32_t>(flag_size("--size", size, 1, kMaxResponseBytes));
+  sc.workload.latency = flag_latency("--latency", latency);
+  sc.workload.seed = flag_count("--seed", seed, 0, UINT64_MAX);
+  sc.workload.peer_spin_ns = flag_duration("--peer-spin", peer_spin);
+  sc.workload.remote = peer;
+  if (!peer.empty()) {
+    std::string host, why;
+    uint16_t port;
+    if (!parse_host_port(peer, &host, &port, &why)) throw UsageError("--peer: " + why);
+    if (sc.workload.transport != Transport::kTcp)
+      throw UsageError("--peer: a remote peer needs --transport tcp");
+  }
+  sc.rounds = flag_count("--requests", requests, 1, 100'000'000);
+  sc.run.pool_threads = static_cast<uint32_t>(flag_count("--pool-threads", pool_threads, 0, 4096));
+  sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
+  sc.run.timeout_ns = flag_duration("--timeout", timeout);
+  if (sc.run.timeout_ns < 1'000'000) throw UsageError("--timeout: must be at least 1ms");
+  if (verify != "on" && verify != "off")
+    throw UsageError("--verify: '" + verify + "' must be on or off");
+  sc.run.verify = verify == "on";
+  return sc;
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+    f << text;
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw std::runtime_error("cannot write " + tmp);
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot rename " + tmp + " to " + path);
+  }
+}
+
+}  // namespace iomodels::cli

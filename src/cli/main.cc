@@ -1,0 +1,41 @@
+// Description: the `iomodels` binary: list, run, bench, demo, peer.
+#include <cstdio>
+#include <exception>
+
+#include "cli/cli.h"
+#include "iomodels/env.h"
+
+int main(int argc, char** argv) {
+  using namespace iomodels::cli;
+  CLI::App app{
+      "iomodels: what each I/O model costs while a program waits for slow I/O.\n"
+      "A forked peer process plays a slow device; each model (blocking, polling, threads,\n"
+      "poll/select, epoll, io_uring, coroutines) drives the same workload and is measured."};
+  app.set_version_flag("--version", iomodels::iomodels_version());
+  app.require_subcommand(1);
+  CLI::App* list = add_list(app);
+  CLI::App* run = add_run(app);
+  CLI::App* peer = add_peer(app);
+  try {
+    app.parse(argc, argv);
+    if (list->parsed()) return run_list();
+    if (run->parsed()) return run_run();
+    if (peer->parsed()) return run_peer();
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "iomodels: error: %s (see --help)\n", e.what());
+    return 2;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "iomodels: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "iomodels: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,44 @@
+// Description: helpers every model shares: sending a request, turning a
+// failed read into a clear error, and finishing a request.
+#pragma once
+
+#include <vector>
+
+#include "iomodels/exchange.h"
+#include "iomodels/model.h"
+#include "iomodels/recorder.h"
+#include "iomodels/sys.h"
+
+namespace iomodels::detail {
+
+// Writes the whole request. Requests are 16 bytes into a buffer that holds
+// at most one other request, so the first write nearly always takes it all;
+// a non-blocking fd that is full waits in poll(), bounded by the timeout.
+Status send_request(const RunContext& ctx, Exchange& ex, uint64_t issued_ns);
+
+// Why a read returned `r` (0 = EOF, or -errno): names the connection and
+// says whether the watchdog killed the peer.
+Status read_failed(const RunContext& ctx, const Exchange& ex, long r);
+
+// The response is complete: record its latency from the calling thread.
+inline void finish(const RunContext& ctx, const Exchange& ex, uint64_t now) {
+  ctx.latency->record(ex.latency_ns(now));
+  ctx.workload->note_progress();
+}
+
+// The same from a worker thread that shares ctx.latency with others.
+inline void finish_shared(const RunContext& ctx, const Exchange& ex, uint64_t now) {
+  ctx.latency->record_shared(ex.latency_ns(now));
+  ctx.workload->note_progress();
+}
+
+// One Exchange per connection.
+std::vector<Exchange> make_exchanges(const RunContext& ctx);
+
+// Sets or clears O_NONBLOCK on both fds of every connection (untimed set-up).
+Status set_nonblocking(const RunContext& ctx, bool on);
+
+// An error that says a bounded wait ran out.
+Status timed_out(const RunContext& ctx, std::string_view waiting_for);
+
+}  // namespace iomodels::detail

@@ -1,0 +1,117 @@
+// Description: `epoll` (async · non-blocking, a reactor). One thread asks the
+// kernel to watch every connection, sends every request, then sleeps in
+// epoll_wait until some are readable, and runs each ready connection's
+// callback: read what is there, and when a response is whole, send the next
+// request. Level-triggered: one read per readiness event; if bytes remain,
+// the next epoll_wait reports the fd again. The `edge` flag gives epoll-et.
+#include "models/epoll.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "models/common.h"
+
+namespace iomodels {
+namespace detail {
+namespace {
+
+// One epoll_wait hands back at most this many ready fds.
+constexpr int kMaxEvents = 256;
+// Per read(): enough for typical responses in one call.
+constexpr size_t kReadChunk = 256 * 1024;
+
+class EpollReactor final : public Model {
+ public:
+  explicit EpollReactor(bool edge) : edge_(edge) {}
+
+  Status setup(RunContext& ctx) override {
+    ctx_ = &ctx;
+    if (Status s = set_nonblocking(ctx, true); !s.ok()) return s;
+    ex_ = make_exchanges(ctx);
+    left_.assign(ex_.size(), 0);
+    buf_.resize(std::min<size_t>(ctx.size(), kReadChunk));
+    events_.resize(kMaxEvents);
+    const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return Status::from_errno(ep, "epoll_create1");
+    ep_.reset(static_cast<int>(ep));
+    for (uint32_t i = 0; i < ex_.size(); ++i) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | (edge_ ? EPOLLET : 0u);
+      ev.data.u64 = i;  // the token is the connection's index
+      if (const long r = sys::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, ex_[i].rfd(), &ev); r < 0)
+        return Status::from_errno(r, "epoll_ctl");
+    }
+    return {};
+  }
+
+  Status run(uint64_t rounds) override {
+    if (rounds == 0) return {};
+    size_t active = ex_.size();
+    for (size_t i = 0; i < ex_.size(); ++i) {
+      left_[i] = rounds;
+      if (Status s = send_request(*ctx_, ex_[i], now_ns()); !s.ok()) return s;
+    }
+    const int timeout_ms = static_cast<int>(ctx_->options.timeout_ns / 1'000'000);
+    while (active > 0) {
+      // The thread sleeps here until at least one connection is readable.
+      const long n = sys::epoll_wait(ep_.get(), events_.data(), kMaxEvents, timeout_ms);
+      if (n < 0) return Status::from_errno(n, "epoll_wait");
+      if (n == 0) return timed_out(*ctx_, "any connection to become readable");
+      for (long e = 0; e < n; ++e) {
+        const auto i = static_cast<uint32_t>(events_[e].data.u64);
+        bool done = false;
+        if (Status s = on_readable(i, &done); !s.ok()) return s;
+        if (done) --active;
+      }
+    }
+    return {};
+  }
+
+ private:
+  // The callback: connection i is readable.
+  Status on_readable(uint32_t i, bool* done) {
+    Exchange& ex = ex_[i];
+    for (;;) {
+      const long n = sys::read(ex.rfd(), buf_.data(), std::min<size_t>(ex.remaining(), buf_.size()));
+      if (n == -EAGAIN) return {};  // edge-triggered: drained; wait for the next edge
+      if (n <= 0) return read_failed(*ctx_, ex, n);
+      Status err;
+      if (!ex.feed(buf_.data(), static_cast<size_t>(n), &err)) return err;
+      if (ex.complete()) {
+        finish(*ctx_, ex, now_ns());
+        if (--left_[i] == 0) {
+          *done = true;
+          return {};
+        }
+        if (Status s = send_request(*ctx_, ex, now_ns()); !s.ok()) return s;
+      }
+      // Level-triggered: one read per event; epoll reports the rest again.
+      // Edge-triggered: no new event comes for bytes already queued, so read
+      // on until the kernel says EAGAIN.
+      if (!edge_) return {};
+    }
+  }
+
+  const bool edge_;
+  RunContext* ctx_ = nullptr;
+  Fd ep_;
+  std::vector<Exchange> ex_;
+  std::vector<uint64_t> left_;
+  std::vector<uint8_t> buf_;
+  std::vector<epoll_event> events_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_epoll_reactor(bool edge_triggered) {
+  return std::make_unique<EpollReactor>(edge_triggered);
+}
+
+}  // namespace detail
+
+extern const ModelInfo model_epoll{
+    "epoll", Quadrant::kAsyncNonblocking,
+    "one thread, non-blocking fds, level-triggered epoll; a callback per ready connection",
+    [] { return detail::make_epoll_reactor(false); }};
+
+}  // namespace iomodels

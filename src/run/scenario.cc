@@ -1,0 +1,75 @@
+// Description: the frontend-neutral scenario driver.
+#include "run/scenario.h"
+
+namespace iomodels {
+
+Status Session::open(const Scenario& sc, std::unique_ptr<Session>* out) {
+  const ModelInfo* info = find_model(sc.model);
+  if (info == nullptr) return Status::error("unknown model '" + sc.model + "' (see: iomodels list)");
+  if (std::string why = why_not(*info, sc.workload); !why.empty())
+    return Status::not_applicable(sc.model + " on " + std::string(transport_name(sc.workload.transport)) +
+                                  ": " + why);
+  std::unique_ptr<Session> s(new Session);
+  s->sc_ = sc;
+  if (Status st = Workload::create(sc.workload, &s->workload_); !st.ok()) return st;
+  s->model_ = info->make();
+  s->ctx_.workload = s->workload_.get();
+  s->ctx_.options = sc.run;
+  s->ctx_.latency = &s->latency_;
+  if (Status st = s->model_->setup(s->ctx_); !st.ok()) {
+    if (st.not_applicable())
+      return Status::not_applicable(sc.model + " on " +
+                                    std::string(transport_name(sc.workload.transport)) + ": " +
+                                    st.message());
+    return st;
+  }
+  *out = std::move(s);
+  return {};
+}
+
+Session::~Session() {
+  // The model first: its threads and rings go before the connections they use.
+  model_.reset();
+  workload_.reset();
+}
+
+Status Session::warm_up(uint64_t n) {
+  if (n == 0) return {};
+  Status s = rounds(n);
+  latency_.reset();
+  return s;
+}
+
+Status Session::begin() {
+  latency_.reset();
+  PeerStats ignored;
+  return workload_->peer_stats(&ignored, true);
+}
+
+Status Session::rounds(uint64_t n) {
+  workload_->arm_watchdog(sc_.run.timeout_ns);
+  Status s = model_->run(n);
+  workload_->disarm_watchdog();
+  return s;
+}
+
+Status Session::end(PeerStats* peer) { return workload_->peer_stats(peer, false); }
+
+Status run_scenario(const Scenario& sc, ScenarioResult* out) {
+  std::unique_ptr<Session> s;
+  if (Status st = Session::open(sc, &s); !st.ok()) return st;
+  if (Status st = s->warm_up(sc.warmup_rounds); !st.ok()) return st;
+  if (Status st = s->begin(); !st.ok()) return st;
+  Recorder rec;
+  rec.start();
+  Status st = s->rounds(sc.rounds);
+  out->m = rec.stop();
+  if (!st.ok()) return st;
+  if (Status e = s->end(&out->peer); !e.ok()) return e;
+  out->latency = s->latency();
+  out->requests = sc.rounds * sc.workload.connections;
+  out->bytes = out->requests * sc.workload.size;
+  return {};
+}
+
+}  // namespace iomodels

@@ -1,0 +1,216 @@
+// Description: the raw syscall wrappers and their per-thread counters.
+#include "iomodels/sys.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <liburing.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <vector>
+
+namespace iomodels::sys {
+namespace detail {
+namespace {
+
+// Every live thread's block, plus what exited threads left behind.
+struct CounterRegistry {
+  std::mutex mu;
+  std::vector<ThreadCounters*> live;
+  Counters retired;
+};
+
+CounterRegistry& registry() {
+  // Leaked on purpose: threads may exit during static destruction.
+  static auto* r = new CounterRegistry;
+  return *r;
+}
+
+Counters snapshot(const ThreadCounters& t) {
+  return {t.syscalls.load(std::memory_order_relaxed), t.eagain.load(std::memory_order_relaxed),
+          t.uring_enter.load(std::memory_order_relaxed)};
+}
+
+}  // namespace
+
+ThreadCounters::ThreadCounters() {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.live.push_back(this);
+}
+
+ThreadCounters::~ThreadCounters() {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.retired += snapshot(*this);
+  std::erase(r.live, this);
+}
+
+ThreadCounters& local_counters() {
+  thread_local ThreadCounters counters;
+  return counters;
+}
+
+}  // namespace detail
+
+Counters counters_total() {
+  auto& r = detail::registry();
+  std::lock_guard lock(r.mu);
+  Counters sum = r.retired;
+  for (const auto* t : r.live) sum += detail::snapshot(*t);
+  return sum;
+}
+
+namespace {
+
+// Counts one kernel entry and turns (-1, errno) into -errno.
+inline long counted(long ret) {
+  auto& c = detail::local_counters();
+  detail::bump(c.syscalls);
+  if (ret < 0) {
+    const int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK) detail::bump(c.eagain);
+    return -e;
+  }
+  return ret;
+}
+
+// Retries EINTR: each attempt is a real syscall and is counted.
+template <typename F>
+inline long retry(F&& f) {
+  long r;
+  do {
+    r = counted(f());
+  } while (r == -EINTR);
+  return r;
+}
+
+}  // namespace
+
+void count_call(long ret) {
+  auto& c = detail::local_counters();
+  detail::bump(c.syscalls);
+  if (ret == -EAGAIN || ret == -EWOULDBLOCK) detail::bump(c.eagain);
+}
+
+long read(int fd, void* buf, size_t n) { return retry([&] { return ::read(fd, buf, n); }); }
+long write(int fd, const void* buf, size_t n) {
+  return retry([&] { return ::write(fd, buf, n); });
+}
+long readv(int fd, const iovec* iov, int cnt) {
+  return retry([&] { return ::readv(fd, iov, cnt); });
+}
+long writev(int fd, const iovec* iov, int cnt) {
+  return retry([&] { return ::writev(fd, iov, cnt); });
+}
+long recv(int fd, void* buf, size_t n, int flags) {
+  return retry([&] { return ::recv(fd, buf, n, flags); });
+}
+long send(int fd, const void* buf, size_t n, int flags) {
+  // MSG_NOSIGNAL: a dead peer is an error to report (-EPIPE), not a SIGPIPE.
+  return retry([&] { return ::send(fd, buf, n, flags | MSG_NOSIGNAL); });
+}
+long pread(int fd, void* buf, size_t n, off_t off) {
+  return retry([&] { return ::pread(fd, buf, n, off); });
+}
+long preadv2(int fd, const iovec* iov, int cnt, off_t off, int flags) {
+  return retry([&] { return ::preadv2(fd, iov, cnt, off, flags); });
+}
+
+long poll(pollfd* fds, nfds_t n, int timeout_ms) {
+  // A retried poll restarts its full timeout; callers bound waits in loops anyway.
+  return retry([&] { return ::poll(fds, n, timeout_ms); });
+}
+long select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* tv) {
+  // Linux updates *tv with the time left, so a retry continues the same wait.
+  // The sets are undefined after EINTR; callers rebuild them on every call.
+  return counted(::select(nfds, r, w, e, tv));
+}
+long epoll_create1(int flags) { return counted(::epoll_create1(flags)); }
+long epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
+  return counted(::epoll_ctl(epfd, op, fd, ev));
+}
+long epoll_wait(int epfd, epoll_event* evs, int max, int timeout_ms) {
+  return retry([&] { return ::epoll_wait(epfd, evs, max, timeout_ms); });
+}
+long epoll_pwait2(int epfd, epoll_event* evs, int max, const timespec* timeout) {
+  return retry([&] { return ::epoll_pwait2(epfd, evs, max, timeout, nullptr); });
+}
+
+long fcntl_setfl(int fd, int add_flags, int remove_flags) {
+  const long fl = counted(::fcntl(fd, F_GETFL));
+  if (fl < 0) return fl;
+  const long want = (fl | add_flags) & ~static_cast<long>(remove_flags);
+  if (want == fl) return 0;
+  return counted(::fcntl(fd, F_SETFL, want));
+}
+long pipe2(int fds[2], int flags) { return counted(::pipe2(fds, flags)); }
+long socketpair(int domain, int type, int proto, int fds[2]) {
+  return counted(::socketpair(domain, type, proto, fds));
+}
+long socket(int domain, int type, int proto) { return counted(::socket(domain, type, proto)); }
+long bind(int fd, const sockaddr* a, socklen_t len) { return counted(::bind(fd, a, len)); }
+long listen(int fd, int backlog) { return counted(::listen(fd, backlog)); }
+long accept4(int fd, sockaddr* a, socklen_t* len, int flags) {
+  return retry([&] { return ::accept4(fd, a, len, flags); });
+}
+long connect(int fd, const sockaddr* a, socklen_t len) {
+  // connect() must not be restarted after EINTR (it would fail with EALREADY);
+  // the connection then completes asynchronously. Report it to the caller.
+  return counted(::connect(fd, a, len));
+}
+long setsockopt(int fd, int level, int opt, const void* v, socklen_t len) {
+  return counted(::setsockopt(fd, level, opt, v, len));
+}
+long close(int fd) { return counted(::close(fd)); }
+
+long sleep_until(const timespec& deadline) {
+  long r;
+  do {
+    // clock_nanosleep returns the error number instead of setting errno.
+    const int e = ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr);
+    count_call(-e);
+    r = -e;
+  } while (r == -EINTR);
+  return r;
+}
+
+long futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, const timespec* rel_timeout) {
+  // EINTR is returned, not retried: the caller re-checks its condition anyway.
+  return counted(::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE,
+                           expected, rel_timeout, nullptr, 0));
+}
+long futex_wake(std::atomic<uint32_t>* addr, int count) {
+  return counted(::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE,
+                           count, nullptr, nullptr, 0));
+}
+
+long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsigned flags,
+                 const timespec* timeout) {
+  auto& c = detail::local_counters();
+  long r;
+  do {
+    if (timeout != nullptr && min_complete > 0) {
+      __kernel_timespec ts{timeout->tv_sec, timeout->tv_nsec};
+      io_uring_getevents_arg arg{};
+      arg.sigmask_sz = _NSIG / 8;
+      arg.ts = reinterpret_cast<uint64_t>(&ts);
+      r = ::io_uring_enter2(ring->ring_fd, to_submit, min_complete,
+                            flags | IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                            reinterpret_cast<sigset_t*>(&arg),
+                            sizeof(arg));
+    } else {
+      r = ::io_uring_enter(ring->ring_fd, to_submit, min_complete, flags, nullptr);
+    }
+    // liburing's io_uring_enter returns -errno itself.
+    detail::bump(c.uring_enter);
+    count_call(r);
+    // An interrupted wait may already have submitted; the caller re-counts pending work.
+  } while (r == -EINTR && to_submit == 0);
+  return r;
+}
+
+}  // namespace iomodels::sys

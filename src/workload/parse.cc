@@ -1,0 +1,251 @@
+// Description: the user-input parsers (durations, sizes, latency specs).
+#include "iomodels/parse.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace iomodels {
+namespace {
+
+constexpr uint64_t kHourNs = 3600ull * 1'000'000'000ull;
+
+// Splits "12.5ms" into a number and a unit; the number is digits with at most one dot.
+bool split_number(std::string_view t, double* value, std::string_view* unit, std::string* why) {
+  size_t i = 0;
+  bool digits = false, dot = false;
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c >= '0' && c <= '9') {
+      digits = true;
+    } else if (c == '.' && !dot) {
+      dot = true;
+    } else {
+      break;
+    }
+    ++i;
+  }
+  if (!digits) {
+    *why = "'" + std::string(t) + "' does not start with a non-negative number";
+    return false;
+  }
+  if (i > 24) {
+    *why = "'" + std::string(t) + "' is too long";
+    return false;
+  }
+  const std::string num(t.substr(0, i));
+  char* end = nullptr;
+  const double v = std::strtod(num.c_str(), &end);
+  if (end != num.c_str() + num.size() || !std::isfinite(v)) {
+    *why = "'" + std::string(t) + "' is not a number";
+    return false;
+  }
+  *value = v;
+  *unit = t.substr(i);
+  return true;
+}
+
+}  // namespace
+
+bool parse_duration(std::string_view text, uint64_t* ns, std::string* why) {
+  if (text == "0") {
+    *ns = 0;
+    return true;
+  }
+  double v;
+  std::string_view unit;
+  if (!split_number(text, &v, &unit, why)) return false;
+  double scale;
+  if (unit == "ns") {
+    scale = 1;
+  } else if (unit == "us") {
+    scale = 1e3;
+  } else if (unit == "ms") {
+    scale = 1e6;
+  } else if (unit == "s") {
+    scale = 1e9;
+  } else {
+    *why = unit.empty() ? "'" + std::string(text) + "' needs a unit: ns, us, ms or s"
+                        : "'" + std::string(text) + "' has an unknown unit '" + std::string(unit) +
+                              "' (use ns, us, ms or s)";
+    return false;
+  }
+  const double total = v * scale;
+  if (!(total <= static_cast<double>(kHourNs))) {
+    *why = "'" + std::string(text) + "' is longer than the limit of 1 hour";
+    return false;
+  }
+  *ns = static_cast<uint64_t>(std::llround(total));
+  return true;
+}
+
+bool parse_size(std::string_view text, uint64_t* bytes, std::string* why) {
+  double v;
+  std::string_view unit;
+  if (!split_number(text, &v, &unit, why)) return false;
+  double scale;
+  if (unit.empty() || unit == "B" || unit == "b") {
+    scale = 1;
+  } else if (unit == "K" || unit == "k" || unit == "KiB" || unit == "KB" || unit == "kB") {
+    scale = 1024.0;
+  } else if (unit == "M" || unit == "MiB" || unit == "MB") {
+    scale = 1024.0 * 1024;
+  } else if (unit == "G" || unit == "GiB" || unit == "GB") {
+    scale = 1024.0 * 1024 * 1024;
+  } else {
+    *why = "'" + std::string(text) + "' has an unknown unit '" + std::string(unit) +
+           "' (use B, KiB, MiB or GiB)";
+    return false;
+  }
+  const double total = v * scale;
+  if (total != std::floor(total)) {
+    *why = "'" + std::string(text) + "' is not a whole number of bytes";
+    return false;
+  }
+  if (!(total < 1e15)) {
+    *why = "'" + std::string(text) + "' is too large";
+    return false;
+  }
+  if (total < 1) {
+    *why = "'" + std::string(text) + "' must be at least 1 byte";
+    return false;
+  }
+  *bytes = static_cast<uint64_t>(total);
+  return true;
+}
+
+bool parse_count(std::string_view text, uint64_t lo, uint64_t hi, uint64_t* out,
+                 std::string* why) {
+  uint64_t v = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) {
+    *why = "'" + std::string(text) + "' is not a whole number";
+    return false;
+  }
+  if (v < lo || v > hi) {
+    *why = "'" + std::string(text) + "' is outside " + std::to_string(lo) + ".." +
+           std::to_string(hi);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+bool parse_latency(std::string_view text, LatencySpec* out, std::string* why) {
+  LatencySpec s;
+  auto prefixed = [&](std::string_view p) {
+    return text.size() > p.size() && text.substr(0, p.size()) == p;
+  };
+  if (prefixed("uniform:")) {
+    const std::string_view range = text.substr(8);
+    const size_t dash = range.find('-');
+    if (dash == std::string_view::npos) {
+      *why = "'" + std::string(text) + "' must look like uniform:A-B, e.g. uniform:100us-2ms";
+      return false;
+    }
+    if (!parse_duration(range.substr(0, dash), &s.a_ns, why) ||
+        !parse_duration(range.substr(dash + 1), &s.b_ns, why))
+      return false;
+    if (s.a_ns > s.b_ns) {
+      *why = "'" + std::string(text) + "': the low bound is above the high bound";
+      return false;
+    }
+    s.kind = LatencySpec::Kind::kUniform;
+  } else if (prefixed("exp:")) {
+    if (!parse_duration(text.substr(4), &s.a_ns, why)) return false;
+    s.kind = s.a_ns == 0 ? LatencySpec::Kind::kZero : LatencySpec::Kind::kExp;
+  } else {
+    if (!parse_duration(text, &s.a_ns, why)) return false;
+    s.kind = s.a_ns == 0 ? LatencySpec::Kind::kZero : LatencySpec::Kind::kFixed;
+  }
+  *out = s;
+  return true;
+}
+
+bool parse_host_port(std::string_view text, std::string* host, uint16_t* port,
+                     std::string* why) {
+  size_t colon;
+  std::string h;
+  if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      *why = "'" + std::string(text) + "' must look like [IPV6]:PORT";
+      return false;
+    }
+    h = std::string(text.substr(1, close - 1));
+    colon = close + 1;
+  } else {
+    colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      *why = "'" + std::string(text) + "' must look like HOST:PORT, e.g. 127.0.0.1:7000";
+      return false;
+    }
+    h = std::string(text.substr(0, colon));
+  }
+  uint64_t p;
+  if (!parse_count(text.substr(colon + 1), 0, 65535, &p, why)) {
+    *why = "port " + *why;
+    return false;
+  }
+  *host = h;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+uint64_t LatencySpec::sample(double u) const {
+  switch (kind) {
+    case Kind::kZero:
+      return 0;
+    case Kind::kFixed:
+      return a_ns;
+    case Kind::kUniform:
+      return a_ns + static_cast<uint64_t>(u * static_cast<double>(b_ns - a_ns));
+    case Kind::kExp:
+      return static_cast<uint64_t>(-std::log1p(-u) * static_cast<double>(a_ns));
+  }
+  return 0;
+}
+
+uint64_t LatencySpec::bound_ns() const {
+  switch (kind) {
+    case Kind::kZero:
+      return 0;
+    case Kind::kFixed:
+      return a_ns;
+    case Kind::kUniform:
+      return b_ns;
+    case Kind::kExp:
+      return static_cast<uint64_t>(9.21 * static_cast<double>(a_ns));  // -ln(1e-4)
+  }
+  return 0;
+}
+
+std::string format_duration(uint64_t ns) {
+  char buf[32];
+  if (ns < 1000) {
+    std::snprintf(buf, sizeof buf, "%lluns", static_cast<unsigned long long>(ns));
+  } else if (ns < 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%gus", static_cast<double>(ns) / 1e3);
+  } else if (ns < 1'000'000'000) {
+    std::snprintf(buf, sizeof buf, "%gms", static_cast<double>(ns) / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(ns) / 1e9);
+  }
+  return buf;
+}
+
+std::string LatencySpec::text() const {
+  switch (kind) {
+    case Kind::kZero:
+      return "0";
+    case Kind::kFixed:
+      return format_duration(a_ns);
+    case Kind::kUniform:
+      return "uniform:" + format_duration(a_ns) + "-" + format_duration(b_ns);
+    case Kind::kExp:
+      return "exp:" + format_duration(a_ns);
+  }
+  return "0";
+}
+
+}  // namespace iomodels

@@ -1,0 +1,75 @@
+// Description: the deterministic payload. Word k of a response is
+// mix(key(conn, id) + k): cheap to make and check, and a byte that is lost,
+// duplicated, shifted or sent to the wrong connection does not verify.
+#include "iomodels/payload.h"
+
+#include <cstring>
+
+namespace iomodels {
+namespace {
+
+// splitmix64's finaliser: a good 64-bit mix in a few multiplications.
+inline uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+inline uint64_t key(uint32_t conn, uint64_t id) {
+  return mix((static_cast<uint64_t>(conn) << 40) ^ id ^ 0x6a09e667f3bcc909ULL);
+}
+
+inline uint64_t word(uint64_t k, uint64_t w) { return mix(k + w * 0x9e3779b97f4a7c15ULL); }
+
+}  // namespace
+
+uint8_t payload_byte(uint32_t conn, uint64_t id, uint64_t offset) {
+  const uint64_t w = word(key(conn, id), offset / 8);
+  return static_cast<uint8_t>(w >> (8 * (offset % 8)));
+}
+
+void fill_payload(uint32_t conn, uint64_t id, uint64_t offset, uint8_t* dst, size_t n) {
+  const uint64_t k = key(conn, id);
+  size_t i = 0;
+  // Head up to a word boundary of the payload.
+  while (i < n && (offset + i) % 8 != 0) {
+    dst[i] = static_cast<uint8_t>(word(k, (offset + i) / 8) >> (8 * ((offset + i) % 8)));
+    ++i;
+  }
+  for (; i + 8 <= n; i += 8) {
+    const uint64_t w = word(k, (offset + i) / 8);
+    std::memcpy(dst + i, &w, 8);  // little-endian byte order, as payload_byte
+  }
+  for (; i < n; ++i) {
+    dst[i] = static_cast<uint8_t>(word(k, (offset + i) / 8) >> (8 * ((offset + i) % 8)));
+  }
+}
+
+size_t verify_payload(uint32_t conn, uint64_t id, uint64_t offset, const uint8_t* data, size_t n) {
+  const uint64_t k = key(conn, id);
+  size_t i = 0;
+  auto byte_at = [&](size_t j) {
+    return static_cast<uint8_t>(word(k, (offset + j) / 8) >> (8 * ((offset + j) % 8)));
+  };
+  while (i < n && (offset + i) % 8 != 0) {
+    if (data[i] != byte_at(i)) return i;
+    ++i;
+  }
+  for (; i + 8 <= n; i += 8) {
+    const uint64_t w = word(k, (offset + i) / 8);
+    uint64_t got;
+    std::memcpy(&got, data + i, 8);
+    if (got != w) {
+      for (size_t j = i; j < i + 8; ++j)
+        if (data[j] != byte_at(j)) return j;
+    }
+  }
+  for (; i < n; ++i)
+    if (data[i] != byte_at(i)) return i;
+  return n;
+}
+
+}  // namespace iomodels

@@ -1,0 +1,323 @@
+// Description: the peer's event loop: one epoll set for every connection and
+// one deadline-ordered heap for every pending response. It reads requests,
+// answers each after its drawn latency with the deterministic payload, and
+// measures its own lateness and CPU.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+#include <queue>
+#include <random>
+#include <vector>
+
+#include "iomodels/histogram.h"
+#include "iomodels/payload.h"
+#include "iomodels/recorder.h"
+#include "iomodels/sys.h"
+#include "iomodels/workload.h"
+#include "workload/wire.h"
+
+namespace iomodels {
+namespace {
+
+// Tokens in epoll_event.u64: small integers, not pointers.
+constexpr uint64_t kTokenListen = 0;
+constexpr uint64_t kTokenStop = 1;
+constexpr uint64_t kTokenFirstSlot = 2;
+
+// Big enough to take many queued requests in one read and to write a 64 KiB
+// chunk of payload per syscall (a pipe's default capacity).
+constexpr size_t kIoChunk = 64 * 1024;
+// One epoll_wait serves up to this many ready fds.
+constexpr int kMaxEvents = 512;
+
+struct Out {
+  uint64_t due_ns;
+  uint64_t id;
+  uint32_t conn_index;
+  uint32_t size;
+  uint32_t offset;
+};
+
+struct Slot {
+  int rfd = -1;
+  int wfd = -1;
+  uint32_t gen = 0;  // bumped on reuse, so a stale deadline is ignored
+  bool open = false;
+  bool control = false;
+  uint8_t in[kRequestBytes];
+  size_t in_len = 0;
+  std::deque<Out> out;
+};
+
+struct Due {
+  uint64_t due_ns;
+  uint32_t slot;
+  uint32_t gen;
+  uint32_t conn_index;
+  uint32_t size;
+  uint64_t id;
+  bool operator>(const Due& o) const { return due_ns > o.due_ns; }
+};
+
+class Peer {
+ public:
+  Peer(const PeerOptions& o) : opts_(o), rng_(o.seed), scratch_(kIoChunk) {}
+
+  int run(std::vector<std::pair<int, int>>& conns, int control_fd, std::string* why) {
+    // Timers fire at their deadline, not up to 50 us later (the default slack).
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+      *why = "epoll_create1: " + errno_text(ep);
+      return 1;
+    }
+    ep_.reset(static_cast<int>(ep));
+    for (auto& [r, w] : conns) add_slot(r, w, false);
+    if (control_fd >= 0) add_slot(control_fd, control_fd, true);
+    if (opts_.listen_fd >= 0) {
+      // accept4 in a loop until EAGAIN: the listening socket must not block.
+      sys::fcntl_setfl(opts_.listen_fd, O_NONBLOCK, 0);
+      watch(opts_.listen_fd, EPOLLIN, kTokenListen);
+    }
+    if (opts_.stop_fd >= 0) watch(opts_.stop_fd, EPOLLIN, kTokenStop);
+    reset_window();
+
+    std::vector<epoll_event> evs(kMaxEvents);
+    for (;;) {
+      timespec ts{};
+      const timespec* tp = nullptr;
+      if (!heap_.empty()) {
+        const uint64_t now = now_ns();
+        const uint64_t due = heap_.top().due_ns;
+        const uint64_t wake = due > opts_.spin_ns ? due - opts_.spin_ns : 0;
+        const uint64_t wait = wake > now ? wake - now : 0;
+        ts.tv_sec = static_cast<time_t>(wait / 1'000'000'000u);
+        ts.tv_nsec = static_cast<long>(wait % 1'000'000'000u);
+        tp = &ts;
+      }
+      const long n = sys::epoll_pwait2(ep_.get(), evs.data(), kMaxEvents, tp);
+      if (n < 0) {
+        *why = "epoll_pwait2: " + errno_text(n);
+        return 1;
+      }
+      for (long i = 0; i < n; ++i) {
+        const uint64_t tok = evs[i].data.u64;
+        if (tok == kTokenStop) return 0;
+        if (tok == kTokenListen) {
+          accept_all();
+          continue;
+        }
+        const uint32_t s = static_cast<uint32_t>(tok - kTokenFirstSlot);
+        const uint32_t e = evs[i].events;
+        if (e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) on_readable(s);
+        if (slots_[s].open && (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) flush(s);
+      }
+      fire_due();
+      if (control_fd >= 0 && !slots_[control_slot_].open) return 0;  // the parent is done
+    }
+  }
+
+ private:
+  void watch(int fd, uint32_t events, uint64_t token) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = token;
+    sys::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  void add_slot(int rfd, int wfd, bool control) {
+    uint32_t s;
+    if (!free_.empty()) {
+      s = free_.back();
+      free_.pop_back();
+    } else {
+      s = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    Slot& sl = slots_[s];
+    sl.rfd = rfd;
+    sl.wfd = wfd;
+    sl.open = true;
+    sl.control = control;
+    sl.in_len = 0;
+    sl.out.clear();
+    if (control) control_slot_ = s;
+    sys::fcntl_setfl(rfd, O_NONBLOCK, 0);
+    if (wfd != rfd) sys::fcntl_setfl(wfd, O_NONBLOCK, 0);
+    // Edge-triggered: each new arrival or new buffer space is one event, and
+    // the loop reads/writes until the kernel says EAGAIN or a short count.
+    if (rfd == wfd) {
+      watch(rfd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, kTokenFirstSlot + s);
+    } else {
+      watch(rfd, EPOLLIN | EPOLLET, kTokenFirstSlot + s);
+      watch(wfd, EPOLLOUT | EPOLLET, kTokenFirstSlot + s);
+    }
+  }
+
+  void close_slot(uint32_t s) {
+    Slot& sl = slots_[s];
+    if (!sl.open) return;
+    sys::close(sl.rfd);
+    if (sl.wfd != sl.rfd) sys::close(sl.wfd);
+    sl.open = false;
+    sl.out.clear();
+    ++sl.gen;
+    free_.push_back(s);
+  }
+
+  void accept_all() {
+    for (;;) {
+      const long fd = sys::accept4(opts_.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;  // EAGAIN: all taken; EMFILE and the like: try on the next event
+      const int one = 1;
+      sys::setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      add_slot(static_cast<int>(fd), static_cast<int>(fd), false);
+    }
+  }
+
+  void on_readable(uint32_t s) {
+    for (;;) {
+      Slot& sl = slots_[s];
+      const long n = sys::read(sl.rfd, scratch_.data(), scratch_.size());
+      if (n == -EAGAIN) return;
+      if (n <= 0) {  // EOF or error: the client is gone
+        close_slot(s);
+        return;
+      }
+      if (!parse(s, scratch_.data(), static_cast<size_t>(n))) return;
+      // A short read drained the stream (pipes and stream sockets return what
+      // is queued, up to the buffer), so skip the read that would say EAGAIN.
+      // Seqpacket control messages come one per read; they are never batched.
+      if (static_cast<size_t>(n) < scratch_.size()) return;
+    }
+  }
+
+  // Takes whole requests out of the byte stream; false if the slot was closed.
+  bool parse(uint32_t s, const uint8_t* p, size_t n) {
+    const uint64_t now = now_ns();
+    while (n > 0) {
+      Slot& sl = slots_[s];
+      const size_t take = std::min(n, kRequestBytes - sl.in_len);
+      std::copy_n(p, take, sl.in + sl.in_len);
+      sl.in_len += take;
+      p += take;
+      n -= take;
+      if (sl.in_len < kRequestBytes) break;
+      sl.in_len = 0;
+      Request rq;
+      std::copy_n(sl.in, kRequestBytes, reinterpret_cast<uint8_t*>(&rq));
+      if (rq.conn == kControlConn) {
+        answer_control(s, rq.id);
+        continue;
+      }
+      if (rq.size == 0 || rq.size > kMaxResponseBytes) {
+        ++protocol_errors_;
+        close_slot(s);
+        return false;
+      }
+      const uint64_t due = now + opts_.latency.sample(uniform_(rng_));
+      if (due <= now) {
+        sl.out.push_back(Out{due, rq.id, rq.conn, rq.size, 0});
+        flush(s);
+        if (!slots_[s].open) return false;
+      } else {
+        heap_.push(Due{due, s, sl.gen, rq.conn, rq.size, rq.id});
+      }
+    }
+    return true;
+  }
+
+  void answer_control(uint32_t s, uint64_t cmd) {
+    detail::PeerStatsWire w{};
+    w.magic = detail::kStatsMagic;
+    w.requests = requests_;
+    w.wall_ns = now_ns() - window_wall_;
+    w.cpu_ns = process_cpu_ns() - window_cpu_;
+    w.late_p50_ns = lateness_.percentile(0.50);
+    w.late_p99_ns = lateness_.percentile(0.99);
+    w.late_max_ns = lateness_.max();
+    w.spin_ns = opts_.spin_ns;
+    w.protocol_errors = protocol_errors_;
+    // The reply is tiny and the client waits for it: a full socket here means
+    // a broken client, so a failed write just drops it.
+    sys::write(slots_[s].wfd, &w, sizeof w);
+    if (cmd == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) reset_window();
+  }
+
+  void reset_window() {
+    window_wall_ = now_ns();
+    window_cpu_ = process_cpu_ns();
+    lateness_.reset();
+    requests_ = 0;
+  }
+
+  // Writes queued responses until done or the kernel's buffer is full.
+  void flush(uint32_t s) {
+    Slot& sl = slots_[s];
+    while (!sl.out.empty()) {
+      Out& o = sl.out.front();
+      if (o.offset == 0) {
+        const uint64_t now = now_ns();
+        lateness_.record(now > o.due_ns ? now - o.due_ns : 0);
+      }
+      const size_t chunk = std::min<size_t>(o.size - o.offset, kIoChunk);
+      fill_payload(o.conn_index, o.id, o.offset, scratch_.data(), chunk);
+      const long n = sys::write(sl.wfd, scratch_.data(), chunk);
+      if (n == -EAGAIN) return;  // EPOLLOUT (edge) will call again
+      if (n < 0) {
+        close_slot(s);
+        return;
+      }
+      o.offset += static_cast<uint32_t>(n);
+      if (o.offset == o.size) {
+        ++requests_;
+        sl.out.pop_front();
+      }
+    }
+  }
+
+  void fire_due() {
+    while (!heap_.empty()) {
+      const Due d = heap_.top();
+      uint64_t now = now_ns();
+      if (d.due_ns > now) {
+        if (d.due_ns - now > opts_.spin_ns) return;
+        while (now < d.due_ns) now = now_ns();  // the opt-in spin: precision for a core
+      }
+      heap_.pop();
+      Slot& sl = slots_[d.slot];
+      if (!sl.open || sl.gen != d.gen) continue;
+      sl.out.push_back(Out{d.due_ns, d.id, d.conn_index, d.size, 0});
+      if (sl.out.size() == 1) flush(d.slot);
+    }
+  }
+
+  PeerOptions opts_;
+  Fd ep_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  uint32_t control_slot_ = 0;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> heap_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
+  std::vector<uint8_t> scratch_;
+  Histogram lateness_;
+  uint64_t requests_ = 0;
+  uint64_t protocol_errors_ = 0;
+  uint64_t window_wall_ = 0, window_cpu_ = 0;
+};
+
+}  // namespace
+
+int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conns,
+                  std::string* why) {
+  auto peer = std::make_unique<Peer>(opts);  // the histogram is big: keep it off the stack
+  return peer->run(conns, opts.control_fd, why);
+}
+
+}  // namespace iomodels

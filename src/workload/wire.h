@@ -1,0 +1,38 @@
+// Description: private wire formats between Workload and its peer.
+#pragma once
+
+#include <cstdint>
+
+namespace iomodels::detail {
+
+inline constexpr uint64_t kStatsMagic = 0x696f6d6f64737461ULL;  // "iomodsta"
+
+// The peer's answer to a control request.
+struct PeerStatsWire {
+  uint64_t magic;
+  uint64_t requests;
+  uint64_t wall_ns;
+  uint64_t cpu_ns;
+  uint64_t late_p50_ns;
+  uint64_t late_p99_ns;
+  uint64_t late_max_ns;
+  uint64_t spin_ns;
+  uint64_t protocol_errors;
+};
+
+// Set-up messages on the local control socket (SOCK_SEQPACKET), each with
+// descriptors attached (SCM_RIGHTS).
+enum class SetupKind : uint32_t {
+  kSockets = 1,  // one fd per connection
+  kPipes = 2,    // (request read end, response write end) per connection
+  kListen = 3,   // the listening TCP socket
+  kGo = 4,       // set-up done: start serving
+};
+struct SetupHeader {
+  SetupKind kind;
+  uint32_t count;
+};
+// SCM_MAX_FD is 253; keep a margin.
+inline constexpr int kFdsPerMessage = 200;
+
+}  // namespace iomodels::detail

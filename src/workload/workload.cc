@@ -1,0 +1,459 @@
+// Description: Workload: forks the peer, hands it its ends of the connections
+// over a control socket, talks to it for statistics, and guards runs with a
+// progress watchdog.
+#include "iomodels/workload.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "iomodels/payload.h"
+#include "iomodels/recorder.h"
+#include "iomodels/sys.h"
+#include "workload/wire.h"
+
+namespace iomodels {
+
+using detail::SetupHeader;
+using detail::SetupKind;
+
+std::string errno_text(long neg_errno) {
+  char buf[128];
+  // GNU strerror_r returns the message, possibly not in buf.
+  return ::strerror_r(static_cast<int>(-neg_errno), buf, sizeof buf);
+}
+
+Status Status::from_errno(long neg_errno, std::string_view what) {
+  return error(std::string(what) + ": " + errno_text(neg_errno));
+}
+
+namespace {
+
+constexpr std::array kTransports = {Transport::kPipe, Transport::kSocketpair, Transport::kTcp};
+
+// Sends a set-up message with descriptors attached.
+Status send_fds(int sock, SetupKind kind, const int* fds, int count) {
+  SetupHeader h{kind, static_cast<uint32_t>(count)};
+  iovec iov{&h, sizeof h};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * detail::kFdsPerMessage)];
+  if (count > 0) {
+    msg.msg_control = ctrl;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
+  }
+  ssize_t r;
+  do {
+    r = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return Status::from_errno(-errno, "sending descriptors to the peer");
+  return {};
+}
+
+// The peer's side of set-up: receive descriptors until kGo, then serve.
+[[noreturn]] void peer_child(int ctl, const WorkloadOptions& opts) {
+  std::vector<std::pair<int, int>> conns;
+  PeerOptions po;
+  po.seed = opts.seed;
+  po.latency = opts.latency;
+  po.spin_ns = opts.peer_spin_ns;
+  po.control_fd = ctl;
+  for (;;) {
+    SetupHeader h{};
+    iovec iov{&h, sizeof h};
+    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * detail::kFdsPerMessage)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = sizeof ctrl;
+    ssize_t r;
+    do {
+      r = ::recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+    } while (r < 0 && errno == EINTR);
+    if (r != static_cast<ssize_t>(sizeof h)) ::_exit(3);  // the parent went away mid-set-up
+    if (h.kind == SetupKind::kGo) break;
+    std::vector<int> fds;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const int* p = reinterpret_cast<const int*>(CMSG_DATA(c));
+      fds.insert(fds.end(), p, p + n);
+    }
+    if (h.kind == SetupKind::kSockets) {
+      for (int fd : fds) conns.emplace_back(fd, fd);
+    } else if (h.kind == SetupKind::kPipes) {
+      for (size_t i = 0; i + 1 < fds.size(); i += 2) conns.emplace_back(fds[i], fds[i + 1]);
+    } else if (h.kind == SetupKind::kListen && !fds.empty()) {
+      po.listen_fd = fds[0];
+    }
+  }
+  std::string why;
+  const int code = run_peer_loop(po, std::move(conns), &why);
+  if (code != 0) {
+    const std::string line = "iomodels peer: " + why + "\n";
+    [[maybe_unused]] auto w = ::write(2, line.data(), line.size());
+  }
+  ::_exit(code);
+}
+
+Status set_nodelay(int fd) {
+  const int one = 1;
+  if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+    return Status::from_errno(-errno, "setsockopt(TCP_NODELAY)");
+  return {};
+}
+
+// Raw, uncounted, bounded exchange on the control connection: harness
+// traffic, never charged to a model.
+Status control_exchange(int fd, uint64_t cmd, detail::PeerStatsWire* w) {
+  const Request rq{kControlConn, 0, cmd};
+  if (::send(fd, &rq, sizeof rq, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof rq))
+    return Status::from_errno(-errno, "asking the peer for its statistics");
+  size_t got = 0;
+  auto* dst = reinterpret_cast<uint8_t*>(w);
+  while (got < sizeof *w) {
+    pollfd p{fd, POLLIN, 0};
+    const int pr = ::poll(&p, 1, 5000);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr == 0) return Status::error("the peer did not answer a statistics request within 5 s");
+    const ssize_t n = ::recv(fd, dst + got, sizeof *w - got, 0);
+    if (n == 0) return Status::error("the peer closed its control connection");
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Status::from_errno(-errno, "reading the peer's statistics");
+    }
+    got += static_cast<size_t>(n);
+  }
+  if (w->magic != detail::kStatsMagic) return Status::error("the peer's statistics are garbled");
+  return {};
+}
+
+}  // namespace
+
+std::string_view transport_name(Transport t) {
+  switch (t) {
+    case Transport::kPipe:
+      return "pipe";
+    case Transport::kSocketpair:
+      return "socketpair";
+    case Transport::kTcp:
+      return "tcp";
+  }
+  return "?";
+}
+
+std::span<const Transport> all_transports() { return kTransports; }
+
+bool parse_transport(std::string_view text, Transport* out, std::string* why) {
+  for (Transport t : kTransports) {
+    if (transport_name(t) == text) {
+      *out = t;
+      return true;
+    }
+  }
+  *why = "unknown transport '" + std::string(text) + "' (choose pipe, socketpair or tcp)";
+  return false;
+}
+
+uint64_t raise_fd_limit() {
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+uint64_t fds_needed(Transport t, uint32_t connections) {
+  // Client ends, plus one batch of peer ends in flight during set-up, plus
+  // room for the process's own files, epoll and ring descriptors.
+  const uint64_t per_conn = t == Transport::kPipe ? 2 : 1;
+  return per_conn * connections + per_conn * detail::kFdsPerMessage + 64;
+}
+
+Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* out) {
+  if (opts.connections < 1 || opts.connections > kMaxConnections)
+    return Status::error("--connections must be 1.." + std::to_string(kMaxConnections) +
+                         ", got " + std::to_string(opts.connections));
+  if (opts.size < 1 || opts.size > kMaxResponseBytes)
+    return Status::error("--size must be 1 B..1 MiB, got " + std::to_string(opts.size));
+  if (!opts.remote.empty() && opts.transport != Transport::kTcp)
+    return Status::error("--peer needs --transport tcp");
+  const uint64_t limit = raise_fd_limit();
+  const uint64_t need = fds_needed(opts.transport, opts.connections);
+  if (need > limit) {
+    return Status::error("--connections " + std::to_string(opts.connections) + " on " +
+                         std::string(transport_name(opts.transport)) + " needs about " +
+                         std::to_string(need) + " open files, but RLIMIT_NOFILE allows " +
+                         std::to_string(limit) + " (already raised to the hard limit)");
+  }
+  std::unique_ptr<Workload> w(new Workload);
+  w->opts_ = opts;
+  Status s = opts.remote.empty() ? w->start_local() : w->start_remote();
+  if (!s.ok()) return s;
+  *out = std::move(w);
+  return {};
+}
+
+Status Workload::start_local() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return Status::from_errno(-errno, "socketpair(control)");
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int e = errno;
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return Status::from_errno(-e, "fork(peer)");
+  }
+  if (pid == 0) {
+    // The peer dies with us, and keeps only its control socket: every other
+    // descriptor (earlier connections, result files) belongs to the parent.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(0);
+    ::signal(SIGINT, SIG_IGN);  // Ctrl-C stops the parent, which then kills us
+    if (sv[1] != 3) {
+      ::dup2(sv[1], 3);
+    }
+    ::close_range(4, ~0U, 0);
+    peer_child(3, opts_);
+  }
+  ::close(sv[1]);
+  peer_pid_ = pid;
+  control_.reset(sv[0]);
+
+  const uint32_t n = opts_.connections;
+  conns_.reserve(n);
+  owned_.reserve(opts_.transport == Transport::kPipe ? 2 * n : n);
+  if (opts_.transport == Transport::kTcp) {
+    Fd lfd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!lfd) return Status::from_errno(-errno, "socket(tcp listen)");
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    if (::bind(lfd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 ||
+        ::listen(lfd.get(), 4096) < 0 ||
+        ::getsockname(lfd.get(), reinterpret_cast<sockaddr*>(&a), &alen) < 0)
+      return Status::from_errno(-errno, "listening on 127.0.0.1");
+    const int l = lfd.get();
+    if (Status s = send_fds(control_.get(), SetupKind::kListen, &l, 1); !s.ok()) return s;
+    lfd.reset();
+    if (Status s = send_fds(control_.get(), SetupKind::kGo, nullptr, 0); !s.ok()) return s;
+    char host[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
+    for (uint32_t i = 0; i < n; ++i) {
+      Fd c;
+      if (Status s = connect_tcp(host, ntohs(a.sin_port), &c); !s.ok()) return s;
+      conns_.push_back(ClientConn{c.get(), c.get(), i});
+      owned_.push_back(std::move(c));
+    }
+    return {};
+  }
+
+  // Socketpairs and pipes: made here in batches; the peer's ends are sent
+  // over the control socket and closed here at once, so neither process ever
+  // holds more than its own ends plus one batch.
+  for (uint32_t first = 0; first < n;) {
+    std::vector<int> send;
+    std::vector<Fd> theirs;
+    const uint32_t per = opts_.transport == Transport::kPipe ? detail::kFdsPerMessage / 2
+                                                              : detail::kFdsPerMessage;
+    const uint32_t last = std::min(n, first + per);
+    for (uint32_t i = first; i < last; ++i) {
+      if (opts_.transport == Transport::kSocketpair) {
+        int p[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+          return Status::from_errno(-errno, "socketpair");
+        owned_.emplace_back(p[0]);
+        theirs.emplace_back(p[1]);
+        send.push_back(p[1]);
+        conns_.push_back(ClientConn{p[0], p[0], i});
+      } else {
+        int req[2], resp[2];
+        if (::pipe2(req, O_CLOEXEC) < 0) return Status::from_errno(-errno, "pipe2");
+        owned_.emplace_back(req[1]);
+        theirs.emplace_back(req[0]);
+        if (::pipe2(resp, O_CLOEXEC) < 0) return Status::from_errno(-errno, "pipe2");
+        owned_.emplace_back(resp[0]);
+        theirs.emplace_back(resp[1]);
+        send.push_back(req[0]);
+        send.push_back(resp[1]);
+        conns_.push_back(ClientConn{resp[0], req[1], i});
+      }
+    }
+    const SetupKind kind =
+        opts_.transport == Transport::kPipe ? SetupKind::kPipes : SetupKind::kSockets;
+    if (Status s = send_fds(control_.get(), kind, send.data(), static_cast<int>(send.size()));
+        !s.ok())
+      return s;
+    first = last;
+  }
+  return send_fds(control_.get(), SetupKind::kGo, nullptr, 0);
+}
+
+Status Workload::connect_tcp(const std::string& host, uint16_t port, Fd* out) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string p = std::to_string(port);
+  if (int e = ::getaddrinfo(host.c_str(), p.c_str(), &hints, &res); e != 0)
+    return Status::error("cannot resolve '" + host + "': " + ::gai_strerror(e));
+  Status last = Status::error("no address for '" + host + "'");
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
+    if (!fd) {
+      last = Status::from_errno(-errno, "socket");
+      continue;
+    }
+    int r;
+    do {
+      r = ::connect(fd.get(), ai->ai_addr, ai->ai_addrlen);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      last = Status::from_errno(-errno, "connecting to " + host + ":" + p);
+      continue;
+    }
+    if (Status s = set_nodelay(fd.get()); !s.ok()) {
+      last = s;
+      continue;
+    }
+    *out = std::move(fd);
+    ::freeaddrinfo(res);
+    return {};
+  }
+  ::freeaddrinfo(res);
+  return last;
+}
+
+Status Workload::start_remote() {
+  std::string host, why;
+  uint16_t port;
+  if (!parse_host_port(opts_.remote, &host, &port, &why)) return Status::error("--peer " + why);
+  if (Status s = connect_tcp(host, port, &control_); !s.ok()) return s;
+  for (uint32_t i = 0; i < opts_.connections; ++i) {
+    Fd c;
+    if (Status s = connect_tcp(host, port, &c); !s.ok()) return s;
+    conns_.push_back(ClientConn{c.get(), c.get(), i});
+    owned_.push_back(std::move(c));
+  }
+  return {};
+}
+
+Status Workload::peer_stats(PeerStats* out, bool reset) {
+  detail::PeerStatsWire w{};
+  const auto cmd = static_cast<uint64_t>(reset ? ControlCommand::kStatsAndReset
+                                               : ControlCommand::kStats);
+  if (Status s = control_exchange(control_.get(), cmd, &w); !s.ok()) return s;
+  out->requests = w.requests;
+  out->wall_ns = w.wall_ns;
+  out->cpu_ns = w.cpu_ns;
+  out->late_p50_ns = w.late_p50_ns;
+  out->late_p99_ns = w.late_p99_ns;
+  out->late_max_ns = w.late_max_ns;
+  out->spin_ns = w.spin_ns;
+  out->protocol_errors = w.protocol_errors;
+  out->remote = !opts_.remote.empty();
+  return {};
+}
+
+void Workload::kill_peer() {
+  if (peer_pid_ > 0) ::kill(peer_pid_, SIGKILL);
+}
+
+struct Workload::Watchdog {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  bool armed = false;
+  uint64_t timeout_ns = 0;
+  std::thread thread;
+};
+
+void Workload::arm_watchdog(uint64_t timeout_ns) {
+  if (!watchdog_) {
+    watchdog_ = std::make_unique<Watchdog>();
+    watchdog_->thread = std::thread([this] { watchdog_loop(); });
+  }
+  std::lock_guard lock(watchdog_->mu);
+  watchdog_->armed = true;
+  watchdog_->timeout_ns = timeout_ns;
+  watchdog_->cv.notify_one();
+}
+
+void Workload::disarm_watchdog() {
+  if (!watchdog_) return;
+  std::lock_guard lock(watchdog_->mu);
+  watchdog_->armed = false;
+}
+
+void Workload::watchdog_loop() {
+  // Checks four times a second: cheap, and a hang is caught within 250 ms of
+  // its timeout.
+  std::unique_lock lock(watchdog_->mu);
+  uint64_t seen = progress_.load(std::memory_order_relaxed);
+  uint64_t since = now_ns();
+  while (!watchdog_->stop) {
+    watchdog_->cv.wait_for(lock, std::chrono::milliseconds(250));
+    const uint64_t p = progress_.load(std::memory_order_relaxed);
+    const uint64_t now = now_ns();
+    if (!watchdog_->armed || p != seen) {
+      seen = p;
+      since = now;
+      continue;
+    }
+    if (now - since >= watchdog_->timeout_ns && !watchdog_fired_.load()) {
+      watchdog_fired_ = true;
+      kill_peer();
+    }
+  }
+}
+
+Workload::~Workload() {
+  if (watchdog_) {
+    {
+      std::lock_guard lock(watchdog_->mu);
+      watchdog_->stop = true;
+      watchdog_->cv.notify_one();
+    }
+    watchdog_->thread.join();
+  }
+  owned_.clear();
+  control_.reset();
+  if (peer_pid_ > 0) {
+    ::kill(peer_pid_, SIGKILL);
+    int st;
+    while (::waitpid(peer_pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+}  // namespace iomodels

@@ -1,0 +1,3 @@
+// Description: the Catch2 test runner.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>

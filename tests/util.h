@@ -1,0 +1,61 @@
+// Description: helpers shared by the tests: scenarios, fd and thread counts,
+// running the real binary.
+#pragma once
+
+#include <dirent.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include "run/scenario.h"
+
+namespace iomodels::test {
+
+inline Scenario scenario(std::string model, Transport t, uint32_t conns, uint32_t size,
+                         const std::string& latency, uint64_t rounds) {
+  Scenario sc;
+  sc.model = std::move(model);
+  sc.workload.transport = t;
+  sc.workload.connections = conns;
+  sc.workload.size = size;
+  std::string why;
+  parse_latency(latency, &sc.workload.latency, &why);
+  sc.rounds = rounds;
+  sc.run.timeout_ns = 20'000'000'000ull;
+  return sc;
+}
+
+// Entries in a /proc/self directory (fd or task).
+inline int count_entries(const char* dir) {
+  int n = 0;
+  if (DIR* d = ::opendir(dir)) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+  }
+  return n - (std::string(dir) == "/proc/self/fd" ? 1 : 0);  // opendir's own fd
+}
+inline int open_fds() { return count_entries("/proc/self/fd"); }
+inline int threads() { return count_entries("/proc/self/task"); }
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+// Runs the iomodels binary with `args` (a shell-quoted string).
+inline CommandResult run_iomodels(const std::string& args) {
+  CommandResult r;
+  const std::string cmd = std::string(IOMODELS_BINARY) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+}  // namespace iomodels::test

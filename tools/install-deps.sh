@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Description: installs what iomodels needs from Debian bookworm's archive, and
+# only what is missing. Uses sudo only when not root.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config git
+  libbenchmark-dev libspdlog-dev nlohmann-json3-dev catch2 liburing-dev libcli11-dev
+  python3 python3-matplotlib)
+# Extra tools for the test suite (strace for syscall cross-checks, clang for the fuzzer).
+if [[ "${1:-}" == "--tests" ]]; then
+  packages+=(strace clang libclang-rt-14-dev iproute2)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+echo "installing: ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
