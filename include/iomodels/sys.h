@@ -60,6 +60,12 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
 }
 }  // namespace detail
 
+// Sees every wrapped call when set: (name, start ns, end ns, result or
+// -errno), on the calling thread. The timeline (Trace) installs one; unset,
+// a wrapper pays one relaxed load.
+using SyscallObserver = void (*)(const char* name, uint64_t start_ns, uint64_t end_ns, long result);
+void set_syscall_observer(SyscallObserver obs);
+
 // Records one syscall that returned `ret` (a raw result: -1 with errno, or >= 0).
 // For code that must call the kernel directly; the wrappers below use it.
 void count_call(long ret_or_neg_errno);

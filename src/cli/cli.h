@@ -56,5 +56,9 @@ CLI::App* add_run(CLI::App& app);
 int run_run();
 CLI::App* add_peer(CLI::App& app);
 int run_peer();
+CLI::App* add_demo(CLI::App& app);
+int run_demo();
+CLI::App* add_bench(CLI::App& app);
+int run_bench();
 
 }  // namespace iomodels::cli

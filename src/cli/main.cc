@@ -16,11 +16,15 @@ int main(int argc, char** argv) {
   CLI::App* list = add_list(app);
   CLI::App* run = add_run(app);
   CLI::App* peer = add_peer(app);
+  CLI::App* demo = add_demo(app);
+  CLI::App* bench = add_bench(app);
   try {
     app.parse(argc, argv);
     if (list->parsed()) return run_list();
     if (run->parsed()) return run_run();
     if (peer->parsed()) return run_peer();
+    if (demo->parsed()) return run_demo();
+    if (bench->parsed()) return run_bench();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -22,6 +22,7 @@ namespace detail {
 
 Status send_request(const RunContext& ctx, Exchange& ex, uint64_t issued_ns) {
   const Request& rq = ex.begin(issued_ns);
+  if (Trace* t = Trace::active()) t->request_begin(request_token(ex), issued_ns, "request");
   const auto* p = reinterpret_cast<const uint8_t*>(&rq);
   size_t left = sizeof rq;
   while (left > 0) {

@@ -8,8 +8,14 @@
 #include "iomodels/model.h"
 #include "iomodels/recorder.h"
 #include "iomodels/sys.h"
+#include "iomodels/trace.h"
 
 namespace iomodels::detail {
+
+// A request's id on the timeline: unique across connections.
+inline uint64_t request_token(const Exchange& ex) {
+  return (static_cast<uint64_t>(ex.conn().index) << 40) | ex.id();
+}
 
 // Writes the whole request. Requests are 16 bytes into a buffer that holds
 // at most one other request, so the first write nearly always takes it all;
@@ -24,12 +30,14 @@ Status read_failed(const RunContext& ctx, const Exchange& ex, long r);
 inline void finish(const RunContext& ctx, const Exchange& ex, uint64_t now) {
   ctx.latency->record(ex.latency_ns(now));
   ctx.workload->note_progress();
+  if (Trace* t = Trace::active()) t->request_end(request_token(ex), now, "request");
 }
 
 // The same from a worker thread that shares ctx.latency with others.
 inline void finish_shared(const RunContext& ctx, const Exchange& ex, uint64_t now) {
   ctx.latency->record_shared(ex.latency_ns(now));
   ctx.workload->note_progress();
+  if (Trace* t = Trace::active()) t->request_end(request_token(ex), now, "request");
 }
 
 // One Exchange per connection.

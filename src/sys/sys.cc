@@ -65,6 +65,18 @@ Counters counters_total() {
 }
 
 namespace {
+std::atomic<SyscallObserver> g_observer{nullptr};
+}  // namespace
+
+void set_syscall_observer(SyscallObserver obs) { g_observer.store(obs); }
+
+namespace {
+
+inline uint64_t clock_ns() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 // Counts one kernel entry and turns (-1, errno) into -errno.
 inline long counted(long ret) {
@@ -78,12 +90,23 @@ inline long counted(long ret) {
   return ret;
 }
 
+// One counted call, shown to the observer (the timeline) when there is one.
+template <typename F>
+inline long call(const char* name, F&& f) {
+  const SyscallObserver obs = g_observer.load(std::memory_order_relaxed);
+  if (obs == nullptr) return counted(f());
+  const uint64_t start = clock_ns();
+  const long r = counted(f());
+  obs(name, start, clock_ns(), r);
+  return r;
+}
+
 // Retries EINTR: each attempt is a real syscall and is counted.
 template <typename F>
-inline long retry(F&& f) {
+inline long retry(const char* name, F&& f) {
   long r;
   do {
-    r = counted(f());
+    r = call(name, f);
   } while (r == -EINTR);
   return r;
 }
@@ -96,103 +119,111 @@ void count_call(long ret) {
   if (ret == -EAGAIN || ret == -EWOULDBLOCK) detail::bump(c.eagain);
 }
 
-long read(int fd, void* buf, size_t n) { return retry([&] { return ::read(fd, buf, n); }); }
+long read(int fd, void* buf, size_t n) { return retry("read", [&] { return ::read(fd, buf, n); }); }
 long write(int fd, const void* buf, size_t n) {
-  return retry([&] { return ::write(fd, buf, n); });
+  return retry("write", [&] { return ::write(fd, buf, n); });
 }
 long readv(int fd, const iovec* iov, int cnt) {
-  return retry([&] { return ::readv(fd, iov, cnt); });
+  return retry("readv", [&] { return ::readv(fd, iov, cnt); });
 }
 long writev(int fd, const iovec* iov, int cnt) {
-  return retry([&] { return ::writev(fd, iov, cnt); });
+  return retry("writev", [&] { return ::writev(fd, iov, cnt); });
 }
 long recv(int fd, void* buf, size_t n, int flags) {
-  return retry([&] { return ::recv(fd, buf, n, flags); });
+  return retry("recv", [&] { return ::recv(fd, buf, n, flags); });
 }
 long send(int fd, const void* buf, size_t n, int flags) {
   // MSG_NOSIGNAL: a dead peer is an error to report (-EPIPE), not a SIGPIPE.
-  return retry([&] { return ::send(fd, buf, n, flags | MSG_NOSIGNAL); });
+  return retry("send", [&] { return ::send(fd, buf, n, flags | MSG_NOSIGNAL); });
 }
 long pread(int fd, void* buf, size_t n, off_t off) {
-  return retry([&] { return ::pread(fd, buf, n, off); });
+  return retry("pread", [&] { return ::pread(fd, buf, n, off); });
 }
 long preadv2(int fd, const iovec* iov, int cnt, off_t off, int flags) {
-  return retry([&] { return ::preadv2(fd, iov, cnt, off, flags); });
+  return retry("preadv2", [&] { return ::preadv2(fd, iov, cnt, off, flags); });
 }
 
 long poll(pollfd* fds, nfds_t n, int timeout_ms) {
   // A retried poll restarts its full timeout; callers bound waits in loops anyway.
-  return retry([&] { return ::poll(fds, n, timeout_ms); });
+  return retry("poll", [&] { return ::poll(fds, n, timeout_ms); });
 }
 long select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* tv) {
   // Linux updates *tv with the time left, so a retry continues the same wait.
   // The sets are undefined after EINTR; callers rebuild them on every call.
-  return counted(::select(nfds, r, w, e, tv));
+  return call("select", [&] { return ::select(nfds, r, w, e, tv); });
 }
-long epoll_create1(int flags) { return counted(::epoll_create1(flags)); }
+long epoll_create1(int flags) { return call("epoll_create1", [&] { return ::epoll_create1(flags); }); }
 long epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
-  return counted(::epoll_ctl(epfd, op, fd, ev));
+  return call("epoll_ctl", [&] { return ::epoll_ctl(epfd, op, fd, ev); });
 }
 long epoll_wait(int epfd, epoll_event* evs, int max, int timeout_ms) {
-  return retry([&] { return ::epoll_wait(epfd, evs, max, timeout_ms); });
+  return retry("epoll_wait", [&] { return ::epoll_wait(epfd, evs, max, timeout_ms); });
 }
 long epoll_pwait2(int epfd, epoll_event* evs, int max, const timespec* timeout) {
-  return retry([&] { return ::epoll_pwait2(epfd, evs, max, timeout, nullptr); });
+  return retry("epoll_pwait2", [&] { return ::epoll_pwait2(epfd, evs, max, timeout, nullptr); });
 }
 
 long fcntl_setfl(int fd, int add_flags, int remove_flags) {
-  const long fl = counted(::fcntl(fd, F_GETFL));
+  const long fl = call("fcntl", [&] { return ::fcntl(fd, F_GETFL); });
   if (fl < 0) return fl;
   const long want = (fl | add_flags) & ~static_cast<long>(remove_flags);
   if (want == fl) return 0;
-  return counted(::fcntl(fd, F_SETFL, want));
+  return call("fcntl", [&] { return ::fcntl(fd, F_SETFL, want); });
 }
-long pipe2(int fds[2], int flags) { return counted(::pipe2(fds, flags)); }
+long pipe2(int fds[2], int flags) { return call("pipe2", [&] { return ::pipe2(fds, flags); }); }
 long socketpair(int domain, int type, int proto, int fds[2]) {
-  return counted(::socketpair(domain, type, proto, fds));
+  return call("socketpair", [&] { return ::socketpair(domain, type, proto, fds); });
 }
-long socket(int domain, int type, int proto) { return counted(::socket(domain, type, proto)); }
-long bind(int fd, const sockaddr* a, socklen_t len) { return counted(::bind(fd, a, len)); }
-long listen(int fd, int backlog) { return counted(::listen(fd, backlog)); }
+long socket(int domain, int type, int proto) { return call("socket", [&] { return ::socket(domain, type, proto); }); }
+long bind(int fd, const sockaddr* a, socklen_t len) { return call("bind", [&] { return ::bind(fd, a, len); }); }
+long listen(int fd, int backlog) { return call("listen", [&] { return ::listen(fd, backlog); }); }
 long accept4(int fd, sockaddr* a, socklen_t* len, int flags) {
-  return retry([&] { return ::accept4(fd, a, len, flags); });
+  return retry("accept4", [&] { return ::accept4(fd, a, len, flags); });
 }
 long connect(int fd, const sockaddr* a, socklen_t len) {
   // connect() must not be restarted after EINTR (it would fail with EALREADY);
   // the connection then completes asynchronously. Report it to the caller.
-  return counted(::connect(fd, a, len));
+  return call("connect", [&] { return ::connect(fd, a, len); });
 }
 long setsockopt(int fd, int level, int opt, const void* v, socklen_t len) {
-  return counted(::setsockopt(fd, level, opt, v, len));
+  return call("setsockopt", [&] { return ::setsockopt(fd, level, opt, v, len); });
 }
-long close(int fd) { return counted(::close(fd)); }
+long close(int fd) { return call("close", [&] { return ::close(fd); }); }
 
 long sleep_until(const timespec& deadline) {
   long r;
   do {
     // clock_nanosleep returns the error number instead of setting errno.
-    const int e = ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr);
-    count_call(-e);
-    r = -e;
+    r = call("clock_nanosleep", [&] {
+      const int e = ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr);
+      errno = e;
+      return e == 0 ? 0L : -1L;
+    });
   } while (r == -EINTR);
   return r;
 }
 
 long futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, const timespec* rel_timeout) {
   // EINTR is returned, not retried: the caller re-checks its condition anyway.
-  return counted(::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE,
-                           expected, rel_timeout, nullptr, 0));
+  return call("futex_wait", [&] {
+    return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected,
+                     rel_timeout, nullptr, 0);
+  });
 }
 long futex_wake(std::atomic<uint32_t>* addr, int count) {
-  return counted(::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE,
-                           count, nullptr, nullptr, 0));
+  return call("futex_wake", [&] {
+    return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, count,
+                     nullptr, nullptr, 0);
+  });
 }
 
 long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsigned flags,
                  const timespec* timeout) {
   auto& c = detail::local_counters();
+  const SyscallObserver obs = g_observer.load(std::memory_order_relaxed);
   long r;
   do {
+    const uint64_t start = obs ? clock_ns() : 0;
     if (timeout != nullptr && min_complete > 0) {
       __kernel_timespec ts{timeout->tv_sec, timeout->tv_nsec};
       io_uring_getevents_arg arg{};
@@ -208,6 +239,7 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
     // liburing's io_uring_enter returns -errno itself.
     detail::bump(c.uring_enter);
     count_call(r);
+    if (obs) obs("io_uring_enter", start, clock_ns(), r);
     // An interrupted wait may already have submitted; the caller re-counts pending work.
   } while (r == -EINTR && to_submit == 0);
   return r;
