@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "cli/report.h"
+#include "iomodels/trace.h"
 
 namespace iomodels::cli {
 namespace {
@@ -10,6 +11,8 @@ namespace {
 struct RunFlags {
   ScenarioFlags sc;
   std::string json;
+  std::string trace;
+  std::string trace_events = "100000";
 } flags;
 
 }  // namespace
@@ -18,6 +21,10 @@ CLI::App* add_run(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("run", "run one scenario and print what it cost");
   flags.sc.add_to(sub);
   sub->add_option("--json", flags.json, "also write the result (with the full latency spectrum) here");
+  sub->add_option("--trace", flags.trace,
+                  "write a timeline of the run (Chrome Trace JSON; open in ui.perfetto.dev)");
+  sub->add_option("--trace-events", flags.trace_events, "stop recording the timeline after N events")
+      ->capture_default_str();
   sub->footer(
       "Example: iomodels run --model epoll --transport socketpair --connections 64 "
       "--latency 1ms --requests 200");
@@ -26,8 +33,18 @@ CLI::App* add_run(CLI::App& app) {
 
 int run_run() {
   const Scenario sc = flags.sc.to_scenario();
+  const uint64_t max_events = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
+  std::unique_ptr<Trace> trace;
+  if (!flags.trace.empty()) {
+    // Tracing slows every syscall down: the summary says so.
+    trace = std::make_unique<Trace>(max_events);
+    trace->name_process("iomodels run " + sc.model);
+    trace->name_thread("main");
+    trace->install();
+  }
   ScenarioResult r;
   const Status st = run_scenario(sc, &r);
+  if (trace) trace->uninstall();
   if (st.not_applicable()) {
     std::fprintf(stderr, "iomodels: not applicable: %s\n", st.message().c_str());
     return 2;
@@ -38,6 +55,12 @@ int run_run() {
   }
   std::fputs(summary_text(sc, r).c_str(), stdout);
   if (!flags.json.empty()) write_file_atomically(flags.json, result_json(sc, r).dump(2) + "\n");
+  if (trace) {
+    write_file_atomically(flags.trace, trace->to_json());
+    std::printf("  timeline      %s: %zu events%s (tracing on: figures include its cost)\n",
+                flags.trace.c_str(), trace->events(),
+                trace->truncated() ? ", stopped recording at --trace-events" : "");
+  }
   return 0;
 }
 

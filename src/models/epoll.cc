@@ -70,6 +70,7 @@ class EpollReactor final : public Model {
  private:
   // The callback: connection i is readable.
   Status on_readable(uint32_t i, bool* done) {
+    TraceScope callback("callback", "callback");  // a slice on the timeline, when tracing
     Exchange& ex = ex_[i];
     for (;;) {
       const long n = sys::read(ex.rfd(), buf_.data(), std::min<size_t>(ex.remaining(), buf_.size()));
