@@ -1,0 +1,118 @@
+// Description: the demo tells the truth about order: in async · non-blocking
+// the own work finishes before the data arrives; in sync · blocking after. And
+// its timeline is valid Chrome Trace JSON with every thread and request.
+#include <nlohmann/json.hpp>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <set>
+
+#include "util.h"
+
+using namespace iomodels;
+
+namespace {
+
+// The block of output for one quadrant, up to the blank line after it.
+std::string section(const std::string& out, const std::string& heading) {
+  const size_t at = out.find(heading);
+  if (at == std::string::npos) return {};
+  const size_t end = out.find("\n\n", at);
+  return out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+bool before(const std::string& s, const std::string& a, const std::string& b) {
+  const size_t pa = s.find(a), pb = s.find(b);
+  return pa != std::string::npos && pb != std::string::npos && pa < pb;
+}
+
+}  // namespace
+
+TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo][serial]") {
+  const std::string trace = "/tmp/iomodels-test-demo-trace.json";
+  // The device (200 ms) is slow against the own work (20 ms), as in the story.
+  const auto r = test::run_iomodels("demo --latency 200ms --work 20ms --color never --trace " + trace);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+
+  const std::string sb = section(r.out, "sync · blocking");
+  CHECK(before(sb, "data received", "own work done"));  // blocked first, worked after
+
+  const std::string sn = section(r.out, "sync · non-blocking");
+  CHECK(before(sn, "own work done", "data received"));
+  CHECK(sn.find("checks") != std::string::npos);
+
+  const std::string ab = section(r.out, "async · blocking");
+  CHECK(before(ab, "own work done", "blocked on future.get()"));
+  CHECK(before(ab, "blocked on future.get()", "future.get() returned"));
+
+  const std::string an = section(r.out, "async · non-blocking");
+  CHECK(before(an, "own work done", "[callback] data received"));
+  CHECK(r.out.find("The 2x2 table") != std::string::npos);
+  CHECK(r.out.find("\033[") == std::string::npos);  // --color never
+
+  // The timeline: valid JSON; every thread named; every request begun and ended.
+  std::ifstream f(trace);
+  REQUIRE(f.good());
+  const auto doc = nlohmann::json::parse(f);
+  const auto& evs = doc.at("traceEvents");
+  std::set<int> tids_with_events, named_tids;
+  std::multiset<std::string> begins, ends;
+  bool saw_own_work = false, saw_eagain = false, saw_callback = false;
+  for (const auto& e : evs) {
+    const std::string ph = e.at("ph");
+    if (ph == "M" && e.at("name") == "thread_name") named_tids.insert(e.at("tid").get<int>());
+    if (ph == "X") {
+      tids_with_events.insert(e.at("tid").get<int>());
+      CHECK(e.at("dur").get<double>() >= 0);
+      saw_own_work |= e.at("name") == "own work";
+      saw_callback |= e.at("name") == "callback";
+      saw_eagain |= e.at("cat") == "eagain";
+    }
+    if (ph == "b") begins.insert(e.at("id").get<std::string>());
+    if (ph == "e") ends.insert(e.at("id").get<std::string>());
+  }
+  CHECK(saw_own_work);
+  CHECK(saw_eagain);
+  CHECK(saw_callback);
+  CHECK(begins.size() == 4);  // one download per quadrant
+  CHECK(begins == ends);
+  for (int tid : tids_with_events) CHECK(named_tids.count(tid) == 1);
+  std::remove(trace.c_str());
+}
+
+TEST_CASE("run --trace records every request and stops at its bound", "[demo]") {
+  const std::string trace = "/tmp/iomodels-test-run-trace.json";
+  auto r = test::run_iomodels("run -m epoll -c 8 -r 10 -l 0 --trace " + trace);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  {
+    std::ifstream f(trace);
+    const auto doc = nlohmann::json::parse(f);
+    size_t b = 0, e = 0;
+    for (const auto& ev : doc.at("traceEvents")) {
+      b += ev.at("ph") == "b";
+      e += ev.at("ph") == "e";
+    }
+    CHECK(b == 8 * 11);  // 10 timed rounds and one warm-up round per connection
+    CHECK(e == b);
+    CHECK(doc.at("otherData").at("truncated") == false);
+  }
+  r = test::run_iomodels("run -m epoll -c 8 -r 10 -l 0 --trace-events 50 --trace " + trace);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("stopped recording") != std::string::npos);
+  std::ifstream f(trace);
+  const auto doc = nlohmann::json::parse(f);
+  CHECK(doc.at("otherData").at("truncated") == true);
+  std::remove(trace.c_str());
+}
+
+TEST_CASE("demo rejects bad input with exit code 2", "[demo]") {
+  for (const char* args : {"demo --latency 5xs", "demo --work -1ms", "demo --transport carrier-pigeon",
+                           "demo --color sometimes", "demo --latency 1h"}) {
+    const auto r = test::run_iomodels(args);
+    INFO(args << "\n" << r.out);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.find("error:") != std::string::npos);
+  }
+}
