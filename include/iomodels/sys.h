@@ -109,7 +109,10 @@ long futex_wake(std::atomic<uint32_t>* addr, int count);
 
 // --- io_uring ---
 // io_uring_enter with an optional timeout for min_complete (IORING_ENTER_EXT_ARG).
+// `min_wait_us` (Linux 6.12+, IORING_FEAT_MIN_TIMEOUT; needs a timeout): once
+// that long has passed, return as soon as any CQE is there, even if fewer than
+// min_complete.
 long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsigned flags,
-                 const timespec* timeout);
+                 const timespec* timeout, uint32_t min_wait_us = 0);
 
 }  // namespace iomodels::sys

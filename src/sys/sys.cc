@@ -218,7 +218,7 @@ long futex_wake(std::atomic<uint32_t>* addr, int count) {
 }
 
 long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsigned flags,
-                 const timespec* timeout) {
+                 const timespec* timeout, uint32_t min_wait_us) {
   auto& c = detail::local_counters();
   const SyscallObserver obs = g_observer.load(std::memory_order_relaxed);
   long r;
@@ -228,6 +228,7 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
       __kernel_timespec ts{timeout->tv_sec, timeout->tv_nsec};
       io_uring_getevents_arg arg{};
       arg.sigmask_sz = _NSIG / 8;
+      arg.pad = min_wait_us;  // min_wait_usec in Linux 6.12's uapi; liburing 2.3 calls it pad
       arg.ts = reinterpret_cast<uint64_t>(&ts);
       r = ::io_uring_enter2(ring->ring_fd, to_submit, min_complete,
                             flags | IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,

@@ -1,0 +1,185 @@
+// Description: the io_uring completion loop shared by the `uring*` models.
+#include "models/uring_proactor.h"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+#include "models/common.h"
+
+namespace iomodels::detail {
+namespace {
+
+// Per receive: at most this much per connection, so 10,000 connections with
+// large responses still fit in memory; a 1 MiB response takes 16 receives.
+constexpr uint32_t kChunkBytes = 64 * 1024;
+// The SQ holds a whole sweep (a send and a receive per connection) up to
+// 2,048 connections; beyond that a sweep submits in several enters.
+constexpr unsigned kMaxSqEntries = 4096;
+// The kernel's CQ limit (2 × IORING_MAX_ENTRIES).
+constexpr unsigned kMaxCqEntries = 65536;
+// Batch wait (Linux 6.12+): a sweep waits for every outstanding response but
+// returns once this long has passed with at least one. While the peer is
+// busy, responses pile up meanwhile and one enter reaps many; when they are
+// slow, the first one after this wakes the loop as usual. The bound on the
+// delay it adds (plus this VM's timer slack of 50-100 us).
+constexpr uint32_t kBatchWaitUs = 50;
+
+unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {
+  return static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(n), lo, hi));
+}
+
+}  // namespace
+
+Status UringProactor::setup(RunContext& ctx) {
+  ctx_ = &ctx;
+  // Blocking fds: io_uring waits for them itself (it polls internally); on an
+  // O_NONBLOCK pipe a READ would complete with -EAGAIN instead.
+  if (Status s = set_nonblocking(ctx, false); !s.ok()) return s;
+  ex_ = make_exchanges(ctx);
+  conns_.assign(ex_.size(), Conn{});
+  chunk_ = std::min(ctx.size(), kChunkBytes);
+  const size_t n = ex_.size();
+  recv_base_ = (n * sizeof(Request) + 4095) / 4096 * 4096;
+  mem_.assign(recv_base_ + (own_recv_buffers() ? n * chunk_ : 0), 0);
+
+  RingOptions o = ring_opts_;
+  o.sq_entries = pow2_at_least(2 * n, 8, kMaxSqEntries);
+  // Room for every connection's receive and a failed send at once.
+  o.cq_entries = pow2_at_least(std::max<uint64_t>(2 * n, 2 * o.sq_entries), 16, kMaxCqEntries);
+  if (Status s = ring_.init(o); !s.ok()) return s;
+  // Successful sends then post no CQE: a sweep's wait is woken by responses only.
+  skip_success_ = ring_.can_skip_success();
+  batch_wait_ = ring_.can_batch_wait();
+  return prepare();
+}
+
+Status UringProactor::run(uint64_t rounds) {
+  if (!broken_.ok()) return broken_;
+  if (rounds == 0) return {};
+  active_ = ex_.size();
+  for (uint32_t i = 0; i < ex_.size(); ++i) {
+    conns_[i].left = rounds;
+    if (Status s = start_request(i); !s.ok()) return broken_ = s;
+  }
+  const uint64_t timeout = ctx_->options.timeout_ns;
+  uint64_t last_progress = now_ns();
+  while (active_ > 0 || sends_awaited_ > 0) {
+    const uint64_t waited = now_ns() - last_progress;
+    if (waited >= timeout) return broken_ = timed_out(*ctx_, "io_uring completions");
+    // The sweep's one syscall: submit everything queued and sleep until a
+    // completion is there (a batch of them, if the kernel can bound the wait),
+    // or the rest of the timeout is gone.
+    const auto wait_nr = static_cast<unsigned>(batch_wait_ ? std::max<uint64_t>(active_, 1) : 1);
+    const long r = ring_.enter(wait_nr, timeout - waited, kBatchWaitUs);
+    // ETIME, EINTR: loop and check the clock. EBUSY/EAGAIN: the kernel wants
+    // the CQ reaped before it takes more.
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
+      return broken_ = Status::from_errno(r, "io_uring_enter");
+    unsigned reaped = 0;
+    Status s = ring_.reap([this](const io_uring_cqe& c) { return on_completion(c); }, &reaped);
+    if (!s.ok()) return broken_ = s;
+    if (reaped > 0) last_progress = now_ns();
+  }
+  return {};
+}
+
+Status UringProactor::start_request(uint32_t i) {
+  const Request& rq = ex_[i].begin(now_ns());
+  std::memcpy(send_slot(i), &rq, sizeof rq);
+  conns_[i].sent = 0;
+  if (Status s = queue_send(i); !s.ok()) return s;
+  // A multishot receive stays armed from the last response.
+  return conns_[i].recv_armed ? Status() : queue_recv(i);
+}
+
+Status UringProactor::queue_send(uint32_t i) {
+  Status err;
+  io_uring_sqe* sqe = ring_.sqe(&err);
+  if (sqe == nullptr) return err;
+  const uint32_t sent = conns_[i].sent;
+  prep_send(sqe, i, send_slot(i) + sent, static_cast<unsigned>(sizeof(Request) - sent));
+  io_uring_sqe_set_data64(sqe, token(i, Op::kSend));
+  if (skip_success_)
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;  // a failed or short send still posts one
+  else
+    ++sends_awaited_;
+  return {};
+}
+
+Status UringProactor::queue_recv(uint32_t i) {
+  Status err;
+  io_uring_sqe* sqe = ring_.sqe(&err);
+  if (sqe == nullptr) return err;
+  const unsigned n = std::min(ex_[i].remaining(), chunk_);
+  prep_recv(sqe, i, own_recv_buffers() ? recv_slot(i) : nullptr, n);
+  io_uring_sqe_set_data64(sqe, token(i, Op::kRecv));
+  conns_[i].recv_armed = true;
+  return {};
+}
+
+Status UringProactor::on_completion(const io_uring_cqe& cqe) {
+  const auto i = static_cast<uint32_t>(cqe.user_data >> 1);
+  if (i >= ex_.size())
+    return Status::error("io_uring: a completion with an unknown token " +
+                         std::to_string(cqe.user_data));
+  return (cqe.user_data & 1) != 0 ? on_recv(i, cqe) : on_send(i, cqe);
+}
+
+Status UringProactor::on_send(uint32_t i, const io_uring_cqe& cqe) {
+  if (!skip_success_) --sends_awaited_;
+  // EPIPE or ECONNRESET: the peer is gone.
+  if (cqe.res <= 0) return read_failed(*ctx_, ex_[i], cqe.res == 0 ? -EIO : cqe.res);
+  Conn& c = conns_[i];
+  c.sent += static_cast<uint32_t>(cqe.res);
+  if (c.sent > sizeof(Request))
+    return Status::error(ex_[i].where() + ": the kernel sent more request bytes than given");
+  return c.sent < sizeof(Request) ? queue_send(i) : Status();  // short: send the rest
+}
+
+Status UringProactor::on_recv(uint32_t i, const io_uring_cqe& cqe) {
+  Conn& c = conns_[i];
+  Exchange& ex = ex_[i];
+  // Without IORING_CQE_F_MORE the receive is over (one-shot, or a multishot one ended).
+  c.recv_armed = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  if (cqe.res == -ENOBUFS) {
+    // The provided buffers ran out and the kernel ended the multishot
+    // receive. This sweep's buffers go back before the re-arm is submitted.
+    return c.recv_armed ? Status() : queue_recv(i);
+  }
+  if (cqe.res <= 0) return read_failed(*ctx_, ex, cqe.res);  // EOF, ECONNRESET, ...
+  Status err;
+  const bool fed = ex.feed(received(i, cqe), static_cast<size_t>(cqe.res), &err);
+  recycle(cqe);
+  if (!fed) return err;
+  if (ex.complete()) {
+    finish(*ctx_, ex, now_ns());
+    if (--c.left == 0) {
+      --active_;
+      return {};
+    }
+    return start_request(i);
+  }
+  return c.recv_armed ? Status() : queue_recv(i);  // a partial response: receive the rest
+}
+
+void UringProactor::prep_send(io_uring_sqe* sqe, uint32_t i, const uint8_t* p, unsigned n) {
+  const int fd = ex_[i].wfd();
+  if (is_socket())
+    // MSG_WAITALL: the kernel retries a short send itself instead of
+    // reporting it as a success (which CQE_SKIP_SUCCESS would hide).
+    io_uring_prep_send(sqe, fd, p, n, MSG_WAITALL);
+  else
+    io_uring_prep_write(sqe, fd, p, n, 0);  // a pipe ignores the offset
+}
+
+void UringProactor::prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n) {
+  const int fd = ex_[i].rfd();
+  if (is_socket())
+    io_uring_prep_recv(sqe, fd, p, n, 0);
+  else
+    io_uring_prep_read(sqe, fd, p, n, 0);
+}
+
+}  // namespace iomodels::detail

@@ -1,0 +1,90 @@
+// Description: UringProactor, the completion loop behind every `uring*` model.
+// It submits each connection's send and receive as SQEs tagged with an integer
+// token, makes one io_uring_enter per sweep (submit and wait together), and
+// runs a callback per completion. The models differ only in how the ring is
+// set up and how a send or a receive is prepared; those are the hooks.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "iomodels/model.h"
+#include "models/uring_ring.h"
+
+namespace iomodels::detail {
+
+class UringProactor : public Model {
+ public:
+  explicit UringProactor(const RingOptions& ring_opts) : ring_opts_(ring_opts) {}
+
+  Status setup(RunContext& ctx) final;
+  Status run(uint64_t rounds) final;
+
+ protected:
+  // --- hooks (the defaults are the plain `uring` model) ---
+
+  // After the ring exists: register files, buffers, buffer rings.
+  virtual Status prepare() { return {}; }
+  // Send n request bytes at p on connection i (SEND for sockets, WRITE for pipes).
+  virtual void prep_send(io_uring_sqe* sqe, uint32_t i, const uint8_t* p, unsigned n);
+  // Receive up to n bytes into p on connection i (RECV for sockets, READ for pipes).
+  virtual void prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n);
+  // Where a receive completion's bytes are, and giving that buffer back once
+  // they are verified (provided buffers); the default is the connection's own buffer.
+  virtual const uint8_t* received(uint32_t i, const io_uring_cqe& cqe) {
+    (void)cqe;
+    return recv_slot(i);
+  }
+  virtual void recycle(const io_uring_cqe& cqe) { (void)cqe; }
+  // Whether each connection needs its own receive buffer (not with provided buffers).
+  virtual bool own_recv_buffers() const { return true; }
+
+  // --- for the hooks ---
+  const RunContext& ctx() const { return *ctx_; }
+  Ring& ring() { return ring_; }
+  bool is_socket() const { return ctx_->workload->options().transport != Transport::kPipe; }
+  // Bytes per receive: min(response size, 64 KiB); a larger response takes several.
+  uint32_t chunk_bytes() const { return chunk_; }
+  // Connection i's 16-byte send slot and its receive buffer, both inside io_memory().
+  uint8_t* send_slot(uint32_t i) { return mem_.data() + size_t{i} * sizeof(Request); }
+  uint8_t* recv_slot(uint32_t i) { return mem_.data() + recv_base_ + size_t{i} * chunk_; }
+  // All buffers the kernel reads or writes (what uring-fixed registers).
+  std::span<uint8_t> io_memory() { return mem_; }
+
+ private:
+  // What user_data carries: the connection's index and which op completed.
+  enum class Op : uint64_t { kSend = 0, kRecv = 1 };
+  static uint64_t token(uint32_t i, Op op) {
+    return (uint64_t{i} << 1) | static_cast<uint64_t>(op);
+  }
+
+  struct Conn {
+    uint64_t left = 0;        // requests still to complete in this run
+    uint32_t sent = 0;        // request bytes the kernel has taken
+    bool recv_armed = false;  // a receive is in flight (or a multishot one stays armed)
+  };
+
+  Status start_request(uint32_t i);
+  Status queue_send(uint32_t i);
+  Status queue_recv(uint32_t i);
+  Status on_completion(const io_uring_cqe& cqe);
+  Status on_send(uint32_t i, const io_uring_cqe& cqe);
+  Status on_recv(uint32_t i, const io_uring_cqe& cqe);
+
+  const RingOptions ring_opts_;
+  RunContext* ctx_ = nullptr;
+  std::vector<uint8_t> mem_;  // declared before ring_: the ring goes first
+  Ring ring_;
+  std::vector<Exchange> ex_;
+  std::vector<Conn> conns_;
+  size_t recv_base_ = 0;
+  uint32_t chunk_ = 0;
+  bool skip_success_ = false;
+  bool batch_wait_ = false;
+  uint64_t sends_awaited_ = 0;  // sends whose CQE is still to come
+  uint64_t active_ = 0;         // connections with requests left in this run
+  Status broken_;               // a failed run leaves ops in flight: no further runs
+};
+
+}  // namespace iomodels::detail

@@ -1,0 +1,137 @@
+// Description: the io_uring ring owner and the counted way into the kernel.
+#include "models/uring_ring.h"
+
+#include <atomic>
+#include <cerrno>
+#include <initializer_list>
+
+#include "iomodels/env.h"
+#include "iomodels/sys.h"
+
+namespace iomodels::detail {
+
+void Ring::close() {
+  if (live_) io_uring_queue_exit(&ring_);
+  live_ = false;
+}
+
+Status Ring::init(const RingOptions& opts) {
+  if (live_) return Status::error("io_uring: ring already set up");
+  // CQSIZE: every connection can have a receive and a failed send completing
+  // at once; a CQ too small for them overflows into the kernel's slow backlog.
+  // CLAMP: a large request is cut to the kernel's maximum, not refused.
+  const unsigned base =
+      IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | (opts.sqpoll ? IORING_SETUP_SQPOLL : 0u);
+  // The cheapest task-work mode first. DEFER_TASKRUN runs completions only
+  // when this thread enters the kernel to wait: no interrupts while it works,
+  // and a waiter is woken only once enough completions are due. SQPOLL cannot
+  // have it: its requests are issued by the kernel thread.
+  const std::initializer_list<unsigned> sqpoll_modes = {IORING_SETUP_SINGLE_ISSUER, 0u};
+  const std::initializer_list<unsigned> modes = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u};
+  int r = -EINVAL;
+  for (unsigned mode : opts.sqpoll ? sqpoll_modes : modes) {
+    io_uring_params p{};
+    p.flags = base | mode;
+    p.cq_entries = opts.cq_entries != 0 ? opts.cq_entries : 2 * opts.sq_entries;
+    p.sq_thread_idle = opts.sq_thread_idle_ms;
+    r = io_uring_queue_init_params(opts.sq_entries, &ring_, &p);
+    if (r == 0) {
+      live_ = true;
+      features_ = p.features;
+      // Map SQ slot i to SQE i once, so publishing SQEs is just a tail store
+      // (liburing 2.3 does this too; doing it here makes flush_sq not depend on it).
+      for (unsigned i = 0; i < ring_.sq.ring_entries; ++i) ring_.sq.array[i] = i;
+      return {};
+    }
+    if (r != -EINVAL) break;  // EINVAL: this kernel lacks a flag; try the next mode
+  }
+  if (r == -EPERM)
+    return Status::not_applicable("io_uring_setup: " + errno_text(r) +
+                                  " (disabled by sysctl or seccomp, or SQPOLL not permitted)");
+  return Status::from_errno(r, "io_uring_setup");
+}
+
+std::string Ring::describe() const {
+  std::string s;
+  const auto add = [&](unsigned flag, const char* name) {
+    if ((ring_.flags & flag) == 0) return;
+    if (!s.empty()) s += ", ";
+    s += name;
+  };
+  add(IORING_SETUP_SQPOLL, "sqpoll");
+  add(IORING_SETUP_SINGLE_ISSUER, "single_issuer");
+  add(IORING_SETUP_DEFER_TASKRUN, "defer_taskrun");
+  add(IORING_SETUP_COOP_TASKRUN, "coop_taskrun");
+  add(IORING_SETUP_TASKRUN_FLAG, "taskrun_flag");
+  return s.empty() ? "no setup flags" : s;
+}
+
+unsigned Ring::flush_sq() {
+  io_uring_sq& sq = ring_.sq;
+  const unsigned tail = sq.sqe_tail;
+  if (sq.sqe_head != tail) {
+    sq.sqe_head = tail;
+    // Release: the kernel (or the SQPOLL thread) must see the SQEs before the tail.
+    io_uring_smp_store_release(sq.ktail, tail);
+  }
+  return tail - io_uring_smp_load_acquire(sq.khead);
+}
+
+long Ring::enter(unsigned wait_nr, uint64_t timeout_ns, uint32_t min_wait_us) {
+  const unsigned pending = flush_sq();
+  unsigned to_submit = pending;
+  unsigned flags = 0;
+  if ((ring_.flags & IORING_SETUP_SQPOLL) != 0) {
+    // The kernel thread takes the SQEs; the enter is only needed to wake it.
+    to_submit = 0;
+    if (pending > 0) {
+      // Full barrier: the tail store must be visible before reading whether
+      // the thread has gone to sleep (liburing's sq_ring_needs_enter).
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_NEED_WAKEUP) != 0)
+        flags |= IORING_ENTER_SQ_WAKEUP;
+    }
+  }
+  if (wait_nr > 0 && cq_ready() >= wait_nr) wait_nr = 0;  // already there
+  if (wait_nr > 0) flags |= IORING_ENTER_GETEVENTS;
+  if (to_submit == 0 && flags == 0) return 0;
+  const timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
+                    static_cast<long>(timeout_ns % 1'000'000'000)};
+  return sys::uring_enter(&ring_, to_submit, wait_nr, flags, wait_nr > 0 ? &ts : nullptr,
+                          wait_nr > 1 ? min_wait_us : 0);
+}
+
+io_uring_sqe* Ring::sqe(Status* err) {
+  if (io_uring_sqe* s = io_uring_get_sqe(&ring_)) return s;
+  // Full: submit what is queued, then take a slot. A few tries, because an
+  // interrupted enter may have taken only some of them.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    long r;
+    if ((ring_.flags & IORING_SETUP_SQPOLL) != 0) {
+      flush_sq();
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      unsigned flags = IORING_ENTER_SQ_WAIT;  // sleep until the thread frees a slot
+      if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_NEED_WAKEUP) != 0)
+        flags |= IORING_ENTER_SQ_WAKEUP;
+      r = sys::uring_enter(&ring_, 0, 0, flags, nullptr);
+    } else {
+      r = enter(0, 0);
+    }
+    if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+      *err = Status::from_errno(r, "io_uring_enter (submission queue full)");
+      return nullptr;
+    }
+    if (io_uring_sqe* s = io_uring_get_sqe(&ring_)) return s;
+  }
+  *err = Status::error("io_uring: the submission queue stays full");
+  return nullptr;
+}
+
+std::string uring_unavailable() {
+  const UringProbe& u = uring_probe();
+  return u.available ? std::string() : u.reason;
+}
+
+}  // namespace iomodels::detail

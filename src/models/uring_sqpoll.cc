@@ -1,0 +1,33 @@
+// Description: `uring-sqpoll` (async · non-blocking): the `uring` proactor
+// with IORING_SETUP_SQPOLL. A kernel thread polls the submission queue, so
+// submitting is a store to shared memory, not a syscall; the program enters
+// the kernel only to wake that thread after it has idled to sleep
+// (IORING_SQ_NEED_WAKEUP) or to wait when no completion is there yet. The
+// price is that thread's CPU: it spins on a core while there is work and for
+// kSqThreadIdleMs after. It belongs to this process (an io thread in its
+// thread group since Linux 5.12), so getrusage(RUSAGE_SELF) counts it in the
+// model's CPU: no syscalls saved for free.
+#include <memory>
+
+#include "models/uring_proactor.h"
+
+namespace iomodels {
+namespace {
+
+// How long the SQ thread spins without work before it sleeps. Long enough to
+// stay awake through a busy run's gaps between sweeps; short enough that with
+// slow responses (latency of milliseconds) it sleeps and the wake-up cost shows.
+constexpr unsigned kSqThreadIdleMs = 10;
+
+}  // namespace
+
+extern const ModelInfo model_uring_sqpoll{
+    "uring-sqpoll", Quadrant::kAsyncNonblocking,
+    "io_uring proactor with SQPOLL: a kernel thread (CPU charged to the process) takes the SQEs",
+    [] {
+      return std::unique_ptr<Model>(new detail::UringProactor(
+          detail::RingOptions{.sqpoll = true, .sq_thread_idle_ms = kSqThreadIdleMs}));
+    },
+    detail::uring_unavailable};
+
+}  // namespace iomodels
