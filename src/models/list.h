@@ -1,7 +1,14 @@
 // Description: the registry: one line per model, in the order `list` shows.
 // Each model's file defines `const ModelInfo model_<id>`.
 IOMODELS_MODEL(blocking)
+IOMODELS_MODEL(threads)
+IOMODELS_MODEL(polling)
+IOMODELS_MODEL(polling_sleep)
+IOMODELS_MODEL(threadpool)
+IOMODELS_MODEL(poll)
+IOMODELS_MODEL(select)
 IOMODELS_MODEL(epoll)
+IOMODELS_MODEL(epoll_et)
 IOMODELS_MODEL(uring)
 IOMODELS_MODEL(uring_sqpoll)
 IOMODELS_MODEL(uring_fixed)

@@ -205,6 +205,10 @@ Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* 
     return Status::error("--size must be 1 B..1 MiB, got " + std::to_string(opts.size));
   if (!opts.remote.empty() && opts.transport != Transport::kTcp)
     return Status::error("--peer needs --transport tcp");
+  // The peer can die (kill_peer, the watchdog, a crash): a request written to
+  // its pipe or socket must then fail with EPIPE for the model to report, not
+  // raise SIGPIPE and kill the whole process.
+  ::signal(SIGPIPE, SIG_IGN);
   const uint64_t limit = raise_fd_limit();
   const uint64_t need = fds_needed(opts.transport, opts.connections);
   if (need > limit) {
