@@ -181,6 +181,11 @@ bool parse_host_port(std::string_view text, std::string* host, uint16_t* port,
       return false;
     }
     h = std::string(text.substr(0, colon));
+    // "::1" would otherwise read as host ":" and port 1.
+    if (h.find(':') != std::string::npos) {
+      *why = "'" + std::string(text) + "': an IPv6 address needs brackets, e.g. [::1]:7000";
+      return false;
+    }
   }
   uint64_t p;
   if (!parse_count(text.substr(colon + 1), 0, 65535, &p, why)) {
@@ -234,16 +239,37 @@ std::string format_duration(uint64_t ns) {
   return buf;
 }
 
+namespace {
+
+// Like format_duration, but exact: text() must parse back to the same
+// nanoseconds (format_duration's 6 significant digits turn 1234567ns into
+// 1.23457ms). 15 significant digits cover the 13 of an hour in nanoseconds.
+std::string exact_duration(uint64_t ns) {
+  char buf[48];
+  if (ns < 1000) {
+    std::snprintf(buf, sizeof buf, "%lluns", static_cast<unsigned long long>(ns));
+  } else if (ns < 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%.15gus", static_cast<double>(ns) / 1e3);
+  } else if (ns < 1'000'000'000) {
+    std::snprintf(buf, sizeof buf, "%.15gms", static_cast<double>(ns) / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.15gs", static_cast<double>(ns) / 1e9);
+  }
+  return buf;
+}
+
+}  // namespace
+
 std::string LatencySpec::text() const {
   switch (kind) {
     case Kind::kZero:
       return "0";
     case Kind::kFixed:
-      return format_duration(a_ns);
+      return exact_duration(a_ns);
     case Kind::kUniform:
-      return "uniform:" + format_duration(a_ns) + "-" + format_duration(b_ns);
+      return "uniform:" + exact_duration(a_ns) + "-" + exact_duration(b_ns);
     case Kind::kExp:
-      return "exp:" + format_duration(a_ns);
+      return "exp:" + exact_duration(a_ns);
   }
   return "0";
 }

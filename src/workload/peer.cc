@@ -66,7 +66,7 @@ struct Due {
 
 class Peer {
  public:
-  Peer(const PeerOptions& o) : opts_(o), rng_(o.seed), scratch_(kIoChunk) {}
+  Peer(const PeerOptions& o) : opts_(o), rng_(o.seed), rx_(kIoChunk), scratch_(kIoChunk) {}
 
   int run(std::vector<std::pair<int, int>>& conns, int control_fd, std::string* why) {
     // Timers fire at their deadline, not up to 50 us later (the default slack).
@@ -183,17 +183,17 @@ class Peer {
   void on_readable(uint32_t s) {
     for (;;) {
       Slot& sl = slots_[s];
-      const long n = sys::read(sl.rfd, scratch_.data(), scratch_.size());
+      const long n = sys::read(sl.rfd, rx_.data(), rx_.size());
       if (n == -EAGAIN) return;
       if (n <= 0) {  // EOF or error: the client is gone
         close_slot(s);
         return;
       }
-      if (!parse(s, scratch_.data(), static_cast<size_t>(n))) return;
+      if (!parse(s, rx_.data(), static_cast<size_t>(n))) return;
       // A short read drained the stream (pipes and stream sockets return what
       // is queued, up to the buffer), so skip the read that would say EAGAIN.
       // Seqpacket control messages come one per read; they are never batched.
-      if (static_cast<size_t>(n) < scratch_.size()) return;
+      if (static_cast<size_t>(n) < rx_.size()) return;
     }
   }
 
@@ -305,7 +305,10 @@ class Peer {
   std::priority_queue<Due, std::vector<Due>, std::greater<>> heap_;
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> uniform_{0.0, 1.0};
-  std::vector<uint8_t> scratch_;
+  // Received requests, parsed in place. Separate from scratch_, which flush()
+  // fills with payload while parse() may still be reading later requests.
+  std::vector<uint8_t> rx_;
+  std::vector<uint8_t> scratch_;  // outgoing payload
   Histogram lateness_;
   uint64_t requests_ = 0;
   uint64_t protocol_errors_ = 0;

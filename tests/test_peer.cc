@@ -1,0 +1,492 @@
+// Description: the peer process and the Workload, driven by a hand-written
+// client: payloads verified on every transport, latency accuracy, the peer's
+// death with its parent, no leaked descriptors or zombies, its statistics,
+// the RLIMIT_NOFILE refusal, many connections, and its timer lateness.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "iomodels/payload.h"
+#include "iomodels/recorder.h"
+#include "iomodels/workload.h"
+#include "util.h"
+
+using namespace iomodels;
+
+namespace {
+
+constexpr int kWaitMs = 5000;  // no single step of a test waits longer
+
+// Waits for `events` on fd, at most kWaitMs.
+bool wait_for(int fd, short events) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    const int r = ::poll(&p, 1, kWaitMs);
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+
+bool send_all(int fd, const void* data, size_t n) {
+  auto* p = static_cast<const uint8_t*>(data);
+  while (n > 0) {
+    if (!wait_for(fd, POLLOUT)) return false;
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// A client that knows only the wire protocol: no Model, no Exchange.
+struct Client {
+  std::vector<uint8_t> buf = std::vector<uint8_t>(256 * 1024);
+  std::vector<uint64_t> next_id;
+
+  explicit Client(const Workload& w) : next_id(w.conns().size(), 0) {}
+
+  bool send(const ClientConn& c, uint32_t size, uint64_t* id) {
+    *id = ++next_id[c.index];
+    const Request rq{c.index, size, *id};
+    return send_all(c.wfd, &rq, sizeof rq);
+  }
+
+  // Reads exactly `size` bytes of response `id` and verifies every one.
+  bool receive(const ClientConn& c, uint32_t size, uint64_t id, std::string* err) {
+    uint64_t got = 0;
+    while (got < size) {
+      if (!wait_for(c.rfd, POLLIN)) {
+        *err = "no response within 5 s on connection " + std::to_string(c.index);
+        return false;
+      }
+      const ssize_t n = ::read(c.rfd, buf.data(), std::min<size_t>(buf.size(), size - got));
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {
+        *err = n == 0 ? "EOF" : std::strerror(errno);
+        return false;
+      }
+      const size_t bad = verify_payload(c.index, id, got, buf.data(), static_cast<size_t>(n));
+      if (bad != static_cast<size_t>(n)) {
+        *err = "wrong byte at offset " + std::to_string(got + bad) + " of connection " +
+               std::to_string(c.index) + ", request " + std::to_string(id);
+        return false;
+      }
+      got += static_cast<uint64_t>(n);
+    }
+    return true;
+  }
+
+  // One request on each connection at once, then the responses as they
+  // come (poll over all): each latency is from its send to its last byte.
+  bool round(const Workload& w, uint32_t size, std::vector<uint64_t>* latencies, std::string* err) {
+    const size_t n = w.conns().size();
+    std::vector<uint64_t> ids(n), sent(n), got(n, 0);
+    for (const ClientConn& c : w.conns()) {
+      sent[c.index] = now_ns();
+      if (!send(c, size, &ids[c.index])) {
+        *err = "send failed on connection " + std::to_string(c.index);
+        return false;
+      }
+    }
+    std::vector<pollfd> pfds;
+    std::vector<const ClientConn*> which;
+    for (;;) {
+      pfds.clear();
+      which.clear();
+      for (const ClientConn& c : w.conns()) {
+        if (got[c.index] == size) continue;
+        pfds.push_back(pollfd{c.rfd, POLLIN, 0});
+        which.push_back(&c);
+      }
+      if (pfds.empty()) return true;
+      const int r = ::poll(pfds.data(), pfds.size(), kWaitMs);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        *err = "no response within 5 s";
+        return false;
+      }
+      for (size_t k = 0; k < pfds.size(); ++k) {
+        if (pfds[k].revents == 0) continue;
+        const ClientConn& c = *which[k];
+        const uint64_t want = std::min<uint64_t>(buf.size(), size - got[c.index]);
+        const ssize_t m = ::read(c.rfd, buf.data(), want);
+        if (m < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (m <= 0) {
+          *err = m == 0 ? "EOF" : std::strerror(errno);
+          return false;
+        }
+        const size_t bad =
+            verify_payload(c.index, ids[c.index], got[c.index], buf.data(), static_cast<size_t>(m));
+        if (bad != static_cast<size_t>(m)) {
+          *err = "wrong byte on connection " + std::to_string(c.index);
+          return false;
+        }
+        got[c.index] += static_cast<uint64_t>(m);
+        if (got[c.index] == size && latencies) latencies->push_back(now_ns() - sent[c.index]);
+      }
+    }
+  }
+};
+
+std::unique_ptr<Workload> make_workload(Transport t, uint32_t conns, uint32_t size,
+                                        const char* latency) {
+  WorkloadOptions o;
+  o.transport = t;
+  o.connections = conns;
+  o.size = size;
+  std::string why;
+  REQUIRE(parse_latency(latency, &o.latency, &why));
+  std::unique_ptr<Workload> w;
+  const Status s = Workload::create(o, &w);
+  INFO(s.message());
+  REQUIRE(s.ok());
+  return w;
+}
+
+uint64_t pct(std::vector<uint64_t> v, double q) {
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  return v[i];
+}
+
+double mean(const std::vector<uint64_t>& v) {
+  double s = 0;
+  for (uint64_t x : v) s += static_cast<double>(x);
+  return s / static_cast<double>(v.size());
+}
+
+// The p99 lateness of a bare loop of absolute 1 ms sleeps with 1 ns timer
+// slack: the floor of what any timer-driven peer can achieve here.
+uint64_t bare_sleep_p99(int sleeps) {
+  uint64_t p99 = 0;
+  std::thread t([&] {
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    std::vector<uint64_t> late;
+    late.reserve(static_cast<size_t>(sleeps));
+    uint64_t deadline = now_ns();
+    for (int i = 0; i < sleeps; ++i) {
+      deadline += 1'000'000;
+      const uint64_t now = now_ns();
+      if (deadline < now) deadline = now + 1'000'000;  // fell behind: start afresh
+      const timespec ts{static_cast<time_t>(deadline / 1'000'000'000u),
+                        static_cast<long>(deadline % 1'000'000'000u)};
+      while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+      }
+      const uint64_t woke = now_ns();
+      late.push_back(woke > deadline ? woke - deadline : 0);
+    }
+    p99 = pct(late, 0.99);
+  });
+  t.join();
+  return p99;
+}
+
+}  // namespace
+
+TEST_CASE("the peer answers with verified payloads on every transport", "[peer]") {
+  for (Transport t : all_transports()) {
+    for (uint32_t size : {1u, 4096u, 300'000u, kMaxResponseBytes}) {
+      DYNAMIC_SECTION(transport_name(t) << ", " << size << " bytes") {
+        auto w = make_workload(t, 4, size, "0");
+        REQUIRE(w->conns().size() == 4);
+        for (const ClientConn& c : w->conns()) {
+          if (t == Transport::kPipe) {
+            CHECK(c.rfd != c.wfd);
+          } else {
+            CHECK(c.rfd == c.wfd);
+          }
+        }
+        Client cl(*w);
+        std::string err;
+        const int rounds = size >= 300'000 ? 3 : 20;
+        for (int r = 0; r < rounds; ++r) {
+          INFO("round " << r << ": " << err);
+          REQUIRE(cl.round(*w, size, nullptr, &err));
+        }
+        // Several requests in flight on one connection come back in order.
+        const ClientConn& c = w->conns()[0];
+        uint64_t ids[3];
+        for (uint64_t& id : ids) REQUIRE(cl.send(c, size, &id));
+        for (uint64_t id : ids) {
+          const bool ok = cl.receive(c, size, id, &err);
+          INFO("request " << id << ": " << err);
+          REQUIRE(ok);
+        }
+        PeerStats ps;
+        REQUIRE(w->peer_stats(&ps, false).ok());
+        CHECK(ps.requests == static_cast<uint64_t>(4 * rounds + 3));
+        CHECK(ps.protocol_errors == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("a fixed 2 ms latency is at least 2 ms and not much more", "[peer][serial]") {
+  for (Transport t : all_transports()) {
+    DYNAMIC_SECTION(transport_name(t)) {
+      auto w = make_workload(t, 4, 64, "2ms");
+      Client cl(*w);
+      std::vector<uint64_t> lat;
+      std::string err;
+      for (int r = 0; r < 25; ++r) REQUIRE(cl.round(*w, 64, &lat, &err));
+      const uint64_t lo = *std::min_element(lat.begin(), lat.end());
+      const uint64_t p50 = pct(lat, 0.5);
+      INFO("min " << lo << " ns, p50 " << p50 << " ns");
+      CHECK(lo >= 2'000'000);
+      CHECK(p50 < 3'000'000);
+    }
+  }
+}
+
+TEST_CASE("uniform and exponential latencies have the right mean", "[peer][serial]") {
+  struct Case {
+    const char* spec;
+    uint64_t lo_ns;  // no response can come sooner
+    double mean_ns;  // the distribution's mean
+  };
+  for (const Case& k : {Case{"uniform:1ms-3ms", 1'000'000, 2e6}, Case{"exp:1ms", 0, 1e6}}) {
+    DYNAMIC_SECTION(k.spec) {
+      auto w = make_workload(Transport::kSocketpair, 8, 64, k.spec);
+      Client cl(*w);
+      std::vector<uint64_t> lat;
+      std::string err;
+      for (int r = 0; r < 40; ++r) REQUIRE(cl.round(*w, 64, &lat, &err));
+      const double m = mean(lat);
+      INFO("mean " << m << " ns over " << lat.size());
+      CHECK(*std::min_element(lat.begin(), lat.end()) >= k.lo_ns);
+      // The draws average out; the wake-up adds up to a few hundred us here.
+      CHECK(m >= 0.8 * k.mean_ns);
+      CHECK(m <= k.mean_ns + 1e6);
+    }
+  }
+}
+
+TEST_CASE("the peer dies with its parent", "[peer]") {
+  // A middle process becomes the subreaper, so the orphaned peer is
+  // reparented to it and can be reaped and examined there.
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  const pid_t middle = ::fork();
+  REQUIRE(middle >= 0);
+  if (middle == 0) {
+    ::close(p[0]);
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0, 0, 0);
+    int q[2];
+    if (::pipe(q) != 0) ::_exit(10);
+    const pid_t owner = ::fork();
+    if (owner == 0) {
+      WorkloadOptions o;
+      o.connections = 2;
+      std::unique_ptr<Workload> w;
+      if (!Workload::create(o, &w).ok()) ::_exit(11);
+      const pid_t peer = w->peer_pid();
+      [[maybe_unused]] auto n = ::write(q[1], &peer, sizeof peer);
+      ::_exit(0);  // abruptly: no destructor kills the peer
+    }
+    pid_t peer = -1;
+    if (::read(q[0], &peer, sizeof peer) != sizeof peer) ::_exit(12);
+    [[maybe_unused]] auto n = ::write(p[1], &peer, sizeof peer);
+    ::waitpid(owner, nullptr, 0);
+    const uint64_t until = now_ns() + 2'000'000'000ull;
+    while (now_ns() < until) {
+      int st = 0;
+      const pid_t r = ::waitpid(peer, &st, WNOHANG);
+      if (r == peer) ::_exit(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : 13);
+      ::usleep(1000);
+    }
+    ::kill(peer, SIGKILL);
+    ::_exit(14);  // still alive after 2 s
+  }
+  ::close(p[1]);
+  pid_t peer = -1;
+  const bool got_pid = ::read(p[0], &peer, sizeof peer) == sizeof peer;
+  ::close(p[0]);
+  int st = 0;
+  REQUIRE(::waitpid(middle, &st, 0) == middle);
+  REQUIRE(got_pid);
+  INFO("middle process exit status " << (WIFEXITED(st) ? WEXITSTATUS(st) : -1)
+                                     << " (13: not SIGKILLed, 14: still alive after 2 s)");
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  errno = 0;
+  CHECK(::kill(peer, 0) == -1);
+  CHECK(errno == ESRCH);
+}
+
+TEST_CASE("destroying a Workload leaks no descriptor, thread or zombie", "[peer]") {
+  for (Transport t : all_transports()) {
+    DYNAMIC_SECTION(transport_name(t)) {
+      const int fds = test::open_fds();
+      const int threads = test::threads();
+      pid_t peer = -1;
+      {
+        auto w = make_workload(t, 16, 1000, "0");
+        peer = w->peer_pid();
+        CHECK(peer > 0);
+        CHECK(test::open_fds() > fds);
+        w->arm_watchdog(10'000'000'000ull);  // starts its thread
+        Client cl(*w);
+        std::string err;
+        REQUIRE(cl.round(*w, 1000, nullptr, &err));
+        w->disarm_watchdog();
+      }
+      CHECK(test::open_fds() == fds);
+      CHECK(test::threads() == threads);
+      errno = 0;
+      CHECK(::waitpid(peer, nullptr, WNOHANG) == -1);
+      CHECK(errno == ECHILD);  // reaped, not a zombie
+      CHECK(::access(("/proc/" + std::to_string(peer)).c_str(), F_OK) != 0);
+    }
+  }
+}
+
+TEST_CASE("peer_stats reports requests, CPU and lateness, and resets", "[peer]") {
+  auto w = make_workload(Transport::kSocketpair, 4, 64 * 1024, "200us");
+  PeerStats ps;
+  REQUIRE(w->peer_stats(&ps, true).ok());
+  Client cl(*w);
+  std::string err;
+  for (int r = 0; r < 50; ++r) REQUIRE(cl.round(*w, 64 * 1024, nullptr, &err));
+  REQUIRE(w->peer_stats(&ps, false).ok());
+  CHECK(ps.requests == 200);
+  CHECK(ps.cpu_ns > 0);
+  CHECK(ps.wall_ns >= 50 * 200'000ull);
+  CHECK(ps.cpu_ns < ps.wall_ns);
+  CHECK(ps.late_max_ns >= ps.late_p99_ns);
+  CHECK(ps.late_p99_ns >= ps.late_p50_ns);
+  CHECK(ps.late_p99_ns < 50'000'000);
+  CHECK(ps.protocol_errors == 0);
+  CHECK_FALSE(ps.remote);
+  CHECK_FALSE(ps.peer_bound());
+  // A stats request with reset returns the old window and starts a new one.
+  REQUIRE(w->peer_stats(&ps, true).ok());
+  CHECK(ps.requests == 200);
+  REQUIRE(w->peer_stats(&ps, false).ok());
+  CHECK(ps.requests == 0);
+}
+
+TEST_CASE("the peer closes a connection that breaks the protocol", "[peer]") {
+  auto w = make_workload(Transport::kSocketpair, 2, 64, "0");
+  const ClientConn& bad = w->conns()[0];
+  const Request rq{bad.index, 0, 1};  // size 0 is not a request
+  REQUIRE(send_all(bad.wfd, &rq, sizeof rq));
+  REQUIRE(wait_for(bad.rfd, POLLIN));
+  char c;
+  CHECK(::read(bad.rfd, &c, 1) == 0);  // EOF: the peer hung up
+  PeerStats ps;
+  REQUIRE(w->peer_stats(&ps, false).ok());
+  CHECK(ps.protocol_errors == 1);
+  // The other connection is unaffected.
+  Client cl(*w);
+  uint64_t id;
+  std::string err;
+  REQUIRE(cl.send(w->conns()[1], 64, &id));
+  CHECK(cl.receive(w->conns()[1], 64, id, &err));
+}
+
+TEST_CASE("Workload refuses bad options with a clear message", "[peer]") {
+  WorkloadOptions o;
+  std::unique_ptr<Workload> w;
+  o.connections = 0;
+  CHECK_FALSE(Workload::create(o, &w).ok());
+  o.connections = kMaxConnections + 1;
+  CHECK_FALSE(Workload::create(o, &w).ok());
+  o.connections = 1;
+  o.size = 0;
+  CHECK_FALSE(Workload::create(o, &w).ok());
+  o.size = kMaxResponseBytes + 1;
+  CHECK_FALSE(Workload::create(o, &w).ok());
+  o.size = 64;
+  o.remote = "127.0.0.1:1";
+  o.transport = Transport::kPipe;
+  const Status s = Workload::create(o, &w);
+  CHECK_FALSE(s.ok());
+  CHECK_THAT(s.message(), Catch::Contains("tcp"));
+  CHECK(w == nullptr);
+}
+
+TEST_CASE("connections beyond RLIMIT_NOFILE are refused with the reason", "[peer]") {
+  // raise_fd_limit() lifts the soft limit to the hard one, so the hard limit
+  // is lowered, in a child process: it cannot be raised again.
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(p[0]);
+    rlimit rl{256, 256};
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) ::_exit(10);
+    WorkloadOptions o;
+    o.connections = 1000;
+    std::unique_ptr<Workload> w;
+    const Status s = Workload::create(o, &w);
+    const std::string msg = s.ok() ? "(created)" : s.message();
+    [[maybe_unused]] auto n = ::write(p[1], msg.data(), msg.size());
+    ::_exit(s.ok() ? 11 : 0);
+  }
+  ::close(p[1]);
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+  ::close(p[0]);
+  int st = 0;
+  REQUIRE(::waitpid(child, &st, 0) == child);
+  INFO(msg);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK_THAT(msg, Catch::Contains("RLIMIT_NOFILE"));
+  CHECK_THAT(msg, Catch::Contains("1000"));
+}
+
+TEST_CASE("1,000 socketpair connections through the peer, every byte verified", "[peer][serial]") {
+  ScenarioResult r;
+  const Status s =
+      run_scenario(test::scenario("epoll", Transport::kSocketpair, 1000, 512, "1ms", 5), &r);
+  INFO(s.message());
+  REQUIRE(s.ok());
+  CHECK(r.latency.count() == 5000);
+  CHECK(r.latency.min() >= 1'000'000);
+  CHECK(r.peer.requests >= 5000);
+  CHECK(r.peer.protocol_errors == 0);
+}
+
+TEST_CASE("the peer's timer lateness is close to a bare sleep loop's", "[peer][serial]") {
+  // 64 responses fall due at the same moment every round. The peer must
+  // answer them about as punctually as a thread that does nothing but sleep.
+  const uint64_t bare_before = bare_sleep_p99(500);
+  ScenarioResult r;
+  const Status s =
+      run_scenario(test::scenario("epoll", Transport::kSocketpair, 64, 64, "1ms", 200), &r);
+  INFO(s.message());
+  REQUIRE(s.ok());
+  const uint64_t bare_after = bare_sleep_p99(500);
+  const uint64_t bare = std::max(bare_before, bare_after);
+  const uint64_t peer = r.peer.late_p99_ns;
+  std::printf(
+      "lateness p99: peer %.1f us (p50 %.1f, max %.1f), bare clock_nanosleep %.1f us "
+      "(before %.1f, after %.1f); ratio %.2f\n",
+      peer / 1e3, r.peer.late_p50_ns / 1e3, r.peer.late_max_ns / 1e3, bare / 1e3, bare_before / 1e3,
+      bare_after / 1e3,
+      static_cast<double>(peer) / static_cast<double>(std::max<uint64_t>(bare, 1)));
+  INFO("peer p99 " << peer << " ns, bare p99 " << bare << " ns");
+  CHECK(r.latency.count() == 64 * 200);
+  CHECK(peer <= bare * 4);  // provisional
+}
