@@ -1,0 +1,152 @@
+// Description: registers the grid with Google Benchmark. Each benchmark keeps
+// one Session (peer, connections, threads, rings) open across the runs Google
+// Benchmark makes of it, so nothing is set up inside the timed loop and the
+// iteration-count trials do not pay for a fork and 1000 connections each.
+#include "bench/grid.h"
+
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <utility>
+
+#include "cli/report.h"
+
+namespace iomodels::bench {
+namespace {
+
+struct State {
+  std::string current;  // the benchmark the session belongs to
+  std::unique_ptr<Session> session;
+  std::function<void(const std::string&)> hook;
+  nlohmann::json spectra = nlohmann::json::object();
+  std::vector<std::pair<std::string, std::string>> skipped;
+};
+
+State& state() {
+  static State s;
+  return s;
+}
+
+void skip(benchmark::State& bs, const std::string& name, const Status& st) {
+  const std::string why = (st.not_applicable() ? "not applicable: " : "failed: ") + st.message();
+  bs.SkipWithError(why.c_str());
+  State& g = state();
+  if (g.skipped.empty() || g.skipped.back().first != name) g.skipped.emplace_back(name, why);
+  // A failed session (peer killed by the watchdog, a broken connection) is
+  // not reused: the next run of this benchmark starts afresh.
+  g.session.reset();
+}
+
+void run_point(benchmark::State& bs, const Scenario& sc, const std::string& name) {
+  State& g = state();
+  if (name != g.current) {
+    // Free the previous benchmark's peer and fds before opening new ones:
+    // 1000 connections each would otherwise pile up.
+    g.session.reset();
+    g.current = name;
+    if (g.hook) g.hook(name);
+  }
+  if (!g.session) {
+    std::unique_ptr<Session> s;
+    Status st = Session::open(sc, &s);
+    if (st.ok()) st = s->warm_up(sc.warmup_rounds);
+    if (!st.ok()) return skip(bs, name, st);
+    g.session = std::move(s);
+  }
+  Session& s = *g.session;
+  if (Status st = s.begin(); !st.ok()) return skip(bs, name, st);
+
+  Recorder rec;
+  rec.start();
+  Status st;
+  for (auto _ : bs) {
+    st = s.rounds(1);
+    if (!st.ok()) {
+      skip(bs, name, st);
+      break;
+    }
+  }
+  const Measurement m = rec.stop();
+  if (!st.ok()) return;
+  PeerStats peer;
+  if (Status e = s.end(&peer); !e.ok()) return skip(bs, name, e);
+
+  const uint64_t requests = static_cast<uint64_t>(bs.iterations()) * sc.workload.connections;
+  const uint64_t bytes = requests * sc.workload.size;
+  const cli::Figures f = cli::figures(m, s.latency(), requests, bytes);
+  bs.SetItemsProcessed(static_cast<int64_t>(requests));
+  bs.SetBytesProcessed(static_cast<int64_t>(bytes));
+  auto& c = bs.counters;
+  c["cpu_util"] = f.cpu_util;
+  c["cpu_us_per_req"] = f.cpu_us_per_req;
+  c["cpu_user_us_per_req"] = f.user_us_per_req;
+  c["cpu_sys_us_per_req"] = f.sys_us_per_req;
+  c["syscalls_per_req"] = f.syscalls_per_req;
+  c["eagain_per_req"] = f.eagain_per_req;
+  c["ctx_per_req"] = f.ctx_per_req;
+  c["p50_us"] = f.p50_us;
+  c["p90_us"] = f.p90_us;
+  c["p99_us"] = f.p99_us;
+  c["p999_us"] = f.p999_us;
+  c["max_us"] = f.max_us;
+  c["peer_late_p99_us"] = static_cast<double>(peer.late_p99_ns) / 1e3;
+  c["peer_cpu_util"] = peer.cpu_util();
+
+  const ModelInfo* info = find_model(sc.model);
+  std::string label(info ? quadrant_name(info->quadrant) : "?");
+  if (peer.peer_bound()) label += ",peer-bound";
+  bs.SetLabel(label);
+  // Each run overwrites the last: the one left is the run Google Benchmark reports.
+  g.spectra[name] = cli::spectrum_json(s.latency());
+}
+
+}  // namespace
+
+std::string benchmark_name(const Scenario& sc) {
+  const WorkloadOptions& w = sc.workload;
+  return sc.model + "/" + std::string(transport_name(w.transport)) +
+         "/conns:" + std::to_string(w.connections) + "/size:" + std::to_string(w.size) +
+         "/lat_us:" + std::to_string(w.latency.typical_us());
+}
+
+std::vector<std::string> register_grid(const Grid& grid) {
+  std::vector<std::string> names;
+  for (const std::string& model : grid.models)
+    for (Transport t : grid.transports)
+      for (uint32_t conns : grid.connections)
+        for (uint32_t size : grid.sizes)
+          for (const LatencySpec& lat : grid.latencies) {
+            Scenario sc = grid.base;
+            sc.model = model;
+            sc.workload.transport = t;
+            sc.workload.connections = conns;
+            sc.workload.size = size;
+            sc.workload.latency = lat;
+            std::string name = benchmark_name(sc);
+            benchmark::RegisterBenchmark(
+                name.c_str(), [sc, name](benchmark::State& bs) { run_point(bs, sc, name); })
+                ->UseRealTime()
+                ->MeasureProcessCPUTime()
+                // The models make their own threads; Threads(N) would divide
+                // the process CPU by N.
+                ->Threads(1)
+                ->Unit(benchmark::kMicrosecond);
+            names.push_back(std::move(name));
+          }
+  return names;
+}
+
+void on_benchmark_start(std::function<void(const std::string&)> hook) {
+  state().hook = std::move(hook);
+}
+
+void close_sessions() {
+  state().session.reset();
+  state().current.clear();
+}
+
+const nlohmann::json& spectra() { return state().spectra; }
+
+const std::vector<std::pair<std::string, std::string>>& skipped() { return state().skipped; }
+
+}  // namespace iomodels::bench

@@ -1,0 +1,49 @@
+// Description: the benchmark grid (model × transport × connections × size ×
+// latency) registered with Google Benchmark: one benchmark per point, one
+// iteration = every connection completes one request.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "run/scenario.h"
+
+namespace iomodels::bench {
+
+// What to register. `base` carries the run options (timeout, pool threads,
+// verify, seed, ...) shared by every point.
+struct Grid {
+  std::vector<std::string> models;
+  std::vector<Transport> transports;
+  std::vector<uint32_t> connections;
+  std::vector<uint32_t> sizes;
+  std::vector<LatencySpec> latencies;
+  Scenario base;
+};
+
+// "<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>". Google Benchmark
+// appends "/process_time/real_time/threads:1" to it in its reports.
+std::string benchmark_name(const Scenario& sc);
+// The suffix Google Benchmark appends to every name registered here.
+inline constexpr const char* kNameSuffix = "/process_time/real_time/threads:1";
+
+// Registers every point of the grid, in order (model outermost, latency
+// innermost) and returns their names.
+std::vector<std::string> register_grid(const Grid& grid);
+
+// Called when a benchmark starts its first run (not on each of its
+// iteration-count trials), with its name.
+void on_benchmark_start(std::function<void(const std::string&)> hook);
+
+// Closes the session kept open for the last benchmark (its peer and fds).
+void close_sessions();
+
+// {name: latency spectrum of the reported (last) run}, for --latency-out.
+const nlohmann::json& spectra();
+// Benchmarks that were skipped (not applicable) or failed: {name: reason}.
+const std::vector<std::pair<std::string, std::string>>& skipped();
+
+}  // namespace iomodels::bench

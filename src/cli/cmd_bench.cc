@@ -1,0 +1,249 @@
+// Description: `iomodels bench`: the grid of scenarios run by Google Benchmark.
+// CLI11 parses the grid flags; every --benchmark_* argument goes to Google
+// Benchmark untouched, so its console/JSON output and compare.py work as usual.
+#include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <regex>
+#include <set>
+#include <string_view>
+#include <vector>
+
+#include "bench/grid.h"
+#include "cli/cli.h"
+#include "cli/report.h"
+#include "iomodels/env.h"
+#include "iomodels/payload.h"
+
+namespace iomodels::cli {
+namespace {
+
+// Long enough for a stable mean at microsecond rounds, short enough that the
+// default grid (15 models × 6 points) stays within about three minutes on 2 cores.
+constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.2";
+
+struct BenchFlags {
+  ScenarioFlags sc;  // run options: --pool-threads, --timeout, --verify, ...
+  std::string models;
+  std::string transports = "socketpair";
+  std::string connections = "1,64,1000";
+  std::string sizes = "4KiB";
+  std::string latencies = "0,1ms";
+  std::string latency_out;
+  std::string log_level = "warn";
+} flags;
+
+CLI::App* bench_app = nullptr;
+
+std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) throw UsageError(flag + ": empty item in '" + text + "'");
+    out.push_back(std::move(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Adds `v` unless it is already there: a repeated value would register the
+// same benchmark twice.
+template <typename T>
+void add_unique(std::vector<T>* v, const T& x) {
+  for (const T& y : *v)
+    if (y == x) return;
+  v->push_back(x);
+}
+
+bench::Grid make_grid() {
+  bench::Grid g;
+  ScenarioFlags base = flags.sc;
+  base.model = "epoll";  // any valid model: to_scenario checks the other flags
+  g.base = base.to_scenario();
+
+  if (flags.models.empty()) {
+    // Every model this kernel can run on the default workload; the
+    // not-applicable combinations are still registered and skipped with the reason.
+    for (const ModelInfo* m : all_models())
+      if (why_not(*m, WorkloadOptions{}).empty()) g.models.emplace_back(m->name);
+  } else if (flags.models == "all") {
+    for (const ModelInfo* m : all_models()) g.models.emplace_back(m->name);
+  } else {
+    for (const std::string& m : split_list("--models", flags.models)) {
+      flag_model("--models", m);
+      add_unique(&g.models, m);
+    }
+  }
+  for (const std::string& t : split_list("--transports", flags.transports))
+    add_unique(&g.transports, flag_transport("--transports", t));
+  for (const std::string& c : split_list("--connections", flags.connections))
+    add_unique(&g.connections,
+               static_cast<uint32_t>(flag_count("--connections", c, 1, kMaxConnections)));
+  for (const std::string& s : split_list("--sizes", flags.sizes))
+    add_unique(&g.sizes, static_cast<uint32_t>(flag_size("--sizes", s, 1, kMaxResponseBytes)));
+  std::set<uint64_t> typical;
+  for (const std::string& l : split_list("--latencies", flags.latencies)) {
+    const LatencySpec spec = flag_latency("--latencies", l);
+    // Names carry whole microseconds; two latencies sharing one would collide.
+    if (!typical.insert(spec.typical_us()).second)
+      throw UsageError("--latencies: '" + l + "' gives the same name (lat_us:" +
+                       std::to_string(spec.typical_us()) + ") as an earlier one");
+    g.latencies.push_back(spec);
+  }
+  if (g.models.empty()) throw UsageError("--models: no model can run here (see: iomodels list)");
+  return g;
+}
+
+// The benchmarks Google Benchmark will run under its --benchmark_filter
+// (a leading '-' negates it), for the progress line's "i of N".
+size_t count_selected(const std::vector<std::string>& names) {
+  std::string filter = benchmark::GetBenchmarkFilter();
+  bool negate = false;
+  if (!filter.empty() && filter[0] == '-') {
+    negate = true;
+    filter.erase(0, 1);
+  }
+  if (filter.empty() || filter == "all") return negate ? 0 : names.size();
+  try {
+    const std::regex re(filter, std::regex::extended);
+    size_t n = 0;
+    for (const std::string& name : names)
+      if (std::regex_search(name + bench::kNameSuffix, re) != negate) ++n;
+    return n;
+  } catch (const std::regex_error&) {
+    return 0;  // Google Benchmark reports the bad filter itself.
+  }
+}
+
+}  // namespace
+
+CLI::App* add_bench(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand(
+      "bench", "run the grid model × transport × connections × size × latency (Google Benchmark)");
+  bench_app = sub;
+  sub->add_option("--models", flags.models,
+                  "comma list of models, or 'all' (default: every model this kernel can run)");
+  sub->add_option("--transports", flags.transports, "comma list: pipe, socketpair, tcp")
+      ->capture_default_str();
+  sub->add_option("--connections", flags.connections, "comma list of connection counts, 1..10000")
+      ->capture_default_str();
+  sub->add_option("--sizes", flags.sizes, "comma list of response sizes, 1B..1MiB")
+      ->capture_default_str();
+  sub->add_option("--latencies", flags.latencies,
+                  "comma list of peer think times: 0 | 250us | 1ms | uniform:A-B | exp:MEAN")
+      ->capture_default_str();
+  sub->add_option("--pool-threads", flags.sc.pool_threads, "threadpool workers (0 = one per core)")
+      ->capture_default_str();
+  sub->add_option("--poll-interval", flags.sc.poll_interval, "polling-sleep: sleep between sweeps")
+      ->capture_default_str();
+  sub->add_option("--timeout", flags.sc.timeout, "fail when no request completes for this long")
+      ->capture_default_str();
+  sub->add_option("--verify", flags.sc.verify, "check every payload byte: on | off")
+      ->capture_default_str();
+  sub->add_option("--seed", flags.sc.seed, "seed of the peer's latency draws")
+      ->capture_default_str();
+  sub->add_option("--latency-out", flags.latency_out,
+                  "write every benchmark's full latency spectrum (JSON) here, for tools/plot.py");
+  sub->add_option("--log-level", flags.log_level, "trace | debug | info | warn | error | off")
+      ->capture_default_str();
+  // Unknown arguments are collected, then every --benchmark_* one goes to
+  // Google Benchmark and anything else is an error.
+  sub->allow_extras();
+  sub->footer(
+      "One benchmark per grid point, named <model>/<transport>/conns:<N>/size:<B>/lat_us:<L>;\n"
+      "one iteration = every connection completes one request. Set-up (peer, connections,\n"
+      "threads, rings, a warm-up round) is never timed. Time and CPU are process-wide.\n"
+      "Not-applicable combinations are reported as errors with the reason; the rest still run.\n"
+      "\n"
+      "Google Benchmark flags pass through untouched, e.g.\n"
+      "  --benchmark_filter=REGEX  --benchmark_repetitions=N  --benchmark_min_time=SECONDS\n"
+      "  --benchmark_out=FILE --benchmark_out_format=json   --benchmark_counters_tabular=true\n"
+      "(Google Benchmark 1.7.1: --benchmark_min_time is a plain number of seconds, e.g. 0.1;\n"
+      "the default here is 0.2.) The JSON output is Google Benchmark's own (compare.py reads it)\n"
+      "with the environment (kernel, io_uring, cpu, cores, mitigations) in its context.\n"
+      "\n"
+      "Example: iomodels bench --models polling,epoll --connections 64 --latencies 1ms \\\n"
+      "           --benchmark_out=bench.json --benchmark_out_format=json --latency-out "
+      "spectra.json");
+  return sub;
+}
+
+int run_bench() {
+  std::vector<std::string> gb_args = {"iomodels bench"};
+  bool has_min_time = false;
+  for (const std::string& a : bench_app->remaining()) {
+    if (a.rfind("--benchmark_", 0) != 0)
+      throw UsageError("unexpected argument '" + a +
+                       "' (grid flags are listed by --help; Google Benchmark's start with "
+                       "--benchmark_)");
+    if (a.rfind("--benchmark_min_time", 0) == 0) has_min_time = true;
+    gb_args.push_back(a);
+  }
+  if (!has_min_time) gb_args.emplace_back(kDefaultMinTime);
+
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  bool level_ok = false;
+  for (std::string_view l : kLevels) level_ok = level_ok || l == flags.log_level;
+  if (!level_ok)
+    throw UsageError("--log-level: '" + flags.log_level +
+                     "' must be trace, debug, info, warn, error or off");
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+
+  const bench::Grid grid = make_grid();
+
+  std::vector<char*> argv;
+  for (std::string& a : gb_args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int argc = static_cast<int>(argv.size()) - 1;
+  benchmark::Initialize(&argc, argv.data());
+  if (benchmark::ReportUnrecognizedArguments(argc, argv.data())) return 2;
+
+  const nlohmann::json env = environment_json();
+  for (const char* key :
+       {"kernel", "io_uring", "cpu", "cores", "mitigations", "iomodels_version", "hostname"}) {
+    const nlohmann::json& v = env.at(key);
+    benchmark::AddCustomContext(key, v.is_string() ? v.get<std::string>() : v.dump());
+  }
+
+  const std::vector<std::string> names = bench::register_grid(grid);
+  if (::isatty(STDERR_FILENO)) {
+    const size_t total = count_selected(names);
+    const auto t0 = std::chrono::steady_clock::now();
+    bench::on_benchmark_start([total, t0, i = size_t{0}](const std::string& name) mutable {
+      ++i;
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::string eta = "?";
+      if (i > 1 && total >= i)
+        eta = std::to_string(static_cast<int>(elapsed / (i - 1) * (total - i + 1))) + "s";
+      std::fprintf(stderr, "[bench %zu of %zu] %s  elapsed %.0fs, ETA %s\n", i, total, name.c_str(),
+                   elapsed, eta.c_str());
+    });
+  }
+
+  const size_t ran = benchmark::RunSpecifiedBenchmarks();
+  bench::close_sessions();
+  benchmark::Shutdown();
+
+  if (!flags.latency_out.empty()) {
+    const nlohmann::json out = {{"environment", env}, {"spectra", bench::spectra()}};
+    write_file_atomically(flags.latency_out, out.dump(1) + "\n");
+  }
+  if (!bench::skipped().empty())
+    std::fprintf(stderr, "iomodels bench: %zu of %zu benchmarks skipped or failed (see ERROR)\n",
+                 bench::skipped().size(), ran);
+  if (ran == 0) {
+    std::fprintf(stderr, "iomodels: error: no benchmark matched\n");
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace iomodels::cli

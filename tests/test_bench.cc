@@ -1,0 +1,207 @@
+// Description: `iomodels bench` end to end: a tiny grid through the real
+// binary, its Google Benchmark JSON and spectra, bad flags, and tools/plot.py.
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "util.h"
+
+using namespace iomodels;
+using nlohmann::json;
+
+namespace {
+
+std::string make_temp_dir() {
+  char tmpl[] = "/tmp/iomodels_bench_XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  return tmpl;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream f(path);
+  REQUIRE(f.good());
+  return json::parse(f);
+}
+
+off_t file_size(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+// Runs a shell command; exit code and stdout+stderr.
+test::CommandResult run_shell(const std::string& cmd) {
+  test::CommandResult r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+test::CommandResult run_plot(const std::string& args) {
+  return run_shell("/usr/bin/python3 " + std::string(IOMODELS_SOURCE_DIR) + "/tools/plot.py " +
+                   args);
+}
+
+const char* const kCounters[] = {"items_per_second",
+                                 "bytes_per_second",
+                                 "cpu_util",
+                                 "cpu_us_per_req",
+                                 "cpu_user_us_per_req",
+                                 "cpu_sys_us_per_req",
+                                 "syscalls_per_req",
+                                 "eagain_per_req",
+                                 "ctx_per_req",
+                                 "p50_us",
+                                 "p90_us",
+                                 "p99_us",
+                                 "p999_us",
+                                 "max_us",
+                                 "peer_late_p99_us",
+                                 "peer_cpu_util"};
+
+}  // namespace
+
+TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws it",
+          "[bench][serial]") {
+  const std::string dir = make_temp_dir();
+  const std::string out = dir + "/bench.json", spectra = dir + "/spectra.json";
+  const test::CommandResult r = test::run_iomodels(
+      "bench --models polling,epoll --connections 8 --latencies 1ms --benchmark_min_time=0.01 "
+      "--benchmark_out=" +
+      out + " --benchmark_out_format=json --latency-out " + spectra);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+
+  const json doc = read_json(out);
+  const json& ctx = doc.at("context");
+  for (const char* key : {"kernel", "cores", "io_uring", "cpu", "mitigations", "iomodels_version"})
+    CHECK(ctx.contains(key));
+
+  const std::regex scheme(R"(^(polling|epoll)/socketpair/conns:8/size:4096/lat_us:1000(/.*)?$)");
+  std::map<std::string, json> by_model;
+  for (const json& b : doc.at("benchmarks")) {
+    const std::string name = b.at("name");
+    INFO(name);
+    CHECK(std::regex_match(name, scheme));
+    CHECK_FALSE(b.value("error_occurred", false));
+    for (const char* key : kCounters) {
+      INFO(key);
+      CHECK(b.contains(key));
+    }
+    CHECK(b.at("label").get<std::string>().rfind(
+              name.rfind("polling", 0) == 0 ? "sync-nonblocking" : "async-nonblocking", 0) == 0);
+    by_model[name.substr(0, name.find('/'))] = b;
+  }
+  REQUIRE(by_model.count("polling") == 1);
+  REQUIRE(by_model.count("epoll") == 1);
+  // Polling spins through the 1 ms waits; epoll sleeps in epoll_wait.
+  const double polling = by_model["polling"].at("cpu_util"),
+               epoll = by_model["epoll"].at("cpu_util");
+  // (Generous: the machine is shared, so polling may not get its whole core.)
+  CHECK(polling > 2 * epoll);
+  CHECK(by_model["polling"].at("eagain_per_req").get<double>() > 1);
+  CHECK(by_model["epoll"].at("eagain_per_req").get<double>() < 1);
+  // Every request waited about 1 ms at the peer.
+  CHECK(by_model["epoll"].at("p50_us").get<double>() >= 900);
+
+  const json sp = read_json(spectra);
+  CHECK(sp.at("environment").contains("kernel"));
+  for (const char* base : {"polling/socketpair/conns:8/size:4096/lat_us:1000",
+                           "epoll/socketpair/conns:8/size:4096/lat_us:1000"}) {
+    INFO(base);
+    REQUIRE(sp.at("spectra").contains(base));
+    const json& s = sp["spectra"][base];
+    REQUIRE(s.size() > 1);
+    CHECK(s.back().at("fraction").get<double>() == Approx(1.0));
+  }
+
+  const std::string plots = dir + "/plots";
+  const test::CommandResult p = run_plot(out + " --spectra " + spectra + " --out " + plots);
+  INFO(p.out);
+  REQUIRE(p.exit_code == 0);
+  for (const char* name : {"cpu_waste", "map_2x2", "latency", "scaling"}) {
+    INFO(name);
+    CHECK(file_size(plots + "/" + name + ".png") > 1000);
+    CHECK(file_size(plots + "/" + name + ".svg") > 1000);
+  }
+
+  // Bad input: a one-line error and exit code 2.
+  {
+    std::ofstream(dir + "/garbage.json") << "this is not json {";
+    std::ofstream(dir + "/empty.json");
+    std::ofstream(dir + "/nobench.json") << R"({"context": {}, "benchmarks": []})";
+  }
+  for (const char* bad : {"garbage.json", "empty.json", "nobench.json", "missing.json"}) {
+    INFO(bad);
+    const test::CommandResult b = run_plot(dir + "/" + bad + " --out " + dir + "/bad");
+    CHECK(b.exit_code == 2);
+    CHECK(std::count(b.out.begin(), b.out.end(), '\n') == 1);
+    CHECK(b.out.rfind("plot.py: error:", 0) == 0);
+  }
+  run_shell("rm -rf " + dir);
+}
+
+TEST_CASE("bench reports a not-applicable point as an error and still runs the rest",
+          "[bench][serial]") {
+  const std::string dir = make_temp_dir();
+  const std::string out = dir + "/bench.json";
+  // select cannot watch fds >= FD_SETSIZE (1024): 1100 connections need them.
+  const test::CommandResult r = test::run_iomodels(
+      "bench --models select,epoll --connections 1100 --latencies 0 "
+      "--benchmark_min_time=0.01 --benchmark_out=" +
+      out + " --benchmark_out_format=json");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const json doc = read_json(out);
+  REQUIRE(doc.at("benchmarks").size() == 2);
+  const json& sel = doc["benchmarks"][0];
+  const json& ep = doc["benchmarks"][1];
+  CHECK(sel.at("name").get<std::string>().rfind("select/", 0) == 0);
+  CHECK(sel.value("error_occurred", false));
+  CHECK(sel.value("error_message", "").find("not applicable") != std::string::npos);
+  CHECK(sel.value("error_message", "").find('\n') == std::string::npos);
+  CHECK_FALSE(ep.value("error_occurred", false));
+  CHECK(ep.at("items_per_second").get<double>() > 0);
+
+  // plot.py leaves the errored point out and says so.
+  const test::CommandResult p = run_plot(out + " --out " + dir + "/plots");
+  INFO(p.out);
+  CHECK(p.exit_code == 0);
+  CHECK(p.out.find("left out") != std::string::npos);
+  CHECK(file_size(dir + "/plots/cpu_waste.png") > 1000);
+  run_shell("rm -rf " + dir);
+}
+
+TEST_CASE("bench rejects bad flags with exit code 2 and a one-line message", "[bench]") {
+  for (const char* args :
+       {"--connections 0", "--latencies 5xs", "--connections 1,,2", "--models nosuch", "--sizes 0",
+        "--transports carrier-pigeon", "--timeout 0", "--log-level loud", "--no-such-flag",
+        "--latencies 500ns,0"}) {
+    INFO(args);
+    const test::CommandResult r = test::run_iomodels(std::string("bench ") + args);
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+    CHECK(r.out.rfind("iomodels: error:", 0) == 0);
+  }
+}
+
+TEST_CASE("bench --help explains the grid and the passthrough", "[bench]") {
+  const test::CommandResult r = test::run_iomodels("bench --help");
+  CHECK(r.exit_code == 0);
+  for (const char* s : {"--models", "--connections", "--latencies", "--latency-out",
+                        "--benchmark_filter", "--benchmark_min_time", "lat_us"}) {
+    INFO(s);
+    CHECK(r.out.find(s) != std::string::npos);
+  }
+}

@@ -1,0 +1,450 @@
+#!/usr/bin/python3
+# Description: plots `iomodels bench` results (Google Benchmark JSON, and the
+# --latency-out spectra) as PNG and SVG: CPU wasted per request, the 2x2 map of
+# wall time against CPU, latency spectra, and scaling with connections.
+#
+# Runs with Debian's python3-matplotlib: /usr/bin/python3 tools/plot.py ...
+"""Plot iomodels bench results.
+
+usage: tools/plot.py BENCH.json [BENCH.json ...] [--spectra SPECTRA.json] --out DIR
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+QUADRANT_COLOURS = {
+    "sync-blocking": "#1f77b4",
+    "sync-nonblocking": "#d62728",
+    "async-blocking": "#ff7f0e",
+    "async-nonblocking": "#2ca02c",
+    "multiplexing": "#9467bd",
+}
+TIME_UNIT_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+PLOTS = ("cpu_waste", "map_2x2", "latency", "scaling")
+
+
+class InputError(Exception):
+    """Bad or empty input: a one-line message, exit code 2."""
+
+
+def fail(msg):
+    print(f"plot.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_json(path, what):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as e:
+        raise InputError(f"cannot read {what} {path}: {e.strerror}") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is not JSON ({e})") from e
+
+
+def parse_name(name):
+    """'<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>[/...]' -> dict, or None."""
+    parts = name.split("/")
+    if len(parts) < 5:
+        return None
+    try:
+        prefixes = ("conns:", "size:", "lat_us:")
+        vals = []
+        for part, pre in zip(parts[2:5], prefixes):
+            if not part.startswith(pre):
+                return None
+            vals.append(int(part[len(pre):]))
+    except ValueError:
+        return None
+    return {"model": parts[0], "transport": parts[1], "conns": vals[0], "size": vals[1],
+            "lat_us": vals[2], "base": "/".join(parts[:5])}
+
+
+def load_benchmarks(paths):
+    """Returns (results, errored, context). One result per base name: the
+    'mean' aggregate when there were repetitions, else the mean of its runs."""
+    context = None
+    runs = {}        # base -> list of iteration runs
+    means = {}       # base -> the mean aggregate
+    errored = {}     # base -> message
+    order = []
+    for path in paths:
+        doc = load_json(path, "benchmark file")
+        if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+            raise InputError(f"{path} is not Google Benchmark JSON (no 'benchmarks' list)")
+        if context is None and isinstance(doc.get("context"), dict):
+            context = doc["context"]
+        for b in doc["benchmarks"]:
+            if not isinstance(b, dict) or "name" not in b:
+                raise InputError(f"{path}: a benchmark entry without a name")
+            info = parse_name(b.get("run_name", b["name"]))
+            if info is None:
+                continue
+            base = info["base"]
+            if base not in order:
+                order.append(base)
+            if b.get("error_occurred"):
+                errored[base] = b.get("error_message", "error")
+                continue
+            if b.get("run_type") == "aggregate":
+                if b.get("aggregate_name") == "mean":
+                    means[base] = (info, b)
+                continue
+            runs.setdefault(base, []).append((info, b))
+    results = []
+    for base in order:
+        if base in errored:
+            continue
+        if base in means:
+            info, b = means[base]
+            results.append(make_result(info, [b]))
+        elif base in runs:
+            results.append(make_result(runs[base][0][0], [b for _, b in runs[base]]))
+    if not results and not errored:
+        raise InputError("no iomodels benchmarks in " + ", ".join(paths))
+    return results, errored, context or {}
+
+
+def make_result(info, bs):
+    def mean(key, scale=1.0):
+        vals = [float(b[key]) * scale for b in bs if key in b]
+        return sum(vals) / len(vals) if vals else float("nan")
+
+    unit = TIME_UNIT_US.get(bs[0].get("time_unit", "ns"), 1e-3)
+    r = dict(info)
+    r["real_us"] = mean("real_time", unit)
+    r["cpu_us"] = mean("cpu_time", unit)
+    for key in ("items_per_second", "cpu_util", "cpu_us_per_req", "cpu_user_us_per_req",
+                "cpu_sys_us_per_req", "p50_us", "p99_us"):
+        r[key] = mean(key)
+    label = bs[0].get("label", "")
+    r["quadrant"] = label.split(",")[0] if label else "?"
+    r["peer_bound"] = "peer-bound" in label
+    return r
+
+
+def caption(context):
+    bits = []
+    if context.get("kernel"):
+        bits.append("kernel " + str(context["kernel"]))
+    if context.get("cpu"):
+        bits.append(str(context["cpu"]))
+    cores = context.get("cores", context.get("num_cpus"))
+    if cores:
+        bits.append(f"{cores} cores")
+    if context.get("io_uring"):
+        bits.append("io_uring " + str(context["io_uring"]).split(" (")[0])
+    if context.get("iomodels_version"):
+        bits.append("iomodels " + str(context["iomodels_version"]))
+    if context.get("date"):
+        bits.append(str(context["date"])[:10])
+    return " · ".join(bits)
+
+
+def lat_text(us):
+    if us == 0:
+        return "latency 0"
+    if us % 1000 == 0:
+        return f"latency {us // 1000} ms"
+    return f"latency {us} µs"
+
+
+def conn_text(n):
+    return "1 connection" if n == 1 else f"{n} connections"
+
+
+def variant(r, multi_transport, multi_size):
+    """The model's name, plus transport and size when the input varies them."""
+    s = r["model"]
+    extra = []
+    if multi_transport:
+        extra.append(r["transport"])
+    if multi_size:
+        extra.append(f"{r['size']} B")
+    return s + (f" [{', '.join(extra)}]" if extra else "")
+
+
+def model_styles(models):
+    """{model: (colour, line style)}: ten distinct colours, then dashed."""
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab10")
+    styles = ("-", "--", ":")
+    return {m: (cmap(i % 10), styles[(i // 10) % 3]) for i, m in enumerate(models)}
+
+
+def panels(results):
+    """Panels keyed (latency, connections), in ascending order of both."""
+    lats = sorted({r["lat_us"] for r in results})
+    conns = sorted({r["conns"] for r in results})
+    return lats, conns
+
+
+def plain_log_ticks(ax):
+    """Decades as plain numbers (10, 100, 1000) instead of 10^n."""
+    from matplotlib.ticker import LogFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(LogFormatter())
+        # Labels some minor ticks too when the axis spans less than a decade or two.
+        axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
+
+
+def shared_legend(fig, axes):
+    """One legend for every panel, right of them, in first-seen order."""
+    seen = {}
+    for row in axes:
+        for ax in row:
+            for h, label in zip(*ax.get_legend_handles_labels()):
+                seen.setdefault(label, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen.keys()), loc="center right", fontsize=8,
+                   frameon=False)
+
+
+def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
+    text = caption(context)
+    if notes:
+        text += f"\nleft out (error or not applicable): {len(notes)} benchmarks, listed in notes.txt"
+    fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="#444")
+    fig.tight_layout(rect=(0, (0.05 if notes else 0.035) + bottom, right, 1))
+    written = []
+    for ext in ("png", "svg"):
+        path = os.path.join(out, f"{name}.{ext}")
+        fig.savefig(path, dpi=110)
+        written.append(path)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return written
+
+
+def plot_cpu_waste(results, context, notes, out):
+    import matplotlib.pyplot as plt
+
+    lats, conns = panels(results)
+    mt = len({r["transport"] for r in results}) > 1
+    ms = len({r["size"] for r in results}) > 1
+    names = list(dict.fromkeys(variant(r, mt, ms) for r in results))
+    fig, axes = plt.subplots(len(lats), len(conns), squeeze=False,
+                             figsize=(max(6, 4.8 * len(conns)), 3.8 * len(lats) + 0.8))
+    for i, lat in enumerate(lats):
+        for j, n in enumerate(conns):
+            ax = axes[i][j]
+            # The same model at the same place in every panel; "n/a" where
+            # it has no result (skipped, failed or not in the input).
+            here = {variant(r, mt, ms): r for r in results if r["lat_us"] == lat
+                    and r["conns"] == n}
+            rs = [here.get(k) for k in names]
+            user = [r["cpu_user_us_per_req"] if r else 0 for r in rs]
+            sys_ = [r["cpu_sys_us_per_req"] if r else 0 for r in rs]
+            x = range(len(rs))
+            ax.bar(x, user, color="#4c72b0", label="user")
+            ax.bar(x, sys_, bottom=user, color="#dd8452", label="system")
+            top = max([u + s for u, s in zip(user, sys_)] + [1e-9])
+            for k, r in enumerate(rs):
+                text = f"{r['cpu_util']:.2f}\ncore" if r else "n/a"
+                ax.text(k, user[k] + sys_[k] + top * 0.01, text, ha="center", va="bottom",
+                        fontsize=7)
+            ax.set_xticks(list(x))
+            ax.set_xticklabels(names, rotation=40, ha="right", fontsize=8)
+            ax.set_ylim(0, top * 1.25)
+            ax.set_ylabel("CPU per request (µs)")
+            ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle("CPU burnt per request (stacked user/system; label: CPU utilisation in cores)")
+    return finish(fig, out, "cpu_waste", context, notes)
+
+
+def plot_map(results, context, notes, out):
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    lats, conns = panels(results)
+    mt = len({r["transport"] for r in results}) > 1
+    ms = len({r["size"] for r in results}) > 1
+    fig, axes = plt.subplots(len(lats), len(conns), squeeze=False,
+                             figsize=(max(6, 4.8 * len(conns)), 4.2 * len(lats) + 0.8))
+    for i, lat in enumerate(lats):
+        for j, n in enumerate(conns):
+            ax = axes[i][j]
+            rs = [r for r in results if r["lat_us"] == lat and r["conns"] == n
+                  and r["real_us"] > 0 and r["cpu_us"] > 0]
+            for r in rs:
+                ax.scatter(r["real_us"], r["cpu_us"], s=40, zorder=3,
+                           color=QUADRANT_COLOURS.get(r["quadrant"], "#777"),
+                           marker="X" if r["peer_bound"] else "o")
+                ax.annotate(variant(r, mt, ms), (r["real_us"], r["cpu_us"]), fontsize=7,
+                            xytext=(4, 3), textcoords="offset points")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            if rs:
+                # Equal log ranges spanning at least two decades, so the
+                # diagonal is at 45 degrees and only decades are labelled.
+                lo = min(min(r["real_us"], r["cpu_us"]) for r in rs) / 3
+                hi = max(max(r["real_us"], r["cpu_us"]) for r in rs) * 3
+                if hi / lo < 100:
+                    mid = math.sqrt(hi * lo)
+                    lo, hi = mid / 10, mid * 10
+                ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color="#888", zorder=1)
+                ax.text(hi / 1.5, hi / 1.5, "CPU = wall: 1 core busy", fontsize=7, color="#888",
+                        ha="right", va="bottom", rotation=45, rotation_mode="anchor")
+                ax.set_xlim(lo, hi)
+                ax.set_ylim(lo, hi)
+                ax.set_aspect("equal")
+            plain_log_ticks(ax)
+            ax.set_xlabel("wall time per round (µs, log)")
+            ax.set_ylabel("CPU per round (µs, log)")
+            ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
+            ax.grid(True, which="major", lw=0.3)
+    handles = [Line2D([], [], marker="o", ls="", color=c, label=q)
+               for q, c in QUADRANT_COLOURS.items()]
+    handles.append(Line2D([], [], marker="X", ls="", color="#777", label="peer-bound"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
+               bbox_to_anchor=(0.5, 0.03), frameon=False)
+    fig.suptitle("Wall time vs CPU per round, by quadrant\n"
+                 "(one round = every connection completes one request)")
+    return finish(fig, out, "map_2x2", context, notes, bottom=0.03)
+
+
+def plot_latency(results, spectra, context, notes, out):
+    import matplotlib.pyplot as plt
+
+    # In the order of the results (the registry's), not the file's (sorted).
+    items = [(r, spectra[r["base"]]) for r in results
+             if isinstance(spectra.get(r["base"]), list) and spectra[r["base"]]]
+    if not items:
+        return []
+    lats, conns = panels([r for r, _ in items])
+    mt = len({r["transport"] for r, _ in items}) > 1
+    ms = len({r["size"] for r, _ in items}) > 1
+    styles = model_styles(list(dict.fromkeys(r["model"] for r, _ in items)))
+    fig, axes = plt.subplots(len(lats), len(conns), squeeze=False,
+                             figsize=(max(6, 5 * len(conns)), 4 * len(lats) + 0.8))
+    max_x = 1e5  # up to the 99.999th percentile
+    for i, lat in enumerate(lats):
+        for j, n in enumerate(conns):
+            ax = axes[i][j]
+            for r, spec in items:
+                if r["lat_us"] != lat or r["conns"] != n:
+                    continue
+                xs, ys = [], []
+                for point in spec:
+                    p = min(float(point["fraction"]), 1 - 1 / max_x)
+                    xs.append(1 / (1 - p))
+                    ys.append(max(float(point["us"]), 1e-3))
+                colour, ls = styles[r["model"]]
+                ax.step(xs, ys, where="post", lw=1.2, label=variant(r, mt, ms), color=colour,
+                        ls=ls)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ticks = [1, 2, 10, 100, 1000, 1e4, 1e5]
+            plain_log_ticks(ax)
+            ax.set_xticks(ticks)
+            ax.set_xticklabels(["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"],
+                               fontsize=8)
+            ax.set_xlim(1, max_x)
+            ax.set_xlabel("percentile")
+            ax.set_ylabel("latency (µs, log)")
+            ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
+            ax.grid(True, which="major", lw=0.3)
+    shared_legend(fig, axes)
+    fig.suptitle("Latency by percentile (issue to last byte)")
+    return finish(fig, out, "latency", context, notes, right=0.86)
+
+
+def plot_scaling(results, context, notes, out):
+    import matplotlib.pyplot as plt
+
+    lats = sorted({r["lat_us"] for r in results})
+    mt = len({r["transport"] for r in results}) > 1
+    ms = len({r["size"] for r in results}) > 1
+    fig, axes = plt.subplots(2, len(lats), squeeze=False,
+                             figsize=(max(6, 5.5 * len(lats)), 8.3))
+    keys = list(dict.fromkeys(variant(r, mt, ms) for r in results))
+    styles = model_styles(keys)
+    for j, lat in enumerate(lats):
+        for row, (key, ylabel) in enumerate((("items_per_second", "requests/s (log)"),
+                                             ("cpu_us_per_req", "CPU per request (µs, log)"))):
+            ax = axes[row][j]
+            for k in keys:
+                rs = sorted((r for r in results if r["lat_us"] == lat and variant(r, mt, ms) == k
+                             and r[key] > 0 and not math.isnan(r[key])),
+                            key=lambda r: r["conns"])
+                if rs:
+                    ax.plot([r["conns"] for r in rs], [r[key] for r in rs], marker="o", ms=4,
+                            label=k, color=styles[k][0], ls=styles[k][1])
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            plain_log_ticks(ax)
+            ax.set_xlabel("connections (log)")
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{lat_text(lat)}", fontsize=10)
+            ax.grid(True, which="major", lw=0.3)
+    shared_legend(fig, axes)
+    fig.suptitle("Scaling with connections: throughput and CPU per request")
+    return finish(fig, out, "scaling", context, notes, right=0.84)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="Plot iomodels bench results (PNG and SVG).")
+    ap.add_argument("inputs", nargs="+", help="Google Benchmark JSON from iomodels bench")
+    ap.add_argument("--spectra", help="the --latency-out file of iomodels bench")
+    ap.add_argument("--out", required=True, help="directory for the plots")
+    args = ap.parse_args(argv)
+
+    try:
+        results, errored, context = load_benchmarks(args.inputs)
+        spectra = None
+        if args.spectra:
+            doc = load_json(args.spectra, "spectra file")
+            if not isinstance(doc, dict) or not isinstance(doc.get("spectra"), dict):
+                raise InputError(f"{args.spectra} is not an iomodels --latency-out file")
+            spectra = doc["spectra"]
+            if not context.get("kernel") and isinstance(doc.get("environment"), dict):
+                context = {**doc["environment"], **context}
+        if not results:
+            raise InputError("every benchmark in the input was skipped or failed")
+    except InputError as e:
+        fail(str(e))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        fail(f"cannot create {args.out}: {e.strerror}")
+    notes = sorted(errored.items())
+    if notes:
+        with open(os.path.join(args.out, "notes.txt"), "w", encoding="utf-8") as f:
+            f.write("Left out of the plots (error or not applicable):\n")
+            for name, msg in notes:
+                f.write(f"  {name}: {msg}\n")
+        print(f"plot.py: note: {len(notes)} benchmarks left out (errors), listed in "
+              f"{os.path.join(args.out, 'notes.txt')}", file=sys.stderr)
+
+    written = []
+    written += plot_cpu_waste(results, context, notes, args.out)
+    written += plot_map(results, context, notes, args.out)
+    if spectra is None:
+        print("plot.py: note: no --spectra file given: latency plot skipped", file=sys.stderr)
+    else:
+        got = plot_latency(results, spectra, context, notes, args.out)
+        if not got:
+            print("plot.py: note: the spectra file matches no result: latency plot skipped",
+                  file=sys.stderr)
+        written += got
+    written += plot_scaling(results, context, notes, args.out)
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
