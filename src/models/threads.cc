@@ -46,12 +46,13 @@ std::string read_proc_line(const char* path) {
 std::string thread_limit_text(int err, size_t created, size_t wanted) {
   std::string s = "creating thread " + std::to_string(created + 1) + " of " +
                   std::to_string(wanted) + " (one per connection) failed: " + errno_text(-err);
-  rlimit nproc{};
+  rlimit nproc{}, as{};
   ::getrlimit(RLIMIT_NPROC, &nproc);
+  ::getrlimit(RLIMIT_AS, &as);
   const auto lim = [](rlim_t v) {
     return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
   };
-  s += "; limits: RLIMIT_NPROC=" + lim(nproc.rlim_cur) +
+  s += "; limits: RLIMIT_NPROC=" + lim(nproc.rlim_cur) + ", RLIMIT_AS=" + lim(as.rlim_cur) +
        ", kernel.threads-max=" + read_proc_line("/proc/sys/kernel/threads-max") +
        ", vm.max_map_count=" + read_proc_line("/proc/sys/vm/max_map_count") +
        ", each thread needs a " + std::to_string(kStackBytes / 1024) + " KiB stack and up to " +
