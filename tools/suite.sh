@@ -26,6 +26,8 @@ tools/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
 
+# A fresh directory: no stale plot or note from an earlier run survives --force.
+rm -rf "$dir"
 mkdir -p "$dir"
 echo "suite.sh: running the suite into $dir (the default grid takes about 3 minutes)" >&2
 build/release/iomodels bench \
