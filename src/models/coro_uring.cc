@@ -1,0 +1,258 @@
+// Description: `coro-uring` (async · non-blocking): the io_uring proactor
+// written as C++20 coroutines. Each connection is a coroutine that reads like
+// the blocking model (`co_await conn.send(...)`, `co_await conn.recv(...)`);
+// an awaitable queues an SQE tagged with the connection's index, and the
+// completion loop, the scheduler, resumes the coroutine from its CQE.
+//
+// What a co_await costs in syscalls: none by itself. A send queues SEND (or
+// WRITE on a pipe) flagged IOSQE_CQE_SKIP_SUCCESS and does not suspend: a
+// 16-byte request never waits for room, a success posts no CQE, and a
+// failure's CQE is handed to the connection's next wait (as `uring` does).
+// Without CQE_SKIP the send suspends until its CQE. A recv queues RECV (or
+// READ) and suspends. The loop makes one io_uring_enter per sweep, through
+// the shared Ring (src/models/uring_ring.h), that submits every SQE queued
+// since the last one and waits for at least one completion.
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <coroutine>
+#include <vector>
+
+#include "models/common.h"
+#include "models/coro.h"
+#include "models/uring_ring.h"
+
+namespace iomodels {
+namespace detail {
+namespace {
+
+// Per receive: at most this much per connection (as in `uring`).
+constexpr uint32_t kChunkBytes = 64 * 1024;
+// The SQ holds a send and a receive per connection up to 2,048 connections.
+constexpr unsigned kMaxSqEntries = 4096;
+// The kernel's CQ limit (2 × IORING_MAX_ENTRIES).
+constexpr unsigned kMaxCqEntries = 65536;
+
+unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {
+  return static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(n), lo, hi));
+}
+
+class CoroUring final : public Model {
+ public:
+  Status setup(RunContext& ctx) override {
+    ctx_ = &ctx;
+    // Blocking fds: io_uring waits for them itself; on an O_NONBLOCK pipe a
+    // READ would complete with -EAGAIN instead.
+    if (Status s = set_nonblocking(ctx, false); !s.ok()) return s;
+    ex_ = make_exchanges(ctx);
+    slots_.assign(ex_.size(), Slot{});
+    tasks_.reserve(ex_.size());
+    chunk_ = std::min(ctx.size(), kChunkBytes);
+    // Each connection its own receive buffer: receives are in flight at once.
+    mem_.assign(ex_.size() * size_t{chunk_}, 0);
+    RingOptions o;
+    o.sq_entries = pow2_at_least(2 * ex_.size(), 8, kMaxSqEntries);
+    o.cq_entries =
+        pow2_at_least(std::max<uint64_t>(2 * ex_.size(), 2 * o.sq_entries), 16, kMaxCqEntries);
+    if (Status s = ring_.init(o); !s.ok()) return s;
+    skip_success_ = ring_.can_skip_success();
+    return {};
+  }
+
+  Status run(uint64_t rounds) override {
+    if (!broken_.ok()) return broken_;
+    if (rounds == 0) return {};
+    Status s = run_tasks(rounds);
+    // A failed run leaves operations in flight that point at the buffers and
+    // slots: no further runs (the ring's teardown cancels them).
+    if (!s.ok()) broken_ = s;
+    for (Slot& sl : slots_) sl.waiter = {};
+    tasks_.clear();  // frames go back to the cache
+    return s;
+  }
+
+  // --- the awaitables ---
+
+  struct SendAwaiter {
+    CoroUring* m;
+    uint32_t i;
+    const uint8_t* p;
+    size_t n;
+    long result = 0;
+
+    bool await_ready() {
+      Slot& s = m->slots_[i];
+      if (s.error != 0) {
+        result = s.error;
+        return true;
+      }
+      if (!m->skip_success_) return false;
+      // Queued, not yet submitted: the next enter takes it with the receive.
+      result = m->queue_send(i, p, n, true);
+      if (result == 0) result = static_cast<long>(n);
+      return true;
+    }
+    bool await_suspend(std::coroutine_handle<> h) {
+      result = m->queue_send(i, p, n, false);
+      if (result < 0) return false;
+      m->slots_[i].wait(h, &result);
+      return true;
+    }
+    long await_resume() const { return result; }
+  };
+
+  struct RecvAwaiter {
+    CoroUring* m;
+    uint32_t i;
+    uint8_t* p;
+    size_t n;
+    long result = 0;
+
+    bool await_ready() {
+      result = m->slots_[i].error;  // a failed send: report it here
+      return result != 0;
+    }
+    bool await_suspend(std::coroutine_handle<> h) {
+      result = m->queue_recv(i, p, n);
+      if (result < 0) return false;
+      m->slots_[i].wait(h, &result);
+      return true;
+    }
+    long await_resume() const { return result; }
+  };
+
+  struct Conn {
+    CoroUring* m;
+    uint32_t i;
+    SendAwaiter send(const uint8_t* p, size_t n) { return {m, i, p, n}; }
+    RecvAwaiter recv(uint8_t* p, size_t n) { return {m, i, p, n}; }
+  };
+
+ private:
+  enum class Op : uint64_t { kSend = 0, kRecv = 1 };
+  static uint64_t token(uint32_t i, Op op) {
+    return (uint64_t{i} << 1) | static_cast<uint64_t>(op);
+  }
+
+  // A connection's suspended coroutine and where its awaiter wants the result.
+  struct Slot {
+    std::coroutine_handle<> waiter;
+    long* result = nullptr;
+    long error = 0;  // a failed skip-success send, for the next wait
+    void wait(std::coroutine_handle<> h, long* r) {
+      waiter = h;
+      result = r;
+    }
+  };
+
+  bool is_socket() const { return ctx_->workload->options().transport != Transport::kPipe; }
+
+  // 0 or -errno. Ring::sqe submits first when the SQ is full.
+  long queue_send(uint32_t i, const uint8_t* p, size_t n, bool skip) {
+    io_uring_sqe* sqe = ring_.sqe(&sqe_error_);
+    if (sqe == nullptr) return -EBUSY;
+    const int fd = ex_[i].wfd();
+    if (is_socket())
+      // MSG_WAITALL: the kernel finishes a short send itself, so a skipped
+      // success really means every byte went.
+      io_uring_prep_send(sqe, fd, p, static_cast<unsigned>(n), MSG_WAITALL);
+    else
+      io_uring_prep_write(sqe, fd, p, static_cast<unsigned>(n), 0);  // a pipe ignores the offset
+    io_uring_sqe_set_data64(sqe, token(i, Op::kSend));
+    if (skip) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;  // a failed send still posts one
+    return 0;
+  }
+
+  long queue_recv(uint32_t i, uint8_t* p, size_t n) {
+    io_uring_sqe* sqe = ring_.sqe(&sqe_error_);
+    if (sqe == nullptr) return -EBUSY;
+    const int fd = ex_[i].rfd();
+    if (is_socket())
+      io_uring_prep_recv(sqe, fd, p, n, 0);
+    else
+      io_uring_prep_read(sqe, fd, p, static_cast<unsigned>(n), 0);
+    io_uring_sqe_set_data64(sqe, token(i, Op::kRecv));
+    return 0;
+  }
+
+  Status run_tasks(uint64_t rounds) {
+    TaskGroup group;
+    for (uint32_t i = 0; i < ex_.size(); ++i) {
+      slots_[i] = Slot{};
+      const std::span<uint8_t> buf(mem_.data() + size_t{i} * chunk_, chunk_);
+      tasks_.push_back(client_loop(*ctx_, ex_[i], Conn{this, i}, buf, rounds));
+    }
+    // Each coroutine queues its first send and receive and suspends.
+    for (Task& t : tasks_) {
+      t.start(&group);
+      if (!group.error.ok()) return with_sqe_error(group.error);
+    }
+    const uint64_t timeout = ctx_->options.timeout_ns;
+    uint64_t last_progress = now_ns();
+    while (group.running > 0) {
+      const uint64_t waited = now_ns() - last_progress;
+      if (waited >= timeout) return timed_out(*ctx_, "io_uring completions");
+      // The sweep's one syscall: submit what the coroutines queued and sleep
+      // until a completion is there (or the rest of the timeout is gone).
+      const long r = ring_.enter(1, timeout - waited);
+      // ETIME, EINTR: loop and check the clock. EBUSY/EAGAIN: the kernel
+      // wants the CQ reaped before it takes more.
+      if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
+        return Status::from_errno(r, "io_uring_enter");
+      unsigned reaped = 0;
+      Status s = ring_.reap([this](const io_uring_cqe& c) { return on_completion(c); }, &reaped);
+      if (!s.ok()) return s;
+      if (!group.error.ok()) return with_sqe_error(group.error);
+      if (reaped > 0) last_progress = now_ns();
+    }
+    return group.error;
+  }
+
+  // The scheduler: hands a completion's result to the waiting coroutine and
+  // resumes it, which runs until its next co_await has queued an SQE.
+  Status on_completion(const io_uring_cqe& cqe) {
+    const auto i = static_cast<uint32_t>(cqe.user_data >> 1);
+    if (i >= slots_.size())
+      return Status::error("io_uring: a completion with an unknown token " +
+                           std::to_string(cqe.user_data));
+    Slot& s = slots_[i];
+    long res = cqe.res;
+    if ((cqe.user_data & 1) == static_cast<uint64_t>(Op::kSend) && skip_success_) {
+      // Only a failed send posts a CQE. EPIPE or ECONNRESET: the peer is gone.
+      s.error = res < 0 ? res : -EIO;
+      res = s.error;
+    }
+    if (s.waiter) {
+      *s.result = res;
+      // Cleared before resuming: the coroutine may wait again at once.
+      std::exchange(s.waiter, {}).resume();
+    }
+    return {};
+  }
+
+  Status with_sqe_error(const Status& s) const { return sqe_error_.ok() ? s : sqe_error_; }
+
+  RunContext* ctx_ = nullptr;
+  // Declared before ring_, so the ring (cancelling what is in flight) goes
+  // first: in-flight receives point into mem_, sends into ex_.
+  std::vector<uint8_t> mem_;
+  std::vector<Exchange> ex_;
+  std::vector<Slot> slots_;
+  Ring ring_;
+  std::vector<Task> tasks_;  // one coroutine per connection, for one run()
+  uint32_t chunk_ = 0;
+  bool skip_success_ = false;
+  Status sqe_error_;  // why the SQ refused an entry, if it did
+  Status broken_;
+};
+
+}  // namespace
+}  // namespace detail
+
+extern const ModelInfo model_coro_uring{
+    "coro-uring", Quadrant::kAsyncNonblocking,
+    "the io_uring proactor written as C++20 coroutines: co_await send/recv queue SQEs, "
+    "a CQE resumes the connection",
+    [] { return std::unique_ptr<Model>(new detail::CoroUring()); }, detail::uring_unavailable};
+
+}  // namespace iomodels
