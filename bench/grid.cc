@@ -14,7 +14,7 @@
 namespace iomodels::bench {
 namespace {
 
-struct State {
+struct GridState {
   std::string current;  // the benchmark the session belongs to
   std::unique_ptr<Session> session;
   std::function<void(const std::string&)> hook;
@@ -22,15 +22,15 @@ struct State {
   std::vector<std::pair<std::string, std::string>> skipped;
 };
 
-State& state() {
-  static State s;
+GridState& state() {
+  static GridState s;
   return s;
 }
 
 void skip(benchmark::State& bs, const std::string& name, const Status& st) {
   const std::string why = (st.not_applicable() ? "not applicable: " : "failed: ") + st.message();
   bs.SkipWithError(why.c_str());
-  State& g = state();
+  GridState& g = state();
   if (g.skipped.empty() || g.skipped.back().first != name) g.skipped.emplace_back(name, why);
   // A failed session (peer killed by the watchdog, a broken connection) is
   // not reused: the next run of this benchmark starts afresh.
@@ -38,7 +38,7 @@ void skip(benchmark::State& bs, const std::string& name, const Status& st) {
 }
 
 void run_point(benchmark::State& bs, const Scenario& sc, const std::string& name) {
-  State& g = state();
+  GridState& g = state();
   if (name != g.current) {
     // Free the previous benchmark's peer and fds before opening new ones:
     // 1000 connections each would otherwise pile up.
