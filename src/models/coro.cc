@@ -6,54 +6,66 @@
 namespace iomodels::detail {
 namespace {
 
-// A free list of frames of one size. A model's coroutines are all the same
-// function, so one size covers them; frames of another size go to the heap.
+// Free lists of frames by size. A model's coroutines are all one function,
+// so one size covers a model; a few lists let models that take turns on a
+// thread (a benchmark grid) each keep theirs. Other sizes go to the heap.
 class FrameCache {
  public:
   ~FrameCache() {
-    while (head_ != nullptr) ::operator delete(pop());
+    for (List& l : lists_)
+      while (l.head != nullptr) ::operator delete(l.pop());
   }
 
   void* take(size_t n) {
-    if (n != size_ || head_ == nullptr) return nullptr;
-    return pop();
+    for (List& l : lists_)
+      if (l.size == n && l.head != nullptr) return l.pop();
+    return nullptr;
   }
 
   void give(void* p, size_t n) {
-    if (n != size_) {
-      if (count_ > 0) {
-        ::operator delete(p);
-        return;
+    List* to = nullptr;
+    for (List& l : lists_) {
+      if (l.size == n) {
+        to = &l;
+        break;
       }
-      size_ = n;  // empty: switch to this size (a different model now runs here)
+      if (to == nullptr && l.count == 0) to = &l;  // an empty list can take a new size
     }
-    if (count_ >= kMaxFrames) {
+    if (to == nullptr || to->count >= kMaxFrames) {
       ::operator delete(p);
       return;
     }
-    auto* node = static_cast<Node*>(p);
-    node->next = head_;
-    head_ = node;
-    ++count_;
+    to->size = n;
+    to->push(p);
   }
 
  private:
   struct Node {
     Node* next;
   };
-  // Enough for the largest workload (kMaxConnections); beyond, frames are freed.
+  struct List {
+    Node* head = nullptr;
+    size_t size = 0;
+    size_t count = 0;
+    void push(void* p) {
+      auto* node = static_cast<Node*>(p);
+      node->next = head;
+      head = node;
+      ++count;
+    }
+    void* pop() {
+      Node* node = head;
+      head = node->next;
+      --count;
+      return node;
+    }
+  };
+  // More than the largest workload (kMaxConnections); beyond, frames are freed.
   static constexpr size_t kMaxFrames = 65536;
+  // Two coroutine models today; room for a few more.
+  static constexpr size_t kLists = 4;
 
-  void* pop() {
-    Node* n = head_;
-    head_ = n->next;
-    --count_;
-    return n;
-  }
-
-  Node* head_ = nullptr;
-  size_t size_ = 0;
-  size_t count_ = 0;
+  List lists_[kLists];
 };
 
 FrameCache& cache() {
