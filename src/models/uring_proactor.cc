@@ -22,8 +22,10 @@ constexpr unsigned kMaxCqEntries = 65536;
 // Batch wait (Linux 6.12+): a sweep waits for every outstanding response but
 // returns once this long has passed with at least one. While the peer is
 // busy, responses pile up meanwhile and one enter reaps many; when they are
-// slow, the first one after this wakes the loop as usual. The bound on the
-// delay it adds (plus this VM's timer slack of 50-100 us).
+// slow, the first one after this wakes the loop as usual. It bounds the delay
+// batching adds (plus this VM's timer slack of 50-100 us). Measured at 64
+// socketpair connections, latency 0: 0.37 syscalls per request waiting for one
+// CQE, 0.10 with this; 10 us gave 0.25-0.4 (the timer fires before a batch builds).
 constexpr uint32_t kBatchWaitUs = 50;
 
 unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {

@@ -1,18 +1,46 @@
 // Description: the io_uring ring owner and the counted way into the kernel.
 #include "models/uring_ring.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <initializer_list>
+#include <vector>
 
 #include "iomodels/env.h"
 #include "iomodels/sys.h"
 
 namespace iomodels::detail {
+namespace {
+
+// How long close() waits for an SQPOLL thread to exit; it takes about a
+// millisecond, but a loaded machine may delay the kernel's exit work.
+constexpr int kSqThreadExitWaitMs = 1000;
+
+// The ids of this process's threads.
+std::vector<int> thread_ids() {
+  std::vector<int> tids;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task", ec))
+    tids.push_back(std::atoi(e.path().filename().c_str()));
+  return tids;
+}
+
+}  // namespace
 
 void Ring::close() {
-  if (live_) io_uring_queue_exit(&ring_);
+  if (!live_) return;
+  io_uring_queue_exit(&ring_);
   live_ = false;
+  if (sq_thread_tid_ < 0) return;
+  const std::string task = "/proc/self/task/" + std::to_string(sq_thread_tid_);
+  for (int ms = 0; ms < kSqThreadExitWaitMs && ::access(task.c_str(), F_OK) == 0; ++ms)
+    ::usleep(1000);
+  sq_thread_tid_ = -1;
 }
 
 Status Ring::init(const RingOptions& opts) {
@@ -30,6 +58,7 @@ Status Ring::init(const RingOptions& opts) {
   const std::initializer_list<unsigned> modes = {
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u};
+  const std::vector<int> threads_before = opts.sqpoll ? thread_ids() : std::vector<int>{};
   int r = -EINVAL;
   for (unsigned mode : opts.sqpoll ? sqpoll_modes : modes) {
     io_uring_params p{};
@@ -43,6 +72,11 @@ Status Ring::init(const RingOptions& opts) {
       // Map SQ slot i to SQE i once, so publishing SQEs is just a tail store
       // (liburing 2.3 does this too; doing it here makes flush_sq not depend on it).
       for (unsigned i = 0; i < ring_.sq.ring_entries; ++i) ring_.sq.array[i] = i;
+      // The SQ thread starts with the ring: the thread that was not there
+      // before. (Not found by name: it names itself "iou-sqp-" only once it runs.)
+      for (int tid : opts.sqpoll ? thread_ids() : std::vector<int>{})
+        if (std::find(threads_before.begin(), threads_before.end(), tid) == threads_before.end())
+          sq_thread_tid_ = tid;
       return {};
     }
     if (r != -EINVAL) break;  // EINVAL: this kernel lacks a flag; try the next mode
@@ -94,7 +128,8 @@ long Ring::enter(unsigned wait_nr, uint64_t timeout_ns, uint32_t min_wait_us) {
         flags |= IORING_ENTER_SQ_WAKEUP;
     }
   }
-  if (wait_nr > 0 && cq_ready() >= wait_nr) wait_nr = 0;  // already there
+  // A CQE already there is handled at once rather than waited beside.
+  if (wait_nr > 0 && cq_ready() > 0) wait_nr = 0;
   if (wait_nr > 0) flags |= IORING_ENTER_GETEVENTS;
   if (to_submit == 0 && flags == 0) return 0;
   const timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),

@@ -34,7 +34,9 @@ class Ring {
   Status init(const RingOptions& opts);
 
   // Tears the ring down (cancelling what is in flight); safe to repeat. For
-  // owners whose buffers must outlive the ring.
+  // owners whose buffers must outlive the ring. With SQPOLL it also waits
+  // (up to a second) for the kernel's SQ thread to exit, which the kernel does
+  // asynchronously: a model leaves no thread behind.
   void close();
 
   io_uring* get() { return &ring_; }
@@ -56,7 +58,7 @@ class Ring {
   // The one way into the kernel. Publishes the queued SQEs and makes at most
   // one io_uring_enter: to submit them (not with SQPOLL, whose thread takes
   // them unless it sleeps: then IORING_ENTER_SQ_WAKEUP) and, when `wait_nr` >
-  // 0 and fewer CQEs than that are ready, to wait for them, at most
+  // 0 and no CQE is ready yet, to wait for that many, at most
   // `timeout_ns`; with `min_wait_us` (see can_batch_wait) it returns after
   // that long if at least one is there. Makes no syscall when there is nothing
   // to submit or wait for. Returns the enter's result (-ETIME: timed out,
@@ -92,6 +94,7 @@ class Ring {
 
   io_uring ring_{};
   bool live_ = false;
+  int sq_thread_tid_ = -1;  // SQPOLL: the kernel thread's id, to await its exit
   unsigned features_ = 0;
 };
 
