@@ -171,7 +171,8 @@ void UringProactor::prep_send(io_uring_sqe* sqe, uint32_t i, const uint8_t* p, u
   if (is_socket())
     // MSG_WAITALL: the kernel retries a short send itself instead of
     // reporting it as a success (which CQE_SKIP_SUCCESS would hide).
-    io_uring_prep_send(sqe, fd, p, n, MSG_WAITALL);
+    // MSG_NOSIGNAL: a dead peer is -EPIPE in the CQE, not a SIGPIPE.
+    io_uring_prep_send(sqe, fd, p, n, MSG_WAITALL | MSG_NOSIGNAL);
   else
     io_uring_prep_write(sqe, fd, p, n, 0);  // a pipe ignores the offset
 }
