@@ -1,4 +1,5 @@
 // Description: the `iomodels` binary: list, run, bench, demo, peer.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -7,6 +8,9 @@
 
 int main(int argc, char** argv) {
   using namespace iomodels::cli;
+  // A write to a peer that died is an error to report (-EPIPE), not a reason
+  // to die: pipes and io_uring writes raise SIGPIPE otherwise.
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "iomodels: what each I/O model costs while a program waits for slow I/O.\n"
       "A forked peer process plays a slow device; each model (blocking, polling, threads,\n"
