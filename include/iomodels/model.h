@@ -36,6 +36,10 @@ struct RunContext {
   Workload* workload = nullptr;
   RunOptions options;
   Histogram* latency = nullptr;
+  // Open-loop mode: the time the driver scheduled this round's requests.
+  // Latency then counts from it, so a model that falls behind shows its
+  // queueing (no coordinated omission). 0 = closed loop: from the send.
+  uint64_t scheduled_ns = 0;
 
   std::span<const ClientConn> conns() const { return workload->conns(); }
   uint32_t size() const { return workload->options().size; }

@@ -31,6 +31,7 @@ struct ScenarioFlags {
   std::string seed = "1";
   std::string peer_spin = "0";
   std::string peer;  // HOST:PORT of a remote `iomodels peer`
+  std::string rate = "0";  // open loop: requests/s per connection (0 = closed loop)
 
   // Adds every flag; `with_model` = false leaves --model and --requests out.
   void add_to(CLI::App* app, bool with_model = true);

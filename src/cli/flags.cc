@@ -81,6 +81,10 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
                   "peer spins this long before each deadline (precise, burns a peer core)")
       ->capture_default_str();
   app->add_option("--peer", peer, "HOST:PORT of a peer started with `iomodels peer` (tcp)");
+  app->add_option("--rate", rate,
+                  "open loop: rounds at R requests/s per connection, latency from the "
+                  "scheduled time (0 = closed loop)")
+      ->capture_default_str();
 }
 
 Scenario ScenarioFlags::to_scenario() const {
@@ -103,6 +107,7 @@ Scenario ScenarioFlags::to_scenario() const {
       throw UsageError("--peer: a remote peer needs --transport tcp");
   }
   sc.rounds = flag_count("--requests", requests, 1, 100'000'000);
+  sc.rate_per_s = static_cast<double>(flag_count("--rate", rate, 0, 1'000'000));
   sc.run.pool_threads = static_cast<uint32_t>(flag_count("--pool-threads", pool_threads, 0, 4096));
   sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
   sc.run.timeout_ns = flag_duration("--timeout", timeout);

@@ -55,6 +55,8 @@ nlohmann::json scenario_json(const Scenario& sc) {
           {"latency", w.latency.text()},
           {"requests_per_connection", sc.rounds},
           {"warmup_rounds", sc.warmup_rounds},
+          {"rate_per_s", sc.rate_per_s},
+          {"loop", sc.rate_per_s > 0 ? "open" : "closed"},
           {"pool_threads", sc.run.pool_threads},
           {"poll_interval_ns", sc.run.poll_interval_ns},
           {"timeout_ns", sc.run.timeout_ns},
@@ -138,6 +140,13 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
       r.peer.peer_bound() ? "\n  PEER-BOUND: the peer used >= 90% of a core; this measures the peer"
                           : "");
   std::string s = buf;
+  if (sc.rate_per_s > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "  open loop     %.0f requests/s per connection; latency counts from each "
+                  "scheduled start\n",
+                  sc.rate_per_s);
+    s += buf;
+  }
   if (!sc.run.verify) s += "  verification OFF: payload bytes were not checked\n";
   return s;
 }

@@ -27,7 +27,7 @@ class Blocking final : public Model {
   Status run(uint64_t rounds) override {
     for (uint64_t r = 0; r < rounds; ++r) {
       for (Exchange& ex : ex_) {
-        if (Status s = detail::send_request(*ctx_, ex, now_ns()); !s.ok()) return s;
+        if (Status s = detail::send_request(*ctx_, ex); !s.ok()) return s;
         while (!ex.complete()) {
           // The thread sleeps here until the peer answers.
           const long n = sys::read(ex.rfd(), buf_.data(), std::min<size_t>(ex.remaining(), buf_.size()));

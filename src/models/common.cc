@@ -20,9 +20,15 @@ Status Exchange::mismatch(uint64_t offset, uint8_t got) const {
 
 namespace detail {
 
-Status send_request(const RunContext& ctx, Exchange& ex, uint64_t issued_ns) {
-  const Request& rq = ex.begin(issued_ns);
-  if (Trace* t = Trace::active()) t->request_begin(request_token(ex), issued_ns, "request");
+const Request& begin_request(const RunContext& ctx, Exchange& ex) {
+  const uint64_t issued = ctx.scheduled_ns != 0 ? ctx.scheduled_ns : now_ns();
+  const Request& rq = ex.begin(issued);
+  if (Trace* t = Trace::active()) t->request_begin(request_token(ex), issued, "request");
+  return rq;
+}
+
+Status send_request(const RunContext& ctx, Exchange& ex) {
+  const Request& rq = begin_request(ctx, ex);
   const auto* p = reinterpret_cast<const uint8_t*>(&rq);
   size_t left = sizeof rq;
   while (left > 0) {

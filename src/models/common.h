@@ -17,10 +17,14 @@ inline uint64_t request_token(const Exchange& ex) {
   return (static_cast<uint64_t>(ex.conn().index) << 40) | ex.id();
 }
 
-// Writes the whole request. Requests are 16 bytes into a buffer that holds
+// Starts ex's next request, issued now or at ctx.scheduled_ns (open loop),
+// and marks it on the timeline. Every model starts requests through here.
+const Request& begin_request(const RunContext& ctx, Exchange& ex);
+
+// Starts the next request (begin_request) and writes it whole. Requests are 16 bytes into a buffer that holds
 // at most one other request, so the first write nearly always takes it all;
 // a non-blocking fd that is full waits in poll(), bounded by the timeout.
-Status send_request(const RunContext& ctx, Exchange& ex, uint64_t issued_ns);
+Status send_request(const RunContext& ctx, Exchange& ex);
 
 // Why a read returned `r` (0 = EOF, or -errno): names the connection and
 // says whether the watchdog killed the peer.

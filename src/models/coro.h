@@ -108,9 +108,7 @@ template <typename Conn>
 Task client_loop(const RunContext& ctx, Exchange& ex, Conn conn, std::span<uint8_t> buf,
                  uint64_t rounds) {
   for (uint64_t k = 0; k < rounds; ++k) {
-    const uint64_t issued = now_ns();
-    const Request& rq = ex.begin(issued);
-    if (Trace* t = Trace::active()) t->request_begin(request_token(ex), issued, "request");
+    const Request& rq = begin_request(ctx, ex);
     const auto* p = reinterpret_cast<const uint8_t*>(&rq);
     for (size_t sent = 0; sent < sizeof rq;) {
       const long n = co_await conn.send(p + sent, sizeof rq - sent);

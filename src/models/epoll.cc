@@ -49,7 +49,7 @@ class EpollReactor final : public Model {
     size_t active = ex_.size();
     for (size_t i = 0; i < ex_.size(); ++i) {
       left_[i] = rounds;
-      if (Status s = send_request(*ctx_, ex_[i], now_ns()); !s.ok()) return s;
+      if (Status s = send_request(*ctx_, ex_[i]); !s.ok()) return s;
     }
     const int timeout_ms = static_cast<int>(ctx_->options.timeout_ns / 1'000'000);
     while (active > 0) {
@@ -84,7 +84,7 @@ class EpollReactor final : public Model {
           *done = true;
           return {};
         }
-        if (Status s = send_request(*ctx_, ex, now_ns()); !s.ok()) return s;
+        if (Status s = send_request(*ctx_, ex); !s.ok()) return s;
       }
       // Level-triggered: one read per event; epoll reports the rest again.
       // Edge-triggered: no new event comes for bytes already queued, so read

@@ -35,7 +35,7 @@ class Poll final : public Model {
     for (size_t i = 0; i < ex_.size(); ++i) {
       left_[i] = rounds;
       fds_[i] = pollfd{ex_[i].rfd(), POLLIN, 0};
-      if (Status s = detail::send_request(*ctx_, ex_[i], now_ns()); !s.ok()) return s;
+      if (Status s = detail::send_request(*ctx_, ex_[i]); !s.ok()) return s;
     }
     const int timeout_ms = static_cast<int>(ctx_->options.timeout_ns / 1'000'000);
     while (active > 0) {
@@ -80,7 +80,7 @@ class Poll final : public Model {
       *done = true;
       return {};
     }
-    return detail::send_request(*ctx_, ex, now_ns());
+    return detail::send_request(*ctx_, ex);
   }
 
   RunContext* ctx_ = nullptr;

@@ -37,7 +37,7 @@ class Polling final : public Model {
     size_t active = ex_.size();
     for (size_t i = 0; i < ex_.size(); ++i) {
       left_[i] = rounds;
-      if (Status s = send_request(*ctx_, ex_[i], now_ns()); !s.ok()) return s;
+      if (Status s = send_request(*ctx_, ex_[i]); !s.ok()) return s;
     }
     uint64_t last_progress = now_ns();
     while (active > 0) {
@@ -88,7 +88,7 @@ class Polling final : public Model {
       *done = true;
       return {};
     }
-    return send_request(*ctx_, ex, now_ns());
+    return send_request(*ctx_, ex);
   }
 
   const bool sleep_;

@@ -40,7 +40,7 @@ class Select final : public Model {
     size_t active = ex_.size();
     for (size_t i = 0; i < ex_.size(); ++i) {
       left_[i] = rounds;
-      if (Status s = detail::send_request(*ctx_, ex_[i], now_ns()); !s.ok()) return s;
+      if (Status s = detail::send_request(*ctx_, ex_[i]); !s.ok()) return s;
     }
     while (active > 0) {
       // select overwrites both the set and the timeout: rebuild them each call.
@@ -85,7 +85,7 @@ class Select final : public Model {
       *done = true;
       return {};
     }
-    return detail::send_request(*ctx_, ex, now_ns());
+    return detail::send_request(*ctx_, ex);
   }
 
   RunContext* ctx_ = nullptr;

@@ -84,7 +84,7 @@ class ThreadPool final : public Model {
     for (uint64_t r = 0; r < rounds; ++r) {
       // Another task failed: the run is lost, so drain the queue quickly.
       if (failed_.load(std::memory_order_relaxed)) return {};
-      Status s = detail::send_request(*ctx_, ex, now_ns());
+      Status s = detail::send_request(*ctx_, ex);
       while (s.ok() && !ex.complete()) {
         // This worker sleeps here until the peer answers.
         const long n =

@@ -172,7 +172,7 @@ class Threads final : public Model {
     for (uint64_t r = 0; r < rounds; ++r) {
       // Another thread failed: the run is lost, stop early.
       if (failed_.load(std::memory_order_relaxed)) return {};
-      if (Status s = detail::send_request(*ctx_, ex, now_ns()); !s.ok()) return s;
+      if (Status s = detail::send_request(*ctx_, ex); !s.ok()) return s;
       while (!ex.complete()) {
         // The thread sleeps here until the peer answers; the others run on.
         const long n =

@@ -88,7 +88,7 @@ Status UringProactor::run(uint64_t rounds) {
 }
 
 Status UringProactor::start_request(uint32_t i) {
-  const Request& rq = ex_[i].begin(now_ns());
+  const Request& rq = begin_request(*ctx_, ex_[i]);
   std::memcpy(send_slot(i), &rq, sizeof rq);
   conns_[i].sent = 0;
   if (Status s = queue_send(i); !s.ok()) return s;

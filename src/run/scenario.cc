@@ -1,6 +1,10 @@
 // Description: the frontend-neutral scenario driver.
 #include "run/scenario.h"
 
+#include <time.h>
+
+#include <cerrno>
+
 namespace iomodels {
 
 Status Session::open(const Scenario& sc, std::unique_ptr<Session>* out) {
@@ -35,20 +39,44 @@ Session::~Session() {
 
 Status Session::warm_up(uint64_t n) {
   if (n == 0) return {};
+  const double rate = sc_.rate_per_s;
+  sc_.rate_per_s = 0;  // warm-up is never paced
   Status s = rounds(n);
+  sc_.rate_per_s = rate;
   latency_.reset();
   return s;
 }
 
 Status Session::begin() {
   latency_.reset();
+  next_tick_ns_ = 0;  // the open-loop schedule starts with the measurement
   PeerStats ignored;
   return workload_->peer_stats(&ignored, true);
 }
 
 Status Session::rounds(uint64_t n) {
   workload_->arm_watchdog(sc_.run.timeout_ns);
-  Status s = model_->run(n);
+  Status s;
+  if (sc_.rate_per_s <= 0) {
+    s = model_->run(n);
+  } else {
+    // Open loop: round k is due at start + k / rate. The driver sleeps until
+    // then (an uncounted clock_nanosleep: pacing is the harness's, not the
+    // model's); a model that is late starts at once and its latency, counted
+    // from the due time, shows how late.
+    const auto period = static_cast<uint64_t>(1e9 / sc_.rate_per_s);
+    if (next_tick_ns_ == 0) next_tick_ns_ = now_ns();
+    for (uint64_t k = 0; k < n && s.ok(); ++k) {
+      const timespec due{static_cast<time_t>(next_tick_ns_ / 1'000'000'000u),
+                         static_cast<long>(next_tick_ns_ % 1'000'000'000u)};
+      while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, nullptr) == EINTR) {
+      }
+      ctx_.scheduled_ns = next_tick_ns_;
+      s = model_->run(1);
+      next_tick_ns_ += period;
+    }
+    ctx_.scheduled_ns = 0;
+  }
   workload_->disarm_watchdog();
   return s;
 }

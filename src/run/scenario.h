@@ -19,6 +19,10 @@ struct Scenario {
   RunOptions run;
   uint64_t rounds = 100;        // requests per connection, timed
   uint64_t warmup_rounds = 1;   // untimed, first
+  // Open loop: rounds start at this rate (requests/s per connection) whether
+  // or not the model kept up, and latency counts from each round's scheduled
+  // start. 0 = closed loop: the next round starts when the last one ends.
+  double rate_per_s = 0;
 };
 
 struct ScenarioResult {
@@ -57,6 +61,7 @@ class Session {
   std::unique_ptr<Model> model_;
   Histogram latency_;
   RunContext ctx_;
+  uint64_t next_tick_ns_ = 0;  // open loop: when the next round is due
 };
 
 // Everything at once: open, warm up, measure `rounds`, close.
