@@ -106,7 +106,8 @@ std::string benchmark_name(const Scenario& sc) {
   const WorkloadOptions& w = sc.workload;
   return sc.model + "/" + std::string(transport_name(w.transport)) +
          "/conns:" + std::to_string(w.connections) + "/size:" + std::to_string(w.size) +
-         "/lat_us:" + std::to_string(w.latency.typical_us());
+         "/lat_us:" + std::to_string(w.latency.typical_us()) +
+         (sc.rate_per_s > 0 ? "/rate:" + std::to_string(static_cast<uint64_t>(sc.rate_per_s)) : "");
 }
 
 std::vector<std::string> register_grid(const Grid& grid) {

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/report.h"
 #include "iomodels/env.h"
+#include "iomodels/trace.h"
 #include "iomodels/payload.h"
 
 namespace iomodels::cli {
@@ -33,6 +34,8 @@ struct BenchFlags {
   std::string sizes = "4KiB";
   std::string latencies = "0,1ms";
   std::string latency_out;
+  std::string trace;
+  std::string trace_events = "100000";
   std::string log_level = "warn";
 } flags;
 
@@ -149,6 +152,14 @@ CLI::App* add_bench(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--seed", flags.sc.seed, "seed of the peer's latency draws")
       ->capture_default_str();
+  sub->add_option("--rate", flags.sc.rate,
+                  "open loop: rounds at R requests/s per connection, latency from the scheduled "
+                  "time (0 = closed loop; names gain /rate:R)")
+      ->capture_default_str();
+  sub->add_option("--trace", flags.trace,
+                  "write a timeline of the whole suite (Chrome Trace JSON; open in ui.perfetto.dev)");
+  sub->add_option("--trace-events", flags.trace_events, "stop recording the timeline after N events")
+      ->capture_default_str();
   sub->add_option("--latency-out", flags.latency_out,
                   "write every benchmark's full latency spectrum (JSON) here, for tools/plot.py");
   sub->add_option("--log-level", flags.log_level, "trace | debug | info | warn | error | off")
@@ -228,8 +239,22 @@ int run_bench() {
     });
   }
 
+  std::unique_ptr<Trace> trace;
+  if (!flags.trace.empty()) {
+    trace = std::make_unique<Trace>(flag_count("--trace-events", flags.trace_events, 1, 100'000'000));
+    trace->name_process("iomodels bench");
+    trace->name_thread("main");
+    trace->install();
+  }
   const size_t ran = benchmark::RunSpecifiedBenchmarks();
   bench::close_sessions();
+  if (trace) {
+    trace->uninstall();
+    write_file_atomically(flags.trace, trace->to_json());
+    std::fprintf(stderr, "iomodels bench: timeline %s: %zu events%s (tracing slows every syscall)\n",
+                 flags.trace.c_str(), trace->events(),
+                 trace->truncated() ? ", stopped recording at --trace-events" : "");
+  }
   benchmark::Shutdown();
 
   if (!flags.latency_out.empty()) {
