@@ -33,6 +33,13 @@ constexpr unsigned kMaxSqEntries = 4096;
 // The kernel's CQ limit (2 × IORING_MAX_ENTRIES).
 constexpr unsigned kMaxCqEntries = 65536;
 
+// Batch wait (Linux 6.12+), as in `uring`: a sweep asks for a completion
+// from every waiting coroutine but returns once this long has passed with at
+// least one, so while the peer is busy one enter reaps many responses.
+// Waiting for one CQE instead gave 0.37-0.57 io_uring_enter per request at 64
+// socketpair connections, latency 0, 64 B; with this, about 0.1 (like `uring`).
+constexpr uint32_t kBatchWaitUs = 50;
+
 unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {
   return static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(n), lo, hi));
 }
@@ -56,6 +63,7 @@ class CoroUring final : public Model {
         pow2_at_least(std::max<uint64_t>(2 * ex_.size(), 2 * o.sq_entries), 16, kMaxCqEntries);
     if (Status s = ring_.init(o); !s.ok()) return s;
     skip_success_ = ring_.can_skip_success();
+    batch_wait_ = ring_.can_batch_wait();
     return {};
   }
 
@@ -193,8 +201,11 @@ class CoroUring final : public Model {
       const uint64_t waited = now_ns() - last_progress;
       if (waited >= timeout) return timed_out(*ctx_, "io_uring completions");
       // The sweep's one syscall: submit what the coroutines queued and sleep
-      // until a completion is there (or the rest of the timeout is gone).
-      const long r = ring_.enter(1, timeout - waited);
+      // until a completion is there (a batch of them, if the kernel can bound
+      // the wait), or the rest of the timeout is gone.
+      const auto wait_nr =
+          static_cast<unsigned>(batch_wait_ ? std::max<size_t>(group.running, 1) : 1);
+      const long r = ring_.enter(wait_nr, timeout - waited, kBatchWaitUs);
       // ETIME, EINTR: loop and check the clock. EBUSY/EAGAIN: the kernel
       // wants the CQ reaped before it takes more.
       if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
@@ -242,7 +253,8 @@ class CoroUring final : public Model {
   std::vector<Task> tasks_;  // one coroutine per connection, for one run()
   uint32_t chunk_ = 0;
   bool skip_success_ = false;
-  Status sqe_error_;  // why the SQ refused an entry, if it did
+  bool batch_wait_ = false;  // the kernel bounds a many-CQE wait (min_wait)
+  Status sqe_error_;         // why the SQ refused an entry, if it did
   Status broken_;
 };
 
