@@ -11,7 +11,8 @@
 // Without CQE_SKIP the send suspends until its CQE. A recv queues RECV (or
 // READ) and suspends. The loop makes one io_uring_enter per sweep, through
 // the shared Ring (src/models/uring_ring.h), that submits every SQE queued
-// since the last one and waits for at least one completion.
+// since the last one and waits for completions (a batch, where the kernel
+// can bound the wait: see kBatchWaitUs).
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -162,8 +163,9 @@ class CoroUring final : public Model {
     const int fd = ex_[i].wfd();
     if (is_socket())
       // MSG_WAITALL: the kernel finishes a short send itself, so a skipped
-      // success really means every byte went.
-      io_uring_prep_send(sqe, fd, p, static_cast<unsigned>(n), MSG_WAITALL);
+      // success really means every byte went. MSG_NOSIGNAL: a dead peer is
+      // -EPIPE, not SIGPIPE.
+      io_uring_prep_send(sqe, fd, p, static_cast<unsigned>(n), MSG_WAITALL | MSG_NOSIGNAL);
     else
       io_uring_prep_write(sqe, fd, p, static_cast<unsigned>(n), 0);  // a pipe ignores the offset
     io_uring_sqe_set_data64(sqe, token(i, Op::kSend));
