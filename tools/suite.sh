@@ -26,12 +26,18 @@ tools/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
 
-# A fresh directory: no stale plot or note from an earlier run survives --force.
-rm -rf "$dir"
-mkdir -p "$dir"
-echo "suite.sh: running the suite into $dir (the default grid takes about 3 minutes)" >&2
+# Results go to a temporary directory that is renamed into place only when
+# the suite and the plots are done: an interrupted run leaves no half-written
+# results directory behind.
+tmp="$dir.partial.$$"
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp"
+echo "suite.sh: running the suite into $dir (the default grid takes a few minutes)" >&2
 build/release/iomodels bench \
-  --benchmark_out="$dir/bench.json" --benchmark_out_format=json \
-  --latency-out "$dir/spectra.json" "${args[@]+"${args[@]}"}" | tee "$dir/console.txt"
-/usr/bin/python3 tools/plot.py "$dir/bench.json" --spectra "$dir/spectra.json" --out "$dir"
+  --benchmark_out="$tmp/bench.json" --benchmark_out_format=json \
+  --latency-out "$tmp/spectra.json" "${args[@]+"${args[@]}"}" | tee "$tmp/console.txt"
+/usr/bin/python3 tools/plot.py "$tmp/bench.json" --spectra "$tmp/spectra.json" --out "$tmp"
+rm -rf "$dir"
+mv "$tmp" "$dir"
+trap - EXIT
 echo "suite.sh: results and plots in $dir" >&2
