@@ -140,6 +140,10 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
       r.peer.peer_bound() ? "\n  PEER-BOUND: the peer used >= 90% of a core; this measures the peer"
                           : "");
   std::string s = buf;
+  if (!sc.workload.remote.empty()) {
+    s += "  remote peer   " + sc.workload.remote +
+         ": its own --latency applies, not this run's; its CPU is another machine's\n";
+  }
   if (sc.rate_per_s > 0) {
     std::snprintf(buf, sizeof buf,
                   "  open loop     %.0f requests/s per connection; latency counts from each "
