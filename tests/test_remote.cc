@@ -1,13 +1,11 @@
 // Description: `iomodels peer --listen` serves run/bench over TCP like the
 // forked peer, and stops cleanly on SIGTERM.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <string>
 
 #include "util.h"
 
@@ -15,32 +13,37 @@ using namespace iomodels;
 
 namespace {
 
-bool can_connect(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
+// Reads the peer's first stderr line, "iomodels peer: listening on
+// 127.0.0.1:PORT, ...", and returns PORT (0 if it never came).
+uint16_t read_port(int fd) {
+  std::string line;
+  char c;
+  while (line.size() < 200 && ::read(fd, &c, 1) == 1 && c != '\n') line += c;
+  const size_t at = line.find("127.0.0.1:");
+  if (at == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::stoi(line.substr(at + 10)));
 }
 
 }  // namespace
 
 TEST_CASE("a standalone peer serves runs over tcp and stops on SIGTERM", "[remote]") {
-  const uint16_t port = static_cast<uint16_t>(20000 + ::getpid() % 20000);
-  const std::string listen = "127.0.0.1:" + std::to_string(port);
+  // Port 0: the peer picks a free port and prints it (a fixed port could be
+  // taken by any other connection on the machine).
+  int err[2];
+  REQUIRE(::pipe(err) == 0);
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    ::execl(IOMODELS_BINARY, "iomodels", "peer", "--listen", listen.c_str(), "--latency", "200us",
+    ::dup2(err[1], 2);
+    ::close(err[0]);
+    ::execl(IOMODELS_BINARY, "iomodels", "peer", "--listen", "127.0.0.1:0", "--latency", "200us",
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  bool up = false;
-  for (int i = 0; i < 200 && !(up = can_connect(port)); ++i) ::usleep(10'000);
-  REQUIRE(up);
+  ::close(err[1]);
+  const uint16_t port = read_port(err[0]);
+  REQUIRE(port != 0);
+  const std::string listen = "127.0.0.1:" + std::to_string(port);
 
   for (const char* model : {"blocking", "epoll", "uring"}) {
     const ModelInfo* m = find_model(model);
@@ -68,4 +71,10 @@ TEST_CASE("a standalone peer serves runs over tcp and stops on SIGTERM", "[remot
   REQUIRE(::waitpid(pid, &st, 0) == pid);
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
+  std::string rest;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(err[0], buf, sizeof buf)) > 0) rest.append(buf, static_cast<size_t>(n));
+  ::close(err[0]);
+  CHECK(rest.find("stopped") != std::string::npos);
 }

@@ -189,7 +189,16 @@ CLI::App* add_bench(CLI::App& app) {
 int run_bench() {
   std::vector<std::string> gb_args = {"iomodels bench"};
   bool has_min_time = false;
-  for (const std::string& a : bench_app->remaining()) {
+  // Google Benchmark writes --benchmark_out itself, as it goes; it gets a
+  // temporary name that is renamed into place only after a complete run.
+  std::string out_path, out_tmp;
+  for (std::string a : bench_app->remaining()) {
+    static constexpr std::string_view kOut = "--benchmark_out=";
+    if (a.rfind(kOut, 0) == 0 && a.size() > kOut.size()) {
+      out_path = a.substr(kOut.size());
+      out_tmp = out_path + ".tmp." + std::to_string(::getpid());
+      a = std::string(kOut) + out_tmp;
+    }
     if (a.rfind("--benchmark_", 0) != 0)
       throw UsageError("unexpected argument '" + a +
                        "' (grid flags are listed by --help; Google Benchmark's start with "
@@ -257,6 +266,11 @@ int run_bench() {
   }
   benchmark::Shutdown();
 
+  if (!out_tmp.empty() && std::rename(out_tmp.c_str(), out_path.c_str()) != 0) {
+    std::remove(out_tmp.c_str());
+    std::fprintf(stderr, "iomodels: cannot write %s\n", out_path.c_str());
+    return 1;
+  }
   if (!flags.latency_out.empty()) {
     const nlohmann::json out = {{"environment", env}, {"spectra", bench::spectra()}};
     write_file_atomically(flags.latency_out, out.dump(1) + "\n");

@@ -26,7 +26,8 @@ struct PeerFlags {
 
 CLI::App* add_peer(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("peer", "run the peer alone, for run/bench --peer HOST:PORT");
-  sub->add_option("--listen", flags.listen, "address to listen on")->capture_default_str();
+  sub->add_option("--listen", flags.listen, "address to listen on (port 0: any free port, printed)")
+      ->capture_default_str();
   sub->add_option("-l,--latency", flags.latency, "think time per request")->capture_default_str();
   sub->add_option("--seed", flags.seed, "seed of the latency draws")->capture_default_str();
   sub->add_option("--peer-spin", flags.spin, "spin this long before each deadline")
@@ -68,8 +69,16 @@ int run_peer() {
   Fd sfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   po.listen_fd = lfd.get();
   po.stop_fd = sfd.get();
-  std::fprintf(stderr, "iomodels peer: listening on %s, latency %s\n", flags.listen.c_str(),
-               po.latency.text().c_str());
+  // Port 0 picks a free port: say which one.
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  ::getsockname(lfd.get(), reinterpret_cast<sockaddr*>(&bound), &blen);
+  char hostbuf[NI_MAXHOST], portbuf[NI_MAXSERV];
+  ::getnameinfo(reinterpret_cast<sockaddr*>(&bound), blen, hostbuf, sizeof hostbuf, portbuf,
+                sizeof portbuf, NI_NUMERICHOST | NI_NUMERICSERV);
+  const bool v6 = bound.ss_family == AF_INET6;
+  std::fprintf(stderr, "iomodels peer: listening on %s%s%s:%s, latency %s\n", v6 ? "[" : "",
+               hostbuf, v6 ? "]" : "", portbuf, po.latency.text().c_str());
   const int code = run_peer_loop(po, {}, &why);
   if (code != 0) std::fprintf(stderr, "iomodels peer: %s\n", why.c_str());
   else std::fprintf(stderr, "iomodels peer: stopped\n");

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "iomodels/parse.h"
@@ -48,6 +49,24 @@ Status send_request(const RunContext& ctx, Exchange& ex) {
     return read_failed(ctx, ex, n == 0 ? -EIO : n);
   }
   return {};
+}
+
+Status read_until_eagain(const RunContext& ctx, Exchange& ex, std::span<uint8_t> buf,
+                         uint64_t* left, bool* done, bool* progressed) {
+  while (!ex.complete()) {
+    const long n = sys::read(ex.rfd(), buf.data(), std::min<size_t>(ex.remaining(), buf.size()));
+    if (n == -EAGAIN) return {};  // the rest comes later
+    if (n <= 0) return read_failed(ctx, ex, n);
+    if (progressed != nullptr) *progressed = true;
+    Status err;
+    if (!ex.feed(buf.data(), static_cast<size_t>(n), &err)) return err;
+  }
+  finish(ctx, ex, now_ns());
+  if (--*left == 0) {
+    *done = true;
+    return {};
+  }
+  return send_request(ctx, ex);
 }
 
 Status read_failed(const RunContext& ctx, const Exchange& ex, long r) {

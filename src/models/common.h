@@ -2,6 +2,7 @@
 // failed read into a clear error, and finishing a request.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "iomodels/exchange.h"
@@ -25,6 +26,14 @@ const Request& begin_request(const RunContext& ctx, Exchange& ex);
 // at most one other request, so the first write nearly always takes it all;
 // a non-blocking fd that is full waits in poll(), bounded by the timeout.
 Status send_request(const RunContext& ctx, Exchange& ex);
+
+// Reads a non-blocking connection until EAGAIN or its response is whole. A
+// whole response is finished and, while the connection has requests left
+// (*left, counted down here), the next one is sent; *done says it has none
+// left. *progressed (optional) says whether any byte arrived. The poll,
+// select and polling models share this.
+Status read_until_eagain(const RunContext& ctx, Exchange& ex, std::span<uint8_t> buf,
+                         uint64_t* left, bool* done, bool* progressed = nullptr);
 
 // Why a read returned `r` (0 = EOF, or -errno): names the connection and
 // says whether the watchdog killed the peer.

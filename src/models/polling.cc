@@ -70,25 +70,11 @@ class Polling final : public Model {
   }
 
  private:
-  // Reads connection i until it says EAGAIN or its response is whole; a
-  // whole response is recorded and the next request sent.
+  // Reads connection i until it says EAGAIN ("not yet: ask again next
+  // sweep") or its response is whole; a whole response is recorded and the
+  // next request sent.
   Status drain(size_t i, bool* progressed, bool* done) {
-    Exchange& ex = ex_[i];
-    while (!ex.complete()) {
-      const long n =
-          sys::read(ex.rfd(), buf_.data(), std::min<size_t>(ex.remaining(), buf_.size()));
-      if (n == -EAGAIN) return {};  // not yet: ask again next sweep
-      if (n <= 0) return read_failed(*ctx_, ex, n);
-      *progressed = true;
-      Status err;
-      if (!ex.feed(buf_.data(), static_cast<size_t>(n), &err)) return err;
-    }
-    finish(*ctx_, ex, now_ns());
-    if (--left_[i] == 0) {
-      *done = true;
-      return {};
-    }
-    return send_request(*ctx_, ex);
+    return read_until_eagain(*ctx_, ex_[i], buf_, &left_[i], done, progressed);
   }
 
   const bool sleep_;

@@ -71,21 +71,7 @@ class Select final : public Model {
  private:
   // Connection i is readable: read until EAGAIN or the response is whole.
   Status on_ready(size_t i, bool* done) {
-    Exchange& ex = ex_[i];
-    while (!ex.complete()) {
-      const long n =
-          sys::read(ex.rfd(), buf_.data(), std::min<size_t>(ex.remaining(), buf_.size()));
-      if (n == -EAGAIN) return {};  // the rest comes later
-      if (n <= 0) return detail::read_failed(*ctx_, ex, n);
-      Status err;
-      if (!ex.feed(buf_.data(), static_cast<size_t>(n), &err)) return err;
-    }
-    detail::finish(*ctx_, ex, now_ns());
-    if (--left_[i] == 0) {
-      *done = true;
-      return {};
-    }
-    return detail::send_request(*ctx_, ex);
+    return detail::read_until_eagain(*ctx_, ex_[i], buf_, &left_[i], done);
   }
 
   RunContext* ctx_ = nullptr;
