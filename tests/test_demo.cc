@@ -1,10 +1,9 @@
 // Description: the demo tells the truth about order: in async · non-blocking
 // the own work finishes before the data arrives; in sync · blocking after. And
 // its timeline is valid Chrome Trace JSON with every thread and request.
-#include <nlohmann/json.hpp>
-
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "util.h"
@@ -31,7 +30,8 @@ bool before(const std::string& s, const std::string& a, const std::string& b) {
 TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo][serial]") {
   const std::string trace = "/tmp/iomodels-test-demo-trace.json";
   // The device (200 ms) is slow against the own work (20 ms), as in the story.
-  const auto r = test::run_iomodels("demo --latency 200ms --work 20ms --color never --trace " + trace);
+  const auto r =
+      test::run_iomodels("demo --latency 200ms --work 20ms --color never --trace " + trace);
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
 
@@ -108,8 +108,9 @@ TEST_CASE("run --trace records every request and stops at its bound", "[demo]") 
 }
 
 TEST_CASE("demo rejects bad input with exit code 2", "[demo]") {
-  for (const char* args : {"demo --latency 5xs", "demo --work -1ms", "demo --transport carrier-pigeon",
-                           "demo --color sometimes", "demo --latency 1h"}) {
+  for (const char* args :
+       {"demo --latency 5xs", "demo --work -1ms", "demo --transport carrier-pigeon",
+        "demo --color sometimes", "demo --latency 1h"}) {
     const auto r = test::run_iomodels(args);
     INFO(args << "\n" << r.out);
     CHECK(r.exit_code == 2);

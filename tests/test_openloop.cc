@@ -14,7 +14,7 @@ TEST_CASE("open loop paces rounds and counts latency from the schedule", "[openl
   ScenarioResult open;
   REQUIRE(run_scenario(sc, &open).ok());
   CHECK(open.latency.count() == 8 * 40);
-  CHECK(open.m.wall_s >= 0.9 * 39 * 0.005);  // paced, not as fast as possible
+  CHECK(open.m.wall_s >= 0.9 * 39 * 0.005);          // paced, not as fast as possible
   CHECK(open.latency.percentile(0.5) >= 1'000'000);  // never faster than the device
 
   // blocking cannot: a round takes 8 x 2 ms = 16 ms but one is due every 5 ms.

@@ -2,8 +2,8 @@
 // lost under a storm of timer signals, 10,000 connections, and bad input to
 // the real binary answered with one line and exit code 2.
 #include <signal.h>
-#include <unistd.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -107,25 +107,16 @@ TEST_CASE("threads at 10,000 connections runs or refuses up front with the reaso
 
 TEST_CASE("bad input to the binary: one line naming the option, exit code 2", "[robustness]") {
   const char* bad[] = {
-      "run --model nosuch",
-      "run --transport carrier-pigeon",
-      "run --connections 0",
-      "run --connections -5",
-      "run --connections 10001",
-      "run --size 0",
-      "run --size 2MiB",
-      "run --size 1.5",
-      "run --latency 5xs",
-      "run --latency -1ms",
-      "run --latency 1e999s",
-      "run --latency uniform:2ms-1ms",
-      "run --requests 0",
-      "run --timeout 0",
-      "run --verify maybe",
-      "run --peer nohostport",
+      "run --model nosuch",        "run --transport carrier-pigeon",
+      "run --connections 0",       "run --connections -5",
+      "run --connections 10001",   "run --size 0",
+      "run --size 2MiB",           "run --size 1.5",
+      "run --latency 5xs",         "run --latency -1ms",
+      "run --latency 1e999s",      "run --latency uniform:2ms-1ms",
+      "run --requests 0",          "run --timeout 0",
+      "run --verify maybe",        "run --peer nohostport",
       "run --peer 127.0.0.1:7000",  // needs --transport tcp
-      "run --no-such-flag",
-      "frobnicate",
+      "run --no-such-flag",        "frobnicate",
   };
   for (const char* args : bad) {
     const auto r = test::run_iomodels(args);

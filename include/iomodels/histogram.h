@@ -13,7 +13,7 @@ namespace iomodels {
 
 class Histogram {
  public:
-  static constexpr int kSubBits = 7;  // 128 buckets per octave: <= 0.78% wide
+  static constexpr int kSubBits = 7;     // 128 buckets per octave: <= 0.78% wide
   static constexpr int kMaxOctave = 42;  // 2^43 ns ~ 2.4 hours: far beyond any timeout
   static constexpr int kLinear = 1 << (kSubBits + 1);  // 0..255 ns recorded exactly
   static constexpr int kBuckets = kLinear + (kMaxOctave - kSubBits) * (1 << kSubBits);

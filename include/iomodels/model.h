@@ -17,16 +17,22 @@ namespace iomodels {
 
 class Trace;
 
-enum class Quadrant { kSyncBlocking, kSyncNonblocking, kAsyncBlocking, kAsyncNonblocking, kMultiplexing };
+enum class Quadrant {
+  kSyncBlocking,
+  kSyncNonblocking,
+  kAsyncBlocking,
+  kAsyncNonblocking,
+  kMultiplexing
+};
 // "sync-blocking", "sync-nonblocking", "async-blocking", "async-nonblocking", "multiplexing".
 std::string_view quadrant_name(Quadrant q);
 
 struct RunOptions {
-  uint32_t pool_threads = 0;          // threadpool workers; 0 = number of cores
-  uint64_t poll_interval_ns = 100'000;  // polling-sleep: sleep between sweeps
+  uint32_t pool_threads = 0;             // threadpool workers; 0 = number of cores
+  uint64_t poll_interval_ns = 100'000;   // polling-sleep: sleep between sweeps
   uint64_t timeout_ns = 10'000'000'000;  // no progress for this long = an error
-  bool verify = true;                 // check every payload byte
-  Trace* trace = nullptr;             // optional timeline recorder
+  bool verify = true;                    // check every payload byte
+  Trace* trace = nullptr;                // optional timeline recorder
 };
 
 // What a model is given. The model records each request's latency (issue to

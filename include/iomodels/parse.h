@@ -23,7 +23,9 @@ struct LatencySpec {
   // Canonical text, as accepted by parse_latency ("0", "1ms", "uniform:100us-2ms").
   std::string text() const;
   // Whole microseconds of the typical value, for benchmark names.
-  uint64_t typical_us() const { return kind == Kind::kUniform ? (a_ns + b_ns) / 2000 : a_ns / 1000; }
+  uint64_t typical_us() const {
+    return kind == Kind::kUniform ? (a_ns + b_ns) / 2000 : a_ns / 1000;
+  }
 };
 
 // Durations: a non-negative decimal number with a unit ns, us, ms or s; "0"
@@ -34,8 +36,7 @@ bool parse_duration(std::string_view text, uint64_t* ns, std::string* why);
 bool parse_size(std::string_view text, uint64_t* bytes, std::string* why);
 bool parse_latency(std::string_view text, LatencySpec* out, std::string* why);
 // A positive integer in [lo, hi].
-bool parse_count(std::string_view text, uint64_t lo, uint64_t hi, uint64_t* out,
-                 std::string* why);
+bool parse_count(std::string_view text, uint64_t lo, uint64_t hi, uint64_t* out, std::string* why);
 // "HOST:PORT" (IPv4 or [IPv6]); port 0..65535 (0 = any, for listening).
 bool parse_host_port(std::string_view text, std::string* host, uint16_t* port, std::string* why);
 

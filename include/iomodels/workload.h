@@ -26,12 +26,12 @@ std::span<const Transport> all_transports();
 
 struct WorkloadOptions {
   Transport transport = Transport::kSocketpair;
-  uint32_t connections = 1;     // 1..kMaxConnections
-  uint32_t size = 4096;         // response bytes, 1..kMaxResponseBytes
-  LatencySpec latency;          // the peer's think time per request
-  uint64_t seed = 1;            // seeds the peer's latency draws
-  uint64_t peer_spin_ns = 0;    // the peer spins (burns its core) this long before a deadline
-  std::string remote;           // "HOST:PORT" of an `iomodels peer`; tcp only
+  uint32_t connections = 1;   // 1..kMaxConnections
+  uint32_t size = 4096;       // response bytes, 1..kMaxResponseBytes
+  LatencySpec latency;        // the peer's think time per request
+  uint64_t seed = 1;          // seeds the peer's latency draws
+  uint64_t peer_spin_ns = 0;  // the peer spins (burns its core) this long before a deadline
+  std::string remote;         // "HOST:PORT" of an `iomodels peer`; tcp only
 };
 
 // One connection as the client sees it. For sockets rfd == wfd.
@@ -47,7 +47,7 @@ struct PeerStats {
   uint64_t wall_ns = 0;
   uint64_t cpu_ns = 0;  // the peer process's own CPU, never charged to the model
   uint64_t late_p50_ns = 0, late_p99_ns = 0, late_max_ns = 0;  // send time - due time
-  uint64_t spin_ns = 0;  // its spin-before-deadline setting
+  uint64_t spin_ns = 0;                                        // its spin-before-deadline setting
   uint64_t protocol_errors = 0;
   bool remote = false;
   double cpu_util() const { return wall_ns ? static_cast<double>(cpu_ns) / wall_ns : 0; }
@@ -113,9 +113,9 @@ struct PeerOptions {
   uint64_t seed = 1;
   LatencySpec latency;
   uint64_t spin_ns = 0;
-  int listen_fd = -1;  // accept connections from here (tcp)
-  int stop_fd = -1;    // readable = shut down (a signalfd for `iomodels peer`)
-  int control_fd = -1; // the local parent's control socket: closed = shut down
+  int listen_fd = -1;   // accept connections from here (tcp)
+  int stop_fd = -1;     // readable = shut down (a signalfd for `iomodels peer`)
+  int control_fd = -1;  // the local parent's control socket: closed = shut down
 };
 // Runs the peer's event loop over the connections it already has (read fd,
 // write fd; set up by Workload) and those it accepts; returns when stop_fd

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <stdexcept>
 #include <string>
 
@@ -30,7 +29,7 @@ struct ScenarioFlags {
   std::string verify = "on";
   std::string seed = "1";
   std::string peer_spin = "0";
-  std::string peer;  // HOST:PORT of a remote `iomodels peer`
+  std::string peer;        // HOST:PORT of a remote `iomodels peer`
   std::string rate = "0";  // open loop: requests/s per connection (0 = closed loop)
 
   // Adds every flag; `with_model` = false leaves --model and --requests out.

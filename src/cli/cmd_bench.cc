@@ -16,8 +16,8 @@
 #include "cli/cli.h"
 #include "cli/report.h"
 #include "iomodels/env.h"
-#include "iomodels/trace.h"
 #include "iomodels/payload.h"
+#include "iomodels/trace.h"
 
 namespace iomodels::cli {
 namespace {
@@ -156,9 +156,11 @@ CLI::App* add_bench(CLI::App& app) {
                   "open loop: rounds at R requests/s per connection, latency from the scheduled "
                   "time (0 = closed loop; names gain /rate:R)")
       ->capture_default_str();
-  sub->add_option("--trace", flags.trace,
-                  "write a timeline of the whole suite (Chrome Trace JSON; open in ui.perfetto.dev)");
-  sub->add_option("--trace-events", flags.trace_events, "stop recording the timeline after N events")
+  sub->add_option(
+      "--trace", flags.trace,
+      "write a timeline of the whole suite (Chrome Trace JSON; open in ui.perfetto.dev)");
+  sub->add_option("--trace-events", flags.trace_events,
+                  "stop recording the timeline after N events")
       ->capture_default_str();
   sub->add_option("--latency-out", flags.latency_out,
                   "write every benchmark's full latency spectrum (JSON) here, for tools/plot.py");
@@ -250,7 +252,8 @@ int run_bench() {
 
   std::unique_ptr<Trace> trace;
   if (!flags.trace.empty()) {
-    trace = std::make_unique<Trace>(flag_count("--trace-events", flags.trace_events, 1, 100'000'000));
+    trace =
+        std::make_unique<Trace>(flag_count("--trace-events", flags.trace_events, 1, 100'000'000));
     trace->name_process("iomodels bench");
     trace->name_thread("main");
     trace->install();
@@ -260,7 +263,8 @@ int run_bench() {
   if (trace) {
     trace->uninstall();
     write_file_atomically(flags.trace, trace->to_json());
-    std::fprintf(stderr, "iomodels bench: timeline %s: %zu events%s (tracing slows every syscall)\n",
+    std::fprintf(stderr,
+                 "iomodels bench: timeline %s: %zu events%s (tracing slows every syscall)\n",
                  flags.trace.c_str(), trace->events(),
                  trace->truncated() ? ", stopped recording at --trace-events" : "");
   }

@@ -87,10 +87,14 @@ class Demo {
     Recorder rec;
     rec.start();
     t0_ = now_ns();
-    if (title.find("read()") != std::string::npos) s.status = sync_blocking(c);
-    else if (title.find("EAGAIN") != std::string::npos) s.status = sync_nonblocking(c);
-    else if (title.find("future") != std::string::npos) s.status = async_blocking(c);
-    else s.status = async_nonblocking(c);
+    if (title.find("read()") != std::string::npos)
+      s.status = sync_blocking(c);
+    else if (title.find("EAGAIN") != std::string::npos)
+      s.status = sync_nonblocking(c);
+    else if (title.find("future") != std::string::npos)
+      s.status = async_blocking(c);
+    else
+      s.status = async_nonblocking(c);
     s.m = rec.stop();
     return s;
   }
@@ -297,10 +301,11 @@ int run_demo() {
     trace->name_process("iomodels demo");
     trace->install();
   }
-  std::printf("The download() story: ask for a document (1), do %s of own work (2), use the\n"
-              "document (3). The device takes %s. Steps are numbered as in the source and\n"
-              "listed in the order they really happened.\n\n",
-              format_duration(work_ns).c_str(), sc.workload.latency.text().c_str());
+  std::printf(
+      "The download() story: ask for a document (1), do %s of own work (2), use the\n"
+      "document (3). The device takes %s. Steps are numbered as in the source and\n"
+      "listed in the order they really happened.\n\n",
+      format_duration(work_ns).c_str(), sc.workload.latency.text().c_str());
   Demo demo(sc, work_ns);
   const Story stories[] = {
       demo.run("sync · blocking", "read()"),

@@ -53,7 +53,8 @@ int run_peer() {
   Fd lfd(::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   const int one = 1;
   ::setsockopt(lfd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (!lfd || ::bind(lfd.get(), res->ai_addr, res->ai_addrlen) < 0 || ::listen(lfd.get(), 4096) < 0) {
+  if (!lfd || ::bind(lfd.get(), res->ai_addr, res->ai_addrlen) < 0 ||
+      ::listen(lfd.get(), 4096) < 0) {
     const int e = errno;
     ::freeaddrinfo(res);
     std::fprintf(stderr, "iomodels: cannot listen on %s: %s\n", flags.listen.c_str(),
@@ -80,8 +81,10 @@ int run_peer() {
   std::fprintf(stderr, "iomodels peer: listening on %s%s%s:%s, latency %s\n", v6 ? "[" : "",
                hostbuf, v6 ? "]" : "", portbuf, po.latency.text().c_str());
   const int code = run_peer_loop(po, {}, &why);
-  if (code != 0) std::fprintf(stderr, "iomodels peer: %s\n", why.c_str());
-  else std::fprintf(stderr, "iomodels peer: stopped\n");
+  if (code != 0)
+    std::fprintf(stderr, "iomodels peer: %s\n", why.c_str());
+  else
+    std::fprintf(stderr, "iomodels peer: stopped\n");
   return code;
 }
 

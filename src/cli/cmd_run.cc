@@ -20,10 +20,12 @@ struct RunFlags {
 CLI::App* add_run(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("run", "run one scenario and print what it cost");
   flags.sc.add_to(sub);
-  sub->add_option("--json", flags.json, "also write the result (with the full latency spectrum) here");
+  sub->add_option("--json", flags.json,
+                  "also write the result (with the full latency spectrum) here");
   sub->add_option("--trace", flags.trace,
                   "write a timeline of the run (Chrome Trace JSON; open in ui.perfetto.dev)");
-  sub->add_option("--trace-events", flags.trace_events, "stop recording the timeline after N events")
+  sub->add_option("--trace-events", flags.trace_events,
+                  "stop recording the timeline after N events")
       ->capture_default_str();
   sub->footer(
       "Example: iomodels run --model epoll --transport socketpair --connections 64 "

@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "iomodels/recorder.h"
@@ -56,8 +55,8 @@ void Trace::add(Event e) {
 
 void Trace::slice(const char* name, const char* category, uint64_t start_ns, uint64_t end_ns,
                   const char* detail) {
-  add(Event{'X', this_tid(), start_ns, end_ns > start_ns ? end_ns - start_ns : 0, 0, name,
-            category, detail ? detail : ""});
+  add(Event{'X', this_tid(), start_ns, end_ns > start_ns ? end_ns - start_ns : 0, 0, name, category,
+            detail ? detail : ""});
 }
 
 void Trace::syscall(const char* name, uint64_t start_ns, uint64_t end_ns, long result) {
@@ -112,15 +111,25 @@ std::string Trace::to_json() const {
   std::lock_guard lock(mu_);
   const int pid = static_cast<int>(::getpid());
   nlohmann::json evs = nlohmann::json::array();
-  evs.push_back({{"ph", "M"}, {"pid", pid}, {"tid", pid}, {"name", "process_name"},
+  evs.push_back({{"ph", "M"},
+                 {"pid", pid},
+                 {"tid", pid},
+                 {"name", "process_name"},
                  {"args", {{"name", process_name_}}}});
   for (const auto& [tid, name] : thread_names_)
-    evs.push_back({{"ph", "M"}, {"pid", pid}, {"tid", tid}, {"name", "thread_name"},
+    evs.push_back({{"ph", "M"},
+                   {"pid", pid},
+                   {"tid", tid},
+                   {"name", "thread_name"},
                    {"args", {{"name", name}}}});
   for (const Event& e : events_) {
     const double ts_us = static_cast<double>(e.ts_ns - std::min(e.ts_ns, origin_ns_)) / 1e3;
-    nlohmann::json j = {{"ph", std::string(1, e.ph)}, {"pid", pid}, {"tid", e.tid},
-                        {"ts", ts_us},  {"name", e.name}, {"cat", e.cat}};
+    nlohmann::json j = {{"ph", std::string(1, e.ph)},
+                        {"pid", pid},
+                        {"tid", e.tid},
+                        {"ts", ts_us},
+                        {"name", e.name},
+                        {"cat", e.cat}};
     if (e.ph == 'X') j["dur"] = static_cast<double>(e.dur_ns) / 1e3;
     if (e.ph == 'b' || e.ph == 'e' || e.ph == 's' || e.ph == 'f') {
       char id[32];

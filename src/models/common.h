@@ -22,9 +22,9 @@ inline uint64_t request_token(const Exchange& ex) {
 // and marks it on the timeline. Every model starts requests through here.
 const Request& begin_request(const RunContext& ctx, Exchange& ex);
 
-// Starts the next request (begin_request) and writes it whole. Requests are 16 bytes into a buffer that holds
-// at most one other request, so the first write nearly always takes it all;
-// a non-blocking fd that is full waits in poll(), bounded by the timeout.
+// Starts the next request (begin_request) and writes it whole. Requests are 16 bytes into a buffer
+// that holds at most one other request, so the first write nearly always takes it all; a
+// non-blocking fd that is full waits in poll(), bounded by the timeout.
 Status send_request(const RunContext& ctx, Exchange& ex);
 
 // Reads a non-blocking connection until EAGAIN or its response is whole. A

@@ -73,7 +73,8 @@ class EpollReactor final : public Model {
     TraceScope callback("callback", "callback");  // a slice on the timeline, when tracing
     Exchange& ex = ex_[i];
     for (;;) {
-      const long n = sys::read(ex.rfd(), buf_.data(), std::min<size_t>(ex.remaining(), buf_.size()));
+      const long n =
+          sys::read(ex.rfd(), buf_.data(), std::min<size_t>(ex.remaining(), buf_.size()));
       if (n == -EAGAIN) return {};  // edge-triggered: drained; wait for the next edge
       if (n <= 0) return read_failed(*ctx_, ex, n);
       Status err;

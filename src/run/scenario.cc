@@ -9,10 +9,11 @@ namespace iomodels {
 
 Status Session::open(const Scenario& sc, std::unique_ptr<Session>* out) {
   const ModelInfo* info = find_model(sc.model);
-  if (info == nullptr) return Status::error("unknown model '" + sc.model + "' (see: iomodels list)");
+  if (info == nullptr)
+    return Status::error("unknown model '" + sc.model + "' (see: iomodels list)");
   if (std::string why = why_not(*info, sc.workload); !why.empty())
-    return Status::not_applicable(sc.model + " on " + std::string(transport_name(sc.workload.transport)) +
-                                  ": " + why);
+    return Status::not_applicable(sc.model + " on " +
+                                  std::string(transport_name(sc.workload.transport)) + ": " + why);
   std::unique_ptr<Session> s(new Session);
   s->sc_ = sc;
   if (Status st = Workload::create(sc.workload, &s->workload_); !st.ok()) return st;

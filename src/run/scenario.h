@@ -17,8 +17,8 @@ struct Scenario {
   std::string model = "epoll";
   WorkloadOptions workload;
   RunOptions run;
-  uint64_t rounds = 100;        // requests per connection, timed
-  uint64_t warmup_rounds = 1;   // untimed, first
+  uint64_t rounds = 100;       // requests per connection, timed
+  uint64_t warmup_rounds = 1;  // untimed, first
   // Open loop: rounds start at this rate (requests/s per connection) whether
   // or not the model kept up, and latency counts from each round's scheduled
   // start. 0 = closed loop: the next round starts when the last one ends.

@@ -2,8 +2,8 @@
 #include "iomodels/sys.h"
 
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <liburing.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -119,7 +119,9 @@ void count_call(long ret) {
   if (ret == -EAGAIN || ret == -EWOULDBLOCK) detail::bump(c.eagain);
 }
 
-long read(int fd, void* buf, size_t n) { return retry("read", [&] { return ::read(fd, buf, n); }); }
+long read(int fd, void* buf, size_t n) {
+  return retry("read", [&] { return ::read(fd, buf, n); });
+}
 long write(int fd, const void* buf, size_t n) {
   return retry("write", [&] { return ::write(fd, buf, n); });
 }
@@ -152,7 +154,9 @@ long select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* tv) {
   // The sets are undefined after EINTR; callers rebuild them on every call.
   return call("select", [&] { return ::select(nfds, r, w, e, tv); });
 }
-long epoll_create1(int flags) { return call("epoll_create1", [&] { return ::epoll_create1(flags); }); }
+long epoll_create1(int flags) {
+  return call("epoll_create1", [&] { return ::epoll_create1(flags); });
+}
 long epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   return call("epoll_ctl", [&] { return ::epoll_ctl(epfd, op, fd, ev); });
 }
@@ -170,13 +174,21 @@ long fcntl_setfl(int fd, int add_flags, int remove_flags) {
   if (want == fl) return 0;
   return call("fcntl", [&] { return ::fcntl(fd, F_SETFL, want); });
 }
-long pipe2(int fds[2], int flags) { return call("pipe2", [&] { return ::pipe2(fds, flags); }); }
+long pipe2(int fds[2], int flags) {
+  return call("pipe2", [&] { return ::pipe2(fds, flags); });
+}
 long socketpair(int domain, int type, int proto, int fds[2]) {
   return call("socketpair", [&] { return ::socketpair(domain, type, proto, fds); });
 }
-long socket(int domain, int type, int proto) { return call("socket", [&] { return ::socket(domain, type, proto); }); }
-long bind(int fd, const sockaddr* a, socklen_t len) { return call("bind", [&] { return ::bind(fd, a, len); }); }
-long listen(int fd, int backlog) { return call("listen", [&] { return ::listen(fd, backlog); }); }
+long socket(int domain, int type, int proto) {
+  return call("socket", [&] { return ::socket(domain, type, proto); });
+}
+long bind(int fd, const sockaddr* a, socklen_t len) {
+  return call("bind", [&] { return ::bind(fd, a, len); });
+}
+long listen(int fd, int backlog) {
+  return call("listen", [&] { return ::listen(fd, backlog); });
+}
 long accept4(int fd, sockaddr* a, socklen_t* len, int flags) {
   return retry("accept4", [&] { return ::accept4(fd, a, len, flags); });
 }
@@ -188,7 +200,9 @@ long connect(int fd, const sockaddr* a, socklen_t len) {
 long setsockopt(int fd, int level, int opt, const void* v, socklen_t len) {
   return call("setsockopt", [&] { return ::setsockopt(fd, level, opt, v, len); });
 }
-long close(int fd) { return call("close", [&] { return ::close(fd); }); }
+long close(int fd) {
+  return call("close", [&] { return ::close(fd); });
+}
 
 long sleep_until(const timespec& deadline) {
   long r;
@@ -232,8 +246,7 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
       arg.ts = reinterpret_cast<uint64_t>(&ts);
       r = ::io_uring_enter2(ring->ring_fd, to_submit, min_complete,
                             flags | IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                            reinterpret_cast<sigset_t*>(&arg),
-                            sizeof(arg));
+                            reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
     } else {
       r = ::io_uring_enter(ring->ring_fd, to_submit, min_complete, flags, nullptr);
     }

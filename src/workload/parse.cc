@@ -114,8 +114,7 @@ bool parse_size(std::string_view text, uint64_t* bytes, std::string* why) {
   return true;
 }
 
-bool parse_count(std::string_view text, uint64_t lo, uint64_t hi, uint64_t* out,
-                 std::string* why) {
+bool parse_count(std::string_view text, uint64_t lo, uint64_t hi, uint64_t* out, std::string* why) {
   uint64_t v = 0;
   const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || p != text.data() + text.size()) {
@@ -123,8 +122,8 @@ bool parse_count(std::string_view text, uint64_t lo, uint64_t hi, uint64_t* out,
     return false;
   }
   if (v < lo || v > hi) {
-    *why = "'" + std::string(text) + "' is outside " + std::to_string(lo) + ".." +
-           std::to_string(hi);
+    *why =
+        "'" + std::string(text) + "' is outside " + std::to_string(lo) + ".." + std::to_string(hi);
     return false;
   }
   *out = v;
@@ -162,8 +161,7 @@ bool parse_latency(std::string_view text, LatencySpec* out, std::string* why) {
   return true;
 }
 
-bool parse_host_port(std::string_view text, std::string* host, uint16_t* port,
-                     std::string* why) {
+bool parse_host_port(std::string_view text, std::string* host, uint16_t* port, std::string* why) {
   size_t colon;
   std::string h;
   if (!text.empty() && text[0] == '[') {

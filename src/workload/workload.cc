@@ -200,8 +200,8 @@ uint64_t fds_needed(Transport t, uint32_t connections) {
 
 Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* out) {
   if (opts.connections < 1 || opts.connections > kMaxConnections)
-    return Status::error("--connections must be 1.." + std::to_string(kMaxConnections) +
-                         ", got " + std::to_string(opts.connections));
+    return Status::error("--connections must be 1.." + std::to_string(kMaxConnections) + ", got " +
+                         std::to_string(opts.connections));
   if (opts.size < 1 || opts.size > kMaxResponseBytes)
     return Status::error("--size must be 1 B..1 MiB, got " + std::to_string(opts.size));
   if (!opts.remote.empty() && opts.transport != Transport::kTcp)
@@ -289,8 +289,8 @@ Status Workload::start_local() {
   for (uint32_t first = 0; first < n;) {
     std::vector<int> send;
     std::vector<Fd> theirs;
-    const uint32_t per = opts_.transport == Transport::kPipe ? detail::kFdsPerMessage / 2
-                                                              : detail::kFdsPerMessage;
+    const uint32_t per =
+        opts_.transport == Transport::kPipe ? detail::kFdsPerMessage / 2 : detail::kFdsPerMessage;
     const uint32_t last = std::min(n, first + per);
     for (uint32_t i = first; i < last; ++i) {
       if (opts_.transport == Transport::kSocketpair) {
@@ -375,8 +375,8 @@ Status Workload::start_remote() {
 
 Status Workload::peer_stats(PeerStats* out, bool reset) {
   detail::PeerStatsWire w{};
-  const auto cmd = static_cast<uint64_t>(reset ? ControlCommand::kStatsAndReset
-                                               : ControlCommand::kStats);
+  const auto cmd =
+      static_cast<uint64_t>(reset ? ControlCommand::kStatsAndReset : ControlCommand::kStats);
   if (Status s = control_exchange(control_.get(), cmd, &w); !s.ok()) return s;
   out->requests = w.requests;
   out->wall_ns = w.wall_ns;

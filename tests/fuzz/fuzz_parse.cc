@@ -46,7 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!close(again.a_ns, spec.a_ns) || !close(again.b_ns, spec.b_ns)) std::abort();
     for (double u : {0.0, 0.5, 0.999999}) {
       const uint64_t s = spec.sample(u);
-      if (spec.kind == LatencySpec::Kind::kUniform && (s < spec.a_ns || s > spec.b_ns)) std::abort();
+      if (spec.kind == LatencySpec::Kind::kUniform && (s < spec.a_ns || s > spec.b_ns))
+        std::abort();
     }
   }
 
