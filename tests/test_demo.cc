@@ -46,8 +46,13 @@ TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo
   CHECK(before(ab, "own work done", "blocked on future.get()"));
   CHECK(before(ab, "blocked on future.get()", "future.get() returned"));
 
-  const std::string an = section(r.out, "async · non-blocking");
+  const std::string an = section(r.out, "async · non-blocking (epoll");
   CHECK(before(an, "own work done", "[callback] data received"));
+
+  // async/await: the code reads in order, but runs around the own work.
+  const std::string aw = section(r.out, "async · non-blocking (coroutine");
+  CHECK(before(aw, "co_await suspends download()", "own work done"));
+  CHECK(before(aw, "own work done", "[download() resumed] data received"));
   CHECK(r.out.find("The 2x2 table") != std::string::npos);
   CHECK(r.out.find("\033[") == std::string::npos);  // --color never
 
@@ -75,7 +80,7 @@ TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo
   CHECK(saw_own_work);
   CHECK(saw_eagain);
   CHECK(saw_callback);
-  CHECK(begins.size() == 4);  // one download per quadrant
+  CHECK(begins.size() == 5);  // one download per story
   CHECK(begins == ends);
   for (int tid : tids_with_events) CHECK(named_tids.count(tid) == 1);
   std::remove(trace.c_str());

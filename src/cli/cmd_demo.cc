@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <coroutine>
 #include <cstdio>
 #include <future>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "iomodels/recorder.h"
 #include "iomodels/sys.h"
 #include "iomodels/trace.h"
+#include "models/coro.h"
 
 namespace iomodels::cli {
 namespace {
@@ -93,6 +95,8 @@ class Demo {
       s.status = sync_nonblocking(c);
     else if (title.find("future") != std::string::npos)
       s.status = async_blocking(c);
+    else if (title.find("co_await") != std::string::npos)
+      s.status = async_await(c);
     else
       s.status = async_nonblocking(c);
     s.m = rec.stop();
@@ -228,9 +232,62 @@ class Demo {
     return {};
   }
 
+  // co_await suspends the coroutine until the demo's epoll loop resumes it.
+  struct Readable {
+    std::coroutine_handle<>* slot;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept { *slot = h; }
+    void await_resume() const noexcept {}
+  };
+
+  // download(), written as if it blocked: send, co_await, use the data.
+  detail::Task download(const ClientConn& c, Status* out) {
+    if (Status s = send(c); !s.ok()) {
+      *out = s;
+      co_return s;
+    }
+    step("1. request sent; co_await suspends download()");
+    bool done = false;
+    while (!done) {
+      co_await Readable{&waiting_};
+      if (Status s = take(c, &done); !s.ok()) {
+        *out = s;
+        co_return s;
+      }
+    }
+    step("3. [download() resumed] data received and used");
+    co_return Status();
+  }
+
+  Status async_await(const ClientConn& c) {
+    story_->waiting = "slept in epoll_wait()";
+    got_ = 0;
+    sys::fcntl_setfl(c.rfd, O_NONBLOCK, 0);
+    const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return Status::from_errno(ep, "epoll_create1");
+    Fd epfd(static_cast<int>(ep));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    sys::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, c.rfd, &ev);
+    Status result;
+    detail::TaskGroup group;
+    waiting_ = {};
+    detail::Task task = download(c, &result);
+    task.start(&group);  // runs download() up to its first co_await
+    own_work();
+    while (group.running > 0 && result.ok()) {
+      const long n = sys::epoll_wait(epfd.get(), &ev, 1, 30'000);
+      if (n <= 0) return Status::from_errno(n == 0 ? -ETIMEDOUT : n, "epoll_wait");
+      std::coroutine_handle<> h = std::exchange(waiting_, {});
+      if (h) h.resume();  // back into download(), after its co_await
+    }
+    return result;
+  }
+
   Scenario sc_;
   uint64_t work_ns_;
   Story* story_ = nullptr;
+  std::coroutine_handle<> waiting_;
   std::mutex mu_;
   uint64_t t0_ = 0;
   std::vector<uint8_t> buf_;
@@ -312,6 +369,7 @@ int run_demo() {
       demo.run("sync · non-blocking", "O_NONBLOCK, EAGAIN"),
       demo.run("async · blocking", "thread, future.get()"),
       demo.run("async · non-blocking", "epoll, callback"),
+      demo.run("async · non-blocking", "coroutine, co_await on epoll"),
   };
   for (const Story& s : stories) print_story(s, k);
 
@@ -329,7 +387,11 @@ int run_demo() {
       "  async · blocking:     wall = wait; another thread slept in read() while this\n"
       "                        one worked, then this one slept in future.get().\n"
       "  async · non-blocking: wall = wait, CPU = work: the kernel said when the data\n"
-      "                        was there (epoll), and the callback used it.\n");
+      "                        was there (epoll), and the callback used it.\n"
+      "  async/await:          %s: as the callback, but download()\n"
+      "                        reads top to bottom; co_await suspended it while\n"
+      "                        the own work ran.\n",
+      cell(stories[4]).c_str());
   int code = 0;
   for (const Story& s : stories)
     if (!s.status.ok()) code = 1;
