@@ -207,17 +207,25 @@ class Demo {
     return s;
   }
 
-  Status async_nonblocking(const ClientConn& c) {
+  // The two epoll stories: a non-blocking fd that an epoll set watches.
+  Status watch_readable(const ClientConn& c, Fd* epfd) {
     story_->waiting = "slept in epoll_wait()";
     got_ = 0;
     sys::fcntl_setfl(c.rfd, O_NONBLOCK, 0);
     const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) return Status::from_errno(ep, "epoll_create1");
-    Fd epfd(static_cast<int>(ep));
+    epfd->reset(static_cast<int>(ep));
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = 0;
-    sys::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, c.rfd, &ev);
+    if (const long r = sys::epoll_ctl(epfd->get(), EPOLL_CTL_ADD, c.rfd, &ev); r < 0)
+      return Status::from_errno(r, "epoll_ctl");
+    return {};
+  }
+
+  Status async_nonblocking(const ClientConn& c) {
+    Fd epfd;
+    if (Status s = watch_readable(c, &epfd); !s.ok()) return s;
+    epoll_event ev{};
     if (Status s = send(c); !s.ok()) return s;
     step("1. request sent; callback registered");
     own_work();
@@ -260,15 +268,9 @@ class Demo {
   }
 
   Status async_await(const ClientConn& c) {
-    story_->waiting = "slept in epoll_wait()";
-    got_ = 0;
-    sys::fcntl_setfl(c.rfd, O_NONBLOCK, 0);
-    const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return Status::from_errno(ep, "epoll_create1");
-    Fd epfd(static_cast<int>(ep));
+    Fd epfd;
+    if (Status s = watch_readable(c, &epfd); !s.ok()) return s;
     epoll_event ev{};
-    ev.events = EPOLLIN;
-    sys::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, c.rfd, &ev);
     Status result;
     detail::TaskGroup group;
     waiting_ = {};
