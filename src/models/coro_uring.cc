@@ -12,9 +12,8 @@
 // READ) and suspends. The loop makes one io_uring_enter per sweep, through
 // the shared Ring (src/models/uring_ring.h), that submits every SQE queued
 // since the last one and waits for completions (a batch, where the kernel
-// can bound the wait: see kBatchWaitUs).
+// can bound the wait: see kUringBatchWaitUs).
 #include <algorithm>
-#include <bit>
 #include <cerrno>
 #include <coroutine>
 #include <vector>
@@ -27,24 +26,6 @@ namespace iomodels {
 namespace detail {
 namespace {
 
-// Per receive: at most this much per connection (as in `uring`).
-constexpr uint32_t kChunkBytes = 64 * 1024;
-// The SQ holds a send and a receive per connection up to 2,048 connections.
-constexpr unsigned kMaxSqEntries = 4096;
-// The kernel's CQ limit (2 × IORING_MAX_ENTRIES).
-constexpr unsigned kMaxCqEntries = 65536;
-
-// Batch wait (Linux 6.12+), as in `uring`: a sweep asks for a completion
-// from every waiting coroutine but returns once this long has passed with at
-// least one, so while the peer is busy one enter reaps many responses.
-// Waiting for one CQE instead gave 0.37-0.57 io_uring_enter per request at 64
-// socketpair connections, latency 0, 64 B; with this, about 0.1 (like `uring`).
-constexpr uint32_t kBatchWaitUs = 50;
-
-unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {
-  return static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(n), lo, hi));
-}
-
 class CoroUring final : public Model {
  public:
   Status setup(RunContext& ctx) override {
@@ -55,14 +36,10 @@ class CoroUring final : public Model {
     ex_ = make_exchanges(ctx);
     slots_.assign(ex_.size(), Slot{});
     tasks_.reserve(ex_.size());
-    chunk_ = std::min(ctx.size(), kChunkBytes);
+    chunk_ = std::min(ctx.size(), kUringChunkBytes);
     // Each connection its own receive buffer: receives are in flight at once.
     mem_.assign(ex_.size() * size_t{chunk_}, 0);
-    RingOptions o;
-    o.sq_entries = pow2_at_least(2 * ex_.size(), 8, kMaxSqEntries);
-    o.cq_entries =
-        pow2_at_least(std::max<uint64_t>(2 * ex_.size(), 2 * o.sq_entries), 16, kMaxCqEntries);
-    if (Status s = ring_.init(o); !s.ok()) return s;
+    if (Status s = ring_.init(ring_options_for(ex_.size())); !s.ok()) return s;
     skip_success_ = ring_.can_skip_success();
     batch_wait_ = ring_.can_batch_wait();
     return {};
@@ -207,7 +184,7 @@ class CoroUring final : public Model {
       // the wait), or the rest of the timeout is gone.
       const auto wait_nr =
           static_cast<unsigned>(batch_wait_ ? std::max<size_t>(group.running, 1) : 1);
-      const long r = ring_.enter(wait_nr, timeout - waited, kBatchWaitUs);
+      const long r = ring_.enter(wait_nr, timeout - waited, kUringBatchWaitUs);
       // ETIME, EINTR: loop and check the clock. EBUSY/EAGAIN: the kernel
       // wants the CQ reaped before it takes more.
       if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)

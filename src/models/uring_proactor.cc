@@ -2,37 +2,12 @@
 #include "models/uring_proactor.h"
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
 #include <cstring>
 
 #include "models/common.h"
 
 namespace iomodels::detail {
-namespace {
-
-// Per receive: at most this much per connection, so 10,000 connections with
-// large responses still fit in memory; a 1 MiB response takes 16 receives.
-constexpr uint32_t kChunkBytes = 64 * 1024;
-// The SQ holds a whole sweep (a send and a receive per connection) up to
-// 2,048 connections; beyond that a sweep submits in several enters.
-constexpr unsigned kMaxSqEntries = 4096;
-// The kernel's CQ limit (2 × IORING_MAX_ENTRIES).
-constexpr unsigned kMaxCqEntries = 65536;
-// Batch wait (Linux 6.12+): a sweep waits for every outstanding response but
-// returns once this long has passed with at least one. While the peer is
-// busy, responses pile up meanwhile and one enter reaps many; when they are
-// slow, the first one after this wakes the loop as usual. It bounds the delay
-// batching adds (plus this VM's timer slack of 50-100 us). Measured at 64
-// socketpair connections, latency 0: 0.37 syscalls per request waiting for one
-// CQE, 0.10 with this; 10 us gave 0.25-0.4 (the timer fires before a batch builds).
-constexpr uint32_t kBatchWaitUs = 50;
-
-unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {
-  return static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(n), lo, hi));
-}
-
-}  // namespace
 
 Status UringProactor::setup(RunContext& ctx) {
   ctx_ = &ctx;
@@ -41,16 +16,12 @@ Status UringProactor::setup(RunContext& ctx) {
   if (Status s = set_nonblocking(ctx, false); !s.ok()) return s;
   ex_ = make_exchanges(ctx);
   conns_.assign(ex_.size(), Conn{});
-  chunk_ = std::min(ctx.size(), kChunkBytes);
+  chunk_ = std::min(ctx.size(), kUringChunkBytes);
   const size_t n = ex_.size();
   recv_base_ = (n * sizeof(Request) + 4095) / 4096 * 4096;
   mem_.assign(recv_base_ + (own_recv_buffers() ? n * chunk_ : 0), 0);
 
-  RingOptions o = ring_opts_;
-  o.sq_entries = pow2_at_least(2 * n, 8, kMaxSqEntries);
-  // Room for every connection's receive and a failed send at once.
-  o.cq_entries = pow2_at_least(std::max<uint64_t>(2 * n, 2 * o.sq_entries), 16, kMaxCqEntries);
-  if (Status s = ring_.init(o); !s.ok()) return s;
+  if (Status s = ring_.init(ring_options_for(n, ring_opts_)); !s.ok()) return s;
   // Successful sends then post no CQE: a sweep's wait is woken by responses only.
   skip_success_ = ring_.can_skip_success();
   batch_wait_ = ring_.can_batch_wait();
@@ -74,7 +45,7 @@ Status UringProactor::run(uint64_t rounds) {
     // completion is there (a batch of them, if the kernel can bound the wait),
     // or the rest of the timeout is gone.
     const auto wait_nr = static_cast<unsigned>(batch_wait_ ? std::max<uint64_t>(active_, 1) : 1);
-    const long r = ring_.enter(wait_nr, timeout - waited, kBatchWaitUs);
+    const long r = ring_.enter(wait_nr, timeout - waited, kUringBatchWaitUs);
     // ETIME, EINTR: loop and check the clock. EBUSY/EAGAIN: the kernel wants
     // the CQ reaped before it takes more.
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)

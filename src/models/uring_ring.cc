@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,26 @@
 #include "iomodels/sys.h"
 
 namespace iomodels::detail {
+
+namespace {
+
+// Beyond 4,096 SQEs a sweep submits in several enters.
+constexpr unsigned kMaxSqEntries = 4096;
+// The kernel's CQ limit (2 × IORING_MAX_ENTRIES).
+constexpr unsigned kMaxCqEntries = 65536;
+
+unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {
+  return static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(n), lo, hi));
+}
+
+}  // namespace
+
+RingOptions ring_options_for(size_t connections, RingOptions base) {
+  base.sq_entries = pow2_at_least(2 * connections, 8, kMaxSqEntries);
+  base.cq_entries =
+      pow2_at_least(std::max<uint64_t>(2 * connections, 2 * base.sq_entries), 16, kMaxCqEntries);
+  return base;
+}
 namespace {
 
 // How long close() waits for an SQPOLL thread to exit; it takes about a
