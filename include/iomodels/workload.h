@@ -19,10 +19,20 @@
 
 namespace iomodels {
 
-enum class Transport { kPipe, kSocketpair, kTcp };
+// pipe, socketpair and tcp connect to the peer process; `file` has no peer:
+// each "connection" is one read in flight on a data file the workload made,
+// and the device is the page cache (or the disk, with --direct).
+enum class Transport { kPipe, kSocketpair, kTcp, kFile };
 std::string_view transport_name(Transport t);
 bool parse_transport(std::string_view text, Transport* out, std::string* why);
+// The transports the peer serves (pipe, socketpair, tcp); not `file`.
 std::span<const Transport> all_transports();
+
+// The file transport's defaults: 256 MiB, in tmpfs.
+inline constexpr uint64_t kDefaultFileBytes = 256ull << 20;
+inline constexpr const char* kDefaultFileDir = "/dev/shm";
+// Reads start at multiples of this (and, with --direct, are sized in them).
+inline constexpr uint32_t kFileAlign = 4096;
 
 struct WorkloadOptions {
   Transport transport = Transport::kSocketpair;
@@ -32,6 +42,13 @@ struct WorkloadOptions {
   uint64_t seed = 1;          // seeds the peer's latency draws
   uint64_t peer_spin_ns = 0;  // the peer spins (burns its core) this long before a deadline
   std::string remote;         // "HOST:PORT" of an `iomodels peer`; tcp only
+  // --- the file transport ---
+  // Empty: an unnamed file (O_TMPFILE) in kDefaultFileDir, gone when the run
+  // ends. Otherwise this path: created and filled if missing, reused if it
+  // already holds iomodels' data of file_bytes, refused otherwise.
+  std::string file_path;
+  uint64_t file_bytes = kDefaultFileBytes;
+  bool direct = false;  // O_DIRECT: past the page cache, to the device
 };
 
 // One connection as the client sees it. For sockets rfd == wfd.

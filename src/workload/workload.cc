@@ -163,6 +163,8 @@ std::string_view transport_name(Transport t) {
       return "socketpair";
     case Transport::kTcp:
       return "tcp";
+    case Transport::kFile:
+      return "file";
   }
   return "?";
 }
@@ -170,13 +172,13 @@ std::string_view transport_name(Transport t) {
 std::span<const Transport> all_transports() { return kTransports; }
 
 bool parse_transport(std::string_view text, Transport* out, std::string* why) {
-  for (Transport t : kTransports) {
+  for (Transport t : {Transport::kPipe, Transport::kSocketpair, Transport::kTcp, Transport::kFile}) {
     if (transport_name(t) == text) {
       *out = t;
       return true;
     }
   }
-  *why = "unknown transport '" + std::string(text) + "' (choose pipe, socketpair or tcp)";
+  *why = "unknown transport '" + std::string(text) + "' (choose pipe, socketpair, tcp or file)";
   return false;
 }
 
