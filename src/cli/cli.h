@@ -60,5 +60,7 @@ CLI::App* add_demo(CLI::App& app);
 int run_demo();
 CLI::App* add_bench(CLI::App& app);
 int run_bench();
+CLI::App* add_calibrate(CLI::App& app);
+int run_calibrate();
 
 }  // namespace iomodels::cli

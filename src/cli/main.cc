@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   CLI::App* peer = add_peer(app);
   CLI::App* demo = add_demo(app);
   CLI::App* bench = add_bench(app);
+  CLI::App* calibrate = add_calibrate(app);
   try {
     app.parse(argc, argv);
     if (list->parsed()) return run_list();
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     if (peer->parsed()) return run_peer();
     if (demo->parsed()) return run_demo();
     if (bench->parsed()) return run_bench();
+    if (calibrate->parsed()) return run_calibrate();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

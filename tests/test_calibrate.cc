@@ -1,0 +1,145 @@
+// Description: `iomodels calibrate` end to end through the real binary: the
+// sockperf part with a tiny budget (skipped, with a message, where sockperf
+// is not installed), a missing tool, and bad flags.
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "util.h"
+
+using namespace iomodels;
+using nlohmann::json;
+
+namespace {
+
+std::string make_temp_dir() {
+  char tmpl[] = "/tmp/iomodels_calibrate_XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  return tmpl;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream f(path);
+  REQUIRE(f.good());
+  return json::parse(f);
+}
+
+// Whether `tool` is on PATH, as calibrate looks for it.
+bool installed(const std::string& tool) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    if (::access((dirs.substr(start, end - start) + "/" + tool).c_str(), X_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// One side's medians are the medians of its samples, and positive.
+void check_side(const json& side, size_t pairs) {
+  const json& samples = side.at("samples");
+  REQUIRE(samples.size() == pairs);
+  for (const char* key : {"ops_per_s", "p50_us", "p99_us", "cpu_us_per_op"}) {
+    INFO(key);
+    std::vector<double> v;
+    for (const json& s : samples) {
+      CHECK(s.at(key).get<double>() > 0);
+      v.push_back(s.at(key));
+    }
+    std::sort(v.begin(), v.end());
+    CHECK(side.at("median").at(key).get<double>() == Approx(v[v.size() / 2]));
+  }
+  for (const json& s : samples) CHECK(s.at("p99_us").get<double>() >= s.at("p50_us").get<double>());
+}
+
+// The ratio is iomodels' median over the tool's.
+void check_ratios(const json& row) {
+  for (const char* key : {"ops_per_s", "p50_us", "p99_us", "cpu_us_per_op"}) {
+    INFO(key);
+    const double ours = row.at("iomodels").at("median").at(key);
+    const double theirs = row.at("tool_result").at("median").at(key);
+    CHECK(row.at("ratio").at(key).get<double>() == Approx(ours / theirs));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("calibrate: bad flags are one-line errors with exit code 2", "[calibrate]") {
+  for (const char* args :
+       {"--pairs 2", "--pairs x", "--qd 0", "--qd 1,,16", "--only disk", "--size 1000",
+        "--budget 1ms", "--budget soon", "--verify maybe", "--msg-size 8", "--file-size 1KiB"}) {
+    INFO(args);
+    const test::CommandResult r = test::run_iomodels(std::string("calibrate ") + args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.rfind("iomodels: error: ", 0) == 0);
+    CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("calibrate: a missing tool is skipped with how to install it", "[calibrate]") {
+  const std::string dir = make_temp_dir();
+  const std::string out = dir + "/cal.json";
+  const test::CommandResult r =
+      test::run_iomodels("calibrate --only fio --fio " + dir + "/no-such-fio --json " + out);
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("apt-get install fio") != std::string::npos);
+  const json doc = read_json(out);
+  CHECK(doc.at("rows").empty());
+  REQUIRE(doc.at("skipped").size() == 1);
+  CHECK(doc.at("skipped").at(0).at("part") == "fio");
+  CHECK(doc.at("skipped").at(0).at("reason").get<std::string>().find("apt-get install fio") !=
+        std::string::npos);
+}
+
+TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll and blocking on tcp",
+          "[calibrate][serial]") {
+  if (!installed("sockperf")) {
+    WARN(
+        "sockperf is not installed (apt-get install sockperf): calibrate's sockperf part not "
+        "tested");
+    return;
+  }
+  const std::string dir = make_temp_dir();
+  const std::string out = dir + "/cal.json";
+  const test::CommandResult r = test::run_iomodels(
+      "calibrate --only sockperf --pairs 3 --budget 50ms --msg-size 64 --json " + out);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const json doc = read_json(out);
+  const json& rows = doc.at("rows");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows.at(0).at("model") == "epoll");
+  CHECK(rows.at(1).at("model") == "blocking");
+  CHECK(rows.at(2).at("model") == "epoll");
+  CHECK(rows.at(2).at("tool_command").get<std::string>().find("-F e") != std::string::npos);
+  for (const json& row : rows) {
+    INFO(row.dump());
+    REQUIRE_FALSE(row.contains("failed"));
+    CHECK(row.at("scenario").at("transport") == "tcp");
+    CHECK(row.at("scenario").at("size") == 64);
+    CHECK(row.at("scenario").at("latency") == "0");
+    check_side(row.at("iomodels"), 3);
+    check_side(row.at("tool_result"), 3);
+    check_ratios(row);
+    // A loopback round trip takes microseconds, not milliseconds.
+    CHECK(row.at("tool_result").at("median").at("p50_us").get<double>() < 2000);
+    CHECK(row.at("iomodels").at("median").at("p50_us").get<double>() < 2000);
+  }
+  // The first two rows compare with the same sockperf runs; the third with
+  // sockperf's epoll mode, other runs.
+  CHECK(rows.at(0).at("tool_result") == rows.at(1).at("tool_result"));
+  CHECK(rows.at(0).at("tool_result") != rows.at(2).at("tool_result"));
+  CHECK(rows.at(0).at("goal").at("what").get<std::string>().find("1.05") != std::string::npos);
+}
