@@ -116,10 +116,16 @@ std::vector<std::string> register_grid(const Grid& grid) {
     for (Transport t : grid.transports)
       for (uint32_t conns : grid.connections)
         for (uint32_t size : grid.sizes)
-          for (const LatencySpec& lat : grid.latencies) {
+          // A file has no peer and so no think time: one point, latency 0.
+          for (const LatencySpec& lat :
+               t == Transport::kFile ? std::vector<LatencySpec>{LatencySpec{}} : grid.latencies) {
             Scenario sc = grid.base;
             sc.model = model;
             sc.workload.transport = t;
+            if (t != Transport::kFile) {
+              sc.workload.file_path.clear();
+              sc.workload.direct = false;
+            }
             sc.workload.connections = conns;
             sc.workload.size = size;
             sc.workload.latency = lat;

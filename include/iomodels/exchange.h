@@ -1,6 +1,8 @@
 // Description: Exchange, one connection's request/response cycle as the
 // client sees it. Every model uses it, so framing, verification and latency
-// are the same for all of them.
+// are the same for all of them. On the file transport a "request" is a read
+// of size bytes at a random aligned offset of the data file, and the
+// response is what that read returns.
 #pragma once
 
 #include <cstdint>
@@ -15,18 +17,43 @@ namespace iomodels {
 
 class Exchange {
  public:
-  void init(const ClientConn& c, uint32_t size, bool verify) {
+  // `file_bytes` > 0: the file transport, reading a file of that size; the
+  // offsets are drawn from `seed`, the same for every model.
+  void init(const ClientConn& c, uint32_t size, bool verify, uint64_t file_bytes = 0,
+            uint64_t seed = 0) {
     conn_ = c;
     size_ = size;
     verify_ = verify;
+    file_slots_ = file_bytes >= size ? (file_bytes - size) / kFileAlign + 1 : 0;
+    seed_ = seed;
   }
 
-  // Starts the next request, issued at `issued_ns`; returns its 16 bytes.
+  // Starts the next request, issued at `issued_ns`; returns its 16 bytes
+  // (on a file there is nothing to send: offset() says where to read).
   const Request& begin(uint64_t issued_ns) {
     req_ = Request{conn_.index, size_, ++last_id_};
     got_ = 0;
     issued_ns_ = issued_ns;
+    if (file_slots_ != 0) offset_ = file_offset(seed_, conn_.index, last_id_, file_slots_);
     return req_;
+  }
+
+  // The file transport: whether this is a read of a file, and where the
+  // response starts in it (a multiple of kFileAlign).
+  bool file() const { return file_slots_ != 0; }
+  uint64_t offset() const { return offset_; }
+  // Where the next byte of the response is in the file.
+  uint64_t next_offset() const { return offset_ + got_; }
+
+  // The offset of request `id` on connection `conn`: uniform over `slots`
+  // aligned positions, deterministic (splitmix64 of seed, conn and id).
+  static uint64_t file_offset(uint64_t seed, uint32_t conn, uint64_t id, uint64_t slots) {
+    uint64_t x = seed ^ (static_cast<uint64_t>(conn) << 40) ^ id;
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return (x % slots) * kFileAlign;
   }
 
   // Takes `n` received bytes of the response. Returns false (with the reason
@@ -38,7 +65,8 @@ class Exchange {
       return false;
     }
     if (verify_) {
-      const size_t bad = verify_payload(conn_.index, last_id_, got_, p, n);
+      const size_t bad = file_slots_ != 0 ? verify_payload(kFileDataConn, 0, offset_ + got_, p, n)
+                                          : verify_payload(conn_.index, last_id_, got_, p, n);
       if (bad != n) {
         *err = mismatch(got_ + bad, p[bad]);
         return false;
@@ -74,6 +102,9 @@ class Exchange {
   uint32_t got_ = 0;
   uint64_t last_id_ = 0;
   uint64_t issued_ns_ = 0;
+  uint64_t file_slots_ = 0;  // file transport: aligned offsets to draw from; 0 = a stream
+  uint64_t seed_ = 0;
+  uint64_t offset_ = 0;
   bool verify_ = true;
 };
 

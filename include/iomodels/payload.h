@@ -20,6 +20,10 @@ inline constexpr uint32_t kMaxConnections = 10'000;
 
 // A request on this "connection" asks the peer for its statistics instead.
 inline constexpr uint32_t kControlConn = 0xFFFFFFFFu;
+// The file transport's data file holds the payload of (kFileDataConn, 0):
+// byte o of the file is payload byte o, so a read at the wrong offset fails
+// verification as surely as a wrong byte.
+inline constexpr uint32_t kFileDataConn = 0xFFFFFFFEu;
 enum class ControlCommand : uint64_t { kStats = 1, kStatsAndReset = 2 };
 
 // Writes bytes [offset, offset + n) of the payload of (conn, id).

@@ -67,6 +67,7 @@ struct PeerStats {
   uint64_t spin_ns = 0;                                        // its spin-before-deadline setting
   uint64_t protocol_errors = 0;
   bool remote = false;
+  bool none = false;  // the file transport: no peer, so every figure above is 0
   double cpu_util() const { return wall_ns ? static_cast<double>(cpu_ns) / wall_ns : 0; }
   // At >= 90% of a core the peer, not the model, sets the pace.
   bool peer_bound() const { return cpu_util() >= 0.9; }
@@ -104,6 +105,7 @@ class Workload {
   Workload() = default;
   Status start_local();
   Status start_remote();
+  Status start_file();  // src/workload/datafile.cc
   Status connect_tcp(const std::string& host, uint16_t port, Fd* out);
   void watchdog_loop();
 

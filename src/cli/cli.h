@@ -21,7 +21,7 @@ struct ScenarioFlags {
   std::string transport = "socketpair";
   std::string connections = "64";
   std::string size = "4KiB";
-  std::string latency = "1ms";
+  std::string latency;  // empty: 1ms on a peer's transport, 0 on the file transport
   std::string requests = "100";
   std::string pool_threads = "0";
   std::string poll_interval = "100us";
@@ -31,6 +31,9 @@ struct ScenarioFlags {
   std::string peer_spin = "0";
   std::string peer;        // HOST:PORT of a remote `iomodels peer`
   std::string rate = "0";  // open loop: requests/s per connection (0 = closed loop)
+  std::string file;        // the file transport's data file (empty: unnamed, in /dev/shm)
+  std::string file_size = "256MiB";
+  bool direct = false;
 
   // Adds every flag; `with_model` = false leaves --model and --requests out.
   void add_to(CLI::App* app, bool with_model = true);

@@ -69,6 +69,9 @@ bench::Grid make_grid() {
   bench::Grid g;
   ScenarioFlags base = flags.sc;
   base.model = "epoll";  // any valid model: to_scenario checks the other flags
+  // With the file transport in the grid, its flags (--file, --direct) are
+  // checked as they apply to it; the other transports' points drop them.
+  if (("," + flags.transports + ",").find(",file,") != std::string::npos) base.transport = "file";
   g.base = base.to_scenario();
 
   if (flags.models.empty()) {
@@ -133,8 +136,15 @@ CLI::App* add_bench(CLI::App& app) {
   bench_app = sub;
   sub->add_option("--models", flags.models,
                   "comma list of models, or 'all' (default: every model this kernel can run)");
-  sub->add_option("--transports", flags.transports, "comma list: pipe, socketpair, tcp")
+  sub->add_option("--transports", flags.transports,
+                  "comma list: pipe, socketpair, tcp, file (file points have latency 0 only)")
       ->capture_default_str();
+  sub->add_option("--file", flags.sc.file,
+                  "file transport: the data file to create and fill, or reuse "
+                  "[default: an unnamed file in /dev/shm]");
+  sub->add_option("--file-size", flags.sc.file_size, "file transport: size of the data file")
+      ->capture_default_str();
+  sub->add_flag("--direct", flags.sc.direct, "file transport: O_DIRECT reads");
   sub->add_option("--connections", flags.connections, "comma list of connection counts, 1..10000")
       ->capture_default_str();
   sub->add_option("--sizes", flags.sizes, "comma list of response sizes, 1B..1MiB")

@@ -1,6 +1,7 @@
 // Description: `iomodels list`: every model with its quadrant and whether it
 // can run here, and every transport.
 #include <cstdio>
+#include <vector>
 
 #include "cli/cli.h"
 #include "iomodels/env.h"
@@ -19,7 +20,9 @@ int run_list() {
                 std::string(quadrant_name(m->quadrant)).c_str(),
                 why.empty() ? "available" : ("unavailable: " + why).c_str());
     std::printf("  %-16s %-18s   %s\n", "", "", std::string(m->summary).c_str());
-    for (Transport t : all_transports()) {
+    std::vector<Transport> ts(all_transports().begin(), all_transports().end());
+    ts.push_back(Transport::kFile);
+    for (Transport t : ts) {
       WorkloadOptions w;
       w.transport = t;
       if (std::string na = m->not_applicable ? m->not_applicable(w) : ""; !na.empty())
@@ -31,6 +34,10 @@ int run_list() {
   std::printf("  pipe          two pipes per connection (request, response)\n");
   std::printf("  socketpair    AF_UNIX stream socket pair\n");
   std::printf("  tcp           TCP over loopback, TCP_NODELAY (or --peer HOST:PORT)\n");
+  std::printf(
+      "  file          no peer: each connection is one pread in flight at a random 4 KiB-\n"
+      "                aligned offset of a data file (default 256 MiB in /dev/shm; --file,\n"
+      "                --file-size, --direct)\n");
   std::printf("\nio_uring: %s\n", uring_probe().describe().c_str());
   return 0;
 }

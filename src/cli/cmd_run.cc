@@ -51,6 +51,10 @@ int run_run() {
     std::fprintf(stderr, "iomodels: not applicable: %s\n", st.message().c_str());
     return 2;
   }
+  if (st.invalid()) {
+    std::fprintf(stderr, "iomodels: error: %s\n", st.message().c_str());
+    return 2;
+  }
   if (!st.ok()) {
     std::fprintf(stderr, "iomodels: %s failed: %s\n", sc.model.c_str(), st.message().c_str());
     return 1;

@@ -61,14 +61,26 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
     app->add_option("-r,--requests", requests, "requests per connection, timed")
         ->capture_default_str();
   }
-  app->add_option("-t,--transport", transport, "pipe | socketpair | tcp")->capture_default_str();
-  app->add_option("-c,--connections", connections, "connections to the peer, 1..10000")
+  app->add_option("-t,--transport", transport,
+                  "pipe | socketpair | tcp (to the peer) | file (reads of a data file, no peer)")
       ->capture_default_str();
-  app->add_option("-s,--size", size, "response size, 1B..1MiB (e.g. 64, 4KiB, 1MiB)")
+  app->add_option("-c,--connections", connections,
+                  "connections to the peer, 1..10000 (file: reads in flight)")
+      ->capture_default_str();
+  app->add_option("-s,--size", size,
+                  "response size, 1B..1MiB (e.g. 64, 4KiB, 1MiB; file: bytes per read)")
       ->capture_default_str();
   app->add_option("-l,--latency", latency,
-                  "peer think time: 0 | 250us | 1ms | uniform:A-B | exp:MEAN")
+                  "peer think time: 0 | 250us | 1ms | uniform:A-B | exp:MEAN "
+                  "[default: 1ms; file: 0, it has no peer]");
+  app->add_option("--file", file,
+                  "file transport: the data file to create and fill (reused when it already "
+                  "holds iomodels' data) [default: an unnamed file in /dev/shm]");
+  app->add_option("--file-size", file_size, "file transport: size of the data file")
       ->capture_default_str();
+  app->add_flag("--direct", direct,
+                "file transport: open with O_DIRECT (past the page cache; --size a multiple of "
+                "4KiB; not on tmpfs)");
   app->add_option("--pool-threads", pool_threads, "threadpool workers (0 = one per core)")
       ->capture_default_str();
   app->add_option("--poll-interval", poll_interval, "polling-sleep: sleep between sweeps")
@@ -95,7 +107,24 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.workload.connections =
       static_cast<uint32_t>(flag_count("--connections", connections, 1, kMaxConnections));
   sc.workload.size = static_cast<uint32_t>(flag_size("--size", size, 1, kMaxResponseBytes));
-  sc.workload.latency = flag_latency("--latency", latency);
+  const bool file = sc.workload.transport == Transport::kFile;
+  sc.workload.latency = flag_latency("--latency", latency.empty() ? (file ? "0" : "1ms") : latency);
+  if (file && sc.workload.latency.bound_ns() != 0)
+    throw UsageError(
+        "--latency: the file transport has no peer to add think time (the device's own time is "
+        "what is measured)");
+  if (!file && (!this->file.empty() || direct))
+    throw UsageError(std::string(direct ? "--direct" : "--file") + ": needs --transport file");
+  sc.workload.file_path = this->file;
+  sc.workload.file_bytes = flag_size("--file-size", file_size, kFileAlign, uint64_t{1} << 40);
+  if (sc.workload.file_bytes % kFileAlign != 0)
+    throw UsageError("--file-size: '" + file_size + "' is not a multiple of 4KiB");
+  sc.workload.direct = direct;
+  if (file && sc.workload.size > sc.workload.file_bytes)
+    throw UsageError("--size: larger than the data file (--file-size " + file_size + ")");
+  if (direct && sc.workload.size % kFileAlign != 0)
+    throw UsageError("--size: --direct reads whole 4KiB blocks; '" + size +
+                     "' is not a multiple of 4KiB");
   sc.workload.seed = flag_count("--seed", seed, 0, UINT64_MAX);
   sc.workload.peer_spin_ns = flag_duration("--peer-spin", peer_spin);
   sc.workload.remote = peer;

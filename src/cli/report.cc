@@ -63,7 +63,15 @@ nlohmann::json scenario_json(const Scenario& sc) {
           {"verify", sc.run.verify},
           {"seed", w.seed},
           {"peer_spin_ns", w.peer_spin_ns},
-          {"peer", w.remote.empty() ? "local (forked)" : w.remote}};
+          {"peer", w.transport == Transport::kFile ? "none (file transport)"
+                   : w.remote.empty()              ? "local (forked)"
+                                                   : w.remote},
+          {"file", w.transport == Transport::kFile
+                       ? nlohmann::json{{"path", w.file_path.empty() ? "(unnamed, in /dev/shm)"
+                                                                     : w.file_path},
+                                        {"bytes", w.file_bytes},
+                                        {"direct", w.direct}}
+                       : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json spectrum_json(const Histogram& h) {
@@ -113,6 +121,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
         {"late_max_us", r.peer.late_max_ns / 1e3},
         {"spin_ns", r.peer.spin_ns},
         {"remote", r.peer.remote},
+        {"none", r.peer.none},
         {"peer_bound", r.peer.peer_bound()}}},
   };
 }
@@ -127,19 +136,31 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
       "  wall          %10.3f s      requests/s %12.0f   bytes/s %12.0f\n"
       "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n"
       "  per request   CPU %8.2f us   syscalls %6.2f   EAGAIN %6.2f   ctx switches %5.2f\n"
-      "  latency (us)  p50 %9.1f   p90 %9.1f   p99 %9.1f   p99.9 %9.1f   max %9.1f\n"
-      "  peer          lateness p50 %.1f us  p99 %.1f us  max %.1f us   CPU %.2f core%s%s\n",
+      "  latency (us)  p50 %9.1f   p90 %9.1f   p99 %9.1f   p99.9 %9.1f   max %9.1f\n",
       sc.model.c_str(), info ? std::string(quadrant_name(info->quadrant)).c_str() : "?",
       std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
       sc.workload.size, sc.workload.latency.text().c_str(),
       static_cast<unsigned long long>(sc.rounds), r.m.wall_s, f.requests_per_s, f.bytes_per_s,
       r.m.cpu_s(), r.m.user_s, r.m.sys_s, f.cpu_util, f.cpu_us_per_req, f.syscalls_per_req,
-      f.eagain_per_req, f.ctx_per_req, f.p50_us, f.p90_us, f.p99_us, f.p999_us, f.max_us,
-      r.peer.late_p50_ns / 1e3, r.peer.late_p99_ns / 1e3, r.peer.late_max_ns / 1e3,
-      r.peer.cpu_util(), r.peer.spin_ns ? ", spinning before deadlines" : "",
-      r.peer.peer_bound() ? "\n  PEER-BOUND: the peer used >= 90% of a core; this measures the peer"
-                          : "");
+      f.eagain_per_req, f.ctx_per_req, f.p50_us, f.p90_us, f.p99_us, f.p999_us, f.max_us);
   std::string s = buf;
+  if (sc.workload.transport == Transport::kFile) {
+    const WorkloadOptions& w = sc.workload;
+    s += "  file          " +
+         (w.file_path.empty() ? std::string("unnamed, in /dev/shm") : w.file_path) + ", " +
+         std::to_string(w.file_bytes >> 20) + " MiB, reads at random 4 KiB-aligned offsets" +
+         (w.direct ? ", O_DIRECT" : ", through the page cache") + "; no peer\n";
+  } else {
+    std::snprintf(
+        buf, sizeof buf,
+        "  peer          lateness p50 %.1f us  p99 %.1f us  max %.1f us   CPU %.2f core%s%s\n",
+        r.peer.late_p50_ns / 1e3, r.peer.late_p99_ns / 1e3, r.peer.late_max_ns / 1e3,
+        r.peer.cpu_util(), r.peer.spin_ns ? ", spinning before deadlines" : "",
+        r.peer.peer_bound()
+            ? "\n  PEER-BOUND: the peer used >= 90% of a core; this measures the peer"
+            : "");
+    s += buf;
+  }
   if (!sc.workload.remote.empty()) {
     s += "  remote peer   " + sc.workload.remote +
          ": its own --latency applies, not this run's; its CPU is another machine's\n";

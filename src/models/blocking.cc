@@ -30,8 +30,7 @@ class Blocking final : public Model {
         if (Status s = detail::send_request(*ctx_, ex); !s.ok()) return s;
         while (!ex.complete()) {
           // The thread sleeps here until the peer answers.
-          const long n =
-              sys::read(ex.rfd(), buf_.data(), std::min<size_t>(ex.remaining(), buf_.size()));
+          const long n = detail::read_response(ex, buf_.data(), buf_.size());
           if (n <= 0) return detail::read_failed(*ctx_, ex, n);
           Status err;
           if (!ex.feed(buf_.data(), static_cast<size_t>(n), &err)) return err;
@@ -45,7 +44,7 @@ class Blocking final : public Model {
  private:
   RunContext* ctx_ = nullptr;
   std::vector<Exchange> ex_;
-  std::vector<uint8_t> buf_;
+  detail::IoBuffer buf_;
 };
 
 }  // namespace

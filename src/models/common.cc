@@ -3,19 +3,31 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
 
+#include "iomodels/fd.h"
 #include "iomodels/parse.h"
 
 namespace iomodels {
 
 Status Exchange::mismatch(uint64_t offset, uint8_t got) const {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, ": byte %llu of %u is 0x%02x, expected 0x%02x",
-                static_cast<unsigned long long>(offset), size_, got,
-                payload_byte(conn_.index, last_id_, offset));
+  char buf[200];
+  if (file()) {
+    std::snprintf(buf, sizeof buf,
+                  ": byte %llu of %u (file offset %llu) is 0x%02x, expected 0x%02x",
+                  static_cast<unsigned long long>(offset), size_,
+                  static_cast<unsigned long long>(offset_ + offset), got,
+                  payload_byte(kFileDataConn, 0, offset_ + offset));
+  } else {
+    std::snprintf(buf, sizeof buf, ": byte %llu of %u is 0x%02x, expected 0x%02x",
+                  static_cast<unsigned long long>(offset), size_, got,
+                  payload_byte(conn_.index, last_id_, offset));
+  }
   return Status::error(where() + buf);
 }
 
@@ -30,6 +42,7 @@ const Request& begin_request(const RunContext& ctx, Exchange& ex) {
 
 Status send_request(const RunContext& ctx, Exchange& ex) {
   const Request& rq = begin_request(ctx, ex);
+  if (ex.file()) return {};  // the read itself is the request
   const auto* p = reinterpret_cast<const uint8_t*>(&rq);
   size_t left = sizeof rq;
   while (left > 0) {
@@ -54,7 +67,7 @@ Status send_request(const RunContext& ctx, Exchange& ex) {
 Status read_until_eagain(const RunContext& ctx, Exchange& ex, std::span<uint8_t> buf,
                          uint64_t* left, bool* done, bool* progressed) {
   while (!ex.complete()) {
-    const long n = sys::read(ex.rfd(), buf.data(), std::min<size_t>(ex.remaining(), buf.size()));
+    const long n = read_response_nowait(ex, buf.data(), buf.size());
     if (n == -EAGAIN) return {};  // the rest comes later
     if (n <= 0) return read_failed(ctx, ex, n);
     if (progressed != nullptr) *progressed = true;
@@ -69,13 +82,77 @@ Status read_until_eagain(const RunContext& ctx, Exchange& ex, std::span<uint8_t>
   return send_request(ctx, ex);
 }
 
+long read_response(const Exchange& ex, uint8_t* buf, size_t cap) {
+  const size_t n = std::min<size_t>(ex.remaining(), cap);
+  if (ex.file()) return sys::pread(ex.rfd(), buf, n, static_cast<off_t>(ex.next_offset()));
+  return sys::read(ex.rfd(), buf, n);
+}
+
+long read_response_nowait(const Exchange& ex, uint8_t* buf, size_t cap) {
+  const size_t n = std::min<size_t>(ex.remaining(), cap);
+  if (ex.file()) {
+    iovec iov{buf, n};
+    return sys::preadv2(ex.rfd(), &iov, 1, static_cast<off_t>(ex.next_offset()), RWF_NOWAIT);
+  }
+  return sys::read(ex.rfd(), buf, n);
+}
+
 Status read_failed(const RunContext& ctx, const Exchange& ex, long r) {
+  if (ex.file()) {
+    // The file is ours and big enough for every read: EOF means it shrank.
+    return Status::error(
+        ex.where() + ": " +
+        (r == 0 ? std::string("end of file (was the data file truncated?)")
+                : "pread at offset " + std::to_string(ex.next_offset()) + ": " + errno_text(r)));
+  }
   std::string what = r == 0 ? "the peer closed the connection" : errno_text(r);
   if (ctx.workload->watchdog_fired()) {
     what += " (the watchdog killed the peer: no request completed in " +
             format_duration(ctx.options.timeout_ns) + ")";
   }
   return Status::error(ex.where() + ": " + what);
+}
+
+namespace {
+
+// A regular file in memory to ask the kernel about.
+Fd probe_file() { return Fd(static_cast<int>(::memfd_create("iomodels-probe", MFD_CLOEXEC))); }
+
+}  // namespace
+
+std::string epoll_not_applicable(const WorkloadOptions& w) {
+  if (w.transport != Transport::kFile) return {};
+  static const std::string why = [] {
+    Fd f = probe_file();
+    Fd ep(static_cast<int>(sys::epoll_create1(EPOLL_CLOEXEC)));
+    long r = -EBADF;
+    if (f && ep) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      r = sys::epoll_ctl(ep.get(), EPOLL_CTL_ADD, f.get(), &ev);
+    }
+    const std::string said =
+        r == 0 ? std::string("it succeeded here, unexpectedly") : "here it says " + errno_text(r);
+    return "a regular file has no readiness to wait for: epoll_ctl(EPOLL_CTL_ADD) refuses it "
+           "with EPERM (" +
+           said + "), and a read of it waits for the page cache or the disk, never for a peer";
+  }();
+  return why;
+}
+
+std::string poll_not_applicable(const WorkloadOptions& w) {
+  if (w.transport != Transport::kFile) return {};
+  static const std::string why = [] {
+    Fd f = probe_file();
+    pollfd pf{f.get(), POLLIN, 0};
+    const long r = f ? sys::poll(&pf, 1, 0) : -EBADF;
+    const std::string said = r == 1 && (pf.revents & POLLIN)
+                                 ? "here poll() returned POLLIN at once"
+                                 : "here poll() returned " + std::to_string(r);
+    return "poll() and select() report a regular file always ready (" + said +
+           "), and O_NONBLOCK has no effect on regular files: a read still waits for the disk";
+  }();
+  return why;
 }
 
 Status timed_out(const RunContext& ctx, std::string_view waiting_for) {
@@ -85,7 +162,10 @@ Status timed_out(const RunContext& ctx, std::string_view waiting_for) {
 
 std::vector<Exchange> make_exchanges(const RunContext& ctx) {
   std::vector<Exchange> v(ctx.conns().size());
-  for (size_t i = 0; i < v.size(); ++i) v[i].init(ctx.conns()[i], ctx.size(), ctx.options.verify);
+  const WorkloadOptions& w = ctx.workload->options();
+  const uint64_t file_bytes = w.transport == Transport::kFile ? w.file_bytes : 0;
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i].init(ctx.conns()[i], ctx.size(), ctx.options.verify, file_bytes, w.seed);
   return v;
 }
 

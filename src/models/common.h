@@ -2,7 +2,12 @@
 // failed read into a clear error, and finishing a request.
 #pragma once
 
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "iomodels/exchange.h"
@@ -13,6 +18,32 @@
 
 namespace iomodels::detail {
 
+// A read buffer aligned to kFileAlign: O_DIRECT reads need aligned memory,
+// and every model reads into one of these so that --direct works for all.
+class IoBuffer {
+ public:
+  IoBuffer() = default;
+  explicit IoBuffer(size_t n) { resize(n); }
+  // A new zeroed buffer of n bytes (the old contents are gone).
+  void resize(size_t n) {
+    const size_t rounded = (n + kFileAlign - 1) / kFileAlign * kFileAlign;
+    p_.reset(rounded ? static_cast<uint8_t*>(std::aligned_alloc(kFileAlign, rounded)) : nullptr);
+    if (rounded != 0 && !p_) throw std::bad_alloc();
+    if (rounded != 0) std::memset(p_.get(), 0, rounded);
+    n_ = n;
+  }
+  uint8_t* data() const { return p_.get(); }
+  size_t size() const { return n_; }
+  operator std::span<uint8_t>() const { return {p_.get(), n_}; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> p_;
+  size_t n_ = 0;
+};
+
 // A request's id on the timeline: unique across connections.
 inline uint64_t request_token(const Exchange& ex) {
   return (static_cast<uint64_t>(ex.conn().index) << 40) | ex.id();
@@ -22,8 +53,9 @@ inline uint64_t request_token(const Exchange& ex) {
 // and marks it on the timeline. Every model starts requests through here.
 const Request& begin_request(const RunContext& ctx, Exchange& ex);
 
-// Starts the next request (begin_request) and writes it whole. Requests are 16 bytes into a buffer
-// that holds at most one other request, so the first write nearly always takes it all; a
+// Starts the next request (begin_request) and writes it whole (on the file
+// transport there is nothing to write: the read is the request). Requests are 16 bytes into a
+// buffer that holds at most one other request, so the first write nearly always takes it all; a
 // non-blocking fd that is full waits in poll(), bounded by the timeout.
 Status send_request(const RunContext& ctx, Exchange& ex);
 
@@ -34,6 +66,26 @@ Status send_request(const RunContext& ctx, Exchange& ex);
 // select and polling models share this.
 Status read_until_eagain(const RunContext& ctx, Exchange& ex, std::span<uint8_t> buf,
                          uint64_t* left, bool* done, bool* progressed = nullptr);
+
+// Reads the next part of ex's response into buf (at most cap bytes): read()
+// on a stream; on the file transport pread() at the response's next offset.
+long read_response(const Exchange& ex, uint8_t* buf, size_t cap);
+// The same without waiting: the stream's fd is O_NONBLOCK; a file, on which
+// O_NONBLOCK does nothing, is read with preadv2(RWF_NOWAIT), which says
+// EAGAIN when the data is not in the page cache yet.
+long read_response_nowait(const Exchange& ex, uint8_t* buf, size_t cap);
+
+// Whether the workload is the file transport.
+inline bool is_file(const RunContext& ctx) {
+  return ctx.workload->options().transport == Transport::kFile;
+}
+
+// ModelInfo::not_applicable for the readiness models on the file transport.
+// Both ask the kernel (on a memfd, a regular file in memory) and quote it:
+// epoll_ctl refuses a regular file with EPERM; poll() and select() call it
+// ready at once, and O_NONBLOCK changes nothing for it.
+std::string epoll_not_applicable(const WorkloadOptions& w);
+std::string poll_not_applicable(const WorkloadOptions& w);
 
 // Why a read returned `r` (0 = EOF, or -errno): names the connection and
 // says whether the watchdog killed the peer.

@@ -110,13 +110,16 @@ Task client_loop(const RunContext& ctx, Exchange& ex, Conn conn, std::span<uint8
   for (uint64_t k = 0; k < rounds; ++k) {
     const Request& rq = begin_request(ctx, ex);
     const auto* p = reinterpret_cast<const uint8_t*>(&rq);
-    for (size_t sent = 0; sent < sizeof rq;) {
+    // On the file transport the read is the request: nothing to send.
+    for (size_t sent = ex.file() ? sizeof rq : 0; sent < sizeof rq;) {
       const long n = co_await conn.send(p + sent, sizeof rq - sent);
       if (n <= 0) co_return read_failed(ctx, ex, n == 0 ? -EIO : n);
       sent += static_cast<size_t>(n);
     }
     while (!ex.complete()) {
-      const long n = co_await conn.recv(buf.data(), buf.size());
+      // A file holds more than the response: ask for the rest of it only.
+      const size_t want = ex.file() ? std::min<size_t>(ex.remaining(), buf.size()) : buf.size();
+      const long n = co_await conn.recv(buf.data(), want);
       if (n <= 0) co_return read_failed(ctx, ex, n);
       Status err;
       if (!ex.feed(buf.data(), static_cast<size_t>(n), &err)) co_return err;

@@ -245,9 +245,12 @@ class CoroEpoll final : public Model {
 }  // namespace detail
 
 extern const ModelInfo model_coro_epoll{
-    "coro-epoll", Quadrant::kAsyncNonblocking,
+    "coro-epoll",
+    Quadrant::kAsyncNonblocking,
     "the epoll reactor written as C++20 coroutines: co_await send/recv per connection, "
     "resumed from epoll_wait",
-    [] { return std::unique_ptr<Model>(new detail::CoroEpoll()); }};
+    [] { return std::unique_ptr<Model>(new detail::CoroEpoll()); },
+    nullptr,
+    detail::epoll_not_applicable};
 
 }  // namespace iomodels

@@ -38,7 +38,7 @@ class CoroUring final : public Model {
     tasks_.reserve(ex_.size());
     chunk_ = std::min(ctx.size(), kUringChunkBytes);
     // Each connection its own receive buffer: receives are in flight at once.
-    mem_.assign(ex_.size() * size_t{chunk_}, 0);
+    mem_.resize(ex_.size() * size_t{chunk_});
     if (Status s = ring_.init(ring_options_for(ex_.size())); !s.ok()) return s;
     skip_success_ = ring_.can_skip_success();
     batch_wait_ = ring_.can_batch_wait();
@@ -131,7 +131,10 @@ class CoroUring final : public Model {
     }
   };
 
-  bool is_socket() const { return ctx_->workload->options().transport != Transport::kPipe; }
+  bool is_socket() const {
+    const Transport t = ctx_->workload->options().transport;
+    return t == Transport::kSocketpair || t == Transport::kTcp;
+  }
 
   // 0 or -errno. Ring::sqe submits first when the SQ is full.
   long queue_send(uint32_t i, const uint8_t* p, size_t n, bool skip) {
@@ -156,8 +159,9 @@ class CoroUring final : public Model {
     const int fd = ex_[i].rfd();
     if (is_socket())
       io_uring_prep_recv(sqe, fd, p, n, 0);
-    else
-      io_uring_prep_read(sqe, fd, p, static_cast<unsigned>(n), 0);
+    else  // a pipe ignores the offset; a file reads at the response's next byte
+      io_uring_prep_read(sqe, fd, p, static_cast<unsigned>(n),
+                         ex_[i].file() ? ex_[i].next_offset() : 0);
     io_uring_sqe_set_data64(sqe, token(i, Op::kRecv));
     return 0;
   }
@@ -225,7 +229,7 @@ class CoroUring final : public Model {
   RunContext* ctx_ = nullptr;
   // Declared before ring_, so the ring (cancelling what is in flight) goes
   // first: in-flight receives point into mem_, sends into ex_.
-  std::vector<uint8_t> mem_;
+  IoBuffer mem_;
   std::vector<Exchange> ex_;
   std::vector<Slot> slots_;
   Ring ring_;

@@ -112,8 +112,11 @@ std::unique_ptr<Model> make_epoll_reactor(bool edge_triggered) {
 }  // namespace detail
 
 extern const ModelInfo model_epoll{
-    "epoll", Quadrant::kAsyncNonblocking,
+    "epoll",
+    Quadrant::kAsyncNonblocking,
     "one thread, non-blocking fds, level-triggered epoll; a callback per ready connection",
-    [] { return detail::make_epoll_reactor(false); }};
+    [] { return detail::make_epoll_reactor(false); },
+    nullptr,
+    detail::epoll_not_applicable};
 
 }  // namespace iomodels

@@ -5,13 +5,17 @@
 // says EAGAIN: whatever it leaves behind is never reported again, and the
 // connection would stall until the timeout. The gain is fewer wake-ups and
 // no re-reporting of fds that are still being read.
+#include "models/common.h"
 #include "models/epoll.h"
 
 namespace iomodels {
 
 extern const ModelInfo model_epoll_et{
-    "epoll-et", Quadrant::kAsyncNonblocking,
+    "epoll-et",
+    Quadrant::kAsyncNonblocking,
     "one thread, non-blocking fds, edge-triggered epoll; each callback reads until EAGAIN",
-    [] { return detail::make_epoll_reactor(true); }};
+    [] { return detail::make_epoll_reactor(true); },
+    nullptr,
+    detail::epoll_not_applicable};
 
 }  // namespace iomodels

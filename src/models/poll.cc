@@ -79,8 +79,11 @@ class Poll final : public Model {
 }  // namespace
 
 extern const ModelInfo model_poll{
-    "poll", Quadrant::kMultiplexing,
+    "poll",
+    Quadrant::kMultiplexing,
     "one thread, non-blocking fds, poll(2) over every connection, then read the ready ones",
-    [] { return std::unique_ptr<Model>(new Poll); }};
+    [] { return std::unique_ptr<Model>(new Poll); },
+    nullptr,
+    detail::poll_not_applicable};
 
 }  // namespace iomodels

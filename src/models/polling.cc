@@ -7,7 +7,10 @@
 // a sleep between sweeps is `polling-sleep` (src/models/polling_sleep.cc).
 #include "models/polling.h"
 
+#include <sys/uio.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <vector>
 
 #include "models/common.h"
@@ -29,6 +32,15 @@ class Polling final : public Model {
     ex_ = make_exchanges(ctx);
     left_.assign(ex_.size(), 0);
     buf_.resize(std::min<size_t>(ctx.size(), kReadChunk));
+    if (is_file(ctx)) {
+      // O_NONBLOCK does nothing for a regular file; preadv2(RWF_NOWAIT) is
+      // the non-blocking read of a file, where the file system supports it.
+      iovec iov{buf_.data(), std::min<size_t>(buf_.size(), kFileAlign)};
+      const long r = sys::preadv2(ex_[0].rfd(), &iov, 1, 0, RWF_NOWAIT);
+      if (r == -EOPNOTSUPP || r == -EINVAL)
+        return Status::not_applicable("preadv2(RWF_NOWAIT) on this file: " + errno_text(r) +
+                                      " (the file system cannot read without blocking)");
+    }
     return {};
   }
 
@@ -81,7 +93,7 @@ class Polling final : public Model {
   RunContext* ctx_ = nullptr;
   std::vector<Exchange> ex_;
   std::vector<uint64_t> left_;  // requests still to complete, per connection
-  std::vector<uint8_t> buf_;
+  detail::IoBuffer buf_;
 };
 
 }  // namespace

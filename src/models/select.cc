@@ -83,8 +83,11 @@ class Select final : public Model {
 }  // namespace
 
 extern const ModelInfo model_select{
-    "select", Quadrant::kMultiplexing,
+    "select",
+    Quadrant::kMultiplexing,
     "one thread, non-blocking fds, select(2) over every connection (fds < FD_SETSIZE only)",
-    [] { return std::unique_ptr<Model>(new Select); }};
+    [] { return std::unique_ptr<Model>(new Select); },
+    nullptr,
+    detail::poll_not_applicable};
 
 }  // namespace iomodels

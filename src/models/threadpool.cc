@@ -30,7 +30,7 @@ namespace {
 // models' is affordable.
 constexpr size_t kReadChunk = 256 * 1024;
 
-using Buffer = std::vector<uint8_t>;
+using Buffer = detail::IoBuffer;
 // One connection's work for one run; runs on a worker with that worker's buffer.
 using Task = std::packaged_task<Status(Buffer&)>;
 
@@ -50,7 +50,8 @@ class ThreadPool final : public Model {
     unsigned n = ctx.options.pool_threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     // One read buffer per worker, made here so run() allocates none.
-    bufs_.assign(n, std::vector<uint8_t>(std::min<size_t>(ctx.size(), kReadChunk)));
+    bufs_ = std::vector<Buffer>(n);
+    for (Buffer& b : bufs_) b.resize(std::min<size_t>(ctx.size(), kReadChunk));
     try {
       for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this, i] { work(bufs_[i]); });
     } catch (const std::system_error& e) {
@@ -87,8 +88,7 @@ class ThreadPool final : public Model {
       Status s = detail::send_request(*ctx_, ex);
       while (s.ok() && !ex.complete()) {
         // This worker sleeps here until the peer answers.
-        const long n =
-            sys::read(ex.rfd(), buf.data(), std::min<size_t>(ex.remaining(), buf.size()));
+        const long n = detail::read_response(ex, buf.data(), buf.size());
         if (n <= 0) {
           s = detail::read_failed(*ctx_, ex, n);
         } else if (Status err; !ex.feed(buf.data(), static_cast<size_t>(n), &err)) {

@@ -137,7 +137,7 @@ class Threads final : public Model {
   struct Worker {
     Threads* model = nullptr;
     Exchange ex;
-    std::vector<uint8_t> buf;
+    detail::IoBuffer buf;
     pthread_t tid{};
     uint32_t born = 0;  // generation_ when the thread was created
     bool started = false;
@@ -175,8 +175,7 @@ class Threads final : public Model {
       if (Status s = detail::send_request(*ctx_, ex); !s.ok()) return s;
       while (!ex.complete()) {
         // The thread sleeps here until the peer answers; the others run on.
-        const long n =
-            sys::read(ex.rfd(), w.buf.data(), std::min<size_t>(ex.remaining(), w.buf.size()));
+        const long n = detail::read_response(ex, w.buf.data(), w.buf.size());
         if (n <= 0) return detail::read_failed(*ctx_, ex, n);
         Status err;
         if (!ex.feed(w.buf.data(), static_cast<size_t>(n), &err)) return err;

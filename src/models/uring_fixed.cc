@@ -53,8 +53,8 @@ class UringFixed final : public detail::UringProactor {
     sqe->flags |= IOSQE_FIXED_FILE;
   }
 
-  void prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n) override {
-    io_uring_prep_read_fixed(sqe, rslot_[i], p, n, 0, kBufIndex);
+  void prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n, uint64_t off) override {
+    io_uring_prep_read_fixed(sqe, rslot_[i], p, n, is_file() ? off : 0, kBufIndex);
     sqe->flags |= IOSQE_FIXED_FILE;
   }
 

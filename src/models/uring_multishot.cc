@@ -30,6 +30,10 @@ constexpr unsigned kMinBuffers = 16;
 constexpr unsigned kMaxBuffers = 32768;
 
 std::string multishot_not_applicable(const WorkloadOptions& w) {
+  if (w.transport == Transport::kFile)
+    return "a multishot receive re-arms itself when the fd becomes readable again; a regular "
+           "file is always readable and has no stream to follow (the kernel takes "
+           "IORING_OP_READ_MULTISHOT only on pollable files)";
   const UringProbe& u = uring_probe();
   if (w.transport == Transport::kPipe && !u.read_multishot)
     return "a multishot read on a pipe needs IORING_OP_READ_MULTISHOT (Linux 6.7+), which this "
@@ -86,7 +90,8 @@ class UringMultishot final : public detail::UringProactor {
   }
 
   // Armed once; the kernel picks a buffer per chunk, so p and n are unused.
-  void prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n) override {
+  void prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n, uint64_t off) override {
+    (void)off;  // never a file (not applicable there)
     (void)p;
     (void)n;
     const int fd = ctx().conns()[i].rfd;

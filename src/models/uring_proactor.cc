@@ -19,7 +19,9 @@ Status UringProactor::setup(RunContext& ctx) {
   chunk_ = std::min(ctx.size(), kUringChunkBytes);
   const size_t n = ex_.size();
   recv_base_ = (n * sizeof(Request) + 4095) / 4096 * 4096;
-  mem_.assign(recv_base_ + (own_recv_buffers() ? n * chunk_ : 0), 0);
+  // Aligned (IoBuffer), and each receive buffer starts at a multiple of the
+  // chunk, which --direct makes a multiple of 4 KiB: O_DIRECT reads need both.
+  mem_.resize(recv_base_ + (own_recv_buffers() ? n * chunk_ : 0));
 
   if (Status s = ring_.init(ring_options_for(n, ring_opts_)); !s.ok()) return s;
   // Successful sends then post no CQE: a sweep's wait is woken by responses only.
@@ -60,6 +62,7 @@ Status UringProactor::run(uint64_t rounds) {
 
 Status UringProactor::start_request(uint32_t i) {
   const Request& rq = begin_request(*ctx_, ex_[i]);
+  if (is_file()) return queue_recv(i);  // on a file the read is the request
   std::memcpy(send_slot(i), &rq, sizeof rq);
   conns_[i].sent = 0;
   if (Status s = queue_send(i); !s.ok()) return s;
@@ -86,7 +89,7 @@ Status UringProactor::queue_recv(uint32_t i) {
   io_uring_sqe* sqe = ring_.sqe(&err);
   if (sqe == nullptr) return err;
   const unsigned n = std::min(ex_[i].remaining(), chunk_);
-  prep_recv(sqe, i, own_recv_buffers() ? recv_slot(i) : nullptr, n);
+  prep_recv(sqe, i, own_recv_buffers() ? recv_slot(i) : nullptr, n, ex_[i].next_offset());
   io_uring_sqe_set_data64(sqe, token(i, Op::kRecv));
   conns_[i].recv_armed = true;
   return {};
@@ -148,12 +151,12 @@ void UringProactor::prep_send(io_uring_sqe* sqe, uint32_t i, const uint8_t* p, u
     io_uring_prep_write(sqe, fd, p, n, 0);  // a pipe ignores the offset
 }
 
-void UringProactor::prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n) {
+void UringProactor::prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n, uint64_t off) {
   const int fd = ex_[i].rfd();
   if (is_socket())
     io_uring_prep_recv(sqe, fd, p, n, 0);
   else
-    io_uring_prep_read(sqe, fd, p, n, 0);
+    io_uring_prep_read(sqe, fd, p, n, is_file() ? off : 0);  // a pipe ignores the offset
 }
 
 }  // namespace iomodels::detail

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "iomodels/model.h"
+#include "models/common.h"
 #include "models/uring_ring.h"
 
 namespace iomodels::detail {
@@ -28,8 +29,9 @@ class UringProactor : public Model {
   virtual Status prepare() { return {}; }
   // Send n request bytes at p on connection i (SEND for sockets, WRITE for pipes).
   virtual void prep_send(io_uring_sqe* sqe, uint32_t i, const uint8_t* p, unsigned n);
-  // Receive up to n bytes into p on connection i (RECV for sockets, READ for pipes).
-  virtual void prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n);
+  // Receive up to n bytes into p on connection i (RECV for sockets, READ for
+  // pipes; READ at file offset `off` on the file transport).
+  virtual void prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n, uint64_t off);
   // Where a receive completion's bytes are, and giving that buffer back once
   // they are verified (provided buffers); the default is the connection's own buffer.
   virtual const uint8_t* received(uint32_t i, const io_uring_cqe& cqe) {
@@ -43,7 +45,11 @@ class UringProactor : public Model {
   // --- for the hooks ---
   const RunContext& ctx() const { return *ctx_; }
   Ring& ring() { return ring_; }
-  bool is_socket() const { return ctx_->workload->options().transport != Transport::kPipe; }
+  bool is_socket() const {
+    const Transport t = ctx_->workload->options().transport;
+    return t == Transport::kSocketpair || t == Transport::kTcp;
+  }
+  bool is_file() const { return ctx_->workload->options().transport == Transport::kFile; }
   // Bytes per receive: min(response size, 64 KiB); a larger response takes several.
   uint32_t chunk_bytes() const { return chunk_; }
   // Connection i's 16-byte send slot and its receive buffer, both inside io_memory().
@@ -74,7 +80,7 @@ class UringProactor : public Model {
 
   const RingOptions ring_opts_;
   RunContext* ctx_ = nullptr;
-  std::vector<uint8_t> mem_;  // declared before ring_: the ring goes first
+  IoBuffer mem_;  // declared before ring_: the ring goes first
   Ring ring_;
   std::vector<Exchange> ex_;
   std::vector<Conn> conns_;

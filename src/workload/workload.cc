@@ -172,7 +172,8 @@ std::string_view transport_name(Transport t) {
 std::span<const Transport> all_transports() { return kTransports; }
 
 bool parse_transport(std::string_view text, Transport* out, std::string* why) {
-  for (Transport t : {Transport::kPipe, Transport::kSocketpair, Transport::kTcp, Transport::kFile}) {
+  for (Transport t :
+       {Transport::kPipe, Transport::kSocketpair, Transport::kTcp, Transport::kFile}) {
     if (transport_name(t) == text) {
       *out = t;
       return true;
@@ -196,6 +197,7 @@ uint64_t raise_fd_limit() {
 uint64_t fds_needed(Transport t, uint32_t connections) {
   // Client ends, plus one batch of peer ends in flight during set-up, plus
   // room for the process's own files, epoll and ring descriptors.
+  if (t == Transport::kFile) return 64;  // one data file for every read in flight
   const uint64_t per_conn = t == Transport::kPipe ? 2 : 1;
   return per_conn * connections + per_conn * detail::kFdsPerMessage + 64;
 }
@@ -208,6 +210,26 @@ Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* 
     return Status::error("--size must be 1 B..1 MiB, got " + std::to_string(opts.size));
   if (!opts.remote.empty() && opts.transport != Transport::kTcp)
     return Status::error("--peer needs --transport tcp");
+  if (opts.transport != Transport::kFile && (opts.direct || !opts.file_path.empty()))
+    return Status::error("--file and --direct need --transport file");
+  if (opts.transport == Transport::kFile) {
+    if (opts.latency.bound_ns() != 0)
+      return Status::error(
+          "--latency: the file transport has no peer to add think time; the device's own time "
+          "is what is measured");
+    if (opts.file_bytes < kFileAlign || opts.file_bytes % kFileAlign != 0)
+      return Status::error("--file-size must be a multiple of 4 KiB, got " +
+                           std::to_string(opts.file_bytes) + " bytes");
+    if (opts.size > opts.file_bytes)
+      return Status::error("--size " + std::to_string(opts.size) +
+                           " is larger than the data file (--file-size " +
+                           std::to_string(opts.file_bytes) + ")");
+    if (opts.direct && opts.size % kFileAlign != 0)
+      return Status::error(
+          "--direct needs --size to be a multiple of 4 KiB (O_DIRECT reads whole "
+          "blocks), got " +
+          std::to_string(opts.size));
+  }
   // The peer can die (kill_peer, the watchdog, a crash): a request written to
   // its pipe or socket must then fail with EPIPE for the model to report, not
   // raise SIGPIPE and kill the whole process.
@@ -222,7 +244,9 @@ Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* 
   }
   std::unique_ptr<Workload> w(new Workload);
   w->opts_ = opts;
-  Status s = opts.remote.empty() ? w->start_local() : w->start_remote();
+  Status s = opts.transport == Transport::kFile ? w->start_file()
+             : opts.remote.empty()              ? w->start_local()
+                                                : w->start_remote();
   if (!s.ok()) return s;
   *out = std::move(w);
   return {};
@@ -376,6 +400,11 @@ Status Workload::start_remote() {
 }
 
 Status Workload::peer_stats(PeerStats* out, bool reset) {
+  if (opts_.transport == Transport::kFile) {
+    *out = PeerStats{};
+    out->none = true;
+    return {};
+  }
   detail::PeerStatsWire w{};
   const auto cmd =
       static_cast<uint64_t>(reset ? ControlCommand::kStatsAndReset : ControlCommand::kStats);
