@@ -73,11 +73,13 @@ def main():
             continue
         med = lambda f: statistics.median(f(r) for r in v["r"])
         peer_bound = any(r["peer"]["peer_bound"] for r in v["r"])
+        no_peer = all(r["peer"].get("none") for r in v["r"])
         print(f"| {name} | {v['quadrant']} | {med(lambda r: r['items_per_second']):,.0f} | "
               f"{med(lambda r: r['cpu_us_per_req']):.2f} | {med(lambda r: r['cpu_util']):.2f} | "
               f"{med(lambda r: r['syscalls_per_req']):.2f} | {med(lambda r: r['eagain_per_req']):.2f} | "
               f"{med(lambda r: r['latency_us']['p50']):.1f} | {med(lambda r: r['latency_us']['p99']):.1f} | "
-              f"{med(lambda r: r['peer']['cpu_util']):.2f}{' (peer-bound)' if peer_bound else ''} |")
+              + ("none (file) |" if no_peer else
+                 f"{med(lambda r: r['peer']['cpu_util']):.2f}{' (peer-bound)' if peer_bound else ''} |"))
     return 0
 
 
