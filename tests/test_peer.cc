@@ -3,11 +3,14 @@
 // death with its parent, no leaked descriptors or zombies, its statistics,
 // the RLIMIT_NOFILE refusal, many connections, and its timer lateness.
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -238,6 +242,91 @@ TEST_CASE("the peer answers with verified payloads on every transport", "[peer]"
       }
     }
   }
+}
+
+// Responses that fall due at about the same moment leave together (one
+// io_uring batch where the kernel has it): each must still arrive whole,
+// verified and in order on its connection, large ones (several writes, a
+// full socket) included, and none before it is due.
+TEST_CASE("the peer's responses that fall due together arrive whole and in order", "[peer]") {
+  for (Transport t : all_transports()) {
+    for (uint32_t size : {64u, 300'000u}) {
+      DYNAMIC_SECTION(transport_name(t) << ", " << size << " bytes") {
+        auto w = make_workload(t, 16, size, "1ms");
+        Client cl(*w);
+        std::vector<uint64_t> lat;
+        std::string err;
+        for (int r = 0; r < 5; ++r) {
+          INFO("round " << r << ": " << err);
+          REQUIRE(cl.round(*w, size, &lat, &err));
+        }
+        REQUIRE(lat.size() == 16 * 5);
+        CHECK(*std::min_element(lat.begin(), lat.end()) >= 1'000'000);
+        // Three requests in flight on each of two connections: six responses
+        // due together, three queued behind each other per connection, read
+        // one connection after the other.
+        uint64_t ids[2][3];
+        for (int c = 0; c < 2; ++c)
+          for (uint64_t& id : ids[c]) REQUIRE(cl.send(w->conns()[c], size, &id));
+        for (int c = 0; c < 2; ++c) {
+          for (uint64_t id : ids[c]) {
+            const bool ok = cl.receive(w->conns()[c], size, id, &err);
+            INFO("connection " << c << ", request " << id << ": " << err);
+            REQUIRE(ok);
+          }
+        }
+        PeerStats ps;
+        REQUIRE(w->peer_stats(&ps, false).ok());
+        CHECK(ps.requests == 16 * 5 + 6);
+        CHECK(ps.protocol_errors == 0);
+      }
+    }
+  }
+}
+
+// Where io_uring is refused (a seccomp filter, as in some containers) the
+// peer writes each due response with write(): the same rounds must pass.
+// Runs in a child: the filter cannot be removed again.
+TEST_CASE("without io_uring the peer still answers responses due together", "[peer]") {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+      ::_exit(10);
+    // The filter works: io_uring_setup fails with EPERM, not EFAULT.
+    if (::syscall(__NR_io_uring_setup, 4, nullptr) != -1 || errno != EPERM) ::_exit(11);
+    for (Transport t : all_transports()) {
+      WorkloadOptions o;
+      o.transport = t;
+      o.connections = 16;
+      o.size = 100'000;
+      std::string why;
+      if (!parse_latency("1ms", &o.latency, &why)) ::_exit(12);
+      std::unique_ptr<Workload> w;
+      if (!Workload::create(o, &w).ok()) ::_exit(13);
+      Client cl(*w);
+      std::string err;
+      for (int r = 0; r < 5; ++r)
+        if (!cl.round(*w, o.size, nullptr, &err)) ::_exit(14);
+      PeerStats ps;
+      if (!w->peer_stats(&ps, false).ok() || ps.requests != 16 * 5) ::_exit(15);
+    }
+    ::_exit(0);
+  }
+  int st = 0;
+  REQUIRE(::waitpid(child, &st, 0) == child);
+  REQUIRE(WIFEXITED(st));
+  // 10: no seccomp here; 11: the filter did not stop io_uring_setup; 13: no
+  // workload; 14: a round failed; 15: wrong request count.
+  CHECK(WEXITSTATUS(st) == 0);
 }
 
 TEST_CASE("a fixed 2 ms latency is at least 2 ms and not much more", "[peer][serial]") {

@@ -1,13 +1,16 @@
 // Description: the peer's event loop: one epoll set for every connection and
 // one deadline-ordered heap for every pending response. It reads requests,
 // answers each after its drawn latency with the deterministic payload, and
-// measures its own lateness and CPU.
+// measures its own lateness and CPU. Responses that fall due together leave
+// in one io_uring batch (peer_batch.h), and a deadline nearer than this
+// machine's sleep overshoot is awaited by polling, not by a sleep.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <deque>
 #include <queue>
@@ -19,6 +22,7 @@
 #include "iomodels/recorder.h"
 #include "iomodels/sys.h"
 #include "iomodels/workload.h"
+#include "workload/peer_batch.h"
 #include "workload/wire.h"
 
 namespace iomodels {
@@ -34,6 +38,16 @@ constexpr uint64_t kTokenFirstSlot = 2;
 constexpr size_t kIoChunk = 64 * 1024;
 // One epoll_wait serves up to this many ready fds.
 constexpr int kMaxEvents = 512;
+// The sleep-cost estimate: the median overshoot of the peer's last timed
+// sleeps, seeded by a few sleeps at start-up, and capped so that a burst of
+// machine noise cannot turn the peer into a spinner.
+constexpr int kOvershootSamples = 32;
+constexpr int kStartupSleeps = 8;
+constexpr uint64_t kStartupSleepNs = 20'000;
+constexpr uint64_t kMaxSleepCostNs = 200'000;
+// One batch of due responses: at most this many writes and payload bytes.
+constexpr unsigned kBatchWrites = 256;
+constexpr size_t kBatchBytes = 256 * 1024;
 
 struct Out {
   uint64_t due_ns;
@@ -41,6 +55,7 @@ struct Out {
   uint32_t conn_index;
   uint32_t size;
   uint32_t offset;
+  bool started;  // its first bytes are out and its lateness recorded
 };
 
 struct Slot {
@@ -52,6 +67,27 @@ struct Slot {
   uint8_t in[kRequestBytes];
   size_t in_len = 0;
   std::deque<Out> out;
+  uint64_t last_due_ns = 0;  // of its latest request: responses leave in request order
+};
+
+// How late a timed sleep wakes here (timer, scheduler, VM exit): the median
+// of the last kOvershootSamples overshoots.
+class SleepCost {
+ public:
+  void add(uint64_t overshoot_ns) {
+    ring_[next_++ % kOvershootSamples] = std::min(overshoot_ns, kMaxSleepCostNs);
+    const size_t n = std::min<size_t>(next_, kOvershootSamples);
+    std::array<uint64_t, kOvershootSamples> v;
+    std::copy_n(ring_.begin(), n, v.begin());
+    std::nth_element(v.begin(), v.begin() + n / 2, v.begin() + n);
+    estimate_ = v[n / 2];
+  }
+  uint64_t estimate() const { return estimate_; }
+
+ private:
+  std::array<uint64_t, kOvershootSamples> ring_{};
+  size_t next_ = 0;
+  uint64_t estimate_ = 0;
 };
 
 struct Due {
@@ -61,7 +97,10 @@ struct Due {
   uint32_t conn_index;
   uint32_t size;
   uint64_t id;
-  bool operator>(const Due& o) const { return due_ns > o.due_ns; }
+  uint64_t seq;  // arrival order: equal deadlines fire in the order requested
+  bool operator>(const Due& o) const {
+    return due_ns != o.due_ns ? due_ns > o.due_ns : seq > o.seq;
+  }
 };
 
 class Peer {
@@ -71,12 +110,18 @@ class Peer {
   int run(std::vector<std::pair<int, int>>& conns, int control_fd, std::string* why) {
     // Timers fire at their deadline, not up to 50 us later (the default slack).
     ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    // Without io_uring (seccomp, sysctl, an old kernel) every response goes
+    // by write().
+    std::string no_batch;
+    batch_.init(kBatchWrites, kBatchBytes, &no_batch);
     const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) {
       *why = "epoll_create1: " + errno_text(ep);
       return 1;
     }
     ep_.reset(static_cast<int>(ep));
+    // The set is still empty: these sleeps end by their timeout.
+    for (int i = 0; i < kStartupSleeps; ++i) timed_sleep(nullptr, 0, kStartupSleepNs);
     for (auto& [r, w] : conns) add_slot(r, w, false);
     if (control_fd >= 0) add_slot(control_fd, control_fd, true);
     if (opts_.listen_fd >= 0) {
@@ -89,23 +134,31 @@ class Peer {
 
     std::vector<epoll_event> evs(kMaxEvents);
     for (;;) {
-      timespec ts{};
-      const timespec* tp = nullptr;
-      if (!heap_.empty()) {
+      long n;
+      if (heap_.empty()) {
+        n = sys::epoll_pwait2(ep_.get(), evs.data(), kMaxEvents, nullptr);
+      } else {
         const uint64_t now = now_ns();
         const uint64_t due = heap_.top().due_ns;
         const uint64_t wake = due > opts_.spin_ns ? due - opts_.spin_ns : 0;
-        const uint64_t wait = wake > now ? wake - now : 0;
-        ts.tv_sec = static_cast<time_t>(wait / 1'000'000'000u);
-        ts.tv_nsec = static_cast<long>(wait % 1'000'000'000u);
-        tp = &ts;
+        uint64_t wait = wake > now ? wake - now : 0;
+        // A sleep typically ends sleep_cost_ after its timeout: for a
+        // deadline nearer than that, sleeping would only make the response
+        // late (and every response due meanwhile with it), so the loop polls
+        // (timeout 0), reading requests, until the deadline comes. This
+        // bounded busy wait shows in the peer's CPU.
+        if (wait < sleep_cost_.estimate()) wait = 0;
+        n = timed_sleep(evs.data(), kMaxEvents, wait);
       }
-      const long n = sys::epoll_pwait2(ep_.get(), evs.data(), kMaxEvents, tp);
       if (n < 0) {
         *why = "epoll_pwait2: " + errno_text(n);
         return 1;
       }
+      // Due responses go first, and again between events: reading a burst of
+      // requests takes a few microseconds each, and responses that fall due
+      // meanwhile must not wait for the whole burst.
       for (long i = 0; i < n; ++i) {
+        fire_due();
         const uint64_t tok = evs[i].data.u64;
         if (tok == kTokenStop) return 0;
         if (tok == kTokenListen) {
@@ -123,6 +176,21 @@ class Peer {
   }
 
  private:
+  // epoll_pwait2 with a timeout of wait_ns; a sleep that ends by its timeout
+  // teaches sleep_cost_ how late this machine wakes.
+  long timed_sleep(epoll_event* evs, int max, uint64_t wait_ns) {
+    const timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000u),
+                      static_cast<long>(wait_ns % 1'000'000'000u)};
+    const uint64_t target = now_ns() + wait_ns;
+    epoll_event none;
+    const long n = sys::epoll_pwait2(ep_.get(), evs ? evs : &none, evs ? max : 1, &ts);
+    if (n == 0 && wait_ns > 0) {
+      const uint64_t now = now_ns();
+      sleep_cost_.add(now > target ? now - target : 0);
+    }
+    return n;
+  }
+
   void watch(int fd, uint32_t events, uint64_t token) {
     epoll_event ev{};
     ev.events = events;
@@ -146,6 +214,7 @@ class Peer {
     sl.control = control;
     sl.in_len = 0;
     sl.out.clear();
+    sl.last_due_ns = 0;
     if (control) control_slot_ = s;
     sys::fcntl_setfl(rfd, O_NONBLOCK, 0);
     if (wfd != rfd) sys::fcntl_setfl(wfd, O_NONBLOCK, 0);
@@ -220,13 +289,16 @@ class Peer {
         close_slot(s);
         return false;
       }
-      const uint64_t due = now + opts_.latency.sample(uniform_(rng_));
+      // A connection is a stream: a response is never due before the one
+      // requested before it on the same connection.
+      const uint64_t due = std::max(now + opts_.latency.sample(uniform_(rng_)), sl.last_due_ns);
+      sl.last_due_ns = due;
       if (due <= now) {
-        sl.out.push_back(Out{due, rq.id, rq.conn, rq.size, 0});
+        sl.out.push_back(Out{due, rq.id, rq.conn, rq.size, 0, false});
         flush(s);
         if (!slots_[s].open) return false;
       } else {
-        heap_.push(Due{due, s, sl.gen, rq.conn, rq.size, rq.id});
+        heap_.push(Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
       }
     }
     return true;
@@ -260,11 +332,8 @@ class Peer {
   void flush(uint32_t s) {
     Slot& sl = slots_[s];
     while (!sl.out.empty()) {
-      Out& o = sl.out.front();
-      if (o.offset == 0) {
-        const uint64_t now = now_ns();
-        lateness_.record(now > o.due_ns ? now - o.due_ns : 0);
-      }
+      const Out& o = sl.out.front();
+      const uint64_t start = o.started ? 0 : now_ns();
       const size_t chunk = std::min<size_t>(o.size - o.offset, kIoChunk);
       fill_payload(o.conn_index, o.id, o.offset, scratch_.data(), chunk);
       const long n = sys::write(sl.wfd, scratch_.data(), chunk);
@@ -273,12 +342,76 @@ class Peer {
         close_slot(s);
         return;
       }
-      o.offset += static_cast<uint32_t>(n);
-      if (o.offset == o.size) {
-        ++requests_;
-        sl.out.pop_front();
-      }
+      wrote(s, start, static_cast<size_t>(n));
     }
+  }
+
+  // n bytes of the slot's first response went out by a write started at
+  // `start`. Its lateness is taken at its first write that sends bytes: one
+  // that found the buffer full (EAGAIN) did not send it.
+  void wrote(uint32_t s, uint64_t start, size_t n) {
+    Slot& sl = slots_[s];
+    Out& o = sl.out.front();
+    if (!o.started && n > 0) {
+      lateness_.record(start > o.due_ns ? start - o.due_ns : 0);
+      o.started = true;
+    }
+    o.offset += static_cast<uint32_t>(n);
+    if (o.offset == o.size) {
+      ++requests_;
+      sl.out.pop_front();
+    }
+  }
+
+  // Sends the first queued response of every slot in ready_: in one io_uring
+  // batch when there are several, else (or without io_uring) by write().
+  void send_ready() {
+    if (ready_.empty()) return;
+    if (ready_.size() == 1 || !batch_.live()) {
+      for (uint32_t s : ready_) flush(s);
+      ready_.clear();
+      return;
+    }
+    for (uint32_t s : ready_) {
+      const Slot& sl = slots_[s];
+      if (!sl.open || sl.out.empty()) continue;
+      const Out& o = sl.out.front();
+      const size_t chunk = std::min<size_t>(o.size - o.offset, kIoChunk);
+      uint8_t* buf = batch_.add(sl.wfd, chunk, s);
+      if (buf == nullptr) {  // the batch is full: send it, start the next
+        submit_batch();
+        buf = batch_.add(sl.wfd, chunk, s);
+      }
+      if (buf == nullptr) {
+        flush(s);
+        continue;
+      }
+      fill_payload(o.conn_index, o.id, o.offset, buf, chunk);
+    }
+    submit_batch();
+    ready_.clear();
+  }
+
+  void submit_batch() {
+    // Every write of the batch starts within the coming io_uring_enter.
+    const uint64_t start = now_ns();
+    batch_.submit([&](uint64_t tag, long res) {
+      const auto s = static_cast<uint32_t>(tag);
+      Slot& sl = slots_[s];
+      if (!sl.open || sl.out.empty()) return;
+      if (res == detail::BatchWriter::kNotWritten) {  // io_uring gave up: write()
+        flush(s);
+        return;
+      }
+      if (res == -EAGAIN) return;  // EPOLLOUT (edge) will call flush()
+      if (res < 0) {
+        close_slot(s);
+        return;
+      }
+      wrote(s, start, static_cast<size_t>(res));
+      // The rest of a large response, or responses queued behind this one.
+      if (!sl.out.empty()) flush(s);
+    });
   }
 
   void fire_due() {
@@ -286,15 +419,18 @@ class Peer {
       const Due d = heap_.top();
       uint64_t now = now_ns();
       if (d.due_ns > now) {
-        if (d.due_ns - now > opts_.spin_ns) return;
+        if (d.due_ns - now > opts_.spin_ns) break;
+        send_ready();                           // what is due goes out before the spin
         while (now < d.due_ns) now = now_ns();  // the opt-in spin: precision for a core
       }
       heap_.pop();
       Slot& sl = slots_[d.slot];
       if (!sl.open || sl.gen != d.gen) continue;
-      sl.out.push_back(Out{d.due_ns, d.id, d.conn_index, d.size, 0});
-      if (sl.out.size() == 1) flush(d.slot);
+      sl.out.push_back(Out{d.due_ns, d.id, d.conn_index, d.size, 0, false});
+      // A slot with responses still queued is waiting for EPOLLOUT.
+      if (sl.out.size() == 1) ready_.push_back(d.slot);
     }
+    send_ready();
   }
 
   PeerOptions opts_;
@@ -303,6 +439,10 @@ class Peer {
   std::vector<uint32_t> free_;
   uint32_t control_slot_ = 0;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> heap_;
+  uint64_t next_seq_ = 0;
+  std::vector<uint32_t> ready_;  // slots with a response just fallen due
+  detail::BatchWriter batch_;
+  SleepCost sleep_cost_;
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> uniform_{0.0, 1.0};
   // Received requests, parsed in place. Separate from scratch_, which flush()
