@@ -1,6 +1,6 @@
 // Description: `iomodels calibrate` end to end through the real binary: the
-// sockperf part with a tiny budget (skipped, with a message, where sockperf
-// is not installed), a missing tool, and bad flags.
+// fio and sockperf parts with a tiny budget (skipped, with a message, where
+// the tool is not installed), a missing tool, bad flags, and clean-up on SIGINT.
 #include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,6 +30,28 @@ json read_json(const std::string& path) {
   std::ifstream f(path);
   REQUIRE(f.good());
   return json::parse(f);
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Processes (other than this one) whose command line mentions `text`.
+int processes_naming(const std::string& text) {
+  int n = 0;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return 0;
+  while (dirent* e = ::readdir(d)) {
+    const int pid = std::atoi(e->d_name);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    const std::string cmdline((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
+    if (cmdline.find(text) != std::string::npos) ++n;
+  }
+  ::closedir(d);
+  return n;
 }
 
 // Whether `tool` is on PATH, as calibrate looks for it.
@@ -76,9 +98,9 @@ void check_ratios(const json& row) {
 }  // namespace
 
 TEST_CASE("calibrate: bad flags are one-line errors with exit code 2", "[calibrate]") {
-  for (const char* args :
-       {"--pairs 2", "--pairs x", "--qd 0", "--qd 1,,16", "--only disk", "--size 1000",
-        "--budget 1ms", "--budget soon", "--verify maybe", "--msg-size 8", "--file-size 1KiB"}) {
+  for (const char* args : {"--pairs 2", "--pairs x", "--qd 0", "--qd 1,,16", "--only disk",
+                           "--size 1000", "--budget 1ms", "--budget soon", "--verify maybe",
+                           "--msg-size 8", "--file-size 1KiB", "--step often"}) {
     INFO(args);
     const test::CommandResult r = test::run_iomodels(std::string("calibrate ") + args);
     CHECK(r.exit_code == 2);
@@ -101,6 +123,56 @@ TEST_CASE("calibrate: a missing tool is skipped with how to install it", "[calib
   CHECK(doc.at("skipped").at(0).at("part") == "fio");
   CHECK(doc.at("skipped").at(0).at("reason").get<std::string>().find("apt-get install fio") !=
         std::string::npos);
+}
+
+TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
+          "[calibrate][serial]") {
+  if (!installed("fio")) {
+    WARN("fio is not installed (apt-get install fio): calibrate's fio part not tested");
+    return;
+  }
+  const std::string dir = make_temp_dir();
+  const std::string out = dir + "/cal.json";
+  const test::CommandResult r = test::run_iomodels(
+      "calibrate --only fio --qd 1 --pairs 3 --budget 50ms --file-size 16MiB --json " + out);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("verification OFF") != std::string::npos);
+  CHECK(r.out.find("iomodels / tool") != std::string::npos);
+  const json doc = read_json(out);
+  CHECK(doc.at("parameters").at("verify") == false);
+  CHECK(doc.at("tools").at("fio").get<std::string>().find("fio") != std::string::npos);
+  // The data file calibrate made is gone.
+  const std::string file = doc.at("parameters").at("file");
+  CHECK(file.rfind("/dev/shm/", 0) == 0);
+  CHECK_FALSE(exists(file));
+
+  const json& rows = doc.at("rows");
+  REQUIRE(rows.size() == 3);
+  std::map<std::string, std::string> pairs;
+  for (const json& row : rows) {
+    INFO(row.dump());
+    pairs[row.at("model")] = row.at("tool");
+    CHECK(row.at("qd") == 1);
+    CHECK(row.at("scenario").at("transport") == "file");
+    CHECK(row.at("scenario").at("connections") == 1);
+    if (row.contains("not_applicable")) {
+      // Only io_uring can be missing from a kernel (disabled by sysctl or seccomp).
+      CHECK(row.at("model") == "uring");
+      continue;
+    }
+    REQUIRE_FALSE(row.contains("failed"));
+    check_side(row.at("iomodels"), 3);
+    check_side(row.at("tool_result"), 3);
+    check_ratios(row);
+    CHECK(row.at("goal").contains("met"));
+    CHECK(row.at("tool_command").get<std::string>().find("--readonly") != std::string::npos);
+    // threadpool hands each request to its pool, as posixaio hands each read to its threads.
+    CHECK(row.at("step") == (row.at("model") == "threadpool" ? "round" : "batch"));
+  }
+  CHECK(pairs["blocking"] == "fio psync, 1 job");
+  CHECK(pairs["uring"] == "fio io_uring, iodepth 1");
+  CHECK(pairs["threadpool"] == "fio posixaio, iodepth 1");
 }
 
 TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll and blocking on tcp",
@@ -142,4 +214,42 @@ TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll an
   CHECK(rows.at(0).at("tool_result") == rows.at(1).at("tool_result"));
   CHECK(rows.at(0).at("tool_result") != rows.at(2).at("tool_result"));
   CHECK(rows.at(0).at("goal").at("what").get<std::string>().find("1.05") != std::string::npos);
+}
+
+TEST_CASE("calibrate: SIGINT removes the data file it made and stops fio", "[calibrate][serial]") {
+  if (!installed("fio")) {
+    WARN("fio is not installed (apt-get install fio): calibrate's clean-up not tested");
+    return;
+  }
+  const std::string dir = make_temp_dir();
+  const std::string file = dir + "/data";
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::execl(IOMODELS_BINARY, IOMODELS_BINARY, "calibrate", "--only", "fio", "--budget", "2s",
+            "--file-size", "16MiB", "--file", file.c_str(), "--json", (dir + "/cal.json").c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait for the data file, then until the first pair's fio runs (after
+  // 0.2 s of warm-up and 2 s of blocking).
+  for (int i = 0; i < 500 && !exists(file); ++i) ::usleep(10'000);
+  REQUIRE(exists(file));
+  for (int i = 0; i < 500 && processes_naming("--filename=" + file) == 0; ++i) ::usleep(10'000);
+  CHECK(processes_naming("--filename=" + file) > 0);
+  ::usleep(300'000);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGINT);
+  CHECK_FALSE(exists(file));
+  CHECK_FALSE(exists(dir + "/cal.json"));
+  // No fio left running on that file (killed processes may take a moment to go).
+  bool left = true;
+  for (int i = 0; i < 100 && left; ++i) {
+    left = processes_naming(file) > 0;
+    if (left) ::usleep(20'000);
+  }
+  CHECK_FALSE(left);
 }

@@ -53,6 +53,7 @@ struct CalibrateFlags {
   std::string msg_size = "64";
   std::string only;
   std::string verify = "off";
+  std::string step = "auto";
   std::string json;
   std::string fio = "fio";
   std::string sockperf = "sockperf";
@@ -61,9 +62,12 @@ struct CalibrateFlags {
 // The issue asks for at least three pairs: the median of three is the
 // smallest that ignores one disturbed run.
 constexpr uint64_t kMinPairs = 3;
-// The iomodels side runs in chunks of rounds of about this long, so it can
-// stop at the budget like fio does; each chunk boundary costs a clock read.
-constexpr uint64_t kChunkNs = 10'000'000;
+// In batch steps the iomodels side runs about a twentieth of the budget (at
+// least this long) per call, so it stops near the budget like fio does. Every
+// call ends in a barrier (all reads of the call done), which fio's free-running
+// jobs do not have: few calls keep that cost small.
+constexpr uint64_t kMinChunkNs = 10'000'000;
+constexpr uint64_t kChunksPerBudget = 20;
 // Untimed warm-up before each iomodels sample, as a fraction of the budget.
 constexpr uint64_t kWarmupDivisor = 10;
 // A tool that outlives its budget by this much is killed and reported.
@@ -298,9 +302,25 @@ json sample_json(const Sample& s) {
   return j;
 }
 
-// Rounds in chunks of about kChunkNs until `ns` have passed since the first.
-Status run_for(Session& s, uint64_t ns, bool timed, uint64_t* rounds_done) {
+// How many rounds one call of the model's run() gets. A round is one request
+// per connection (per read in flight); run() ends when all are done.
+enum class Step {
+  // One round per call, as `iomodels bench` runs every model: each request is
+  // handed out on its own (threadpool submits a task per request, threads
+  // wakes every thread per round), with a barrier after every round.
+  kRound,
+  // Rounds for a twentieth of the budget per call, as `iomodels run
+  // --requests N`: each thread or pool task loops over its connection's
+  // requests, as fio's jobs loop over theirs.
+  kBatch,
+};
+
+const char* step_name(Step s) { return s == Step::kRound ? "round" : "batch"; }
+
+// Rounds, `step` at a time, until `ns` have passed since the first.
+Status run_for(Session& s, uint64_t ns, bool timed, Step step, uint64_t* rounds_done) {
   uint64_t chunk = 1, done = 0;
+  const uint64_t chunk_ns = std::max(kMinChunkNs, ns / kChunksPerBudget);
   const uint64_t t0 = now_ns();
   for (;;) {
     const uint64_t c0 = now_ns();
@@ -308,8 +328,9 @@ Status run_for(Session& s, uint64_t ns, bool timed, uint64_t* rounds_done) {
     done += chunk;
     const uint64_t t = now_ns();
     if (t - t0 >= ns) break;
+    if (step == Step::kRound) continue;
     const uint64_t per_round = std::max<uint64_t>((t - c0) / chunk, 1);
-    const uint64_t want = std::min(kChunkNs, ns - (t - t0)) / per_round;
+    const uint64_t want = std::min(chunk_ns, ns - (t - t0)) / per_round;
     // Grow at most 8x per chunk: the first rounds may be unusually fast.
     chunk = std::clamp<uint64_t>(want, 1, chunk * 8);
   }
@@ -318,15 +339,16 @@ Status run_for(Session& s, uint64_t ns, bool timed, uint64_t* rounds_done) {
 }
 
 // One iomodels sample: set-up and warm-up untimed, then rounds for `budget_ns`.
-Status run_iomodels(const Scenario& sc, uint64_t budget_ns, Sample* out) {
+Status run_iomodels(const Scenario& sc, uint64_t budget_ns, Step step, Sample* out) {
   std::unique_ptr<Session> s;
   if (Status st = Session::open(sc, &s); !st.ok()) return st;
   uint64_t rounds = 0;
-  if (Status st = run_for(*s, budget_ns / kWarmupDivisor, false, &rounds); !st.ok()) return st;
+  if (Status st = run_for(*s, budget_ns / kWarmupDivisor, false, step, &rounds); !st.ok())
+    return st;
   if (Status st = s->begin(); !st.ok()) return st;
   Recorder rec;
   rec.start();
-  Status st = run_for(*s, budget_ns, true, &rounds);
+  Status st = run_for(*s, budget_ns, true, step, &rounds);
   const Measurement m = rec.stop();
   if (!st.ok()) return st;
   PeerStats peer;
@@ -610,6 +632,7 @@ struct Row {
   Scenario sc;
   FioJob fio;                                   // the fio part only
   SockperfWait sockperf = SockperfWait::kRecv;  // the sockperf part only
+  Step step = Step::kBatch;                     // how the iomodels side is driven
   std::vector<Sample> ours, theirs;
   std::string failed;           // why the row has no result
   bool not_applicable = false;  // the kernel lacks a feature: reported, not a failure
@@ -623,11 +646,13 @@ bool goal_met(const Row& r, const Medians& a, const Medians& b) {
 }
 
 void print_row(const Row& r) {
-  std::printf("\n%s\n  %s\n",
+  std::printf("\n%s\n  %s\n  iomodels step: %s\n",
               (r.part == "fio" ? "QD " + std::to_string(r.qd) + ": " : "")
                   .append(r.model + " vs " + r.tool)
                   .c_str(),
-              r.compares.c_str());
+              r.compares.c_str(),
+              r.step == Step::kRound ? "round (one request per read in flight per call, as bench)"
+                                     : "batch (each connection loops over its requests)");
   if (!r.failed.empty()) {
     std::printf("  no result: %s\n", r.failed.c_str());
     return;
@@ -654,9 +679,10 @@ json medians_json(const Medians& m) {
 }
 
 json row_json(const Row& r) {
-  json j = {{"part", r.part},         {"model", r.model},
-            {"tool", r.tool},         {"tool_command", r.tool_command},
-            {"compares", r.compares}, {"scenario", scenario_json(r.sc)}};
+  json j = {{"part", r.part},           {"model", r.model},
+            {"tool", r.tool},           {"tool_command", r.tool_command},
+            {"compares", r.compares},   {"scenario", scenario_json(r.sc)},
+            {"step", step_name(r.step)}};
   if (r.part == "fio") j["qd"] = r.qd;
   if (!r.failed.empty()) {
     j[r.not_applicable ? "not_applicable" : "failed"] = r.failed;
@@ -747,6 +773,11 @@ CLI::App* add_calibrate(CLI::App& app) {
   sub->add_option("--verify", flags.verify,
                   "iomodels checks every byte: on | off (off: fio does not verify either)")
       ->capture_default_str();
+  sub->add_option("--step", flags.step,
+                  "iomodels' rounds per model call: round (one, as bench: every request handed "
+                  "out on its own) | batch (a twentieth of the budget, as run --requests: "
+                  "threads and pool tasks loop) | auto (round for threadpool, batch otherwise)")
+      ->capture_default_str();
   sub->add_option("--json", flags.json,
                   "write the result here (default: results/calibrate-<date>-<host>.json)");
   sub->add_option("--fio", flags.fio, "the fio to run")->capture_default_str();
@@ -784,6 +815,16 @@ int run_calibrate() {
   if (flags.verify != "on" && flags.verify != "off")
     throw UsageError("--verify: '" + flags.verify + "' must be on or off");
   const bool verify = flags.verify == "on";
+  if (flags.step != "auto" && flags.step != "round" && flags.step != "batch")
+    throw UsageError("--step: '" + flags.step + "' must be auto, round or batch");
+  // auto: threadpool hands each request to its pool (round), as posixaio
+  // hands each read to glibc's threads; every other model loops over its
+  // requests (batch), as fio's jobs and sockperf's client do.
+  auto step_for = [](const std::string& model) {
+    if (flags.step == "round") return Step::kRound;
+    if (flags.step == "batch") return Step::kBatch;
+    return model == "threadpool" ? Step::kRound : Step::kBatch;
+  };
   const std::string json_path = flags.json.empty() ? default_json_path() : flags.json;
   const uint64_t sockperf_s = std::max<uint64_t>((budget_ns + 999'999'999) / 1'000'000'000, 1);
 
@@ -841,6 +882,7 @@ int run_calibrate() {
         r.sc.workload = w;
         r.sc.workload.connections = qd;
         r.sc.run = run;
+        r.step = step_for(p.model);
         r.fio = {p.engine, qd, data_path, file_bytes, block, budget_ns};
         r.tool_command = command_text(fio_argv(fio_exe, r.fio));
         const std::string n = std::to_string(qd);
@@ -898,6 +940,7 @@ int run_calibrate() {
       r.sc.workload.connections = 1;
       r.sc.workload.size = msg_bytes;
       r.sc.run = run;
+      r.step = step_for(p.model);
       r.sockperf = p.wait;
       r.tool = p.tool;
       r.tool_command = sockperf_command(sockperf_exe, p.wait, sockperf_s, msg_bytes);
@@ -942,7 +985,7 @@ int run_calibrate() {
       Row& r = rows[i];
       if (!r.failed.empty()) continue;
       Sample ours;
-      if (Status s = run_iomodels(r.sc, budget_ns, &ours); !s.ok()) {
+      if (Status s = run_iomodels(r.sc, budget_ns, r.step, &ours); !s.ok()) {
         r.failed = (s.not_applicable() ? "not applicable: " : "iomodels: ") + s.message();
         r.not_applicable = s.not_applicable();
         continue;
@@ -985,7 +1028,8 @@ int run_calibrate() {
         {"file_bytes", file_bytes},
         {"filesystem", data_path.empty() ? "" : filesystem_of(data_path)},
         {"msg_bytes", msg_bytes},
-        {"verify", verify}}},
+        {"verify", verify},
+        {"step", flags.step}}},
       {"tools",
        {{"fio", fio_exe.empty() ? "" : tool_version(fio_exe)},
         {"sockperf", sockperf_exe.empty() ? "" : tool_version(sockperf_exe)}}},
