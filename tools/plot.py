@@ -144,7 +144,14 @@ def caption(context):
     return " · ".join(bits)
 
 
+# Set by main when every result is on the file transport: there is no peer
+# latency then, and a "connection" is a read in flight.
+FILE_ONLY = False
+
+
 def lat_text(us):
+    if FILE_ONLY:
+        return "file"
     if us == 0:
         return "latency 0"
     if us % 1000 == 0:
@@ -153,6 +160,8 @@ def lat_text(us):
 
 
 def conn_text(n):
+    if FILE_ONLY:
+        return "1 read in flight" if n == 1 else f"{n} reads in flight"
     return "1 connection" if n == 1 else f"{n} connections"
 
 
@@ -411,6 +420,9 @@ def main(argv):
             raise InputError("every benchmark in the input was skipped or failed")
     except InputError as e:
         fail(str(e))
+
+    global FILE_ONLY
+    FILE_ONLY = all(r.get("transport") == "file" for r in results)
 
     import matplotlib
 
