@@ -231,8 +231,8 @@ TEST_CASE("calibrate: SIGINT removes the data file it made and stops fio", "[cal
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  // Wait for the data file, then until the first pair's fio runs (after
-  // 0.2 s of warm-up and 2 s of blocking).
+  // Wait for the data file, then until a fio reads it (first the runs that
+  // measure fio's start-up CPU, then the pairs').
   for (int i = 0; i < 500 && !exists(file); ++i) ::usleep(10'000);
   REQUIRE(exists(file));
   for (int i = 0; i < 500 && processes_naming("--filename=" + file) == 0; ++i) ::usleep(10'000);

@@ -381,6 +381,9 @@ struct FioJob {
   uint64_t file_bytes = 0;
   uint32_t block = 4096;
   uint64_t budget_ns = 0;
+  // CPU seconds (wait4) of this same command run for 1 ms: fio's start-up
+  // and tear-down, subtracted from each run's process CPU.
+  double startup_cpu_s = 0;
 };
 
 std::vector<std::string> fio_argv(const std::string& exe, const FioJob& j) {
@@ -429,11 +432,17 @@ Status run_fio(const std::string& exe, const FioJob& j, Sample* out) {
   const json& rd = job.at("read");
   const double ios = rd.at("total_ios").get<double>();
   if (ios <= 0) return Status::error("fio read nothing: " + first_line(r.err));
-  // fio's own CPU figures: getrusage over each job's I/O window, summed over
-  // the jobs (group_reporting adds the jobs' run times and CPU times).
+  // fio's own CPU figures cover each job's I/O window but only the job's own
+  // thread (getrusage(RUSAGE_THREAD)): not the io-wq workers that run
+  // io_uring's reads of tmpfs here, nor glibc's POSIX AIO threads. So CPU
+  // per I/O is the process CPU of the whole fio run (wait4: every thread of
+  // every fio process) less fio's start-up, measured by the same command run
+  // for 1 ms; never below the job threads' own figure.
   const double job_runtime_s = job.at("job_runtime").get<double>() / 1e3;
   const double usr_s = job.at("usr_cpu").get<double>() / 100 * job_runtime_s;
   const double sys_s = job.at("sys_cpu").get<double>() / 100 * job_runtime_s;
+  const double process_s = r.user_s + r.sys_s;
+  const double cpu_s = std::max(process_s - j.startup_cpu_s, usr_s + sys_s);
   const json& lat = rd.contains("lat_ns") && rd.at("lat_ns").contains("percentile")
                         ? rd.at("lat_ns")
                         : rd.at("clat_ns");
@@ -442,13 +451,32 @@ Status run_fio(const std::string& exe, const FioJob& j, Sample* out) {
   out->wall_s = rd.at("runtime").get<double>() / 1e3;
   out->p50_us = fio_percentile(lat, "50.000000");
   out->p99_us = fio_percentile(lat, "99.000000");
-  out->cpu_us_per_op = (usr_s + sys_s) * 1e6 / ios;
-  out->extra = {{"cpu_user_us_per_op", usr_s * 1e6 / ios},
-                {"cpu_sys_us_per_op", sys_s * 1e6 / ios},
-                {"cpu_source", "fio usr_cpu + sys_cpu x job_runtime (its jobs' I/O windows)"},
-                {"process_cpu_us_per_op", (r.user_s + r.sys_s) * 1e6 / ios},
-                {"process_cpu_source", "wait4 rusage of the whole fio run, start-up included"},
-                {"ctx", job.value("ctx", 0.0)}};
+  out->cpu_us_per_op = cpu_s * 1e6 / ios;
+  out->extra = {
+      {"cpu_source",
+       "wait4 rusage of the whole fio run (every thread) less fio's start-up (the same command "
+       "run for 1 ms), at least fio's own job-thread figure"},
+      {"process_cpu_s", process_s},
+      {"startup_cpu_s", j.startup_cpu_s},
+      {"job_thread_cpu_us_per_op", (usr_s + sys_s) * 1e6 / ios},
+      {"job_thread_cpu_source",
+       "fio usr_cpu + sys_cpu x job_runtime: the jobs' own threads over their I/O windows"},
+      {"ctx", job.value("ctx", 0.0)}};
+  return {};
+}
+
+// fio's start-up and tear-down CPU for job `j`: the median of three runs of
+// the same command with a 1 ms runtime (their few reads cost microseconds).
+Status fio_startup_cpu(const std::string& exe, FioJob j, double* out) {
+  j.budget_ns = 1'000'000;
+  std::vector<double> cpu;
+  for (int i = 0; i < 3; ++i) {
+    const ToolRun r = run_tool(fio_argv(exe, j), j.budget_ns + kToolGraceNs);
+    if (r.exit_code != 0 || r.timed_out) return Status::error(tool_failure("fio", r));
+    cpu.push_back(r.user_s + r.sys_s);
+  }
+  std::sort(cpu.begin(), cpu.end());
+  *out = cpu[1];
   return {};
 }
 
@@ -740,6 +768,14 @@ std::string filesystem_of(const std::string& path) {
   return buf;
 }
 
+// The 1-minute load average (/proc/loadavg), or -1.
+double load_average() {
+  std::ifstream f("/proc/loadavg");
+  double l = -1;
+  f >> l;
+  return f ? l : -1;
+}
+
 std::string install_hint(const std::string& tool) {
   return tool + " not found: install it with `sudo apt-get install " + tool + "` (Debian package " +
          tool + "; tools/install-deps.sh --tests installs it too)";
@@ -829,6 +865,7 @@ int run_calibrate() {
   const uint64_t sockperf_s = std::max<uint64_t>((budget_ns + 999'999'999) / 1'000'000'000, 1);
 
   Cleanup cleanup;
+  const double load_at_start = load_average();
   json skipped = json::array();
   std::vector<Row> rows;
 
@@ -968,7 +1005,22 @@ int run_calibrate() {
     if (!data_path.empty())
       std::printf("data file %s: %llu bytes, %s\n", data_path.c_str(),
                   static_cast<unsigned long long>(file_bytes), filesystem_of(data_path).c_str());
+    // On a busy machine throughput is a share of the CPU, and fio's job
+    // processes each start a session (setsid), hence each its own scheduler
+    // autogroup with its own share, where iomodels' threads share one.
+    if (const double load = load_average(); load > 0.5 * environment().cores)
+      std::printf(
+          "machine busy: load average %.2f on %d cores; throughput ratios measure CPU shares as "
+          "much as the I/O paths (CPU per operation does not)\n",
+          load, environment().cores);
     std::fflush(stdout);
+  }
+
+  // fio's start-up CPU per row, once, before the pairs.
+  for (Row& r : rows) {
+    if (r.part != "fio") continue;
+    if (Status s = fio_startup_cpu(fio_exe, r.fio, &r.fio.startup_cpu_s); !s.ok())
+      r.failed = s.message();
   }
 
   // A B A B: every pair runs each row once, so drift spreads over all rows.
@@ -1029,6 +1081,7 @@ int run_calibrate() {
         {"filesystem", data_path.empty() ? "" : filesystem_of(data_path)},
         {"msg_bytes", msg_bytes},
         {"verify", verify},
+        {"load_average_at_start", load_at_start},
         {"step", flags.step}}},
       {"tools",
        {{"fio", fio_exe.empty() ? "" : tool_version(fio_exe)},
