@@ -1009,9 +1009,8 @@ int run_calibrate() {
     if (!data_path.empty())
       std::printf("data file %s: %llu bytes, %s\n", data_path.c_str(),
                   static_cast<unsigned long long>(file_bytes), filesystem_of(data_path).c_str());
-    // On a busy machine throughput is a share of the CPU, and fio's job
-    // processes each start a session (setsid), hence each its own scheduler
-    // autogroup with its own share, where iomodels' threads share one.
+    // On a busy machine throughput is also a share of the CPU, which moves
+    // with the other load from one sample to the next.
     if (const double load = load_average(); load > 0.5 * environment().cores)
       std::printf(
           "machine busy: load average %.2f on %d cores; throughput ratios measure CPU shares as "
