@@ -1,8 +1,11 @@
 // Description: `iomodels peer --listen ADDR:PORT`: the peer alone, for a
-// device on another host; runs until SIGINT/SIGTERM.
+// device on another host; runs until SIGINT/SIGTERM, logging (spdlog, to
+// stderr) where it listens, how it stopped, and its statistics.
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
@@ -20,6 +23,7 @@ struct PeerFlags {
   std::string latency = "1ms";
   std::string seed = "1";
   std::string spin = "0";
+  std::string log_level = "info";
 } flags;
 
 }  // namespace
@@ -32,6 +36,8 @@ CLI::App* add_peer(CLI::App& app) {
   sub->add_option("--seed", flags.seed, "seed of the latency draws")->capture_default_str();
   sub->add_option("--peer-spin", flags.spin, "spin this long before each deadline")
       ->capture_default_str();
+  sub->add_option("--log-level", flags.log_level, "trace | debug | info | warn | error | off")
+      ->capture_default_str();
   return sub;
 }
 
@@ -43,6 +49,14 @@ int run_peer() {
   po.latency = flag_latency("--latency", flags.latency);
   po.seed = flag_count("--seed", flags.seed, 0, UINT64_MAX);
   po.spin_ns = flag_duration("--peer-spin", flags.spin);
+  const auto level = spdlog::level::from_str(flags.log_level);
+  if (level == spdlog::level::off && flags.log_level != "off")
+    throw UsageError("--log-level: '" + flags.log_level +
+                     "' is not one of trace, debug, info, warn, error, off");
+  auto log = spdlog::stderr_color_mt("iomodels peer");
+  log->set_pattern("%Y-%m-%d %H:%M:%S.%e %n: %v");
+  log->set_level(level);
+  log->flush_on(spdlog::level::trace);  // a supervisor reading the log sees each line at once
 
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -57,8 +71,7 @@ int run_peer() {
       ::listen(lfd.get(), 4096) < 0) {
     const int e = errno;
     ::freeaddrinfo(res);
-    std::fprintf(stderr, "iomodels: cannot listen on %s: %s\n", flags.listen.c_str(),
-                 errno_text(-e).c_str());
+    log->error("error: cannot listen on {}: {}", flags.listen, errno_text(-e));
     return 1;
   }
   ::freeaddrinfo(res);
@@ -78,13 +91,15 @@ int run_peer() {
   ::getnameinfo(reinterpret_cast<sockaddr*>(&bound), blen, hostbuf, sizeof hostbuf, portbuf,
                 sizeof portbuf, NI_NUMERICHOST | NI_NUMERICSERV);
   const bool v6 = bound.ss_family == AF_INET6;
-  std::fprintf(stderr, "iomodels peer: listening on %s%s%s:%s, latency %s\n", v6 ? "[" : "",
-               hostbuf, v6 ? "]" : "", portbuf, po.latency.text().c_str());
+  log->info("listening on {}{}{}:{}, latency {}, seed {}{}", v6 ? "[" : "", hostbuf, v6 ? "]" : "",
+            portbuf, po.latency.text(), po.seed,
+            po.spin_ns ? ", spinning " + format_duration(po.spin_ns) + " before deadlines" : "");
   const int code = run_peer_loop(po, {}, &why);
   if (code != 0)
-    std::fprintf(stderr, "iomodels peer: %s\n", why.c_str());
+    log->error("error: {}", why);
   else
-    std::fprintf(stderr, "iomodels peer: stopped\n");
+    log->info("stopped (SIGINT or SIGTERM)");
+  spdlog::drop("iomodels peer");
   return code;
 }
 
