@@ -1,7 +1,8 @@
 // Description: the peer process and the Workload, driven by a hand-written
-// client: payloads verified on every transport, latency accuracy, the peer's
-// death with its parent, no leaked descriptors or zombies, its statistics,
-// the RLIMIT_NOFILE refusal, many connections, and its timer lateness.
+// client: payloads verified on every transport, responses due together (in
+// order, with and without io_uring), latency accuracy, the peer's death with
+// its parent, no leaked descriptors or zombies, its statistics, the
+// RLIMIT_NOFILE refusal, many connections, and its timer lateness.
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -604,12 +605,15 @@ TEST_CASE("the peer's timer lateness is close to a bare sleep loop's", "[peer][s
       kTrials, bare / 1e3, peer / 1e3, single / 1e3,
       static_cast<double>(peer) / static_cast<double>(std::max<uint64_t>(bare, 1)));
   INFO("best p99: peer " << peer << " ns, bare " << bare << " ns");
-  // The issue asks for peer <= 1.5 x bare. Measured here it is about 3-4 x
-  // (bare ~80-130 us, peer ~270-370 us at 64 connections; ~120-150 us at one):
-  // the peer writes due responses one syscall at a time, ~2-3 us each on this
-  // VM, and no response may leave before it is due. So the bound asserted is
-  // looser: it still fails a peer with millisecond timeouts or default timer
-  // slack, and says so when the stricter goal is missed.
+  // The issue asks for peer <= 1.5 x bare. On this 2-vCPU VM with other
+  // builds running, 9 of 13 runs gave 0.89-1.58 x (bare 109-188 us, peer
+  // 106-276 us; the peer before its io_uring batches and polling: 1.3-5.2 x,
+  // peer 325-1217 us) and 4, as the load rose, 2.8-3.5 x: the peer is busy
+  // ~150 us per round of 64 responses, and a process that takes its CPU then
+  // (a 0.2-2 ms gap, with an involuntary context switch) delays dozens of
+  // responses at once, while the bare loop runs ~1 us per ms. So the bound
+  // asserted stays looser: it still fails a peer with millisecond timeouts or
+  // default timer slack, and says when the stricter goal is missed.
   if (peer > bare * 3 / 2) WARN("peer p99 lateness is above 1.5 x the bare loop's");
   CHECK(peer <= bare * 4 + 250'000);
 }

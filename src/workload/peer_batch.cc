@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "iomodels/sys.h"
-
 namespace iomodels::detail {
 namespace {
 
