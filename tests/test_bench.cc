@@ -17,12 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string make_temp_dir() {
-  char tmpl[] = "/tmp/iomodels_bench_XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  return tmpl;
-}
-
 json read_json(const std::string& path) {
   std::ifstream f(path);
   REQUIRE(f.good());
@@ -73,7 +67,8 @@ const char* const kCounters[] = {"items_per_second",
 
 TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws it",
           "[bench][serial]") {
-  const std::string dir = make_temp_dir();
+  const test::TempDir tmp_dir("iomodels_bench");
+  const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/bench.json", spectra = dir + "/spectra.json";
   const test::CommandResult r = test::run_iomodels(
       "bench --models polling,epoll --connections 8 --latencies 1ms --benchmark_min_time=0.01 "
@@ -153,7 +148,8 @@ TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws i
 
 TEST_CASE("bench reports a not-applicable point as an error and still runs the rest",
           "[bench][serial]") {
-  const std::string dir = make_temp_dir();
+  const test::TempDir tmp_dir("iomodels_bench");
+  const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/bench.json";
   // select cannot watch fds >= FD_SETSIZE (1024): 1100 connections need them.
   const test::CommandResult r = test::run_iomodels(

@@ -20,12 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string make_temp_dir() {
-  char tmpl[] = "/tmp/iomodels_calibrate_XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  return tmpl;
-}
-
 json read_json(const std::string& path) {
   std::ifstream f(path);
   REQUIRE(f.good());
@@ -110,7 +104,8 @@ TEST_CASE("calibrate: bad flags are one-line errors with exit code 2", "[calibra
 }
 
 TEST_CASE("calibrate: a missing tool is skipped with how to install it", "[calibrate]") {
-  const std::string dir = make_temp_dir();
+  const test::TempDir tmp_dir("iomodels_calibrate");
+  const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/cal.json";
   const test::CommandResult r =
       test::run_iomodels("calibrate --only fio --fio " + dir + "/no-such-fio --json " + out);
@@ -131,7 +126,8 @@ TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
     WARN("fio is not installed (apt-get install fio): calibrate's fio part not tested");
     return;
   }
-  const std::string dir = make_temp_dir();
+  const test::TempDir tmp_dir("iomodels_calibrate");
+  const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/cal.json";
   const test::CommandResult r = test::run_iomodels(
       "calibrate --only fio --qd 1 --pairs 3 --budget 50ms --file-size 16MiB --json " + out);
@@ -183,7 +179,8 @@ TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll an
         "tested");
     return;
   }
-  const std::string dir = make_temp_dir();
+  const test::TempDir tmp_dir("iomodels_calibrate");
+  const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/cal.json";
   const test::CommandResult r = test::run_iomodels(
       "calibrate --only sockperf --pairs 3 --budget 50ms --msg-size 64 --json " + out);
@@ -221,7 +218,8 @@ TEST_CASE("calibrate: SIGINT removes the data file it made and stops fio", "[cal
     WARN("fio is not installed (apt-get install fio): calibrate's clean-up not tested");
     return;
   }
-  const std::string dir = make_temp_dir();
+  const test::TempDir tmp_dir("iomodels_calibrate");
+  const std::string& dir = tmp_dir.path;
   const std::string file = dir + "/data";
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);

@@ -26,22 +26,6 @@ Scenario file_scenario(const std::string& model, uint32_t conns, uint32_t size, 
   return sc;
 }
 
-// A scratch directory on the file system the tests run from (not tmpfs, so
-// RWF_NOWAIT and O_DIRECT behave as on a real disk), removed at the end.
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    char tmpl[] = "iomodels-file-test-XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    char real[PATH_MAX];
-    REQUIRE(::realpath(p, real) != nullptr);
-    path = real;
-  }
-  ~ScratchDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
 // The models the issue names for files, plus the ones built on them.
 const char* const kFileModels[] = {"blocking",   "threads",     "threadpool",
                                    "uring",      "uring-fixed", "uring-sqpoll",
@@ -65,7 +49,9 @@ TEST_CASE("file offsets are aligned, in range, spread out and the same for every
 }
 
 TEST_CASE("every file model reads the data file with every byte verified", "[file][models]") {
-  ScratchDir dir;
+  // On the file system the tests run from (not tmpfs), so RWF_NOWAIT and
+  // O_DIRECT behave as on a real disk.
+  const test::TempDir dir("iomodels_file", ".");  // not tmpfs, as above
   struct Case {
     uint32_t conns, size;
     uint64_t rounds;
@@ -136,7 +122,7 @@ TEST_CASE("epoll, poll, select and multishot are refused on files with the kerne
 }
 
 TEST_CASE("a corrupted byte of the data file fails the run and names its offset", "[file]") {
-  ScratchDir dir;
+  const test::TempDir dir("iomodels_file", ".");  // not tmpfs, as above
   Scenario sc = file_scenario("blocking", 1, 1 << 20, 5);
   sc.workload.file_path = dir.file("data");
   sc.workload.file_bytes = 1 << 20;  // one slot: every read is the whole file
@@ -164,7 +150,7 @@ TEST_CASE("a corrupted byte of the data file fails the run and names its offset"
 }
 
 TEST_CASE("a named data file is made once, reused, and a foreign file is refused", "[file]") {
-  ScratchDir dir;
+  const test::TempDir dir("iomodels_file", ".");  // not tmpfs, as above
   const std::string path = dir.file("data");
   Scenario sc = file_scenario("uring", 4, 4096, 10);
   sc.workload.file_path = path;
@@ -204,7 +190,7 @@ TEST_CASE("a named data file is made once, reused, and a foreign file is refused
 }
 
 TEST_CASE("--direct reads past the page cache with every byte verified", "[file]") {
-  ScratchDir dir;
+  const test::TempDir dir("iomodels_file", ".");  // not tmpfs, as above
   for (const char* model : {"blocking", "threadpool", "uring", "uring-fixed"}) {
     DYNAMIC_SECTION(model) {
       Scenario sc = file_scenario(model, 4, 8192, 20);

@@ -253,12 +253,6 @@ struct Child {
   }
 };
 
-std::string make_temp_dir() {
-  char tmpl[] = "/tmp/iomodels_remote_XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  return tmpl;
-}
-
 // Runs NetnsPair::create() in a forked child after `prepare` (which changes
 // only the child) and returns what it said, or "<created>" if it created the
 // namespaces (then deleted by the child's destructor).
@@ -390,7 +384,8 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
   REQUIRE(port != 0);
   const std::string remote = net.addr_a + ":" + std::to_string(port);
 
-  const std::string dir = make_temp_dir();
+  const test::TempDir tmp_dir("iomodels_remote");
+  const std::string& dir = tmp_dir.path;
   constexpr uint64_t kConns = 8, kRounds = 50, kSize = 4096;
   int ran = 0;
   for (const char* model : {"epoll", "uring"}) {

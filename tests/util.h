@@ -3,9 +3,13 @@
 #pragma once
 
 #include <dirent.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 
 #include "run/scenario.h"
@@ -38,6 +42,27 @@ inline int count_entries(const char* dir) {
 }
 inline int open_fds() { return count_entries("/proc/self/fd"); }
 inline int threads() { return count_entries("/proc/self/task"); }
+
+// A fresh directory (mkdtemp) under `base`, removed with everything in it
+// when the test is done, whether it passed or not.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string& prefix = "iomodels", const std::string& base = "/tmp") {
+    std::string tmpl = base + "/" + prefix + "_XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp " + tmpl);
+    char real[PATH_MAX];
+    path = ::realpath(tmpl.c_str(), real) != nullptr ? real : tmpl;
+  }
+  ~TempDir() {
+    ::nftw(
+        path.c_str(),
+        [](const char* p, const struct stat*, int, FTW*) { return ::remove(p) == 0 ? 0 : 0; }, 16,
+        FTW_DEPTH | FTW_PHYS);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return path + "/" + name; }
+};
 
 struct CommandResult {
   int exit_code = -1;

@@ -1,4 +1,4 @@
-// Description: the `iomodels` binary: list, run, bench, demo, peer.
+// Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate.
 #include <csignal>
 #include <cstdio>
 #include <exception>
