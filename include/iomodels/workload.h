@@ -65,6 +65,10 @@ struct PeerStats {
   uint64_t cpu_ns = 0;  // the peer process's own CPU, never charged to the model
   uint64_t late_p50_ns = 0, late_p99_ns = 0, late_max_ns = 0;  // send time - due time
   uint64_t spin_ns = 0;                                        // its spin-before-deadline setting
+  // Deadlines nearer than this (its measured sleep overshoot) it polls for
+  // instead of sleeping: a bounded busy wait, in its CPU.
+  uint64_t poll_horizon_ns = 0;
+  bool batched_sends = false;  // due responses leave in one io_uring_enter (else write())
   uint64_t protocol_errors = 0;
   bool remote = false;
   bool none = false;  // the file transport: no peer, so every figure above is 0

@@ -122,6 +122,10 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
         {"spin_ns", r.peer.spin_ns},
         {"remote", r.peer.remote},
         {"none", r.peer.none},
+        {"poll_horizon_us", r.peer.poll_horizon_ns / 1e3},
+        {"sends", r.peer.none            ? ""
+                  : r.peer.batched_sends ? "io_uring batch"
+                                         : "write()"},
         {"peer_bound", r.peer.peer_bound()}}},
   };
 }
@@ -153,12 +157,15 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
   } else {
     std::snprintf(
         buf, sizeof buf,
-        "  peer          lateness p50 %.1f us  p99 %.1f us  max %.1f us   CPU %.2f core%s%s\n",
+        "  peer          lateness p50 %.1f us  p99 %.1f us  max %.1f us   CPU %.2f core%s%s\n"
+        "                polls (busy-waits) for deadlines < %.0f us away; sends by %s\n",
         r.peer.late_p50_ns / 1e3, r.peer.late_p99_ns / 1e3, r.peer.late_max_ns / 1e3,
         r.peer.cpu_util(), r.peer.spin_ns ? ", spinning before deadlines" : "",
         r.peer.peer_bound()
             ? "\n  PEER-BOUND: the peer used >= 90% of a core; this measures the peer"
-            : "");
+            : "",
+        r.peer.poll_horizon_ns / 1e3,
+        r.peer.batched_sends ? "one io_uring_enter per batch of due responses" : "write()");
     s += buf;
   }
   if (!sc.workload.remote.empty()) {

@@ -315,6 +315,8 @@ class Peer {
     w.late_max_ns = lateness_.max();
     w.spin_ns = opts_.spin_ns;
     w.protocol_errors = protocol_errors_;
+    w.poll_horizon_ns = sleep_cost_.estimate();
+    w.batched_sends = batch_.live() ? 1 : 0;
     // The reply is tiny and the client waits for it: a full socket here means
     // a broken client, so a failed write just drops it.
     sys::write(slots_[s].wfd, &w, sizeof w);

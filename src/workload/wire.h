@@ -18,6 +18,8 @@ struct PeerStatsWire {
   uint64_t late_max_ns;
   uint64_t spin_ns;
   uint64_t protocol_errors;
+  uint64_t poll_horizon_ns;  // deadlines nearer than this are polled for, not slept for
+  uint64_t batched_sends;    // 1: due responses leave in one io_uring batch; 0: by write()
 };
 
 // Set-up messages on the local control socket (SOCK_SEQPACKET), each with

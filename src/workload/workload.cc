@@ -417,6 +417,8 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
   out->late_max_ns = w.late_max_ns;
   out->spin_ns = w.spin_ns;
   out->protocol_errors = w.protocol_errors;
+  out->poll_horizon_ns = w.poll_horizon_ns;
+  out->batched_sends = w.batched_sends != 0;
   out->remote = !opts_.remote.empty();
   return {};
 }
