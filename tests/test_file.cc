@@ -189,7 +189,7 @@ TEST_CASE("a named data file is made once, reused, and a foreign file is refused
   CHECK(cli.out.find("does not hold iomodels' data") != std::string::npos);
 }
 
-TEST_CASE("--direct reads past the page cache with every byte verified", "[file]") {
+TEST_CASE("O_DIRECT reads (--direct) skip the page cache, every byte verified", "[file]") {
   const test::TempDir dir("iomodels_file", ".");  // not tmpfs, as above
   for (const char* model : {"blocking", "threadpool", "uring", "uring-fixed"}) {
     DYNAMIC_SECTION(model) {
