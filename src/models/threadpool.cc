@@ -3,9 +3,11 @@
 // hands every connection's work to the pool as one task ("complete this
 // connection's requests for this run", written with plain blocking
 // write/read), gets a future per task, and then blocks in future.get() on
-// each in turn. The caller is asynchronous (it asked and could go on) but
-// then blocks anyway; the workers block in read() too. With T workers only T
-// connections wait at once, so N connections take about N/T waits.
+// each in turn (the last queued first: when it is ready the others nearly
+// always are, so the caller sleeps about once per run). The caller is
+// asynchronous (it asked and could go on) but then blocks anyway; the workers
+// block in read() too. With T workers only T connections wait at once, so N
+// connections take about N/T waits.
 //
 // The future is not std::future but a small hand-written one, and the tasks
 // are not std::packaged_task: each connection has one task slot with its
