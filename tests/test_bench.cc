@@ -17,12 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE(f.good());
-  return json::parse(f);
-}
-
 off_t file_size(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
@@ -77,7 +71,7 @@ TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws i
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
 
-  const json doc = read_json(out);
+  const json doc = test::read_json(out);
   const json& ctx = doc.at("context");
   for (const char* key : {"kernel", "cores", "io_uring", "cpu", "mitigations", "iomodels_version"})
     CHECK(ctx.contains(key));
@@ -109,7 +103,7 @@ TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws i
   // Every request waited about 1 ms at the peer.
   CHECK(by_model["epoll"].at("p50_us").get<double>() >= 900);
 
-  const json sp = read_json(spectra);
+  const json sp = test::read_json(spectra);
   CHECK(sp.at("environment").contains("kernel"));
   for (const char* base : {"polling/socketpair/conns:8/size:4096/lat_us:1000",
                            "epoll/socketpair/conns:8/size:4096/lat_us:1000"}) {
@@ -158,7 +152,7 @@ TEST_CASE("bench reports a not-applicable point as an error and still runs the r
       out + " --benchmark_out_format=json");
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
-  const json doc = read_json(out);
+  const json doc = test::read_json(out);
   REQUIRE(doc.at("benchmarks").size() == 2);
   const json& sel = doc["benchmarks"][0];
   const json& ep = doc["benchmarks"][1];

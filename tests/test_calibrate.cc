@@ -20,12 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE(f.good());
-  return json::parse(f);
-}
-
 bool exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
@@ -112,7 +106,7 @@ TEST_CASE("calibrate: a missing tool is skipped with how to install it", "[calib
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("apt-get install fio") != std::string::npos);
-  const json doc = read_json(out);
+  const json doc = test::read_json(out);
   CHECK(doc.at("rows").empty());
   REQUIRE(doc.at("skipped").size() == 1);
   CHECK(doc.at("skipped").at(0).at("part") == "fio");
@@ -135,7 +129,7 @@ TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("verification OFF") != std::string::npos);
   CHECK(r.out.find("iomodels / tool") != std::string::npos);
-  const json doc = read_json(out);
+  const json doc = test::read_json(out);
   CHECK(doc.at("parameters").at("verify") == false);
   CHECK(doc.at("tools").at("fio").get<std::string>().find("fio") != std::string::npos);
   // The data file calibrate made is gone.
@@ -186,7 +180,7 @@ TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll an
       "calibrate --only sockperf --pairs 3 --budget 50ms --msg-size 64 --json " + out);
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
-  const json doc = read_json(out);
+  const json doc = test::read_json(out);
   const json& rows = doc.at("rows");
   REQUIRE(rows.size() == 3);
   CHECK(rows.at(0).at("model") == "epoll");

@@ -292,16 +292,7 @@ TEST_CASE("without io_uring the peer still answers responses due together", "[pe
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
-      ::_exit(10);
+    if (!test::deny_io_uring()) ::_exit(10);
     // The filter works: io_uring_setup fails with EPERM, not EFAULT.
     if (::syscall(__NR_io_uring_setup, 4, nullptr) != -1 || errno != EPERM) ::_exit(11);
     for (Transport t : all_transports()) {

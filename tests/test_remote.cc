@@ -296,12 +296,6 @@ bool drop_sys_admin() {
   return ::syscall(SYS_capset, &hdr, data) == 0;
 }
 
-json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE(f.good());
-  return json::parse(f);
-}
-
 uint64_t read_counter(const NetnsPair& net, const std::string& ns, const std::string& file) {
   std::vector<std::string> argv = net.exec_in(ns);
   argv.insert(argv.end(), {"/bin/cat", file});
@@ -404,7 +398,7 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
     INFO(model << ": " << r.out);
     REQUIRE(r.exit_code == 0);  // the run verifies every payload byte, and fails otherwise
     CHECK(r.out.find("remote peer   " + remote) != std::string::npos);
-    const json doc = read_json(out);
+    const json doc = test::read_json(out);
     CHECK(doc.at("scenario").at("peer") == remote);
     CHECK(doc.at("scenario").at("verify") == true);
     CHECK(doc.at("scenario").at("transport") == "tcp");
