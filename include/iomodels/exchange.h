@@ -48,12 +48,8 @@ class Exchange {
   // The offset of request `id` on connection `conn`: uniform over `slots`
   // aligned positions, deterministic (splitmix64 of seed, conn and id).
   static uint64_t file_offset(uint64_t seed, uint32_t conn, uint64_t id, uint64_t slots) {
-    uint64_t x = seed ^ (static_cast<uint64_t>(conn) << 40) ^ id;
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return (x % slots) * kFileAlign;
+    const uint64_t x = seed ^ (static_cast<uint64_t>(conn) << 40) ^ id;
+    return (mix64(x + 0x9e3779b97f4a7c15ULL) % slots) * kFileAlign;
   }
 
   // Takes `n` received bytes of the response. Returns false (with the reason

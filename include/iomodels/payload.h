@@ -26,6 +26,17 @@ inline constexpr uint32_t kControlConn = 0xFFFFFFFFu;
 inline constexpr uint32_t kFileDataConn = 0xFFFFFFFEu;
 enum class ControlCommand : uint64_t { kStats = 1, kStatsAndReset = 2 };
 
+// splitmix64's finaliser: a good 64-bit mix in a few multiplications. The
+// payload's words and the file transport's offsets are drawn with it.
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
 // Writes bytes [offset, offset + n) of the payload of (conn, id).
 void fill_payload(uint32_t conn, uint64_t id, uint64_t offset, uint8_t* dst, size_t n);
 // Compares `data` with bytes [offset, offset + n) of that payload; returns the

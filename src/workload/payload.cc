@@ -8,15 +8,7 @@
 namespace iomodels {
 namespace {
 
-// splitmix64's finaliser: a good 64-bit mix in a few multiplications.
-inline uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
+inline uint64_t mix(uint64_t x) { return mix64(x); }
 
 inline uint64_t key(uint32_t conn, uint64_t id) {
   return mix((static_cast<uint64_t>(conn) << 40) ^ id ^ 0x6a09e667f3bcc909ULL);
