@@ -9,7 +9,6 @@
 #include <memory>
 #include <utility>
 
-#include "cli/report.h"
 
 namespace iomodels::bench {
 namespace {
@@ -54,28 +53,22 @@ void run_point(benchmark::State& bs, const Scenario& sc, const std::string& name
     g.session = std::move(s);
   }
   Session& s = *g.session;
-  if (Status st = s.begin(); !st.ok()) return skip(bs, name, st);
+  // One iteration is one round: every connection completes one request.
+  ScenarioResult r;
+  const Status st = s.measure(
+      [&bs](Session& session, uint64_t* done) {
+        for (auto _ : bs) {
+          if (Status e = session.rounds(1); !e.ok()) return e;
+        }
+        *done = static_cast<uint64_t>(bs.iterations());
+        return Status{};
+      },
+      &r);
+  if (!st.ok()) return skip(bs, name, st);
 
-  Recorder rec;
-  rec.start();
-  Status st;
-  for (auto _ : bs) {
-    st = s.rounds(1);
-    if (!st.ok()) {
-      skip(bs, name, st);
-      break;
-    }
-  }
-  const Measurement m = rec.stop();
-  if (!st.ok()) return;
-  PeerStats peer;
-  if (Status e = s.end(&peer); !e.ok()) return skip(bs, name, e);
-
-  const uint64_t requests = static_cast<uint64_t>(bs.iterations()) * sc.workload.connections;
-  const uint64_t bytes = requests * sc.workload.size;
-  const cli::Figures f = cli::figures(m, s.latency(), requests, bytes);
-  bs.SetItemsProcessed(static_cast<int64_t>(requests));
-  bs.SetBytesProcessed(static_cast<int64_t>(bytes));
+  const Figures& f = r.figures;
+  bs.SetItemsProcessed(static_cast<int64_t>(r.requests));
+  bs.SetBytesProcessed(static_cast<int64_t>(r.bytes));
   auto& c = bs.counters;
   c["cpu_util"] = f.cpu_util;
   c["cpu_us_per_req"] = f.cpu_us_per_req;
@@ -89,15 +82,15 @@ void run_point(benchmark::State& bs, const Scenario& sc, const std::string& name
   c["p99_us"] = f.p99_us;
   c["p999_us"] = f.p999_us;
   c["max_us"] = f.max_us;
-  c["peer_late_p99_us"] = static_cast<double>(peer.late_p99_ns) / 1e3;
-  c["peer_cpu_util"] = peer.cpu_util();
+  c["peer_late_p99_us"] = static_cast<double>(r.peer.late_p99_ns) / 1e3;
+  c["peer_cpu_util"] = r.peer.cpu_util();
 
   const ModelInfo* info = find_model(sc.model);
   std::string label(info ? quadrant_name(info->quadrant) : "?");
-  if (peer.peer_bound()) label += ",peer-bound";
+  if (r.peer.peer_bound()) label += ",peer-bound";
   bs.SetLabel(label);
   // Each run overwrites the last: the one left is the run Google Benchmark reports.
-  g.spectra[name] = cli::spectrum_json(s.latency());
+  g.spectra[name] = spectrum_json(r.latency);
 }
 
 }  // namespace

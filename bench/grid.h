@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "run/scenario.h"
+#include "run/session.h"
 
 namespace iomodels::bench {
 

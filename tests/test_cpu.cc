@@ -7,7 +7,7 @@
 #include <cmath>
 #include <thread>
 
-#include "iomodels/recorder.h"
+#include "measure/recorder.h"
 
 using namespace iomodels;
 

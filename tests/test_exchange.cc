@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <vector>
 
-#include "iomodels/exchange.h"
+#include "workload/exchange.h"
 
 using namespace iomodels;
 

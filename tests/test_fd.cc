@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <utility>
 
-#include "iomodels/fd.h"
+#include "sys/fd.h"
 
 using namespace iomodels;
 

@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-#include "iomodels/exchange.h"
+#include "workload/exchange.h"
 #include "util.h"
 
 using namespace iomodels;

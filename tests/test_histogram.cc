@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "iomodels/histogram.h"
+#include "measure/histogram.h"
 
 using namespace iomodels;
 

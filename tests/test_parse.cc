@@ -4,7 +4,7 @@
 #include <random>
 #include <string>
 
-#include "iomodels/parse.h"
+#include "workload/parse.h"
 
 using namespace iomodels;
 

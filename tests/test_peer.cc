@@ -26,9 +26,9 @@
 #include <thread>
 #include <vector>
 
-#include "iomodels/payload.h"
-#include "iomodels/recorder.h"
-#include "iomodels/workload.h"
+#include "workload/payload.h"
+#include "measure/recorder.h"
+#include "workload/workload.h"
 #include "util.h"
 
 using namespace iomodels;

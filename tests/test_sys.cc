@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
-#include "iomodels/fd.h"
-#include "iomodels/payload.h"
-#include "iomodels/sys.h"
+#include "sys/fd.h"
+#include "workload/payload.h"
+#include "sys/sys.h"
 #include "util.h"
 
 using namespace iomodels;

@@ -21,7 +21,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "run/scenario.h"
+#include "run/session.h"
 
 namespace iomodels::test {
 

@@ -15,5 +15,5 @@ for s in 0 1ms 250us 1.5s 100ns uniform:100us-2ms exp:1ms 4096 4KiB 1M 127.0.0.1
   printf '%s' "$s" >"$out/corpus/$(printf '%s' "$s" | md5sum | cut -c1-12)"
 done
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Iinclude tests/fuzz/fuzz_parse.cc src/workload/parse.cc -o "$out/fuzz_parse"
+  -iquote src tests/fuzz/fuzz_parse.cc src/workload/parse.cc -o "$out/fuzz_parse"
 "$out/fuzz_parse" -max_total_time="$seconds" -max_len=64 -print_final_stats=1 "$out/corpus" 2>&1 | tail -n 12

@@ -15,14 +15,18 @@
 #include <mutex>
 #include <vector>
 
-#include "cli/cli.h"
-#include "iomodels/payload.h"
-#include "iomodels/recorder.h"
-#include "iomodels/sys.h"
-#include "iomodels/trace.h"
+#include "cli/commands.h"
+#include "frontend/frontend.h"
+#include "workload/payload.h"
+#include "measure/recorder.h"
+#include "sys/epoll_owner.h"
+#include "sys/sys.h"
+#include "measure/trace.h"
 #include "models/coro.h"
 
 namespace iomodels::cli {
+
+using namespace frontend;
 namespace {
 
 struct DemoFlags {
@@ -208,30 +212,24 @@ class Demo {
   }
 
   // The two epoll stories: a non-blocking fd that an epoll set watches.
-  Status watch_readable(const ClientConn& c, Fd* epfd) {
+  Status watch_readable(const ClientConn& c, sys::Epoll* ep) {
     story_->waiting = "slept in epoll_wait()";
     got_ = 0;
     sys::fcntl_setfl(c.rfd, O_NONBLOCK, 0);
-    const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return Status::from_errno(ep, "epoll_create1");
-    epfd->reset(static_cast<int>(ep));
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    if (const long r = sys::epoll_ctl(epfd->get(), EPOLL_CTL_ADD, c.rfd, &ev); r < 0)
-      return Status::from_errno(r, "epoll_ctl");
-    return {};
+    if (Status s = ep->open(); !s.ok()) return s;
+    return ep->watch(c.rfd, EPOLLIN, 0);
   }
 
   Status async_nonblocking(const ClientConn& c) {
-    Fd epfd;
-    if (Status s = watch_readable(c, &epfd); !s.ok()) return s;
+    sys::Epoll ep;
+    if (Status s = watch_readable(c, &ep); !s.ok()) return s;
     epoll_event ev{};
     if (Status s = send(c); !s.ok()) return s;
     step("1. request sent; callback registered");
     own_work();
     bool done = false;
     while (!done) {
-      const long n = sys::epoll_wait(epfd.get(), &ev, 1, 30'000);
+      const long n = ep.wait(&ev, 1, 30'000);
       if (n <= 0) return Status::from_errno(n == 0 ? -ETIMEDOUT : n, "epoll_wait");
       TraceScope scope("callback", "callback");
       if (Status s = take(c, &done); !s.ok()) return s;
@@ -268,8 +266,8 @@ class Demo {
   }
 
   Status async_await(const ClientConn& c) {
-    Fd epfd;
-    if (Status s = watch_readable(c, &epfd); !s.ok()) return s;
+    sys::Epoll ep;
+    if (Status s = watch_readable(c, &ep); !s.ok()) return s;
     epoll_event ev{};
     Status result;
     detail::TaskGroup group;
@@ -278,7 +276,7 @@ class Demo {
     task.start(&group);  // runs download() up to its first co_await
     own_work();
     while (group.running > 0 && result.ok()) {
-      const long n = sys::epoll_wait(epfd.get(), &ev, 1, 30'000);
+      const long n = ep.wait(&ev, 1, 30'000);
       if (n <= 0) return Status::from_errno(n == 0 ? -ETIMEDOUT : n, "epoll_wait");
       std::coroutine_handle<> h = std::exchange(waiting_, {});
       if (h) h.resume();  // back into download(), after its co_await

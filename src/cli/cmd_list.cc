@@ -3,10 +3,14 @@
 #include <cstdio>
 #include <vector>
 
-#include "cli/cli.h"
-#include "iomodels/env.h"
+#include "cli/commands.h"
+#include "frontend/frontend.h"
+#include "measure/env.h"
+#include "sys/uring.h"
 
 namespace iomodels::cli {
+
+using namespace frontend;
 
 CLI::App* add_list(CLI::App& app) {
   return app.add_subcommand("list", "list the models, their quadrants and the transports");
@@ -38,7 +42,7 @@ int run_list() {
       "  file          no peer: each connection is one pread in flight at a random 4 KiB-\n"
       "                aligned offset of a data file (default 256 MiB in /dev/shm; --file,\n"
       "                --file-size, --direct)\n");
-  std::printf("\nio_uring: %s\n", uring_probe().describe().c_str());
+  std::printf("\nio_uring: %s\n", sys::uring_probe().describe().c_str());
   return 0;
 }
 

@@ -12,10 +12,13 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "cli/cli.h"
-#include "iomodels/parse.h"
+#include "cli/commands.h"
+#include "frontend/frontend.h"
+#include "workload/parse.h"
 
 namespace iomodels::cli {
+
+using namespace frontend;
 namespace {
 
 struct PeerFlags {

@@ -1,11 +1,14 @@
 // Description: `iomodels run`: one scenario, a one-screen summary, optional JSON.
 #include <cstdio>
 
-#include "cli/cli.h"
+#include "cli/commands.h"
+#include "frontend/frontend.h"
 #include "cli/report.h"
-#include "iomodels/trace.h"
+#include "measure/trace.h"
 
 namespace iomodels::cli {
+
+using namespace frontend;
 namespace {
 
 struct RunFlags {

@@ -1,5 +1,5 @@
 // Description: the log-linear latency histogram.
-#include "iomodels/histogram.h"
+#include "measure/histogram.h"
 
 #include <algorithm>
 #include <bit>

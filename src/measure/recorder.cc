@@ -1,5 +1,5 @@
 // Description: the Recorder: process-wide deltas of time, CPU and syscalls.
-#include "iomodels/recorder.h"
+#include "measure/recorder.h"
 
 #include <sys/resource.h>
 #include <time.h>

@@ -1,5 +1,5 @@
 // Description: the Chrome Trace Event recorder.
-#include "iomodels/trace.h"
+#include "measure/trace.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "iomodels/recorder.h"
-#include "iomodels/sys.h"
+#include "measure/recorder.h"
+#include "sys/sys.h"
 
 namespace iomodels {
 

@@ -10,26 +10,11 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "iomodels/fd.h"
-#include "iomodels/parse.h"
+#include "sys/epoll_owner.h"
+#include "sys/fd.h"
+#include "workload/parse.h"
 
 namespace iomodels {
-
-Status Exchange::mismatch(uint64_t offset, uint8_t got) const {
-  char buf[200];
-  if (file()) {
-    std::snprintf(buf, sizeof buf,
-                  ": byte %llu of %u (file offset %llu) is 0x%02x, expected 0x%02x",
-                  static_cast<unsigned long long>(offset), size_,
-                  static_cast<unsigned long long>(offset_ + offset), got,
-                  payload_byte(kFileDataConn, 0, offset_ + offset));
-  } else {
-    std::snprintf(buf, sizeof buf, ": byte %llu of %u is 0x%02x, expected 0x%02x",
-                  static_cast<unsigned long long>(offset), size_, got,
-                  payload_byte(conn_.index, last_id_, offset));
-  }
-  return Status::error(where() + buf);
-}
 
 namespace detail {
 
@@ -124,13 +109,9 @@ std::string epoll_not_applicable(const WorkloadOptions& w) {
   if (w.transport != Transport::kFile) return {};
   static const std::string why = [] {
     Fd f = probe_file();
-    Fd ep(static_cast<int>(sys::epoll_create1(EPOLL_CLOEXEC)));
+    sys::Epoll ep;
     long r = -EBADF;
-    if (f && ep) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      r = sys::epoll_ctl(ep.get(), EPOLL_CTL_ADD, f.get(), &ev);
-    }
+    if (f && ep.open().ok()) r = ep.add(f.get(), EPOLLIN, 0);
     const std::string said =
         r == 0 ? std::string("it succeeded here, unexpectedly") : "here it says " + errno_text(r);
     return "a regular file has no readiness to wait for: epoll_ctl(EPOLL_CTL_ADD) refuses it "

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "iomodels/exchange.h"
-#include "iomodels/model.h"
-#include "iomodels/recorder.h"
-#include "iomodels/sys.h"
-#include "iomodels/trace.h"
+#include "workload/exchange.h"
+#include "models/model.h"
+#include "measure/recorder.h"
+#include "sys/sys.h"
+#include "measure/trace.h"
 
 namespace iomodels::detail {
 

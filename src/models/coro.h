@@ -18,10 +18,10 @@
 #include <span>
 #include <utility>
 
-#include "iomodels/exchange.h"
-#include "iomodels/model.h"
-#include "iomodels/recorder.h"
-#include "iomodels/trace.h"
+#include "workload/exchange.h"
+#include "models/model.h"
+#include "measure/recorder.h"
+#include "measure/trace.h"
 #include "models/common.h"
 
 namespace iomodels::detail {

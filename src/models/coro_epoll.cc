@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "models/common.h"
+#include "sys/epoll_owner.h"
 #include "models/coro.h"
 
 namespace iomodels {
@@ -45,16 +46,9 @@ class CoroEpoll final : public Model {
     // awaitable the fd is drained (no EAGAIN read before the next wait).
     buf_.resize(std::min<size_t>(size_t{ctx.size()} + 1, kReadChunk));
     events_.resize(kMaxEvents);
-    const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return Status::from_errno(ep, "epoll_create1");
-    ep_.reset(static_cast<int>(ep));
-    for (uint32_t i = 0; i < ex_.size(); ++i) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = token(i, false);
-      if (const long r = sys::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, ex_[i].rfd(), &ev); r < 0)
-        return Status::from_errno(r, "epoll_ctl");
-    }
+    if (Status s = ep_.open(); !s.ok()) return s;
+    for (uint32_t i = 0; i < ex_.size(); ++i)
+      if (Status s = ep_.watch(ex_[i].rfd(), EPOLLIN, token(i, false)); !s.ok()) return s;
     return {};
   }
 
@@ -170,7 +164,7 @@ class CoroEpoll final : public Model {
       if (waited >= timeout) return timed_out(*ctx_, "any connection to become ready");
       // epoll_wait counts whole milliseconds: round up so it never spins.
       const int wait_ms = static_cast<int>((timeout - waited + 999'999) / 1'000'000);
-      const long n = sys::epoll_wait(ep_.get(), events_.data(), kMaxEvents, wait_ms);
+      const long n = ep_.wait(events_.data(), kMaxEvents, wait_ms);
       if (n < 0) return Status::from_errno(n, "epoll_wait");
       bool progress = false;
       for (long e = 0; e < n; ++e) {
@@ -216,23 +210,17 @@ class CoroEpoll final : public Model {
     Slot& s = slots_[i];
     if (s.out_armed == on) return 0;
     const ClientConn& c = ex_[i].conn();
-    epoll_event ev{};
     long r;
-    if (c.rfd == c.wfd) {
-      ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
-      ev.data.u64 = token(i, false);
-      r = sys::epoll_ctl(ep_.get(), EPOLL_CTL_MOD, c.rfd, &ev);
-    } else {
-      ev.events = EPOLLOUT;
-      ev.data.u64 = token(i, true);
-      r = sys::epoll_ctl(ep_.get(), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, c.wfd, &ev);
-    }
+    if (c.rfd == c.wfd)
+      r = ep_.modify(c.rfd, EPOLLIN | (on ? EPOLLOUT : 0u), token(i, false));
+    else
+      r = on ? ep_.add(c.wfd, EPOLLOUT, token(i, true)) : ep_.remove(c.wfd);
     if (r == 0) s.out_armed = on;
     return r;
   }
 
   RunContext* ctx_ = nullptr;
-  Fd ep_;
+  sys::Epoll ep_;
   std::vector<Exchange> ex_;
   std::vector<Slot> slots_;
   std::vector<Task> tasks_;  // one coroutine per connection, for one run()
@@ -246,7 +234,7 @@ class CoroEpoll final : public Model {
 
 extern const ModelInfo model_coro_epoll{
     "coro-epoll",
-    Quadrant::kAsyncNonblocking,
+    Quadrant::kAsyncNonblocking, Mechanism::kEpoll, /*coroutine=*/true,
     "the epoll reactor written as C++20 coroutines: co_await send/recv per connection, "
     "resumed from epoll_wait",
     [] { return std::unique_ptr<Model>(new detail::CoroEpoll()); },

@@ -10,7 +10,7 @@
 // failure's CQE is handed to the connection's next wait (as `uring` does).
 // Without CQE_SKIP the send suspends until its CQE. A recv queues RECV (or
 // READ) and suspends. The loop makes one io_uring_enter per sweep, through
-// the shared Ring (src/models/uring_ring.h), that submits every SQE queued
+// the shared sys::Ring (src/sys/uring.h), that submits every SQE queued
 // since the last one and waits for completions (a batch, where the kernel
 // can bound the wait: see kUringBatchWaitUs).
 #include <algorithm>
@@ -20,7 +20,7 @@
 
 #include "models/common.h"
 #include "models/coro.h"
-#include "models/uring_ring.h"
+#include "models/uring_tuning.h"
 
 namespace iomodels {
 namespace detail {
@@ -232,7 +232,7 @@ class CoroUring final : public Model {
   IoBuffer mem_;
   std::vector<Exchange> ex_;
   std::vector<Slot> slots_;
-  Ring ring_;
+  sys::Ring ring_;
   std::vector<Task> tasks_;  // one coroutine per connection, for one run()
   uint32_t chunk_ = 0;
   bool skip_success_ = false;
@@ -245,7 +245,7 @@ class CoroUring final : public Model {
 }  // namespace detail
 
 extern const ModelInfo model_coro_uring{
-    "coro-uring", Quadrant::kAsyncNonblocking,
+    "coro-uring", Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/true,
     "the io_uring proactor written as C++20 coroutines: co_await send/recv queue SQEs, "
     "a CQE resumes the connection",
     [] { return std::unique_ptr<Model>(new detail::CoroUring()); }, detail::uring_unavailable};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/common.h"
+#include "sys/epoll_owner.h"
 
 namespace iomodels {
 namespace detail {
@@ -31,15 +32,11 @@ class EpollReactor final : public Model {
     left_.assign(ex_.size(), 0);
     buf_.resize(std::min<size_t>(ctx.size(), kReadChunk));
     events_.resize(kMaxEvents);
-    const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return Status::from_errno(ep, "epoll_create1");
-    ep_.reset(static_cast<int>(ep));
+    if (Status s = ep_.open(); !s.ok()) return s;
     for (uint32_t i = 0; i < ex_.size(); ++i) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | (edge_ ? EPOLLET : 0u);
-      ev.data.u64 = i;  // the token is the connection's index
-      if (const long r = sys::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, ex_[i].rfd(), &ev); r < 0)
-        return Status::from_errno(r, "epoll_ctl");
+      // The token is the connection's index.
+      if (Status s = ep_.watch(ex_[i].rfd(), EPOLLIN | (edge_ ? EPOLLET : 0u), i); !s.ok())
+        return s;
     }
     return {};
   }
@@ -54,7 +51,7 @@ class EpollReactor final : public Model {
     const int timeout_ms = static_cast<int>(ctx_->options.timeout_ns / 1'000'000);
     while (active > 0) {
       // The thread sleeps here until at least one connection is readable.
-      const long n = sys::epoll_wait(ep_.get(), events_.data(), kMaxEvents, timeout_ms);
+      const long n = ep_.wait(events_.data(), kMaxEvents, timeout_ms);
       if (n < 0) return Status::from_errno(n, "epoll_wait");
       if (n == 0) return timed_out(*ctx_, "any connection to become readable");
       for (long e = 0; e < n; ++e) {
@@ -96,7 +93,7 @@ class EpollReactor final : public Model {
 
   const bool edge_;
   RunContext* ctx_ = nullptr;
-  Fd ep_;
+  sys::Epoll ep_;
   std::vector<Exchange> ex_;
   std::vector<uint64_t> left_;
   std::vector<uint8_t> buf_;
@@ -113,7 +110,7 @@ std::unique_ptr<Model> make_epoll_reactor(bool edge_triggered) {
 
 extern const ModelInfo model_epoll{
     "epoll",
-    Quadrant::kAsyncNonblocking,
+    Quadrant::kAsyncNonblocking, Mechanism::kEpoll, /*coroutine=*/false,
     "one thread, non-blocking fds, level-triggered epoll; a callback per ready connection",
     [] { return detail::make_epoll_reactor(false); },
     nullptr,

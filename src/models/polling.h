@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "iomodels/model.h"
+#include "models/model.h"
 
 namespace iomodels::detail {
 

@@ -1,7 +1,7 @@
-// Description: the model registry and the quadrant names.
+// Description: the model registry, and the quadrant and mechanism names.
 #include <string>
 
-#include "iomodels/model.h"
+#include "models/model.h"
 
 namespace iomodels {
 
@@ -45,6 +45,28 @@ std::string_view quadrant_name(Quadrant q) {
       return "async-nonblocking";
     case Quadrant::kMultiplexing:
       return "multiplexing";
+  }
+  return "?";
+}
+
+std::string_view mechanism_name(Mechanism m) {
+  switch (m) {
+    case Mechanism::kBlockingRead:
+      return "blocking-read";
+    case Mechanism::kThreads:
+      return "threads";
+    case Mechanism::kThreadPool:
+      return "thread-pool";
+    case Mechanism::kNonblockingRead:
+      return "nonblocking-read";
+    case Mechanism::kPoll:
+      return "poll";
+    case Mechanism::kSelect:
+      return "select";
+    case Mechanism::kEpoll:
+      return "epoll";
+    case Mechanism::kIoUring:
+      return "io_uring";
   }
   return "?";
 }

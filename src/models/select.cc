@@ -84,7 +84,7 @@ class Select final : public Model {
 
 extern const ModelInfo model_select{
     "select",
-    Quadrant::kMultiplexing,
+    Quadrant::kMultiplexing, Mechanism::kSelect, /*coroutine=*/false,
     "one thread, non-blocking fds, select(2) over every connection (fds < FD_SETSIZE only)",
     [] { return std::unique_ptr<Model>(new Select); },
     nullptr,

@@ -21,7 +21,7 @@ constexpr int kBufIndex = 0;
 
 class UringFixed final : public detail::UringProactor {
  public:
-  UringFixed() : UringProactor(detail::RingOptions{}) {}
+  UringFixed() : UringProactor(sys::RingOptions{}) {}
 
  protected:
   Status prepare() override {
@@ -65,7 +65,7 @@ class UringFixed final : public detail::UringProactor {
 }  // namespace
 
 extern const ModelInfo model_uring_fixed{
-    "uring-fixed", Quadrant::kAsyncNonblocking,
+    "uring-fixed", Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/false,
     "io_uring proactor with registered files and buffers (READ_FIXED / WRITE_FIXED)",
     [] { return std::unique_ptr<Model>(new UringFixed); }, detail::uring_unavailable};
 

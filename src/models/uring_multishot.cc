@@ -14,14 +14,11 @@
 #include <memory>
 #include <vector>
 
-#include "iomodels/env.h"
 #include "models/uring_proactor.h"
 
 namespace iomodels {
 namespace {
 
-// Linux 6.7's opcode; liburing 2.3 has neither the constant nor a helper.
-constexpr uint8_t kOpReadMultishot = 49;
 constexpr uint16_t kGroup = 0;  // the one buffer group
 // Buffers: two per connection, so each connection's chunks of one sweep fit,
 // within the kernel's 32768 ring entries and, for big chunks, 64 MiB of memory.
@@ -34,7 +31,7 @@ std::string multishot_not_applicable(const WorkloadOptions& w) {
     return "a multishot receive re-arms itself when the fd becomes readable again; a regular "
            "file is always readable and has no stream to follow (the kernel takes "
            "IORING_OP_READ_MULTISHOT only on pollable files)";
-  const UringProbe& u = uring_probe();
+  const sys::UringProbe& u = sys::uring_probe();
   if (w.transport == Transport::kPipe && !u.read_multishot)
     return "a multishot read on a pipe needs IORING_OP_READ_MULTISHOT (Linux 6.7+), which this "
            "kernel lacks";
@@ -45,7 +42,7 @@ std::string multishot_not_applicable(const WorkloadOptions& w) {
 
 class UringMultishot final : public detail::UringProactor {
  public:
-  UringMultishot() : UringProactor(detail::RingOptions{}) {}
+  UringMultishot() : UringProactor(sys::RingOptions{}) {}
   // The ring (and its armed receives) must go before the buffers it writes into.
   ~UringMultishot() override {
     ring().close();
@@ -99,7 +96,7 @@ class UringMultishot final : public detail::UringProactor {
       io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
     } else {
       // READ_MULTISHOT: len 0 (the buffer's own length), offset 0 (a pipe has none).
-      io_uring_prep_rw(kOpReadMultishot, sqe, fd, nullptr, 0, 0);
+      io_uring_prep_rw(sys::kOpReadMultishot, sqe, fd, nullptr, 0, 0);
     }
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kGroup;
@@ -132,7 +129,7 @@ class UringMultishot final : public detail::UringProactor {
 
 extern const ModelInfo model_uring_multishot{
     "uring-multishot",
-    Quadrant::kAsyncNonblocking,
+    Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/false,
     "io_uring proactor with one multishot receive per connection into a ring of provided buffers",
     [] { return std::unique_ptr<Model>(new UringMultishot); },
     detail::uring_unavailable,

@@ -9,15 +9,15 @@
 #include <span>
 #include <vector>
 
-#include "iomodels/model.h"
+#include "models/model.h"
 #include "models/common.h"
-#include "models/uring_ring.h"
+#include "models/uring_tuning.h"
 
 namespace iomodels::detail {
 
 class UringProactor : public Model {
  public:
-  explicit UringProactor(const RingOptions& ring_opts) : ring_opts_(ring_opts) {}
+  explicit UringProactor(const sys::RingOptions& ring_opts) : ring_opts_(ring_opts) {}
 
   Status setup(RunContext& ctx) final;
   Status run(uint64_t rounds) final;
@@ -44,7 +44,7 @@ class UringProactor : public Model {
 
   // --- for the hooks ---
   const RunContext& ctx() const { return *ctx_; }
-  Ring& ring() { return ring_; }
+  sys::Ring& ring() { return ring_; }
   bool is_socket() const {
     const Transport t = ctx_->workload->options().transport;
     return t == Transport::kSocketpair || t == Transport::kTcp;
@@ -78,10 +78,10 @@ class UringProactor : public Model {
   Status on_send(uint32_t i, const io_uring_cqe& cqe);
   Status on_recv(uint32_t i, const io_uring_cqe& cqe);
 
-  const RingOptions ring_opts_;
+  const sys::RingOptions ring_opts_;
   RunContext* ctx_ = nullptr;
   IoBuffer mem_;  // declared before ring_: the ring goes first
-  Ring ring_;
+  sys::Ring ring_;
   std::vector<Exchange> ex_;
   std::vector<Conn> conns_;
   size_t recv_base_ = 0;

@@ -22,11 +22,11 @@ constexpr unsigned kSqThreadIdleMs = 10;
 }  // namespace
 
 extern const ModelInfo model_uring_sqpoll{
-    "uring-sqpoll", Quadrant::kAsyncNonblocking,
+    "uring-sqpoll", Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/false,
     "io_uring proactor with SQPOLL: a kernel thread (CPU charged to the process) takes the SQEs",
     [] {
       return std::unique_ptr<Model>(new detail::UringProactor(
-          detail::RingOptions{.sqpoll = true, .sq_thread_idle_ms = kSqThreadIdleMs}));
+          sys::RingOptions{.sqpoll = true, .sq_thread_idle_ms = kSqThreadIdleMs}));
     },
     detail::uring_unavailable};
 

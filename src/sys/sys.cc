@@ -1,5 +1,5 @@
 // Description: the raw syscall wrappers and their per-thread counters.
-#include "iomodels/sys.h"
+#include "sys/sys.h"
 
 #include <fcntl.h>
 #include <liburing.h>

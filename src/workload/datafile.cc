@@ -13,9 +13,9 @@
 #include <random>
 #include <vector>
 
-#include "iomodels/payload.h"
-#include "iomodels/sys.h"
-#include "iomodels/workload.h"
+#include "workload/payload.h"
+#include "sys/sys.h"
+#include "workload/workload.h"
 
 namespace iomodels {
 namespace {

@@ -1,5 +1,5 @@
 // Description: the user-input parsers (durations, sizes, latency specs).
-#include "iomodels/parse.h"
+#include "workload/parse.h"
 
 #include <charconv>
 #include <cmath>

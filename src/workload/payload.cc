@@ -1,7 +1,7 @@
 // Description: the deterministic payload. Word k of a response is
 // mix(key(conn, id) + k): cheap to make and check, and a byte that is lost,
 // duplicated, shifted or sent to the wrong connection does not verify.
-#include "iomodels/payload.h"
+#include "workload/payload.h"
 
 #include <cstring>
 

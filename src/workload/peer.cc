@@ -17,11 +17,12 @@
 #include <random>
 #include <vector>
 
-#include "iomodels/histogram.h"
-#include "iomodels/payload.h"
-#include "iomodels/recorder.h"
-#include "iomodels/sys.h"
-#include "iomodels/workload.h"
+#include "measure/histogram.h"
+#include "workload/payload.h"
+#include "measure/recorder.h"
+#include "sys/epoll_owner.h"
+#include "sys/sys.h"
+#include "workload/workload.h"
 #include "workload/peer_batch.h"
 #include "workload/wire.h"
 
@@ -114,12 +115,10 @@ class Peer {
     // by write().
     std::string no_batch;
     batch_.init(kBatchWrites, kBatchBytes, &no_batch);
-    const long ep = sys::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) {
-      *why = "epoll_create1: " + errno_text(ep);
+    if (Status s = ep_.open(); !s.ok()) {
+      *why = s.message();
       return 1;
     }
-    ep_.reset(static_cast<int>(ep));
     // The set is still empty: these sleeps end by their timeout.
     for (int i = 0; i < kStartupSleeps; ++i) timed_sleep(nullptr, 0, kStartupSleepNs);
     for (auto& [r, w] : conns) add_slot(r, w, false);
@@ -136,7 +135,7 @@ class Peer {
     for (;;) {
       long n;
       if (heap_.empty()) {
-        n = sys::epoll_pwait2(ep_.get(), evs.data(), kMaxEvents, nullptr);
+        n = ep_.wait(evs.data(), kMaxEvents, nullptr);
       } else {
         const uint64_t now = now_ns();
         const uint64_t due = heap_.top().due_ns;
@@ -183,7 +182,7 @@ class Peer {
                       static_cast<long>(wait_ns % 1'000'000'000u)};
     const uint64_t target = now_ns() + wait_ns;
     epoll_event none;
-    const long n = sys::epoll_pwait2(ep_.get(), evs ? evs : &none, evs ? max : 1, &ts);
+    const long n = ep_.wait(evs ? evs : &none, evs ? max : 1, &ts);
     if (n == 0 && wait_ns > 0) {
       const uint64_t now = now_ns();
       sleep_cost_.add(now > target ? now - target : 0);
@@ -192,10 +191,7 @@ class Peer {
   }
 
   void watch(int fd, uint32_t events, uint64_t token) {
-    epoll_event ev{};
-    ev.events = events;
-    ev.data.u64 = token;
-    sys::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev);
+    ep_.add(fd, events, token);
   }
 
   void add_slot(int rfd, int wfd, bool control) {
@@ -436,7 +432,7 @@ class Peer {
   }
 
   PeerOptions opts_;
-  Fd ep_;
+  sys::Epoll ep_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   uint32_t control_slot_ = 0;

@@ -19,7 +19,7 @@ constexpr int kMaxIdleEnters = 100;
 }  // namespace
 
 bool BatchWriter::init(unsigned max_writes, size_t arena_bytes, std::string* why) {
-  RingOptions o;
+  sys::RingOptions o;
   o.sq_entries = max_writes;
   o.cq_entries = 2 * max_writes;
   const Status s = ring_.init(o);

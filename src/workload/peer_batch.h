@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "models/uring_ring.h"
+#include "sys/uring.h"
 
 namespace iomodels::detail {
 
@@ -47,7 +47,7 @@ class BatchWriter {
  private:
   void run();
 
-  Ring ring_;
+  sys::Ring ring_;
   bool live_ = false;
   unsigned max_writes_ = 0;
   std::vector<uint8_t> arena_;

@@ -1,7 +1,7 @@
 // Description: Workload: forks the peer, hands it its ends of the connections
 // over a control socket, talks to it for statistics, and guards runs with a
 // progress watchdog.
-#include "iomodels/workload.h"
+#include "workload/workload.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,25 +25,15 @@
 #include <mutex>
 #include <thread>
 
-#include "iomodels/payload.h"
-#include "iomodels/recorder.h"
-#include "iomodels/sys.h"
+#include "workload/payload.h"
+#include "measure/recorder.h"
+#include "sys/sys.h"
 #include "workload/wire.h"
 
 namespace iomodels {
 
 using detail::SetupHeader;
 using detail::SetupKind;
-
-std::string errno_text(long neg_errno) {
-  char buf[128];
-  // GNU strerror_r returns the message, possibly not in buf.
-  return ::strerror_r(static_cast<int>(-neg_errno), buf, sizeof buf);
-}
-
-Status Status::from_errno(long neg_errno, std::string_view what) {
-  return error(std::string(what) + ": " + errno_text(neg_errno));
-}
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "iomodels/parse.h"
+#include "workload/parse.h"
 
 using namespace iomodels;
 

@@ -1,5 +1,5 @@
 // Description: the frontend-neutral scenario driver.
-#include "run/scenario.h"
+#include "run/session.h"
 
 #include <time.h>
 
@@ -48,13 +48,6 @@ Status Session::warm_up(uint64_t n) {
   return s;
 }
 
-Status Session::begin() {
-  latency_.reset();
-  next_tick_ns_ = 0;  // the open-loop schedule starts with the measurement
-  PeerStats ignored;
-  return workload_->peer_stats(&ignored, true);
-}
-
 Status Session::rounds(uint64_t n) {
   workload_->arm_watchdog(sc_.run.timeout_ns);
   Status s;
@@ -82,23 +75,47 @@ Status Session::rounds(uint64_t n) {
   return s;
 }
 
-Status Session::end(PeerStats* peer) { return workload_->peer_stats(peer, false); }
+Status Session::measure(const Body& body, ScenarioResult* out) {
+  // Set-up of the window, untimed: a fresh histogram, the open-loop schedule
+  // starting now, and the peer's statistics reset (the answer is discarded).
+  latency_.reset();
+  next_tick_ns_ = 0;
+  PeerStats ignored;
+  if (Status st = workload_->peer_stats(&ignored, true); !st.ok()) return st;
+
+  uint64_t done = 0;
+  Recorder rec;
+  rec.start();
+  const Status st = body(*this, &done);
+  const Measurement m = rec.stop();
+  if (!st.ok()) return st;
+
+  PeerStats peer;
+  if (Status e = workload_->peer_stats(&peer, false); !e.ok()) return e;
+  out->m = m;
+  out->latency = latency_;
+  out->peer = peer;
+  out->rounds = done;
+  out->requests = done * sc_.workload.connections;
+  out->bytes = out->requests * sc_.workload.size;
+  out->figures = figures(out->m, out->latency, out->requests, out->bytes);
+  return {};
+}
+
+Status Session::measure(uint64_t n, ScenarioResult* out) {
+  return measure(
+      [n](Session& s, uint64_t* done) {
+        *done = n;
+        return s.rounds(n);
+      },
+      out);
+}
 
 Status run_scenario(const Scenario& sc, ScenarioResult* out) {
   std::unique_ptr<Session> s;
   if (Status st = Session::open(sc, &s); !st.ok()) return st;
   if (Status st = s->warm_up(sc.warmup_rounds); !st.ok()) return st;
-  if (Status st = s->begin(); !st.ok()) return st;
-  Recorder rec;
-  rec.start();
-  Status st = s->rounds(sc.rounds);
-  out->m = rec.stop();
-  if (!st.ok()) return st;
-  if (Status e = s->end(&out->peer); !e.ok()) return e;
-  out->latency = s->latency();
-  out->requests = sc.rounds * sc.workload.connections;
-  out->bytes = out->requests * sc.workload.size;
-  return {};
+  return s->measure(sc.rounds, out);
 }
 
 }  // namespace iomodels

@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "iomodels/exchange.h"
-#include "iomodels/histogram.h"
-#include "iomodels/status.h"
-#include "iomodels/workload.h"
+#include "workload/exchange.h"
+#include "measure/histogram.h"
+#include "sys/status.h"
+#include "workload/workload.h"
 
 namespace iomodels {
 
@@ -26,6 +26,21 @@ enum class Quadrant {
 };
 // "sync-blocking", "sync-nonblocking", "async-blocking", "async-nonblocking", "multiplexing".
 std::string_view quadrant_name(Quadrant q);
+
+// The kernel mechanism a model waits with: what a probe must find for it to
+// run, and what the tests that concern one mechanism select by.
+enum class Mechanism {
+  kBlockingRead,     // read() that sleeps, one connection at a time
+  kThreads,          // read() that sleeps, one thread per connection
+  kThreadPool,       // read() that sleeps on a pool's worker; the caller waits on a future
+  kNonblockingRead,  // O_NONBLOCK read() (or preadv2 RWF_NOWAIT) asked again and again
+  kPoll,             // poll(2)
+  kSelect,           // select(2)
+  kEpoll,            // epoll(7)
+  kIoUring,          // io_uring(7)
+};
+// "blocking-read", "threads", "thread-pool", "nonblocking-read", "poll", "select", "epoll", "io_uring".
+std::string_view mechanism_name(Mechanism m);
 
 struct RunOptions {
   uint32_t pool_threads = 0;             // threadpool workers; 0 = number of cores
@@ -65,6 +80,8 @@ class Model {
 struct ModelInfo {
   std::string_view name;
   Quadrant quadrant;
+  Mechanism mechanism;
+  bool coroutine;  // written as C++20 coroutines over the mechanism
   std::string_view summary;
   std::unique_ptr<Model> (*make)();
   // Whether this kernel can run it at all: empty, or the reason it cannot.

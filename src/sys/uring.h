@@ -1,6 +1,8 @@
-// Description: Ring, the RAII owner of one io_uring (io_uring_queue_init_params
-// paired with io_uring_queue_exit) and the one place the io_uring models enter
-// the kernel, so every io_uring_enter is counted and none is hidden in liburing.
+// Description: io_uring at the syscall boundary: Ring, the RAII owner of one
+// io_uring (io_uring_queue_init_params paired with io_uring_queue_exit) and the
+// one place the models and the peer enter the kernel through it, so every
+// io_uring_enter is counted and none is hidden in liburing; and the
+// process-wide probe of what this kernel's io_uring can do.
 #pragma once
 
 #include <liburing.h>
@@ -9,9 +11,9 @@
 #include <cstdint>
 #include <string>
 
-#include "iomodels/status.h"
+#include "sys/status.h"
 
-namespace iomodels::detail {
+namespace iomodels::sys {
 
 struct RingOptions {
   unsigned sq_entries = 256;       // rounded up to a power of two by the kernel
@@ -19,24 +21,6 @@ struct RingOptions {
   bool sqpoll = false;             // a kernel thread polls the SQ (IORING_SETUP_SQPOLL)
   unsigned sq_thread_idle_ms = 0;  // SQPOLL: the thread sleeps after this long idle
 };
-
-// Per receive: at most this much per connection, so 10,000 connections with
-// large responses still fit in memory; a 1 MiB response takes 16 receives.
-inline constexpr uint32_t kUringChunkBytes = 64 * 1024;
-
-// Batch wait (Linux 6.12+): a sweep waits for every outstanding response but
-// returns once this long has passed with at least one. While the peer is
-// busy, responses pile up meanwhile and one enter reaps many; when they are
-// slow, the first one after this wakes the loop as usual. It bounds the delay
-// batching adds (plus this VM's timer slack of 50-100 us). Measured at 64
-// socketpair connections, latency 0: 0.37 syscalls per request waiting for one
-// CQE, 0.10 with this; 10 us gave 0.25-0.4 (the timer fires before a batch builds).
-inline constexpr uint32_t kUringBatchWaitUs = 50;
-
-// `base` with its queues sized for `connections`: the SQ holds a whole sweep
-// (a send and a receive per connection) up to 2,048 connections, and the CQ
-// has room for every connection's receive and a failed send at once.
-RingOptions ring_options_for(size_t connections, RingOptions base = {});
 
 class Ring {
  public:
@@ -117,8 +101,23 @@ class Ring {
   unsigned features_ = 0;
 };
 
-// The `unavailable` hook every io_uring model shares: empty, or why io_uring
-// cannot run here (from the process-wide probe).
-std::string uring_unavailable();
+// Linux 6.7's IORING_OP_READ_MULTISHOT; liburing 2.3 predates it.
+inline constexpr uint8_t kOpReadMultishot = 49;
 
-}  // namespace iomodels::detail
+// What this kernel's io_uring can do, found by making rings (untimed).
+struct UringProbe {
+  bool available = false;
+  std::string reason;            // why not, when unavailable (from the errno)
+  uint32_t features = 0;         // io_uring_params.features
+  bool single_issuer = false;    // IORING_SETUP_SINGLE_ISSUER accepted
+  bool defer_taskrun = false;    // IORING_SETUP_DEFER_TASKRUN accepted
+  bool coop_taskrun = false;     // IORING_SETUP_COOP_TASKRUN accepted
+  bool read_multishot = false;   // IORING_OP_READ_MULTISHOT (Linux 6.7+)
+  bool recv_multishot = false;   // multishot recv with provided buffers
+  std::string describe() const;  // "yes (single_issuer, defer_taskrun, ...)" or "no: reason"
+};
+
+// Probed once per process (a ring made and torn down), then cached.
+const UringProbe& uring_probe();
+
+}  // namespace iomodels::sys

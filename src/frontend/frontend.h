@@ -1,14 +1,14 @@
-// Description: what the subcommands share: the usage error (exit code 2),
-// the scenario flags, and the result report.
+// Description: what the frontends (cli, bench, calibrate) share: the usage
+// error (exit code 2), the scenario flags, and writing a result file.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <stdexcept>
 #include <string>
 
-#include "run/scenario.h"
+#include "run/session.h"
 
-namespace iomodels::cli {
+namespace iomodels::frontend {
 
 // Bad input: main prints "iomodels: error: <what>" and exits with code 2.
 struct UsageError : std::runtime_error {
@@ -52,18 +52,4 @@ void flag_model(const std::string& flag, const std::string& text);
 // Writes `text` to `path` atomically (a temporary name, then rename).
 void write_file_atomically(const std::string& path, const std::string& text);
 
-// Subcommands: add_* registers, run_* executes after parsing. Each returns an exit code.
-CLI::App* add_list(CLI::App& app);
-int run_list();
-CLI::App* add_run(CLI::App& app);
-int run_run();
-CLI::App* add_peer(CLI::App& app);
-int run_peer();
-CLI::App* add_demo(CLI::App& app);
-int run_demo();
-CLI::App* add_bench(CLI::App& app);
-int run_bench();
-CLI::App* add_calibrate(CLI::App& app);
-int run_calibrate();
-
-}  // namespace iomodels::cli
+}  // namespace iomodels::frontend

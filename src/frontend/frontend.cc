@@ -1,16 +1,16 @@
-// Description: the scenario flags shared by run, bench and demo, validated
-// into a Scenario with one-line errors that name the flag.
+// Description: the scenario flags shared by the frontends, validated into a
+// Scenario with one-line errors that name the flag; atomic result files.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 
-#include "cli/cli.h"
-#include "iomodels/parse.h"
-#include "iomodels/payload.h"
+#include "frontend/frontend.h"
+#include "workload/parse.h"
+#include "workload/payload.h"
 
-namespace iomodels::cli {
+namespace iomodels::frontend {
 
 uint64_t flag_count(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi) {
   uint64_t v;
@@ -165,4 +165,4 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   }
 }
 
-}  // namespace iomodels::cli
+}  // namespace iomodels::frontend

@@ -1,5 +1,6 @@
-// Description: the io_uring ring owner and the counted way into the kernel.
-#include "models/uring_ring.h"
+// Description: the io_uring ring owner, the counted way into the kernel, and
+// the probe of what io_uring can do here.
+#include "sys/uring.h"
 
 #include <unistd.h>
 
@@ -12,30 +13,10 @@
 #include <initializer_list>
 #include <vector>
 
-#include "iomodels/env.h"
-#include "iomodels/sys.h"
+#include "sys/sys.h"
 
-namespace iomodels::detail {
+namespace iomodels::sys {
 
-namespace {
-
-// Beyond 4,096 SQEs a sweep submits in several enters.
-constexpr unsigned kMaxSqEntries = 4096;
-// The kernel's CQ limit (2 × IORING_MAX_ENTRIES).
-constexpr unsigned kMaxCqEntries = 65536;
-
-unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {
-  return static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(n), lo, hi));
-}
-
-}  // namespace
-
-RingOptions ring_options_for(size_t connections, RingOptions base) {
-  base.sq_entries = pow2_at_least(2 * connections, 8, kMaxSqEntries);
-  base.cq_entries =
-      pow2_at_least(std::max<uint64_t>(2 * connections, 2 * base.sq_entries), 16, kMaxCqEntries);
-  return base;
-}
 namespace {
 
 // How long close() waits for an SQPOLL thread to exit; it takes about a
@@ -185,9 +166,72 @@ io_uring_sqe* Ring::sqe(Status* err) {
   return nullptr;
 }
 
-std::string uring_unavailable() {
-  const UringProbe& u = uring_probe();
-  return u.available ? std::string() : u.reason;
+namespace {
+
+// Tries one ring with `flags`; 0 or -errno.
+int try_ring(unsigned flags) {
+  io_uring ring;
+  io_uring_params p{};
+  p.flags = flags;
+  const int r = io_uring_queue_init_params(4, &ring, &p);
+  if (r < 0) return r;
+  io_uring_queue_exit(&ring);
+  return 0;
 }
 
-}  // namespace iomodels::detail
+UringProbe probe() {
+  UringProbe u;
+  io_uring ring;
+  io_uring_params p{};
+  const int r = io_uring_queue_init_params(4, &ring, &p);
+  if (r < 0) {
+    u.reason = "io_uring_setup: " + errno_text(r);
+    if (r == -EPERM)
+      u.reason += " (disabled by sysctl kernel.io_uring_disabled or a seccomp filter)";
+    else if (r == -ENOSYS)
+      u.reason += " (this kernel has no io_uring)";
+    else if (r == -ENOMEM)
+      u.reason += " (RLIMIT_MEMLOCK too low for the ring)";
+    return u;
+  }
+  u.available = true;
+  u.features = p.features;
+  if (io_uring_probe* pr = io_uring_get_probe_ring(&ring)) {
+    u.read_multishot = io_uring_opcode_supported(pr, kOpReadMultishot) != 0;
+    u.recv_multishot = io_uring_opcode_supported(pr, IORING_OP_PROVIDE_BUFFERS) != 0 &&
+                       io_uring_opcode_supported(pr, IORING_OP_RECV) != 0;
+    io_uring_free_probe(pr);
+  }
+  io_uring_queue_exit(&ring);
+  u.single_issuer = try_ring(IORING_SETUP_SINGLE_ISSUER) == 0;
+  u.defer_taskrun = try_ring(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) == 0;
+  u.coop_taskrun = try_ring(IORING_SETUP_COOP_TASKRUN) == 0;
+  return u;
+}
+
+}  // namespace
+
+std::string UringProbe::describe() const {
+  if (!available) return "no: " + reason;
+  std::string s = "yes (";
+  auto add = [&](bool on, const char* name) {
+    if (!on) return;
+    if (s.back() != '(') s += ", ";
+    s += name;
+  };
+  add(single_issuer, "single_issuer");
+  add(defer_taskrun, "defer_taskrun");
+  add(coop_taskrun, "coop_taskrun");
+  add(recv_multishot, "recv_multishot");
+  add(read_multishot, "read_multishot");
+  add((features & IORING_FEAT_NODROP) != 0, "nodrop");
+  add((features & IORING_FEAT_EXT_ARG) != 0, "ext_arg");
+  return s + ")";
+}
+
+const UringProbe& uring_probe() {
+  static const UringProbe u = probe();
+  return u;
+}
+
+}  // namespace iomodels::sys

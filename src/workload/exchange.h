@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <string>
 
-#include "iomodels/histogram.h"
-#include "iomodels/payload.h"
-#include "iomodels/status.h"
-#include "iomodels/workload.h"
+#include "measure/histogram.h"
+#include "workload/payload.h"
+#include "sys/status.h"
+#include "workload/workload.h"
 
 namespace iomodels {
 

@@ -12,14 +12,17 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/command.h"
 #include "bench/grid.h"
-#include "cli/cli.h"
-#include "cli/report.h"
-#include "iomodels/env.h"
-#include "iomodels/payload.h"
-#include "iomodels/trace.h"
+#include "frontend/frontend.h"
+#include "run/figures.h"
+#include "measure/env.h"
+#include "workload/payload.h"
+#include "measure/trace.h"
 
-namespace iomodels::cli {
+namespace iomodels::bench {
+
+using namespace frontend;
 namespace {
 
 // Long enough for a stable mean at microsecond rounds, short enough that the
@@ -299,4 +302,4 @@ int run_bench() {
   return 0;
 }
 
-}  // namespace iomodels::cli
+}  // namespace iomodels::bench

@@ -1,15 +1,18 @@
 // Description: runs one scenario (model × workload) the same way for every
-// frontend: set-up untimed, one warm-up round, then the timed rounds with the
-// Recorder, the peer's own statistics, and the watchdog.
+// frontend: set-up untimed, warm-up rounds, then ONE measurement window
+// (Session::measure): the Recorder around the timed rounds, the peer's own
+// statistics for the same window, the watchdog, and the figures.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
-#include "iomodels/histogram.h"
-#include "iomodels/model.h"
-#include "iomodels/recorder.h"
-#include "iomodels/workload.h"
+#include "measure/histogram.h"
+#include "measure/recorder.h"
+#include "models/model.h"
+#include "run/figures.h"
+#include "workload/workload.h"
 
 namespace iomodels {
 
@@ -25,12 +28,15 @@ struct Scenario {
   double rate_per_s = 0;
 };
 
+// What one measurement window found.
 struct ScenarioResult {
   Measurement m;
   Histogram latency;  // ns per request, issue to last byte
   PeerStats peer;
-  uint64_t requests = 0;
+  uint64_t rounds = 0;    // per connection
+  uint64_t requests = 0;  // rounds × connections
   uint64_t bytes = 0;
+  Figures figures;  // derived from the above
 };
 
 // A model set up on a live workload, ready for timed rounds. Bench keeps one
@@ -43,12 +49,18 @@ class Session {
 
   // Untimed rounds, latencies discarded.
   Status warm_up(uint64_t rounds);
-  // Starts a measured window: resets the peer's window and the histogram.
-  Status begin();
-  // Timed rounds, guarded by the watchdog.
+  // Timed rounds, guarded by the watchdog. Call it inside measure().
   Status rounds(uint64_t n);
-  // Ends the window: the peer's statistics for it.
-  Status end(PeerStats* peer);
+
+  // The one measurement window every frontend uses: resets the peer's window
+  // and the histogram, starts the Recorder, runs `body`, stops the Recorder,
+  // then takes the peer's statistics for the same window and derives the
+  // figures. `body` runs timed rounds (through rounds()) and says how many
+  // per connection it ran; a body that fails leaves *out untouched.
+  using Body = std::function<Status(Session&, uint64_t* rounds_done)>;
+  Status measure(const Body& body, ScenarioResult* out);
+  // The same for exactly `rounds` rounds.
+  Status measure(uint64_t rounds, ScenarioResult* out);
 
   Workload& workload() { return *workload_; }
   Histogram& latency() { return latency_; }
@@ -64,7 +76,7 @@ class Session {
   uint64_t next_tick_ns_ = 0;  // open loop: when the next round is due
 };
 
-// Everything at once: open, warm up, measure `rounds`, close.
+// Everything at once: open, warm up, measure sc.rounds, close.
 Status run_scenario(const Scenario& sc, ScenarioResult* out);
 
 }  // namespace iomodels

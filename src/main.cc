@@ -3,11 +3,19 @@
 #include <cstdio>
 #include <exception>
 
-#include "cli/cli.h"
-#include "iomodels/env.h"
+#include "bench/command.h"
+#include "calibrate/command.h"
+#include "cli/commands.h"
+#include "frontend/frontend.h"
+#include "measure/env.h"
 
 int main(int argc, char** argv) {
   using namespace iomodels::cli;
+  using iomodels::bench::add_bench;
+  using iomodels::bench::run_bench;
+  using iomodels::calibrate::add_calibrate;
+  using iomodels::calibrate::run_calibrate;
+  using iomodels::frontend::UsageError;
   // A write to a peer that died is an error to report (-EPIPE), not a reason
   // to die: pipes and io_uring writes raise SIGPIPE otherwise.
   ::signal(SIGPIPE, SIG_IGN);

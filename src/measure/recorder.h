@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "iomodels/sys.h"
+#include "sys/sys.h"
 
 namespace iomodels {
 

@@ -33,12 +33,16 @@
 #include <sstream>
 #include <vector>
 
-#include "cli/cli.h"
-#include "cli/report.h"
-#include "iomodels/env.h"
-#include "iomodels/parse.h"
+#include "calibrate/command.h"
+#include "frontend/frontend.h"
+#include "run/figures.h"
+#include "run/session.h"
+#include "measure/env.h"
+#include "workload/parse.h"
 
-namespace iomodels::cli {
+namespace iomodels::calibrate {
+
+using namespace frontend;
 namespace {
 
 using nlohmann::json;
@@ -345,18 +349,19 @@ Status run_iomodels(const Scenario& sc, uint64_t budget_ns, Step step, Sample* o
   uint64_t rounds = 0;
   if (Status st = run_for(*s, budget_ns / kWarmupDivisor, false, step, &rounds); !st.ok())
     return st;
-  if (Status st = s->begin(); !st.ok()) return st;
-  Recorder rec;
-  rec.start();
-  Status st = run_for(*s, budget_ns, true, step, &rounds);
-  const Measurement m = rec.stop();
-  if (!st.ok()) return st;
-  PeerStats peer;
-  if (Status e = s->end(&peer); !e.ok()) return e;
-  const uint64_t requests = rounds * sc.workload.connections;
-  const Figures f = figures(m, s->latency(), requests, requests * sc.workload.size);
+  ScenarioResult r;
+  if (Status st = s->measure(
+          [&](Session& session, uint64_t* done) {
+            return run_for(session, budget_ns, true, step, done);
+          },
+          &r);
+      !st.ok())
+    return st;
+  const Figures& f = r.figures;
+  const PeerStats& peer = r.peer;
+  const uint64_t requests = r.requests;
   out->ops = requests;
-  out->wall_s = m.wall_s;
+  out->wall_s = r.m.wall_s;
   out->ops_per_s = f.requests_per_s;
   out->p50_us = f.p50_us;
   out->p99_us = f.p99_us;
@@ -1108,4 +1113,4 @@ int run_calibrate() {
   return 0;
 }
 
-}  // namespace iomodels::cli
+}  // namespace iomodels::calibrate

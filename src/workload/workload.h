@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "iomodels/fd.h"
-#include "iomodels/parse.h"
-#include "iomodels/status.h"
+#include "sys/fd.h"
+#include "workload/parse.h"
+#include "sys/status.h"
 
 namespace iomodels {
 

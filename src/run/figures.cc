@@ -1,0 +1,133 @@
+// Description: the per-request figures of a measurement, and a result as JSON.
+#include "run/figures.h"
+
+#include "measure/env.h"
+#include "run/session.h"
+#include "sys/uring.h"
+#include "workload/parse.h"
+
+namespace iomodels {
+
+Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uint64_t bytes) {
+  Figures f;
+  const double n = requests > 0 ? static_cast<double>(requests) : 1.0;
+  if (m.wall_s > 0) {
+    f.requests_per_s = static_cast<double>(requests) / m.wall_s;
+    f.bytes_per_s = static_cast<double>(bytes) / m.wall_s;
+  }
+  f.cpu_util = m.cpu_util();
+  f.cpu_us_per_req = m.cpu_s() * 1e6 / n;
+  f.user_us_per_req = m.user_s * 1e6 / n;
+  f.sys_us_per_req = m.sys_s * 1e6 / n;
+  f.syscalls_per_req = static_cast<double>(m.calls.syscalls) / n;
+  f.eagain_per_req = static_cast<double>(m.calls.eagain) / n;
+  f.uring_enter_per_req = static_cast<double>(m.calls.uring_enter) / n;
+  f.ctx_per_req = static_cast<double>(m.ctx()) / n;
+  f.p50_us = static_cast<double>(h.percentile(0.50)) / 1e3;
+  f.p90_us = static_cast<double>(h.percentile(0.90)) / 1e3;
+  f.p99_us = static_cast<double>(h.percentile(0.99)) / 1e3;
+  f.p999_us = static_cast<double>(h.percentile(0.999)) / 1e3;
+  f.max_us = static_cast<double>(h.max()) / 1e3;
+  f.mean_us = h.mean() / 1e3;
+  return f;
+}
+
+nlohmann::json environment_json() {
+  const Environment& e = environment();
+  const sys::UringProbe& u = sys::uring_probe();
+  return {{"kernel", e.kernel},
+          {"machine", e.machine},
+          {"hostname", e.hostname},
+          {"cpu", e.cpu_model},
+          {"cores", e.cores},
+          {"mitigations", e.mitigations},
+          {"io_uring", u.describe()},
+          {"io_uring_available", u.available},
+          {"iomodels_version", e.version}};
+}
+
+nlohmann::json scenario_json(const Scenario& sc) {
+  const WorkloadOptions& w = sc.workload;
+  return {{"model", sc.model},
+          {"transport", transport_name(w.transport)},
+          {"connections", w.connections},
+          {"size", w.size},
+          {"latency", w.latency.text()},
+          {"requests_per_connection", sc.rounds},
+          {"warmup_rounds", sc.warmup_rounds},
+          {"rate_per_s", sc.rate_per_s},
+          {"loop", sc.rate_per_s > 0 ? "open" : "closed"},
+          {"pool_threads", sc.run.pool_threads},
+          {"poll_interval_ns", sc.run.poll_interval_ns},
+          {"timeout_ns", sc.run.timeout_ns},
+          {"verify", sc.run.verify},
+          {"seed", w.seed},
+          {"peer_spin_ns", w.peer_spin_ns},
+          {"peer", w.transport == Transport::kFile ? "none (file transport)"
+                   : w.remote.empty()              ? "local (forked)"
+                                                   : w.remote},
+          {"file", w.transport == Transport::kFile
+                       ? nlohmann::json{{"path", w.file_path.empty() ? "(unnamed, in /dev/shm)"
+                                                                     : w.file_path},
+                                        {"bytes", w.file_bytes},
+                                        {"direct", w.direct}}
+                       : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json spectrum_json(const Histogram& h) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& [ns, frac] : h.spectrum()) a.push_back({{"us", ns / 1e3}, {"fraction", frac}});
+  return a;
+}
+
+nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
+  const Figures& f = r.figures;
+  const ModelInfo* info = find_model(sc.model);
+  return {
+      {"scenario", scenario_json(sc)},
+      {"quadrant", info ? quadrant_name(info->quadrant) : "?"},
+      {"environment", environment_json()},
+      {"requests", r.requests},
+      {"bytes", r.bytes},
+      {"wall_s", r.m.wall_s},
+      {"cpu_user_s", r.m.user_s},
+      {"cpu_sys_s", r.m.sys_s},
+      {"cpu_util", f.cpu_util},
+      {"cpu_us_per_req", f.cpu_us_per_req},
+      {"syscalls", r.m.calls.syscalls},
+      {"syscalls_per_req", f.syscalls_per_req},
+      {"eagain_per_req", f.eagain_per_req},
+      {"uring_enter_per_req", f.uring_enter_per_req},
+      {"voluntary_ctx", r.m.voluntary_ctx},
+      {"involuntary_ctx", r.m.involuntary_ctx},
+      {"ctx_per_req", f.ctx_per_req},
+      {"max_rss_kb", r.m.max_rss_kb},
+      {"items_per_second", f.requests_per_s},
+      {"bytes_per_second", f.bytes_per_s},
+      {"latency_us",
+       {{"p50", f.p50_us},
+        {"p90", f.p90_us},
+        {"p99", f.p99_us},
+        {"p999", f.p999_us},
+        {"max", f.max_us},
+        {"mean", f.mean_us},
+        {"min", r.latency.min() / 1e3}}},
+      {"latency_spectrum", spectrum_json(r.latency)},
+      {"peer",
+       {{"requests", r.peer.requests},
+        {"cpu_util", r.peer.cpu_util()},
+        {"late_p50_us", r.peer.late_p50_ns / 1e3},
+        {"late_p99_us", r.peer.late_p99_ns / 1e3},
+        {"late_max_us", r.peer.late_max_ns / 1e3},
+        {"spin_ns", r.peer.spin_ns},
+        {"remote", r.peer.remote},
+        {"none", r.peer.none},
+        {"poll_horizon_us", r.peer.poll_horizon_ns / 1e3},
+        {"sends", r.peer.none            ? ""
+                  : r.peer.batched_sends ? "io_uring batch"
+                                         : "write()"},
+        {"peer_bound", r.peer.peer_bound()}}},
+  };
+}
+
+}  // namespace iomodels
