@@ -23,6 +23,8 @@
 #include "sys/sys.h"
 #include "measure/trace.h"
 #include "models/coro.h"
+#include "models/model.h"
+#include "run/session.h"
 
 namespace iomodels::cli {
 
@@ -41,6 +43,9 @@ struct DemoFlags {
 // How own work advances: in slices, so the polling version can ask between
 // them. 1 ms is short against the device's latency and long against a syscall.
 constexpr uint64_t kWorkSliceNs = 1'000'000;
+// Beyond a story's own latency and work, the watchdog's allowance for a slow
+// machine before it declares the peer stuck.
+constexpr uint64_t kWatchdogMarginNs = 30'000'000'000;
 
 uint64_t thread_cpu_ns() {
   timespec ts;
@@ -62,6 +67,24 @@ struct Step {
   std::string text;
 };
 
+// The stories, one per quadrant and one written with co_await. The kind
+// chooses the code; the quadrant and the title are only printed.
+enum class StoryKind { kSyncBlocking, kSyncNonblocking, kAsyncBlocking, kAsyncNonblocking, kAwait };
+
+struct StoryInfo {
+  StoryKind kind;
+  const char* quadrant;
+  const char* title;
+};
+
+constexpr StoryInfo kStories[] = {
+    {StoryKind::kSyncBlocking, "sync · blocking", "read()"},
+    {StoryKind::kSyncNonblocking, "sync · non-blocking", "O_NONBLOCK, EAGAIN"},
+    {StoryKind::kAsyncBlocking, "async · blocking", "thread, future.get()"},
+    {StoryKind::kAsyncNonblocking, "async · non-blocking", "epoll, callback"},
+    {StoryKind::kAwait, "async · non-blocking", "coroutine, co_await on epoll"},
+};
+
 // One quadrant's story: its steps in the order they happened, and its cost.
 struct Story {
   std::string title;
@@ -73,38 +96,72 @@ struct Story {
   Status status;
 };
 
+class Demo;
+
+// A story run as a model of one connection, so that the demo is measured in
+// the same window (Session::measure) as run, bench and calibrate.
+class StoryModel : public Model {
+ public:
+  StoryModel(Demo* demo, StoryKind kind) : demo_(demo), kind_(kind) {}
+  Status setup(RunContext& ctx) override {
+    ctx_ = &ctx;
+    return {};
+  }
+  Status run(uint64_t rounds) override;
+
+ private:
+  Demo* demo_;
+  StoryKind kind_;
+  RunContext* ctx_ = nullptr;
+};
+
 class Demo {
  public:
-  Demo(const Scenario& sc, uint64_t work_ns) : sc_(sc), work_ns_(work_ns) {}
+  Demo(const Scenario& sc, uint64_t work_ns) : sc_(sc), work_ns_(work_ns) {
+    sc_.model = "demo";
+    sc_.warmup_rounds = 0;
+    // Every wait of a story is bounded by its own device latency and work;
+    // the watchdog is only the last resort.
+    sc_.run.timeout_ns = sc.workload.latency.bound_ns() + work_ns + kWatchdogMarginNs;
+  }
 
-  Story run(const std::string& quadrant, const std::string& title) {
+  Story run(const StoryInfo& info) {
     Story s;
-    s.title = title;
-    s.quadrant = quadrant;
+    s.title = info.title;
+    s.quadrant = info.quadrant;
     story_ = &s;
-    std::unique_ptr<Workload> w;
-    if (Status st = Workload::create(sc_.workload, &w); !st.ok()) {
-      s.status = st;
-      return s;
-    }
-    const ClientConn c = w->conns()[0];
+    std::unique_ptr<Session> session;
+    s.status = Session::open(sc_, std::make_unique<StoryModel>(this, info.kind), &session);
+    if (!s.status.ok()) return s;
     buf_.assign(sc_.workload.size, 0);
     if (Trace* t = Trace::active()) t->name_thread("main");
-    Recorder rec;
-    rec.start();
-    t0_ = now_ns();
-    if (title.find("read()") != std::string::npos)
-      s.status = sync_blocking(c);
-    else if (title.find("EAGAIN") != std::string::npos)
-      s.status = sync_nonblocking(c);
-    else if (title.find("future") != std::string::npos)
-      s.status = async_blocking(c);
-    else if (title.find("co_await") != std::string::npos)
-      s.status = async_await(c);
-    else
-      s.status = async_nonblocking(c);
-    s.m = rec.stop();
+    ScenarioResult r;
+    s.status = session->measure(
+        [this](Session& ses, uint64_t* done) {
+          t0_ = now_ns();
+          *done = 1;
+          return ses.rounds(1);
+        },
+        &r);
+    s.m = r.m;
     return s;
+  }
+
+  // The story of `kind` on connection c, once.
+  Status play(StoryKind kind, const ClientConn& c) {
+    switch (kind) {
+      case StoryKind::kSyncBlocking:
+        return sync_blocking(c);
+      case StoryKind::kSyncNonblocking:
+        return sync_nonblocking(c);
+      case StoryKind::kAsyncBlocking:
+        return async_blocking(c);
+      case StoryKind::kAsyncNonblocking:
+        return async_nonblocking(c);
+      case StoryKind::kAwait:
+        return async_await(c);
+    }
+    return Status::error("unknown story");
   }
 
  private:
@@ -294,6 +351,12 @@ class Demo {
   size_t got_ = 0;
 };
 
+Status StoryModel::run(uint64_t rounds) {
+  for (uint64_t i = 0; i < rounds; ++i)
+    if (Status s = demo_->play(kind_, ctx_->conns()[0]); !s.ok()) return s;
+  return {};
+}
+
 struct Colors {
   const char* bold = "";
   const char* dim = "";
@@ -364,13 +427,8 @@ int run_demo() {
       "listed in the order they really happened.\n\n",
       format_duration(work_ns).c_str(), sc.workload.latency.text().c_str());
   Demo demo(sc, work_ns);
-  const Story stories[] = {
-      demo.run("sync · blocking", "read()"),
-      demo.run("sync · non-blocking", "O_NONBLOCK, EAGAIN"),
-      demo.run("async · blocking", "thread, future.get()"),
-      demo.run("async · non-blocking", "epoll, callback"),
-      demo.run("async · non-blocking", "coroutine, co_await on epoll"),
-  };
+  std::vector<Story> stories;
+  for (const StoryInfo& info : kStories) stories.push_back(demo.run(info));
   for (const Story& s : stories) print_story(s, k);
 
   std::printf("%sThe 2x2 table, measured%s\n", k.bold, k.off);

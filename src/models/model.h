@@ -15,8 +15,6 @@
 
 namespace iomodels {
 
-class Trace;
-
 enum class Quadrant {
   kSyncBlocking,
   kSyncNonblocking,
@@ -47,7 +45,6 @@ struct RunOptions {
   uint64_t poll_interval_ns = 100'000;   // polling-sleep: sleep between sweeps
   uint64_t timeout_ns = 10'000'000'000;  // no progress for this long = an error
   bool verify = true;                    // check every payload byte
-  Trace* trace = nullptr;                // optional timeline recorder
 };
 
 // What a model is given. The model records each request's latency (issue to

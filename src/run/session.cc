@@ -14,10 +14,15 @@ Status Session::open(const Scenario& sc, std::unique_ptr<Session>* out) {
   if (std::string why = why_not(*info, sc.workload); !why.empty())
     return Status::not_applicable(sc.model + " on " +
                                   std::string(transport_name(sc.workload.transport)) + ": " + why);
+  return open(sc, info->make(), out);
+}
+
+Status Session::open(const Scenario& sc, std::unique_ptr<Model> model,
+                     std::unique_ptr<Session>* out) {
   std::unique_ptr<Session> s(new Session);
   s->sc_ = sc;
   if (Status st = Workload::create(sc.workload, &s->workload_); !st.ok()) return st;
-  s->model_ = info->make();
+  s->model_ = std::move(model);
   s->ctx_.workload = s->workload_.get();
   s->ctx_.options = sc.run;
   s->ctx_.latency = &s->latency_;

@@ -43,8 +43,13 @@ struct ScenarioResult {
 // per benchmark; run_scenario uses one for a single measurement.
 class Session {
  public:
-  // Creates the workload and the model and sets the model up (untimed).
+  // Creates the workload and the registered model sc.model and sets the
+  // model up (untimed); not applicable, with the reason, where why_not says so.
   static Status open(const Scenario& sc, std::unique_ptr<Session>* out);
+  // The same with a model that is not in the registry (the demo's stories,
+  // a test's model); sc.model names it in messages.
+  static Status open(const Scenario& sc, std::unique_ptr<Model> model,
+                     std::unique_ptr<Session>* out);
   ~Session();
 
   // Untimed rounds, latencies discarded.
