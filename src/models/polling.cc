@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/common.h"
+#include "sys/time.h"
 
 namespace iomodels {
 namespace detail {
@@ -72,8 +73,7 @@ class Polling final : public Model {
       if (sleep_ && active > 0) {
         // polling-sleep: give the core back until the next sweep.
         const uint64_t wake = now + ctx_->options.poll_interval_ns;
-        const timespec deadline{static_cast<time_t>(wake / 1'000'000'000),
-                                static_cast<long>(wake % 1'000'000'000)};
+        const timespec deadline = sys::to_timespec(wake);
         if (const long r = sys::sleep_until(deadline); r < 0)
           return Status::from_errno(r, "clock_nanosleep");
       }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "models/common.h"
+#include "sys/time.h"
 
 namespace iomodels {
 namespace {
@@ -52,8 +53,7 @@ class Select final : public Model {
         FD_SET(ex_[i].rfd(), &readable);
         max_fd = std::max(max_fd, ex_[i].rfd());
       }
-      timeval tv{static_cast<time_t>(ctx_->options.timeout_ns / 1'000'000'000),
-                 static_cast<suseconds_t>(ctx_->options.timeout_ns % 1'000'000'000 / 1000)};
+      timeval tv = sys::to_timeval(ctx_->options.timeout_ns);
       // The thread sleeps here until at least one connection is readable.
       const long n = sys::select(max_fd + 1, &readable, nullptr, nullptr, &tv);
       if (n < 0) return Status::from_errno(n, "select");

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "models/common.h"
+#include "sys/time.h"
 
 namespace iomodels {
 namespace {
@@ -42,10 +43,6 @@ namespace {
 constexpr size_t kReadChunk = 256 * 1024;
 
 using Buffer = detail::IoBuffer;
-
-timespec to_timespec(uint64_t ns) {
-  return {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-}
 
 // A task's answer, promised by the worker that runs it and waited for by
 // run(): the "future" of submit-a-task, get-a-future.
@@ -182,7 +179,7 @@ class ThreadPool final : public Model {
   // future.get(), bounded: a wait longer than the timeout is only an error if
   // no request completed meanwhile (a task may legitimately take longer).
   Status get(Future& f) {
-    const timespec limit = to_timespec(ctx_->options.timeout_ns);
+    const timespec limit = sys::to_timespec(ctx_->options.timeout_ns);
     uint64_t seen = ctx_->latency->count();
     while (!f.wait_for(&limit)) {
       const uint64_t now_count = ctx_->latency->count();

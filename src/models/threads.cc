@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "models/common.h"
+#include "sys/time.h"
 
 namespace iomodels {
 namespace {
@@ -111,8 +112,7 @@ class Threads final : public Model {
     // Sleep until the last thread is done. A wait that times out is only an
     // error if no request completed meanwhile: a run may take longer than
     // the timeout, a silence may not.
-    const timespec limit{static_cast<time_t>(ctx_->options.timeout_ns / 1'000'000'000),
-                         static_cast<long>(ctx_->options.timeout_ns % 1'000'000'000)};
+    const timespec limit = sys::to_timespec(ctx_->options.timeout_ns);
     uint64_t seen = ctx_->latency->count();
     for (;;) {
       const uint32_t left = pending_.load(std::memory_order_acquire);
@@ -199,8 +199,7 @@ class Threads final : public Model {
       const uint32_t left = pending_.load(std::memory_order_acquire);
       const uint64_t now = now_ns();
       if (left == 0 || now >= deadline) return;
-      const timespec rest{static_cast<time_t>((deadline - now) / 1'000'000'000),
-                          static_cast<long>((deadline - now) % 1'000'000'000)};
+      const timespec rest = sys::to_timespec(deadline - now);
       sys::futex_wait(&pending_, left, &rest);
     }
   }

@@ -1,5 +1,6 @@
 // Description: the frontend-neutral scenario driver.
 #include "run/session.h"
+#include "sys/time.h"
 
 #include <time.h>
 
@@ -66,8 +67,7 @@ Status Session::rounds(uint64_t n) {
     const auto period = static_cast<uint64_t>(1e9 / sc_.rate_per_s);
     if (next_tick_ns_ == 0) next_tick_ns_ = now_ns();
     for (uint64_t k = 0; k < n && s.ok(); ++k) {
-      const timespec due{static_cast<time_t>(next_tick_ns_ / 1'000'000'000u),
-                         static_cast<long>(next_tick_ns_ % 1'000'000'000u)};
+      const timespec due = sys::to_timespec(next_tick_ns_);
       while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, nullptr) == EINTR) {
       }
       ctx_.scheduled_ns = next_tick_ns_;

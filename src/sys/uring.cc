@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sys/sys.h"
+#include "sys/time.h"
 
 namespace iomodels::sys {
 
@@ -134,8 +135,7 @@ long Ring::enter(unsigned wait_nr, uint64_t timeout_ns, uint32_t min_wait_us) {
   if (wait_nr > 0 && cq_ready() > 0) wait_nr = 0;
   if (wait_nr > 0) flags |= IORING_ENTER_GETEVENTS;
   if (to_submit == 0 && flags == 0) return 0;
-  const timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
-                    static_cast<long>(timeout_ns % 1'000'000'000)};
+  const timespec ts = to_timespec(timeout_ns);
   return sys::uring_enter(&ring_, to_submit, wait_nr, flags, wait_nr > 0 ? &ts : nullptr,
                           wait_nr > 1 ? min_wait_us : 0);
 }

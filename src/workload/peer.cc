@@ -25,6 +25,7 @@
 #include "workload/workload.h"
 #include "workload/peer_batch.h"
 #include "workload/wire.h"
+#include "sys/time.h"
 
 namespace iomodels {
 namespace {
@@ -178,8 +179,7 @@ class Peer {
   // epoll_pwait2 with a timeout of wait_ns; a sleep that ends by its timeout
   // teaches sleep_cost_ how late this machine wakes.
   long timed_sleep(epoll_event* evs, int max, uint64_t wait_ns) {
-    const timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000u),
-                      static_cast<long>(wait_ns % 1'000'000'000u)};
+    const timespec ts = sys::to_timespec(wait_ns);
     const uint64_t target = now_ns() + wait_ns;
     epoll_event none;
     const long n = ep_.wait(evs ? evs : &none, evs ? max : 1, &ts);

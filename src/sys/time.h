@@ -1,0 +1,23 @@
+// Description: nanoseconds to the kernel's time structs, for the calls that
+// take a timespec (futex, epoll_pwait2, io_uring_enter, clock_nanosleep) or a
+// timeval (select).
+#pragma once
+
+#include <sys/time.h>
+#include <time.h>
+
+#include <cstdint>
+
+namespace iomodels::sys {
+
+inline constexpr uint64_t kNsPerSecond = 1'000'000'000;
+
+inline timespec to_timespec(uint64_t ns) {
+  return {static_cast<time_t>(ns / kNsPerSecond), static_cast<long>(ns % kNsPerSecond)};
+}
+
+inline timeval to_timeval(uint64_t ns) {
+  return {static_cast<time_t>(ns / kNsPerSecond), static_cast<suseconds_t>(ns % kNsPerSecond / 1000)};
+}
+
+}  // namespace iomodels::sys
