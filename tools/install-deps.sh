@@ -7,9 +7,9 @@ packages=(build-essential cmake pkg-config git
   libbenchmark-dev libspdlog-dev nlohmann-json3-dev catch2 liburing-dev libcli11-dev
   python3 python3-matplotlib)
 # Extra tools for the test suite (strace for syscall cross-checks, clang for the fuzzer,
-# fio and sockperf for `iomodels calibrate`).
+# fio and sockperf for `iomodels calibrate`, file for cpack's dependency scan).
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(strace clang libclang-rt-14-dev iproute2 fio sockperf)
+  packages+=(strace clang libclang-rt-14-dev iproute2 fio sockperf file)
 fi
 
 missing=()

@@ -17,6 +17,13 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def default_binary():
+    """The source tree's Release build, or, installed, the iomodels beside this script."""
+    built = os.path.join(HERE, "..", "build", "release", "iomodels")
+    installed = os.path.join(HERE, "iomodels")
+    return built if os.access(built, os.X_OK) or not os.access(installed, os.X_OK) else installed
+
+
 def available_models(binary):
     out = subprocess.run([binary, "list"], check=True, capture_output=True, text=True).stdout
     models = []
@@ -36,7 +43,7 @@ def available_models(binary):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--binary", default=os.path.join(HERE, "..", "build", "release", "iomodels"))
+    ap.add_argument("--binary", default=default_binary())
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("extra", nargs="*", help="flags for `iomodels run` (after --)")
     args = ap.parse_args()

@@ -3,6 +3,10 @@
 # release preset, runs the default benchmark suite into results/<date>-<host>/
 # (Google Benchmark JSON, latency spectra, console table) and plots it.
 #
+# Installed (cmake --install, or the .deb) as `iomodels-suite`, it skips the
+# install and build steps, runs the installed `iomodels` and `iomodels-plot`
+# beside it, and writes results/<date>-<host>/ under the current directory.
+#
 # usage: tools/suite.sh [--force] [iomodels bench arguments...]
 #   --force   overwrite an existing results/<date>-<host>/ directory
 #   anything else is passed to `iomodels bench` (e.g. --models epoll,uring
@@ -10,7 +14,17 @@
 # With no arguments it also runs the file transport (1 and 16 reads in
 # flight) into results/<date>-<host>/file/.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here="$(cd "$(dirname "$0")" && pwd)"
+if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
+  source_tree=1
+  cd "$here/.."
+  iomodels=build/release/iomodels
+  plot=(/usr/bin/python3 tools/plot.py)
+else
+  source_tree=0
+  iomodels="$here/iomodels"
+  plot=("$here/iomodels-plot")
+fi
 
 force=0
 args=()
@@ -24,9 +38,11 @@ if [[ -e "$dir" && $force -eq 0 ]]; then
   exit 2
 fi
 
-tools/install-deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)"
+if ((source_tree)); then
+  tools/install-deps.sh
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j"$(nproc)"
+fi
 
 # Results go to a temporary directory that is renamed into place only when
 # the suite and the plots are done: an interrupted run leaves no half-written
@@ -35,20 +51,20 @@ tmp="$dir.partial.$$"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"
 echo "suite.sh: running the suite into $dir (the default grid takes a few minutes)" >&2
-build/release/iomodels bench \
+"$iomodels" bench \
   --benchmark_out="$tmp/bench.json" --benchmark_out_format=json \
   --latency-out "$tmp/spectra.json" "${args[@]+"${args[@]}"}" | tee "$tmp/console.txt"
-/usr/bin/python3 tools/plot.py "$tmp/bench.json" --spectra "$tmp/spectra.json" --out "$tmp"
+"${plot[@]}" "$tmp/bench.json" --spectra "$tmp/spectra.json" --out "$tmp"
 # The other device: reads of a 256 MiB data file in /dev/shm (no peer), at 1
 # and 16 reads in flight, for the models that apply to files. Only in the
 # default suite: arguments given for the grid above may not fit it.
 if ((${#args[@]} == 0)); then
   mkdir -p "$tmp/file"
   echo "suite.sh: the file transport into $dir/file" >&2
-  build/release/iomodels bench --transports file --connections 1,16 \
+  "$iomodels" bench --transports file --connections 1,16 \
     --benchmark_out="$tmp/file/bench.json" --benchmark_out_format=json \
     --latency-out "$tmp/file/spectra.json" | tee "$tmp/file/console.txt"
-  /usr/bin/python3 tools/plot.py "$tmp/file/bench.json" --spectra "$tmp/file/spectra.json" \
+  "${plot[@]}" "$tmp/file/bench.json" --spectra "$tmp/file/spectra.json" \
     --out "$tmp/file"
 fi
 rm -rf "$dir"
