@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "calibrate/process.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -40,20 +41,6 @@ int processes_naming(const std::string& text) {
   }
   ::closedir(d);
   return n;
-}
-
-// Whether `tool` is on PATH, as calibrate looks for it.
-bool installed(const std::string& tool) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    if (::access((dirs.substr(start, end - start) + "/" + tool).c_str(), X_OK) == 0) return true;
-    start = end + 1;
-  }
-  return false;
 }
 
 // One side's medians are the medians of its samples, and positive.
@@ -116,7 +103,7 @@ TEST_CASE("calibrate: a missing tool is skipped with how to install it", "[calib
 
 TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
           "[calibrate][serial]") {
-  if (!installed("fio")) {
+  if (calibrate::find_executable("fio").empty()) {
     WARN("fio is not installed (apt-get install fio): calibrate's fio part not tested");
     return;
   }
@@ -167,7 +154,7 @@ TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
 
 TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll and blocking on tcp",
           "[calibrate][serial]") {
-  if (!installed("sockperf")) {
+  if (calibrate::find_executable("sockperf").empty()) {
     WARN(
         "sockperf is not installed (apt-get install sockperf): calibrate's sockperf part not "
         "tested");
@@ -208,7 +195,7 @@ TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll an
 }
 
 TEST_CASE("calibrate: SIGINT removes the data file it made and stops fio", "[calibrate][serial]") {
-  if (!installed("fio")) {
+  if (calibrate::find_executable("fio").empty()) {
     WARN("fio is not installed (apt-get install fio): calibrate's clean-up not tested");
     return;
   }
