@@ -36,6 +36,7 @@ struct BenchFlags {
   std::string connections = "1,64,1000";
   std::string sizes = "4KiB";
   std::string latencies = "0,1ms";
+  std::string per_iteration = "8";
   std::string latency_out;
   std::string trace;
   std::string trace_events = "100000";
@@ -107,6 +108,7 @@ bench::Grid make_grid() {
     g.latencies.push_back(spec);
   }
   if (g.models.empty()) throw UsageError("--models: no model can run here (see: iomodels list)");
+  g.requests_per_iteration = flag_count("--requests-per-iteration", flags.per_iteration, 1, 1'000'000);
   return g;
 }
 
@@ -169,6 +171,13 @@ CLI::App* add_bench(CLI::App& app) {
                   "open loop: rounds at R requests/s per connection, latency from the scheduled "
                   "time (0 = closed loop; names gain /rate:R)")
       ->capture_default_str();
+  sub->add_option("--pattern", flags.sc.pattern,
+                  "closed loop: free (each connection asks again as soon as its response is in, "
+                  "as `run`) | lockstep (rounds with a barrier; names gain /lockstep)")
+      ->capture_default_str();
+  sub->add_option("--requests-per-iteration", flags.per_iteration,
+                  "requests per connection in one benchmark iteration")
+      ->capture_default_str();
   sub->add_option(
       "--trace", flags.trace,
       "write a timeline of the whole suite (Chrome Trace JSON; open in ui.perfetto.dev)");
@@ -184,8 +193,10 @@ CLI::App* add_bench(CLI::App& app) {
   sub->allow_extras();
   sub->footer(
       "One benchmark per grid point, named <model>/<transport>/conns:<N>/size:<B>/lat_us:<L>;\n"
-      "one iteration = every connection completes one request. Set-up (peer, connections,\n"
-      "threads, rings, a warm-up round) is never timed. Time and CPU are process-wide.\n"
+      "one iteration = every connection completes --requests-per-iteration requests, each\n"
+      "connection free-running (--pattern free, as `iomodels run`) or in rounds (lockstep).\n"
+      "Set-up (peer, connections, threads, rings, a warm-up round) is never timed. Time and\n"
+      "CPU are process-wide.\n"
       "Not-applicable combinations are reported as errors with the reason; the rest still run.\n"
       "\n"
       "Google Benchmark flags pass through untouched, e.g.\n"
@@ -246,6 +257,9 @@ int run_bench() {
     const nlohmann::json& v = env.at(key);
     benchmark::AddCustomContext(key, v.is_string() ? v.get<std::string>() : v.dump());
   }
+  benchmark::AddCustomContext("pattern", std::string(pattern_name(grid.base.pattern)));
+  benchmark::AddCustomContext("requests_per_iteration",
+                              std::to_string(grid.requests_per_iteration));
 
   const std::vector<std::string> names = bench::register_grid(grid);
   if (::isatty(STDERR_FILENO)) {

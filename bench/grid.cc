@@ -36,7 +36,8 @@ void skip(benchmark::State& bs, const std::string& name, const Status& st) {
   g.session.reset();
 }
 
-void run_point(benchmark::State& bs, const Scenario& sc, const std::string& name) {
+void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
+               const std::string& name) {
   GridState& g = state();
   if (name != g.current) {
     // Free the previous benchmark's peer and fds before opening new ones:
@@ -53,14 +54,14 @@ void run_point(benchmark::State& bs, const Scenario& sc, const std::string& name
     g.session = std::move(s);
   }
   Session& s = *g.session;
-  // One iteration is one round: every connection completes one request.
+  // One iteration: every connection completes `per_iteration` requests.
   ScenarioResult r;
   const Status st = s.measure(
-      [&bs](Session& session, uint64_t* done) {
+      [&bs, per_iteration](Session& session, uint64_t* done) {
         for (auto _ : bs) {
-          if (Status e = session.rounds(1); !e.ok()) return e;
+          if (Status e = session.rounds(per_iteration); !e.ok()) return e;
         }
-        *done = static_cast<uint64_t>(bs.iterations());
+        *done = static_cast<uint64_t>(bs.iterations()) * per_iteration;
         return Status{};
       },
       &r);
@@ -100,7 +101,8 @@ std::string benchmark_name(const Scenario& sc) {
   return sc.model + "/" + std::string(transport_name(w.transport)) +
          "/conns:" + std::to_string(w.connections) + "/size:" + std::to_string(w.size) +
          "/lat_us:" + std::to_string(w.latency.typical_us()) +
-         (sc.rate_per_s > 0 ? "/rate:" + std::to_string(static_cast<uint64_t>(sc.rate_per_s)) : "");
+         (sc.rate_per_s > 0 ? "/rate:" + std::to_string(static_cast<uint64_t>(sc.rate_per_s)) : "") +
+         (sc.rate_per_s <= 0 && sc.pattern == Pattern::kLockstep ? "/lockstep" : "");
 }
 
 std::vector<std::string> register_grid(const Grid& grid) {
@@ -124,7 +126,10 @@ std::vector<std::string> register_grid(const Grid& grid) {
             sc.workload.latency = lat;
             std::string name = benchmark_name(sc);
             benchmark::RegisterBenchmark(
-                name.c_str(), [sc, name](benchmark::State& bs) { run_point(bs, sc, name); })
+                name.c_str(),
+                [sc, name, per = grid.requests_per_iteration](benchmark::State& bs) {
+                  run_point(bs, sc, per, name);
+                })
                 ->UseRealTime()
                 ->MeasureProcessCPUTime()
                 // The models make their own threads; Threads(N) would divide

@@ -1,6 +1,7 @@
 // Description: the benchmark grid (model × transport × connections × size ×
 // latency) registered with Google Benchmark: one benchmark per point, one
-// iteration = every connection completes one request.
+// iteration = every connection completes `requests_per_iteration` requests
+// in the scenario's pattern (free-running by default, as `iomodels run`).
 #pragma once
 
 #include <cstdint>
@@ -21,10 +22,12 @@ struct Grid {
   std::vector<uint32_t> connections;
   std::vector<uint32_t> sizes;
   std::vector<LatencySpec> latencies;
+  uint64_t requests_per_iteration = 8;
   Scenario base;
 };
 
-// "<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>". Google Benchmark
+// "<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>", then "/rate:<R>" in
+// open loop and "/lockstep" for that pattern. Google Benchmark
 // appends "/process_time/real_time/threads:1" to it in its reports.
 std::string benchmark_name(const Scenario& sc);
 // The suffix Google Benchmark appends to every name registered here.

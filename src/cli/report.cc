@@ -51,6 +51,8 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
     s += "  remote peer   " + sc.workload.remote +
          ": its own --latency applies, not this run's; its CPU is another machine's\n";
   }
+  if (sc.rate_per_s <= 0 && sc.pattern == Pattern::kLockstep)
+    s += "  pattern       lockstep: rounds, every connection waits for the slowest\n";
   if (sc.rate_per_s > 0) {
     std::snprintf(buf, sizeof buf,
                   "  open loop     %.0f requests/s per connection; latency counts from each "

@@ -19,6 +19,13 @@ uint64_t flag_count(const std::string& flag, const std::string& text, uint64_t l
   return v;
 }
 
+Pattern flag_pattern(const std::string& flag, const std::string& text) {
+  Pattern p;
+  if (!parse_pattern(text, &p))
+    throw UsageError(flag + ": '" + text + "' must be free or lockstep");
+  return p;
+}
+
 uint64_t flag_duration(const std::string& flag, const std::string& text) {
   uint64_t v;
   std::string why;
@@ -97,6 +104,10 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
                   "open loop: rounds at R requests/s per connection, latency from the "
                   "scheduled time (0 = closed loop)")
       ->capture_default_str();
+  app->add_option("--pattern", pattern,
+                  "closed loop: free (each connection asks again as soon as its response is "
+                  "in) | lockstep (rounds: all ask together, wait for all)")
+      ->capture_default_str();
 }
 
 Scenario ScenarioFlags::to_scenario() const {
@@ -137,6 +148,7 @@ Scenario ScenarioFlags::to_scenario() const {
   }
   sc.rounds = flag_count("--requests", requests, 1, 100'000'000);
   sc.rate_per_s = static_cast<double>(flag_count("--rate", rate, 0, 1'000'000));
+  sc.pattern = flag_pattern("--pattern", pattern);
   sc.run.pool_threads = static_cast<uint32_t>(flag_count("--pool-threads", pool_threads, 0, 4096));
   sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
   sc.run.timeout_ns = flag_duration("--timeout", timeout);

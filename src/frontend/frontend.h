@@ -31,6 +31,7 @@ struct ScenarioFlags {
   std::string peer_spin = "0";
   std::string peer;        // HOST:PORT of a remote `iomodels peer`
   std::string rate = "0";  // open loop: requests/s per connection (0 = closed loop)
+  std::string pattern = "free";  // closed loop: free | lockstep
   std::string file;        // the file transport's data file (empty: unnamed, in /dev/shm)
   std::string file_size = "256MiB";
   bool direct = false;
@@ -46,6 +47,7 @@ uint64_t flag_count(const std::string& flag, const std::string& text, uint64_t l
 uint64_t flag_duration(const std::string& flag, const std::string& text);
 uint64_t flag_size(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi);
 Transport flag_transport(const std::string& flag, const std::string& text);
+Pattern flag_pattern(const std::string& flag, const std::string& text);
 LatencySpec flag_latency(const std::string& flag, const std::string& text);
 void flag_model(const std::string& flag, const std::string& text);
 

@@ -57,6 +57,7 @@ nlohmann::json scenario_json(const Scenario& sc) {
           {"warmup_rounds", sc.warmup_rounds},
           {"rate_per_s", sc.rate_per_s},
           {"loop", sc.rate_per_s > 0 ? "open" : "closed"},
+          {"pattern", sc.rate_per_s > 0 ? "paced rounds" : pattern_name(sc.pattern)},
           {"pool_threads", sc.run.pool_threads},
           {"poll_interval_ns", sc.run.poll_interval_ns},
           {"timeout_ns", sc.run.timeout_ns},

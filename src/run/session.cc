@@ -8,6 +8,19 @@
 
 namespace iomodels {
 
+std::string_view pattern_name(Pattern p) { return p == Pattern::kFree ? "free" : "lockstep"; }
+
+bool parse_pattern(std::string_view text, Pattern* out) {
+  if (text == "free") {
+    *out = Pattern::kFree;
+  } else if (text == "lockstep") {
+    *out = Pattern::kLockstep;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Status Session::open(const Scenario& sc, std::unique_ptr<Session>* out) {
   const ModelInfo* info = find_model(sc.model);
   if (info == nullptr)
@@ -57,8 +70,10 @@ Status Session::warm_up(uint64_t n) {
 Status Session::rounds(uint64_t n) {
   workload_->arm_watchdog(sc_.run.timeout_ns);
   Status s;
-  if (sc_.rate_per_s <= 0) {
+  if (sc_.rate_per_s <= 0 && sc_.pattern == Pattern::kFree) {
     s = model_->run(n);
+  } else if (sc_.rate_per_s <= 0) {
+    for (uint64_t k = 0; k < n && s.ok(); ++k) s = model_->run(1);
   } else {
     // Open loop: round k is due at start + k / rate. The driver sleeps until
     // then (an uncounted clock_nanosleep: pacing is the harness's, not the

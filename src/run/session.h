@@ -16,6 +16,20 @@
 
 namespace iomodels {
 
+// How the connections' requests follow one another in a closed loop.
+enum class Pattern {
+  // Each connection issues its next request as soon as its response is
+  // complete, independently of the others: how real clients behave.
+  kFree,
+  // Rounds: every connection's request leaves together, and the next round
+  // starts only when every response of this one is in (a barrier per round).
+  kLockstep,
+};
+// "free", "lockstep".
+std::string_view pattern_name(Pattern p);
+// Parses "free" or "lockstep"; false for anything else.
+bool parse_pattern(std::string_view text, Pattern* out);
+
 struct Scenario {
   std::string model = "epoll";
   WorkloadOptions workload;
@@ -26,6 +40,8 @@ struct Scenario {
   // or not the model kept up, and latency counts from each round's scheduled
   // start. 0 = closed loop: the next round starts when the last one ends.
   double rate_per_s = 0;
+  // Closed loop only; open-loop rounds are paced one by one.
+  Pattern pattern = Pattern::kFree;
 };
 
 // What one measurement window found.
@@ -54,7 +70,9 @@ class Session {
 
   // Untimed rounds, latencies discarded.
   Status warm_up(uint64_t rounds);
-  // Timed rounds, guarded by the watchdog. Call it inside measure().
+  // Timed: `n` requests per connection in the scenario's pattern (free: one
+  // run of n; lockstep: n runs of one), guarded by the watchdog. Call it
+  // inside measure().
   Status rounds(uint64_t n);
 
   // The one measurement window every frontend uses: resets the peer's window
