@@ -19,6 +19,7 @@
 #include "measure/env.h"
 #include "workload/payload.h"
 #include "measure/trace.h"
+#include "sys/cpus.h"
 
 namespace iomodels::bench {
 
@@ -76,7 +77,15 @@ bench::Grid make_grid() {
   // With the file transport in the grid, its flags (--file, --direct) are
   // checked as they apply to it; the other transports' points drop them.
   if (("," + flags.transports + ",").find(",file,") != std::string::npos) base.transport = "file";
+  base.cpus = "none";  // placed below, for the points that have a forked peer
   g.base = base.to_scenario();
+  Scenario placed = g.base;
+  placed.workload.transport = Transport::kSocketpair;
+  placed.workload.file_path.clear();
+  placed.workload.direct = false;
+  flag_cpus("--cpus", flags.sc.cpus, &placed);
+  g.base.model_cpus = placed.model_cpus;
+  g.base.workload.peer_cpus = placed.workload.peer_cpus;
 
   if (flags.models.empty()) {
     // Every model this kernel can run on the default workload; the
@@ -171,6 +180,10 @@ CLI::App* add_bench(CLI::App& app) {
                   "open loop: rounds at R requests/s per connection, latency from the scheduled "
                   "time (0 = closed loop; names gain /rate:R)")
       ->capture_default_str();
+  sub->add_option("--cpus", flags.sc.cpus,
+                  "placement: auto (the peer on the last CPU, the model on the others) | none "
+                  "| model=LIST,peer=LIST")
+      ->capture_default_str();
   sub->add_option("--pattern", flags.sc.pattern,
                   "closed loop: free (each connection asks again as soon as its response is in, "
                   "as `run`) | lockstep (rounds with a barrier; names gain /lockstep)")
@@ -258,6 +271,11 @@ int run_bench() {
     benchmark::AddCustomContext(key, v.is_string() ? v.get<std::string>() : v.dump());
   }
   benchmark::AddCustomContext("pattern", std::string(pattern_name(grid.base.pattern)));
+  benchmark::AddCustomContext(
+      "cpus", "model " + (grid.base.model_cpus.empty() ? "any" : sys::cpu_list_text(grid.base.model_cpus)) +
+                  ", peer " +
+                  (grid.base.workload.peer_cpus.empty() ? "any"
+                                                        : sys::cpu_list_text(grid.base.workload.peer_cpus)));
   benchmark::AddCustomContext("requests_per_iteration",
                               std::to_string(grid.requests_per_iteration));
 

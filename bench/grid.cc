@@ -120,6 +120,8 @@ std::vector<std::string> register_grid(const Grid& grid) {
             if (t != Transport::kFile) {
               sc.workload.file_path.clear();
               sc.workload.direct = false;
+            } else {
+              sc.workload.peer_cpus.clear();  // no peer to place
             }
             sc.workload.connections = conns;
             sc.workload.size = size;

@@ -5,6 +5,7 @@
 
 #include "measure/env.h"
 #include "run/figures.h"
+#include "sys/cpus.h"
 #include "workload/parse.h"
 
 namespace iomodels::cli {
@@ -50,6 +51,18 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
   if (!sc.workload.remote.empty()) {
     s += "  remote peer   " + sc.workload.remote +
          ": its own --latency applies, not this run's; its CPU is another machine's\n";
+  }
+  if (!sc.model_cpus.empty() || !sc.workload.peer_cpus.empty()) {
+    const auto where = [](const std::vector<int>& c) {
+      return c.empty() ? std::string("any CPU") : "CPU " + sys::cpu_list_text(c);
+    };
+    s += "  placement     model on " + where(sc.model_cpus) + ", peer on " +
+         where(sc.workload.peer_cpus);
+    if (!sc.model_cpus.empty() && r.model_threads > sc.model_cpus.size())
+      s += "; " + std::to_string(r.model_threads) + " threads share the model's " +
+           std::to_string(sc.model_cpus.size()) + " CPU" +
+           (sc.model_cpus.size() > 1 ? "s" : "");
+    s += "\n";
   }
   if (sc.rate_per_s <= 0 && sc.pattern == Pattern::kLockstep)
     s += "  pattern       lockstep: rounds, every connection waits for the slowest\n";

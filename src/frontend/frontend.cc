@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
 #include "frontend/frontend.h"
+#include "sys/cpus.h"
 #include "workload/parse.h"
 #include "workload/payload.h"
 
@@ -24,6 +26,58 @@ Pattern flag_pattern(const std::string& flag, const std::string& text) {
   if (!parse_pattern(text, &p))
     throw UsageError(flag + ": '" + text + "' must be free or lockstep");
   return p;
+}
+
+void flag_cpus(const std::string& flag, const std::string& text, Scenario* sc) {
+  sc->model_cpus.clear();
+  sc->workload.peer_cpus.clear();
+  const bool forked_peer =
+      sc->workload.transport != Transport::kFile && sc->workload.remote.empty();
+  const sys::CpuList allowed = sys::affinity();
+  if (text == "none") return;
+  if (text == "auto") {
+    if (!forked_peer || allowed.size() < 2) return;
+    sc->workload.peer_cpus = {allowed.back()};
+    sc->model_cpus.assign(allowed.begin(), allowed.end() - 1);
+    return;
+  }
+  // "model=0,2,peer=1": a part runs until the next "name=".
+  std::string model_text, peer_text, *part = nullptr;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    if (item.rfind("model=", 0) == 0) {
+      part = &model_text;
+      *part = item.substr(6);
+    } else if (item.rfind("peer=", 0) == 0) {
+      part = &peer_text;
+      *part = item.substr(5);
+    } else if (part != nullptr && !item.empty()) {
+      *part += "," + item;
+    } else {
+      throw UsageError(flag + ": '" + text + "' must be auto, none or model=LIST,peer=LIST");
+    }
+    pos = comma + 1;
+  }
+  const auto cpu_list = [&](const std::string& what, const std::string& list) {
+    sys::CpuList cpus;
+    std::string why;
+    if (!sys::parse_cpu_list(list, &cpus, &why)) throw UsageError(flag + ": " + what + why);
+    for (int c : cpus)
+      if (!std::binary_search(allowed.begin(), allowed.end(), c))
+        throw UsageError(flag + ": " + what + "CPU " + std::to_string(c) +
+                         " is not one this process may use (" + sys::cpu_list_text(allowed) +
+                         ")");
+    return cpus;
+  };
+  if (!model_text.empty() || text.find("model=") != std::string::npos)
+    sc->model_cpus = cpu_list("model: ", model_text);
+  if (!peer_text.empty() || text.find("peer=") != std::string::npos) {
+    if (!forked_peer)
+      throw UsageError(flag + ": peer= needs a forked peer (not --transport file or --peer)");
+    sc->workload.peer_cpus = cpu_list("peer: ", peer_text);
+  }
 }
 
 uint64_t flag_duration(const std::string& flag, const std::string& text) {
@@ -104,6 +158,10 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
                   "open loop: rounds at R requests/s per connection, latency from the "
                   "scheduled time (0 = closed loop)")
       ->capture_default_str();
+  app->add_option("--cpus", cpus,
+                  "placement: auto (the peer on the last CPU, the model on the others) | none "
+                  "| model=LIST,peer=LIST (e.g. model=0,peer=1-3)")
+      ->capture_default_str();
   app->add_option("--pattern", pattern,
                   "closed loop: free (each connection asks again as soon as its response is "
                   "in) | lockstep (rounds: all ask together, wait for all)")
@@ -149,6 +207,7 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.rounds = flag_count("--requests", requests, 1, 100'000'000);
   sc.rate_per_s = static_cast<double>(flag_count("--rate", rate, 0, 1'000'000));
   sc.pattern = flag_pattern("--pattern", pattern);
+  flag_cpus("--cpus", cpus, &sc);
   sc.run.pool_threads = static_cast<uint32_t>(flag_count("--pool-threads", pool_threads, 0, 4096));
   sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
   sc.run.timeout_ns = flag_duration("--timeout", timeout);

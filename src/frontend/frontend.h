@@ -32,6 +32,7 @@ struct ScenarioFlags {
   std::string peer;        // HOST:PORT of a remote `iomodels peer`
   std::string rate = "0";  // open loop: requests/s per connection (0 = closed loop)
   std::string pattern = "free";  // closed loop: free | lockstep
+  std::string cpus = "auto";     // auto | none | model=LIST,peer=LIST
   std::string file;        // the file transport's data file (empty: unnamed, in /dev/shm)
   std::string file_size = "256MiB";
   bool direct = false;
@@ -48,6 +49,12 @@ uint64_t flag_duration(const std::string& flag, const std::string& text);
 uint64_t flag_size(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi);
 Transport flag_transport(const std::string& flag, const std::string& text);
 Pattern flag_pattern(const std::string& flag, const std::string& text);
+// --cpus: fills sc->model_cpus and sc->workload.peer_cpus. "auto": on two or
+// more allowed CPUs with a forked peer, the peer gets the last one and the
+// model the rest; "none": the scheduler decides; "model=LIST,peer=LIST"
+// (either part may be left out): exactly those, each a subset of the CPUs
+// this process may use.
+void flag_cpus(const std::string& flag, const std::string& text, Scenario* sc);
 LatencySpec flag_latency(const std::string& flag, const std::string& text);
 void flag_model(const std::string& flag, const std::string& text);
 

@@ -3,6 +3,7 @@
 
 #include "measure/env.h"
 #include "run/session.h"
+#include "sys/cpus.h"
 #include "sys/uring.h"
 #include "workload/parse.h"
 
@@ -58,6 +59,10 @@ nlohmann::json scenario_json(const Scenario& sc) {
           {"rate_per_s", sc.rate_per_s},
           {"loop", sc.rate_per_s > 0 ? "open" : "closed"},
           {"pattern", sc.rate_per_s > 0 ? "paced rounds" : pattern_name(sc.pattern)},
+          {"cpus",
+           {{"model", sc.model_cpus.empty() ? "any" : sys::cpu_list_text(sc.model_cpus)},
+            {"peer", sc.workload.peer_cpus.empty() ? "any"
+                                                   : sys::cpu_list_text(sc.workload.peer_cpus)}}},
           {"pool_threads", sc.run.pool_threads},
           {"poll_interval_ns", sc.run.poll_interval_ns},
           {"timeout_ns", sc.run.timeout_ns},
@@ -103,6 +108,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
       {"involuntary_ctx", r.m.involuntary_ctx},
       {"ctx_per_req", f.ctx_per_req},
       {"max_rss_kb", r.m.max_rss_kb},
+      {"threads", r.model_threads},
       {"items_per_second", f.requests_per_s},
       {"bytes_per_second", f.bytes_per_s},
       {"latency_us",

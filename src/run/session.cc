@@ -1,12 +1,29 @@
 // Description: the frontend-neutral scenario driver.
 #include "run/session.h"
-#include "sys/time.h"
 
 #include <time.h>
 
 #include <cerrno>
+#include <filesystem>
+
+#include "sys/cpus.h"
+#include "sys/time.h"
 
 namespace iomodels {
+
+namespace {
+
+// Threads of this process now (the model's, the harness's, io_uring's workers).
+uint32_t count_threads() {
+  uint32_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++n;
+  return n;
+}
+
+}  // namespace
 
 std::string_view pattern_name(Pattern p) { return p == Pattern::kFree ? "free" : "lockstep"; }
 
@@ -35,6 +52,15 @@ Status Session::open(const Scenario& sc, std::unique_ptr<Model> model,
                      std::unique_ptr<Session>* out) {
   std::unique_ptr<Session> s(new Session);
   s->sc_ = sc;
+  if (!sc.model_cpus.empty()) {
+    // This thread runs the model's loop, and the threads the model makes
+    // inherit its CPUs; the destructor gives the caller its own back.
+    s->saved_cpus_ = sys::affinity();
+    if (Status st = sys::set_affinity(sc.model_cpus); !st.ok()) {
+      s->saved_cpus_.clear();
+      return st;
+    }
+  }
   if (Status st = Workload::create(sc.workload, &s->workload_); !st.ok()) return st;
   s->model_ = std::move(model);
   s->ctx_.workload = s->workload_.get();
@@ -47,6 +73,7 @@ Status Session::open(const Scenario& sc, std::unique_ptr<Model> model,
                                     st.message());
     return st;
   }
+  s->threads_ = count_threads();
   *out = std::move(s);
   return {};
 }
@@ -55,6 +82,7 @@ Session::~Session() {
   // The model first: its threads and rings go before the connections they use.
   model_.reset();
   workload_.reset();
+  if (!saved_cpus_.empty()) sys::set_affinity(saved_cpus_);
 }
 
 Status Session::warm_up(uint64_t n) {
@@ -119,6 +147,7 @@ Status Session::measure(const Body& body, ScenarioResult* out) {
   out->requests = done * sc_.workload.connections;
   out->bytes = out->requests * sc_.workload.size;
   out->figures = figures(out->m, out->latency, out->requests, out->bytes);
+  out->model_threads = threads_;
   return {};
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "measure/histogram.h"
 #include "measure/recorder.h"
@@ -42,6 +43,9 @@ struct Scenario {
   double rate_per_s = 0;
   // Closed loop only; open-loop rounds are paced one by one.
   Pattern pattern = Pattern::kFree;
+  // The model's threads run only on these CPUs (the peer's are
+  // workload.peer_cpus); empty: wherever the scheduler puts them.
+  std::vector<int> model_cpus;
 };
 
 // What one measurement window found.
@@ -52,7 +56,8 @@ struct ScenarioResult {
   uint64_t rounds = 0;    // per connection
   uint64_t requests = 0;  // rounds × connections
   uint64_t bytes = 0;
-  Figures figures;  // derived from the above
+  Figures figures;             // derived from the above
+  uint32_t model_threads = 0;  // the process's threads once the model was set up
 };
 
 // A model set up on a live workload, ready for timed rounds. Bench keeps one
@@ -96,6 +101,8 @@ class Session {
   std::unique_ptr<Model> model_;
   Histogram latency_;
   RunContext ctx_;
+  std::vector<int> saved_cpus_;  // the caller's affinity, restored on close
+  uint32_t threads_ = 0;
   uint64_t next_tick_ns_ = 0;  // open loop: when the next round is due
 };
 

@@ -27,6 +27,7 @@
 
 #include "workload/payload.h"
 #include "measure/recorder.h"
+#include "sys/cpus.h"
 #include "sys/sys.h"
 #include "workload/wire.h"
 
@@ -260,6 +261,15 @@ Status Workload::start_local() {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(0);
     ::signal(SIGINT, SIG_IGN);  // Ctrl-C stops the parent, which then kills us
+    // Placed away from the model's CPUs; the CPUs were checked by the caller,
+    // so a refusal here is reported and the peer stops.
+    if (!opts_.peer_cpus.empty()) {
+      if (Status st = sys::set_affinity(opts_.peer_cpus); !st.ok()) {
+        const std::string line = "iomodels peer: " + st.message() + "\n";
+        [[maybe_unused]] auto w = ::write(2, line.data(), line.size());
+        ::_exit(1);
+      }
+    }
     if (sv[1] != 3) {
       ::dup2(sv[1], 3);
     }

@@ -42,6 +42,7 @@ struct WorkloadOptions {
   uint64_t seed = 1;          // seeds the peer's latency draws
   uint64_t peer_spin_ns = 0;  // the peer spins (burns its core) this long before a deadline
   std::string remote;         // "HOST:PORT" of an `iomodels peer`; tcp only
+  std::vector<int> peer_cpus;  // the forked peer runs only on these; empty: anywhere
   // --- the file transport ---
   // Empty: an unnamed file (O_TMPFILE) in kDefaultFileDir, gone when the run
   // ends. Otherwise this path: created and filled if missing, reused if it
