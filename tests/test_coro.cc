@@ -1,14 +1,14 @@
-// Description: the coroutine models (coro-epoll, coro-uring): every byte
-// verified on every transport from 1 to 1,000 connections, large responses, a
-// peer that dies mid-run, no leaks, and a CPU cost close to the hand-written
-// reactor and proactor they mirror.
+// Description: what only the coroutine models promise, for every model the
+// registry marks as written with coroutines: they are async non-blocking over
+// a mechanism that can wait on many connections, their frames are reused,
+// Task starts, suspends and reports as it should, and they cost about as much
+// CPU per request as the hand-written loops of their mechanism. (Bytes, dead
+// peers and leaks: the model matrix, test_model_matrix.cc.)
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <chrono>
-#include <thread>
+#include <string>
 #include <vector>
 
-#include "measure/env.h"
 #include "models/coro.h"
 #include "util.h"
 
@@ -16,28 +16,20 @@ using namespace iomodels;
 
 namespace {
 
-const char* const kCoroModels[] = {"coro-epoll", "coro-uring"};
-
-// Empty if the model can run here, else why not (io_uring may be disabled).
-std::string why_skip(const char* model) {
-  const ModelInfo* m = find_model(model);
-  if (m == nullptr) return "not registered";
-  return m->unavailable != nullptr ? m->unavailable() : std::string();
-}
+bool is_coroutine(const ModelInfo& m) { return m.coroutine; }
 
 }  // namespace
 
-TEST_CASE("coroutine models are registered last, as async non-blocking", "[coro]") {
-  const auto models = all_models();
-  REQUIRE(models.size() >= 2);
-  CHECK(models[models.size() - 2]->name == "coro-epoll");
-  CHECK(models[models.size() - 1]->name == "coro-uring");
-  for (const char* name : kCoroModels) {
-    const ModelInfo* m = find_model(name);
-    REQUIRE(m != nullptr);
+TEST_CASE("coroutine models are async non-blocking, over epoll or io_uring", "[coro]") {
+  int n = 0;
+  for (const ModelInfo* m : all_models()) {
+    if (!is_coroutine(*m)) continue;
+    INFO(m->name);
     CHECK(m->quadrant == Quadrant::kAsyncNonblocking);
+    CHECK((m->mechanism == Mechanism::kEpoll || m->mechanism == Mechanism::kIoUring));
+    ++n;
   }
-  CHECK(find_model("coro-uring")->unavailable != nullptr);
+  CHECK(n > 0);
 }
 
 TEST_CASE("coroutine frames are reused, not reallocated, run after run", "[coro]") {
@@ -98,154 +90,59 @@ TEST_CASE("a Task runs to its first co_await, resumes, and reports its Status", 
   CHECK(group.running == 1);
 }
 
-TEST_CASE("coroutine models verify every byte on every transport at 1, 64 and 1,000 connections",
-          "[coro]") {
-  struct Shape {
-    uint32_t conns;
-    uint64_t rounds;
-  };
-  for (const char* model : kCoroModels) {
-    if (const std::string why = why_skip(model); !why.empty()) {
-      WARN(model << " skipped: " << why);
-      continue;
-    }
-    for (Transport t : all_transports()) {
-      for (Shape sh : {Shape{1, 50}, Shape{64, 20}, Shape{1000, 3}}) {
-        DYNAMIC_SECTION(model << " on " << transport_name(t) << " with " << sh.conns
-                              << " connections") {
-          if (fds_needed(t, sh.conns) + 64 > raise_fd_limit()) {
-            WARN("not enough file descriptors for " << sh.conns << " connections");
-            continue;
-          }
-          ScenarioResult r;
-          const Status s =
-              run_scenario(test::scenario(model, t, sh.conns, 4096, "0", sh.rounds), &r);
-          INFO(s.message());
-          REQUIRE(s.ok());
-          CHECK(r.latency.count() == sh.conns * sh.rounds);
-          CHECK(r.peer.requests >= sh.conns * sh.rounds);
-          CHECK(r.peer.protocol_errors == 0);
-        }
-      }
+namespace {
+
+// Median CPU per request (process-wide, in us) of three runs each, the models
+// taking turns so that a noisy moment hits them all alike.
+std::vector<double> median_cpu_us(const std::vector<const ModelInfo*>& models) {
+  constexpr uint32_t kConns = 64;
+  constexpr uint64_t kRounds = 1000;
+  std::vector<std::vector<double>> us(models.size());
+  for (int k = 0; k < 3; ++k) {
+    for (size_t i = 0; i < models.size(); ++i) {
+      const std::string name(models[i]->name);
+      ScenarioResult r;
+      const Status s =
+          run_scenario(test::scenario(name, Transport::kSocketpair, kConns, 64, "0", kRounds), &r);
+      INFO(name << ": " << s.message());
+      REQUIRE(s.ok());
+      REQUIRE(r.latency.count() == kConns * kRounds);
+      us[i].push_back(r.m.cpu_s() * 1e6 / static_cast<double>(kConns * kRounds));
     }
   }
+  std::vector<double> medians;
+  for (std::vector<double>& v : us) {
+    std::sort(v.begin(), v.end());
+    medians.push_back(v[1]);
+  }
+  return medians;
 }
 
-TEST_CASE("coroutine models receive 1 MiB responses in many pieces", "[coro]") {
-  for (const char* model : kCoroModels) {
-    if (const std::string why = why_skip(model); !why.empty()) {
-      WARN(model << " skipped: " << why);
-      continue;
-    }
-    for (Transport t : all_transports()) {
-      DYNAMIC_SECTION(model << " on " << transport_name(t)) {
-        ScenarioResult r;
-        const Status s = run_scenario(test::scenario(model, t, 4, 1 << 20, "0", 4), &r);
-        INFO(s.message());
-        REQUIRE(s.ok());
-        CHECK(r.latency.count() == 4 * 4);
-        // The Recorder counts every syscall: a 1 MiB response cannot arrive in one read.
-        if (std::string(model) == "coro-epoll") CHECK(r.m.calls.syscalls > 4 * 4 * 2);
-      }
-    }
-  }
+// A coroutine model mirrors the plainest hand-written loop of its mechanism
+// (coro-epoll the level-triggered reactor, coro-uring the plain proactor),
+// and the plainest loop was the cheapest of its mechanism wherever measured
+// (the variants add work: edge-triggered draining, registration, an SQPOLL
+// thread). So the bound is against the cheapest non-coroutine model of the
+// same mechanism, whichever it is. The goal is 1.1x; the bound is looser
+// because the machine is shared and noisy.
+void check_cpu_close_to_loops(const ModelInfo& m) {
+  std::vector<const ModelInfo*> models{&m};
+  for (const ModelInfo* b : all_models())
+    if (b->mechanism == m.mechanism && !b->coroutine) models.push_back(b);
+  for (const ModelInfo* x : models) test::skip_if_unavailable(*x);
+  REQUIRE(models.size() > 1);
+  const std::vector<double> us = median_cpu_us(models);
+  size_t cheapest = 1;
+  for (size_t i = 2; i < us.size(); ++i)
+    if (us[i] < us[cheapest]) cheapest = i;
+  const double ratio = us[0] / us[cheapest];
+  INFO(m.name << " " << us[0] << " us/request, the cheapest loop of its mechanism ("
+              << models[cheapest]->name << ") " << us[cheapest] << " us/request: ratio " << ratio);
+  CHECK(ratio <= 1.3);
 }
 
-TEST_CASE("coroutine models fail fast, without hanging, when the peer dies mid-run", "[coro]") {
-  for (const char* model : kCoroModels) {
-    if (const std::string why = why_skip(model); !why.empty()) {
-      WARN(model << " skipped: " << why);
-      continue;
-    }
-    for (Transport t : all_transports()) {
-      DYNAMIC_SECTION(model << " on " << transport_name(t)) {
-        // A timeout far beyond the bound checked below: the error must come
-        // from the dead peer (EOF or -errno), not from the timeout.
-        Scenario sc = test::scenario(model, t, 16, 4096, "1ms", 1'000'000);
-        sc.run.timeout_ns = 30'000'000'000ull;
-        std::unique_ptr<Session> session;
-        REQUIRE(Session::open(sc, &session).ok());
-        REQUIRE(session->warm_up(2).ok());
-        std::thread killer([&] {
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
-          session->workload().kill_peer();
-        });
-        const auto t0 = std::chrono::steady_clock::now();
-        const Status s = session->rounds(sc.rounds);
-        const double took_s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        killer.join();
-        INFO(s.message());
-        CHECK_FALSE(s.ok());
-        CHECK(took_s < 5.0);
-        CHECK(s.message().find("connection") != std::string::npos);
-        // A broken model refuses further runs instead of hanging in them.
-        CHECK_FALSE(session->rounds(1).ok());
-      }
-    }
-  }
-}
+[[maybe_unused]] const bool kCpu = test::register_per_model(
+    "coroutines cost about as much CPU per request as the loops of their mechanism: ",
+    "[coro][serial]", check_cpu_close_to_loops, is_coroutine);
 
-TEST_CASE("coroutine models leak no fds and no threads", "[coro]") {
-  for (const char* model : kCoroModels) {
-    if (const std::string why = why_skip(model); !why.empty()) {
-      WARN(model << " skipped: " << why);
-      continue;
-    }
-    for (Transport t : all_transports()) {
-      DYNAMIC_SECTION(model << " on " << transport_name(t)) {
-        const int fds0 = test::open_fds();
-        const int threads0 = test::threads();
-        {
-          std::unique_ptr<Session> session;
-          const Scenario sc = test::scenario(model, t, 32, 4096, "0", 10);
-          REQUIRE(Session::open(sc, &session).ok());
-          REQUIRE(session->warm_up(1).ok());
-          for (int k = 0; k < 3; ++k) REQUIRE(session->rounds(10).ok());
-        }
-        CHECK(test::open_fds() == fds0);
-        CHECK(test::threads() == threads0);
-      }
-    }
-  }
-}
-
-// The goal is 1.1× the hand-written loop; the bound is looser because the
-// machine is shared and noisy. Medians of three interleaved runs each.
-TEST_CASE("coroutines cost about as much CPU per request as the loops they mirror",
-          "[coro][serial]") {
-  struct Pair {
-    const char* coro;
-    const char* base;
-  };
-  for (Pair p : {Pair{"coro-epoll", "epoll"}, Pair{"coro-uring", "uring"}}) {
-    if (const std::string why = why_skip(p.coro); !why.empty()) {
-      WARN(p.coro << " skipped: " << why);
-      continue;
-    }
-    DYNAMIC_SECTION(p.coro << " vs " << p.base) {
-      constexpr uint32_t kConns = 64;
-      constexpr uint64_t kRounds = 2000;
-      std::vector<double> coro_us, base_us;
-      for (int k = 0; k < 3; ++k) {
-        for (const char* m : {p.base, p.coro}) {
-          ScenarioResult r;
-          const Status s =
-              run_scenario(test::scenario(m, Transport::kSocketpair, kConns, 64, "0", kRounds), &r);
-          INFO(m << ": " << s.message());
-          REQUIRE(s.ok());
-          REQUIRE(r.latency.count() == kConns * kRounds);
-          const double us = r.m.cpu_s() * 1e6 / static_cast<double>(kConns * kRounds);
-          (m == p.base ? base_us : coro_us).push_back(us);
-        }
-      }
-      std::sort(coro_us.begin(), coro_us.end());
-      std::sort(base_us.begin(), base_us.end());
-      const double ratio = coro_us[1] / base_us[1];
-      INFO(p.coro << " " << coro_us[1] << " us/request, " << p.base << " " << base_us[1]
-                  << " us/request, ratio " << ratio);
-      CHECK(ratio <= 1.3);
-      WARN(p.coro << " / " << p.base << " CPU per request: " << ratio);
-    }
-  }
-}
+}  // namespace

@@ -1,7 +1,8 @@
-// Description: `iomodels peer --listen` serves run/bench over TCP like the
-// forked peer, and stops cleanly on SIGTERM: on loopback, and across two
-// network namespaces joined by a veth pair (skipped with the reason where this
-// process may not create namespaces; that decision is itself tested).
+// Description: `iomodels peer --listen` serves every model's runs over TCP
+// like the forked peer, and stops cleanly on SIGTERM: on loopback, and across
+// two network namespaces joined by a veth pair (a skip, with the reason, where
+// a probe doing the same in a throw-away namespace fails; that decision is
+// itself tested).
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "calibrate/process.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -60,24 +62,6 @@ std::string read_rest(int fd) {
   return rest;
 }
 
-// The executable `name` in $PATH ("" if none).
-std::string find_in_path(const char* name) {
-  const char* path = ::getenv("PATH");
-  std::string dirs = path ? path : "";
-  size_t from = 0;
-  while (from <= dirs.size()) {
-    size_t to = dirs.find(':', from);
-    if (to == std::string::npos) to = dirs.size();
-    const std::string dir = dirs.substr(from, to - from);
-    if (!dir.empty()) {
-      const std::string file = dir + "/" + name;
-      if (::access(file.c_str(), X_OK) == 0) return file;
-    }
-    from = to + 1;
-  }
-  return "";
-}
-
 // Runs argv[0] (a path) with argv, no shell; exit code and stdout+stderr.
 test::CommandResult run_argv(const std::vector<std::string>& argv) {
   test::CommandResult r;
@@ -110,15 +94,69 @@ test::CommandResult run_argv(const std::vector<std::string>& argv) {
 
 bool pid_alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
 
+// The names these tests give their namespaces: iomt-<pid>-<role>.
+std::string netns_name(char role) { return "iomt-" + std::to_string(::getpid()) + "-" + role; }
+
+// Namespaces left by an earlier run of these tests that was killed before
+// its clean-up ran (their pid is gone).
+void remove_stale_netns(const std::string& ip) {
+  DIR* d = ::opendir("/run/netns");
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    unsigned long pid = 0;
+    char role = 0;
+    int used = 0;
+    if (std::sscanf(e->d_name, "iomt-%lu-%c%n", &pid, &role, &used) == 2 &&
+        e->d_name[used] == '\0' && (role == 'a' || role == 'b' || role == 'p') && pid > 0 &&
+        !pid_alive(static_cast<pid_t>(pid)))
+      stale.push_back(e->d_name);
+  }
+  ::closedir(d);
+  for (const std::string& ns : stale) run_argv({ip, "netns", "del", ns});
+}
+
+// Whether this process can do what the namespace test does, decided by doing
+// it once in a throw-away namespace (deleted again): "" if it can, else the
+// first thing that failed and what it said (the test skips with that). Being
+// allowed to add a namespace is not enough: in a chroot `ip netns add` works
+// but every `ip -n NS ...` fails ("mount --make-rslave /" failed: Invalid
+// argument), and a kernel without veth refuses the link.
+std::string netns_unavailable() {
+  if (::geteuid() != 0) return "not root (euid " + std::to_string(::geteuid()) + ")";
+  const std::string ip = calibrate::find_executable("ip");
+  if (ip.empty()) return "no `ip` (iproute2) in PATH";
+  remove_stale_netns(ip);
+  const std::string ns = netns_name('p');
+  test::CommandResult r = run_argv({ip, "netns", "add", ns});
+  if (r.exit_code != 0) return "`ip netns add " + ns + "` failed: " + r.out;
+  const std::vector<std::vector<std::string>> steps = {
+      {ip, "-n", ns, "link", "add", "pa", "type", "veth", "peer", "name", "pb"},
+      {ip, "-n", ns, "addr", "add", "10.255.255.1/30", "dev", "pa"},
+      {ip, "-n", ns, "link", "set", "pa", "up"},
+      {ip, "netns", "exec", ns, "/bin/cat", "/sys/class/net/pa/statistics/tx_bytes"}};
+  std::string why;
+  for (const auto& argv : steps) {
+    r = run_argv(argv);
+    if (r.exit_code != 0) {
+      why = "`" + calibrate::command_text(argv) + "` failed (exit " + std::to_string(r.exit_code) +
+            "): " + r.out;
+      break;
+    }
+  }
+  r = run_argv({ip, "netns", "del", ns});
+  if (why.empty() && r.exit_code != 0) why = "`ip netns del " + ns + "` failed: " + r.out;
+  return why;
+}
+
 // Two fresh network namespaces, iomt-<pid>-a and iomt-<pid>-b, joined by a
 // veth pair: `va` (addr_a/30) in a, `vb` (addr_b/30) in b. Both are deleted
 // (and with them the veths) when this object goes, on every path out of a
-// test, REQUIRE failures included.
+// test, REQUIRE failures included. Make one only where netns_unavailable()
+// said it can be done.
 class NetnsPair {
  public:
-  NetnsPair()
-      : a("iomt-" + std::to_string(::getpid()) + "-a"),
-        b("iomt-" + std::to_string(::getpid()) + "-b") {
+  NetnsPair() : ip(calibrate::find_executable("ip")), a(netns_name('a')), b(netns_name('b')) {
     // Each namespace has its own addresses and routes, so the subnet cannot
     // clash with the host's; it still varies between runs, to be read apart
     // in captures.
@@ -137,27 +175,15 @@ class NetnsPair {
     if (created_a_) run_argv({ip, "netns", "del", a});
   }
 
-  // Decides whether this process may create network namespaces, by creating
-  // them: "" when it did, else why not (the test skips with that). Not root,
-  // no `ip` in $PATH, or `ip netns add` refused (no CAP_SYS_ADMIN, no netns
-  // support, /run/netns not writable).
+  // Creates both namespaces and joins them: the veth pair, its addresses, lo
+  // and the veths up. "" on success, else the failing command and its output.
   std::string create() {
-    if (::geteuid() != 0) return "not root (euid " + std::to_string(::geteuid()) + ")";
-    ip = find_in_path("ip");
-    if (ip.empty()) return "no `ip` (iproute2) in PATH";
-    remove_stale();
     test::CommandResult r = run_argv({ip, "netns", "add", a});
     if (r.exit_code != 0) return "`ip netns add " + a + "` failed: " + r.out;
     created_a_ = true;
     r = run_argv({ip, "netns", "add", b});
     if (r.exit_code != 0) return "`ip netns add " + b + "` failed: " + r.out;
     created_b_ = true;
-    return "";
-  }
-
-  // Joins the namespaces: the veth pair, its addresses, lo and the veths up.
-  // "" on success, else the failing command and its output.
-  std::string connect() {
     const std::vector<std::vector<std::string>> steps = {
         {ip, "link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b},
         {ip, "-n", a, "addr", "add", addr_a + "/30", "dev", "va"},
@@ -167,12 +193,10 @@ class NetnsPair {
         {ip, "-n", a, "link", "set", "va", "up"},
         {ip, "-n", b, "link", "set", "vb", "up"}};
     for (const auto& argv : steps) {
-      const test::CommandResult r = run_argv(argv);
-      if (r.exit_code != 0) {
-        std::string cmd;
-        for (const std::string& s : argv) cmd += s + " ";
-        return cmd + "-> exit " + std::to_string(r.exit_code) + ": " + r.out;
-      }
+      r = run_argv(argv);
+      if (r.exit_code != 0)
+        return calibrate::command_text(argv) + " -> exit " + std::to_string(r.exit_code) + ": " +
+               r.out;
     }
     return "";
   }
@@ -185,25 +209,6 @@ class NetnsPair {
   std::string ip, a, b, addr_a, addr_b;
 
  private:
-  // Namespaces left by an earlier run of these tests that was killed before
-  // its destructors ran (their pid is gone).
-  void remove_stale() {
-    DIR* d = ::opendir("/run/netns");
-    if (d == nullptr) return;
-    std::vector<std::string> stale;
-    while (dirent* e = ::readdir(d)) {
-      unsigned long pid = 0;
-      char side = 0;
-      int used = 0;
-      if (std::sscanf(e->d_name, "iomt-%lu-%c%n", &pid, &side, &used) == 2 &&
-          e->d_name[used] == '\0' && (side == 'a' || side == 'b') && pid > 0 &&
-          !pid_alive(static_cast<pid_t>(pid)))
-        stale.push_back(e->d_name);
-    }
-    ::closedir(d);
-    for (const std::string& ns : stale) run_argv({ip, "netns", "del", ns});
-  }
-
   bool created_a_ = false, created_b_ = false;
 };
 
@@ -253,11 +258,11 @@ struct Child {
   }
 };
 
-// Runs NetnsPair::create() in a forked child after `prepare` (which changes
-// only the child) and returns what it said, or "<created>" if it created the
-// namespaces (then deleted by the child's destructor).
+// Runs netns_unavailable() in a forked child after `prepare` (which changes
+// only the child) and returns what it said, or "<available>" if the probe
+// went through (its namespace is deleted again either way).
 template <typename F>
-std::string create_in_child(F prepare) {
+std::string probe_in_child(F prepare, pid_t* child = nullptr) {
   int p[2];
   REQUIRE(::pipe(p) == 0);
   const pid_t pid = ::fork();
@@ -266,20 +271,28 @@ std::string create_in_child(F prepare) {
     ::close(p[0]);
     std::string why = "prepare failed";
     if (prepare()) {
-      NetnsPair pair;
-      why = pair.create();
-      if (why.empty()) why = "<created>";
+      why = netns_unavailable();
+      if (why.empty()) why = "<available>";
     }
     const ssize_t n = ::write(p[1], why.data(), why.size());
     ::_exit(n == static_cast<ssize_t>(why.size()) ? 0 : 1);
   }
   ::close(p[1]);
+  if (child != nullptr) *child = pid;
   const std::string why = read_rest(p[0]);
   ::close(p[0]);
   int st = 0;
   REQUIRE(::waitpid(pid, &st, 0) == pid);
   CHECK(WIFEXITED(st));
   return why;
+}
+
+// The namespace `ns` is not (or no longer) in /run/netns.
+void check_no_netns(const std::string& ns) {
+  DIR* d = ::opendir("/run/netns");
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) CHECK(std::string(e->d_name) != ns);
+  ::closedir(d);
 }
 
 // Drops CAP_SYS_ADMIN from this process for good: bounding, inheritable,
@@ -308,6 +321,8 @@ uint64_t read_counter(const NetnsPair& net, const std::string& ns, const std::st
 }  // namespace
 
 TEST_CASE("a standalone peer serves runs over tcp and stops on SIGTERM", "[remote]") {
+  // Every model runs against it; one the kernel cannot run makes this a skip.
+  for (const ModelInfo* m : all_models()) test::skip_if_unavailable(*m);
   // Port 0: the peer picks a free port and prints it (a fixed port could be
   // taken by any other connection on the machine).
   int err[2];
@@ -326,20 +341,22 @@ TEST_CASE("a standalone peer serves runs over tcp and stops on SIGTERM", "[remot
   REQUIRE(port != 0);
   const std::string listen = "127.0.0.1:" + std::to_string(port);
 
-  for (const char* model : {"blocking", "epoll", "uring"}) {
-    const ModelInfo* m = find_model(model);
-    if (m == nullptr || (m->unavailable && !m->unavailable().empty())) continue;
-    Scenario sc = test::scenario(model, Transport::kTcp, 16, 4096, "0", 10);
+  int ran = 0;
+  for (const ModelInfo* m : all_models()) {
+    Scenario sc = test::scenario(std::string(m->name), Transport::kTcp, 16, 4096, "0", 10);
     sc.workload.remote = listen;
+    if (!why_not(*m, sc.workload).empty()) continue;  // refused on tcp: the model matrix
     ScenarioResult r;
     const Status s = run_scenario(sc, &r);
-    INFO(model << ": " << s.message());
+    INFO(m->name << ": " << s.message());
     REQUIRE(s.ok());
     CHECK(r.latency.count() == 160);
     CHECK(r.peer.remote);
     CHECK(r.peer.requests >= 160);
     CHECK(r.latency.percentile(0.5) >= 200'000);  // the remote peer's own latency applies
+    ++ran;
   }
+  CHECK(ran > 0);
 
   // A remote peer needs tcp.
   Scenario bad = test::scenario("epoll", Transport::kSocketpair, 1, 64, "0", 1);
@@ -358,14 +375,12 @@ TEST_CASE("a standalone peer serves runs over tcp and stops on SIGTERM", "[remot
 }
 
 TEST_CASE("a peer in one network namespace serves runs from another over a veth pair", "[remote]") {
+  if (const std::string why = netns_unavailable(); !why.empty())
+    test::skip("cannot make network namespaces joined by a veth pair here: " + why);
+  for (const ModelInfo* m : all_models()) test::skip_if_unavailable(*m);
   NetnsPair net;
-  const std::string why = net.create();
-  if (!why.empty()) {
-    WARN("skipped, cannot create network namespaces: " << why);
-    return;
-  }
   {
-    const std::string failed = net.connect();
+    const std::string failed = net.create();
     INFO(failed);
     REQUIRE(failed.empty());
   }
@@ -378,18 +393,16 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
   REQUIRE(port != 0);
   const std::string remote = net.addr_a + ":" + std::to_string(port);
 
-  const test::TempDir tmp_dir("iomodels_remote");
-  const std::string& dir = tmp_dir.path;
+  const test::TempDir dir("iomodels_remote");
   constexpr uint64_t kConns = 8, kRounds = 50, kSize = 4096;
-  int ran = 0;
-  for (const char* model : {"epoll", "uring"}) {
-    const ModelInfo* m = find_model(model);
-    REQUIRE(m != nullptr);
-    if (m->unavailable && !m->unavailable().empty()) {
-      WARN(model << " skipped: " << m->unavailable());
-      continue;
-    }
-    const std::string out = dir + "/" + model + ".json";
+  uint64_t ran = 0;
+  for (const ModelInfo* m : all_models()) {
+    const std::string model(m->name);
+    WorkloadOptions w;
+    w.transport = Transport::kTcp;
+    w.remote = remote;
+    if (!why_not(*m, w).empty()) continue;  // refused on tcp: the model matrix
+    const std::string out = dir.file(model + ".json");
     std::vector<std::string> argv = net.exec_in(net.b);
     argv.insert(argv.end(), {IOMODELS_BINARY, "run", "--transport", "tcp", "--peer", remote, "-m",
                              model, "-c", std::to_string(kConns), "-l", "1ms", "-r",
@@ -409,12 +422,12 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
     CHECK(doc.at("latency_us").at("p50").get<double>() >= 1000.0);  // the peer's 1 ms applies
     ++ran;
   }
-  CHECK(ran >= 1);
+  CHECK(ran > 0);
 
   // The responses crossed the veth: va sent at least all payload bytes.
   const uint64_t sent = read_counter(net, net.a, "/sys/class/net/va/statistics/tx_bytes");
   const uint64_t got = read_counter(net, net.b, "/sys/class/net/vb/statistics/rx_bytes");
-  const uint64_t payload = static_cast<uint64_t>(ran) * kConns * kRounds * kSize;
+  const uint64_t payload = ran * kConns * kRounds * kSize;
   CHECK(sent >= payload);
   CHECK(got >= payload);
 
@@ -423,45 +436,66 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
   CHECK(read_rest(peer.err).find("iomodels peer: stopped") != std::string::npos);
-
-  for (const char* model : {"epoll", "uring"}) ::unlink((dir + "/" + model + ".json").c_str());
-  ::rmdir(dir.c_str());
 }
 
-TEST_CASE("network namespace tests skip, with the reason, where namespaces cannot be made",
+TEST_CASE("the network namespace test's probe does what the test does, and says why not",
           "[remote]") {
   if (::geteuid() != 0) {
     // The real skip path of the test above, as it runs here.
-    NetnsPair net;
-    const std::string why = net.create();
-    CHECK(why.find("not root") != std::string::npos);
+    CHECK(netns_unavailable().find("not root") != std::string::npos);
     return;
   }
   // As root, make each refusal happen for real in a child process.
+  SECTION("it goes through here") {
+    // The test above then runs (it does not skip), and the probe's
+    // namespace is gone.
+    pid_t child = -1;
+    const std::string why = probe_in_child([] { return true; }, &child);
+    INFO(why);
+    CHECK(why == "<available>");
+    check_no_netns("iomt-" + std::to_string(child) + "-p");
+  }
   SECTION("not root") {
-    const std::string why = create_in_child([] { return ::setresuid(65534, 65534, 65534) == 0; });
+    const std::string why = probe_in_child([] { return ::setresuid(65534, 65534, 65534) == 0; });
     CHECK(why.find("not root (euid 65534)") != std::string::npos);
   }
   SECTION("no ip in PATH") {
     const std::string why =
-        create_in_child([] { return ::setenv("PATH", "/nonexistent-iomodels", 1) == 0; });
+        probe_in_child([] { return ::setenv("PATH", "/nonexistent-iomodels", 1) == 0; });
     CHECK(why == "no `ip` (iproute2) in PATH");
   }
   SECTION("ip netns add refused without CAP_SYS_ADMIN") {
-    if (find_in_path("ip").empty()) {
-      WARN("skipped: no `ip` in PATH");
-      return;
-    }
-    const std::string why = create_in_child(drop_sys_admin);
+    // Run only where the probe itself found ip (else the section above
+    // is what happens here).
+    if (calibrate::find_executable("ip").empty()) return;
+    const std::string why = probe_in_child(drop_sys_admin);
     INFO(why);
     CHECK(why.find("`ip netns add iomt-") == 0);
     CHECK(why.find("` failed: ") != std::string::npos);
     // The refused add left nothing behind.
-    DIR* d = ::opendir("/run/netns");
-    if (d != nullptr) {
-      const std::string mine = why.substr(why.find("iomt-"), why.find('`', 1) - why.find("iomt-"));
-      while (dirent* e = ::readdir(d)) CHECK(std::string(e->d_name) != mine);
-      ::closedir(d);
+    const size_t at = why.find("iomt-");
+    if (at != std::string::npos) check_no_netns(why.substr(at, why.find('`', at) - at));
+  }
+  SECTION("a namespace is made but `ip -n` fails in it, as in a chroot") {
+    // An `ip` that adds and deletes namespaces but cannot enter one, saying
+    // what iproute2 says in a chroot, first on PATH.
+    const test::TempDir bin("iomodels_fake_ip");
+    {
+      std::ofstream f(bin.file("ip"));
+      f << "#!/bin/sh\n"
+           "if [ \"$1\" = netns ] && [ \"$2\" != exec ]; then exit 0; fi\n"
+           "echo '\"mount --make-rslave /\" failed: Invalid argument' >&2\n"
+           "exit 1\n";
     }
+    REQUIRE(::chmod(bin.file("ip").c_str(), 0755) == 0);
+    const std::string path = bin.path;
+    const std::string why = probe_in_child([&path] {
+      const char* old = ::getenv("PATH");
+      return ::setenv("PATH", (path + ":" + (old ? old : "")).c_str(), 1) == 0;
+    });
+    INFO(why);
+    CHECK(why.find("`" + path + "/ip -n iomt-") == 0);
+    CHECK(why.find("link add pa type veth") != std::string::npos);
+    CHECK(why.find("mount --make-rslave /") != std::string::npos);
   }
 }

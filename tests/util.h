@@ -1,5 +1,6 @@
-// Description: helpers shared by the tests: scenarios, fd and thread counts,
-// running the real binary.
+// Description: helpers shared by the tests: skipping with the reason,
+// test cases registered per model, scenarios, fd and thread counts, running
+// the real binary.
 #pragma once
 
 #include <dirent.h>
@@ -16,14 +17,89 @@
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 
 #include "run/session.h"
 
 namespace iomodels::test {
+
+// --- skipping -----------------------------------------------------------------
+
+// The exit code ctest counts as a skip (SKIP_RETURN_CODE in
+// tests/CMakeLists.txt; liburing's T_EXIT_SKIP). Catch2 2.13 has no SKIP.
+inline constexpr int kSkipExitCode = 77;
+
+// Ends this process as a skipped test: "skipped: <reason>" on stderr, exit
+// code 77, no destructor run. ctest runs every test case as a process of its
+// own, so exactly that test is counted as skipped (run the binary by hand and
+// it stops here, saying why). Only for a mechanism a probe found unavailable: call it
+// before the first check, so no failure can be hidden behind the skip.
+[[noreturn]] inline void skip(const std::string& reason) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "skipped: %s\n", reason.c_str());
+  std::fflush(stderr);
+  std::_Exit(kSkipExitCode);
+}
+
+// Skips if the kernel cannot run `m` at all (its unavailable() probe says
+// why: io_uring refused by seccomp or sysctl, say). Not for a workload `m`
+// does not apply to: that is a refusal the tests check, never a skip.
+inline void skip_if_unavailable(const ModelInfo& m) {
+  if (m.unavailable == nullptr) return;
+  if (const std::string why = m.unavailable(); !why.empty()) skip(std::string(m.name) + ": " + why);
+}
+
+// --- one test case per model ---------------------------------------------------
+
+namespace detail {
+class PerModelCase final : public Catch::ITestInvoker {
+ public:
+  PerModelCase(void (*body)(const ModelInfo&), const ModelInfo* m) : body_(body), m_(m) {}
+  void invoke() const override { body_(*m_); }
+
+ private:
+  void (*body_)(const ModelInfo&);
+  const ModelInfo* m_;
+};
+}  // namespace detail
+
+// Registers, at static initialisation, one Catch test case per model in the
+// registry that `wanted` selects (every model when it is null), named
+// "<prefix><model name>": ctest then runs, counts and skips each model on its
+// own, and a newly registered model is tested without a line changed here.
+// The registry is constant-initialised data (each ModelInfo is an aggregate
+// of literals and function pointers), so it can be read this early; a model
+// whose name is still empty here would not be, and fails the run at start.
+//   const bool kRegistered = test::register_per_model("matrix: ", "[models]", body);
+inline bool register_per_model(const std::string& prefix, const std::string& tags,
+                               void (*body)(const ModelInfo&),
+                               bool (*wanted)(const ModelInfo&) = nullptr,
+                               std::source_location where = std::source_location::current()) {
+  for (const ModelInfo* m : all_models()) {
+    if (m->name.empty()) {
+      try {
+        throw std::logic_error("a registered model has no name yet at static initialisation");
+      } catch (...) {
+        Catch::getMutableRegistryHub().registerStartupException();
+      }
+      continue;
+    }
+    if (wanted != nullptr && !wanted(*m)) continue;
+    const std::string name = prefix + std::string(m->name);
+    // AutoReg copies the name and tags and owns the invoker.
+    Catch::AutoReg(new detail::PerModelCase(body, m),
+                   Catch::SourceLineInfo(where.file_name(), where.line()), Catch::StringRef(),
+                   Catch::NameAndTags(name, tags));
+  }
+  return true;
+}
+
+// --- scenarios and counts ------------------------------------------------------
 
 inline Scenario scenario(std::string model, Transport t, uint32_t conns, uint32_t size,
                          const std::string& latency, uint64_t rounds) {
@@ -51,6 +127,18 @@ inline int count_entries(const char* dir) {
 }
 inline int open_fds() { return count_entries("/proc/self/fd"); }
 inline int threads() { return count_entries("/proc/self/task"); }
+
+// The kernel ends io_uring's SQPOLL and io-wq threads asynchronously after the
+// ring is closed: gives /proc/self/task up to 2 s to reach `want`, and
+// returns the count it settled at.
+inline int threads_settled(int want) {
+  int n = threads();
+  for (int i = 0; i < 200 && n != want; ++i) {
+    ::usleep(10'000);
+    n = threads();
+  }
+  return n;
+}
 
 // A fresh directory (mkdtemp) under `base`, removed with everything in it
 // when the test is done, whether it passed or not.
