@@ -181,8 +181,8 @@ CLI::App* add_bench(CLI::App& app) {
                   "time (0 = closed loop; names gain /rate:R)")
       ->capture_default_str();
   sub->add_option("--cpus", flags.sc.cpus,
-                  "placement: auto (the peer on the last CPU, the model on the others) | none "
-                  "| model=LIST,peer=LIST")
+                  "placement: none (the scheduler decides) | auto (the peer on the last CPU, "
+                  "the model on the others) | model=LIST,peer=LIST")
       ->capture_default_str();
   sub->add_option("--pattern", flags.sc.pattern,
                   "closed loop: free (each connection asks again as soon as its response is in, "

@@ -159,8 +159,8 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
                   "scheduled time (0 = closed loop)")
       ->capture_default_str();
   app->add_option("--cpus", cpus,
-                  "placement: auto (the peer on the last CPU, the model on the others) | none "
-                  "| model=LIST,peer=LIST (e.g. model=0,peer=1-3)")
+                  "placement: none (the scheduler decides) | auto (the peer on the last CPU, "
+                  "the model on the others) | model=LIST,peer=LIST (e.g. model=0,peer=1-3)")
       ->capture_default_str();
   app->add_option("--pattern", pattern,
                   "closed loop: free (each connection asks again as soon as its response is "
