@@ -84,15 +84,9 @@ void check_10k_threads(const ModelInfo& m) {
   }
 }
 
-// Every model but select: sys::select hands EINTR back (the fd sets are
-// undefined after it, so only the caller can retry), and the select model
-// ends the run with "select: Interrupted system call" instead of rebuilding
-// its sets and calling again.
-bool retries_eintr(const ModelInfo& m) { return m.mechanism != Mechanism::kSelect; }
-
 [[maybe_unused]] const bool kStorm =
     test::register_per_model("a timer signal every 100 us loses no byte: ", "[robustness][serial]",
-                             check_signal_storm, retries_eintr);
+                             check_signal_storm);
 [[maybe_unused]] const bool k10k = test::register_per_model(
     "10,000 connections complete with every byte verified: ", "[robustness][scale][serial]",
     check_10k_connections, waits_on_many);

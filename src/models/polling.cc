@@ -41,6 +41,12 @@ class Polling final : public Model {
       if (r == -EOPNOTSUPP || r == -EINVAL)
         return Status::not_applicable("preadv2(RWF_NOWAIT) on this file: " + errno_text(r) +
                                       " (the file system cannot read without blocking)");
+      // An O_DIRECT read always goes to the device, so a read that must not
+      // block says EAGAIN every time: polling would spin until the timeout.
+      if (ctx.workload->options().direct && r == -EAGAIN)
+        return Status::not_applicable(
+            "preadv2(RWF_NOWAIT) with O_DIRECT: " + errno_text(r) +
+            " (a direct read always waits for the device, so it is never ready)");
     }
     return {};
   }

@@ -56,6 +56,10 @@ class Select final : public Model {
       timeval tv = sys::to_timeval(ctx_->options.timeout_ns);
       // The thread sleeps here until at least one connection is readable.
       const long n = sys::select(max_fd + 1, &readable, nullptr, nullptr, &tv);
+      // A signal leaves the set undefined: rebuild it and ask again (the
+      // wrapper cannot retry select itself, since the call clobbered its
+      // arguments).
+      if (n == -EINTR) continue;
       if (n < 0) return Status::from_errno(n, "select");
       if (n == 0) return detail::timed_out(*ctx_, "any connection to become readable");
       for (size_t i = 0; i < ex_.size(); ++i) {
