@@ -166,7 +166,7 @@ CLI::App* add_bench(CLI::App& app) {
   sub->add_option("--latencies", flags.latencies,
                   "comma list of peer think times: 0 | 250us | 1ms | uniform:A-B | exp:MEAN")
       ->capture_default_str();
-  sub->add_option("--pool-threads", flags.sc.pool_threads, "threadpool workers (0 = one per CPU the model may use)")
+  sub->add_option("--pool-threads", flags.sc.pool_threads, "threadpool workers (0 = one per core)")
       ->capture_default_str();
   sub->add_option("--poll-interval", flags.sc.poll_interval, "polling-sleep: sleep between sweeps")
       ->capture_default_str();
@@ -181,8 +181,8 @@ CLI::App* add_bench(CLI::App& app) {
                   "time (0 = closed loop; names gain /rate:R)")
       ->capture_default_str();
   sub->add_option("--cpus", flags.sc.cpus,
-                  "placement: auto (the peer on the last CPU, the model on the others) | none "
-                  "(the scheduler decides) | model=LIST,peer=LIST")
+                  "placement: none (the scheduler decides) | auto (the peer on the last CPU, "
+                  "the model on the others) | model=LIST,peer=LIST")
       ->capture_default_str();
   sub->add_option("--pattern", flags.sc.pattern,
                   "closed loop: free (each connection asks again as soon as its response is in, "

@@ -142,7 +142,7 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
   app->add_flag("--direct", direct,
                 "file transport: open with O_DIRECT (past the page cache; --size a multiple of "
                 "4KiB; not on tmpfs)");
-  app->add_option("--pool-threads", pool_threads, "threadpool workers (0 = one per CPU the model may use)")
+  app->add_option("--pool-threads", pool_threads, "threadpool workers (0 = one per core)")
       ->capture_default_str();
   app->add_option("--poll-interval", poll_interval, "polling-sleep: sleep between sweeps")
       ->capture_default_str();
@@ -159,8 +159,8 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
                   "scheduled time (0 = closed loop)")
       ->capture_default_str();
   app->add_option("--cpus", cpus,
-                  "placement: auto (the peer on the last CPU, the model on the others) | none "
-                  "(the scheduler decides) | model=LIST,peer=LIST (e.g. model=0,peer=1-3)")
+                  "placement: none (the scheduler decides) | auto (the peer on the last CPU, "
+                  "the model on the others) | model=LIST,peer=LIST (e.g. model=0,peer=1-3)")
       ->capture_default_str();
   app->add_option("--pattern", pattern,
                   "closed loop: free (each connection asks again as soon as its response is "

@@ -41,7 +41,7 @@ enum class Mechanism {
 std::string_view mechanism_name(Mechanism m);
 
 struct RunOptions {
-  uint32_t pool_threads = 0;             // threadpool workers; 0 = one per CPU it may use
+  uint32_t pool_threads = 0;             // threadpool workers; 0 = number of cores
   uint64_t poll_interval_ns = 100'000;   // polling-sleep: sleep between sweeps
   uint64_t timeout_ns = 10'000'000'000;  // no progress for this long = an error
   bool verify = true;                    // check every payload byte

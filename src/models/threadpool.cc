@@ -1,6 +1,5 @@
 // Description: `threadpool` (async · blocking). A fixed pool of T worker
-// threads (--pool-threads, default: one per CPU the model may use) is made
-// in setup(). run()
+// threads (--pool-threads, default: one per core) is made in setup(). run()
 // hands every connection's work to the pool as one task ("complete this
 // connection's requests for this run", written with plain blocking
 // write/read), gets a future per task, and then blocks in future.get() on
@@ -34,7 +33,6 @@
 #include <vector>
 
 #include "models/common.h"
-#include "sys/cpus.h"
 #include "sys/time.h"
 
 namespace iomodels {
@@ -120,9 +118,10 @@ class ThreadPool final : public Model {
     ring_size_ = std::bit_ceil(std::max<size_t>(ex_.size(), 1));
     ring_ = std::make_unique<Task*[]>(ring_size_);
     unsigned n = ctx.options.pool_threads;
-    // One worker per CPU this thread may run on (its affinity, which --cpus
-    // sets), not per CPU of the machine: more would only queue for a CPU.
-    if (n == 0) n = std::max<unsigned>(1, static_cast<unsigned>(sys::affinity().size()));
+    // One worker per core of the machine, whatever --cpus allows the model:
+    // the workers sleep in read() most of the time, so a pool sized to the
+    // model's CPUs (one, when placed on two cores) would serialise the waits.
+    if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     // One read buffer per worker.
     bufs_ = std::vector<Buffer>(n);
     for (Buffer& b : bufs_) b.resize(std::min<size_t>(ctx.size(), kReadChunk));
