@@ -103,10 +103,10 @@ TEST_CASE("calibrate: a missing tool is skipped with how to install it", "[calib
 
 TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
           "[calibrate][serial]") {
-  if (calibrate::find_executable("fio").empty()) {
-    WARN("fio is not installed (apt-get install fio): calibrate's fio part not tested");
-    return;
-  }
+  if (calibrate::find_executable("fio").empty())
+    test::skip("fio is not installed (apt-get install fio): calibrate's fio part not tested");
+  // The uring row needs io_uring itself.
+  test::skip_if_unavailable(*find_model("uring"));
   const test::TempDir tmp_dir("iomodels_calibrate");
   const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/cal.json";
@@ -154,12 +154,9 @@ TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
 
 TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll and blocking on tcp",
           "[calibrate][serial]") {
-  if (calibrate::find_executable("sockperf").empty()) {
-    WARN(
-        "sockperf is not installed (apt-get install sockperf): calibrate's sockperf part not "
-        "tested");
-    return;
-  }
+  if (calibrate::find_executable("sockperf").empty())
+    test::skip("sockperf is not installed (apt-get install sockperf): calibrate's sockperf part "
+               "not tested");
   const test::TempDir tmp_dir("iomodels_calibrate");
   const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/cal.json";
@@ -195,10 +192,8 @@ TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll an
 }
 
 TEST_CASE("calibrate: SIGINT removes the data file it made and stops fio", "[calibrate][serial]") {
-  if (calibrate::find_executable("fio").empty()) {
-    WARN("fio is not installed (apt-get install fio): calibrate's clean-up not tested");
-    return;
-  }
+  if (calibrate::find_executable("fio").empty())
+    test::skip("fio is not installed (apt-get install fio): calibrate's clean-up not tested");
   const test::TempDir tmp_dir("iomodels_calibrate");
   const std::string& dir = tmp_dir.path;
   const std::string file = dir + "/data";
