@@ -22,22 +22,9 @@ off_t file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
 }
 
-// Runs a shell command; exit code and stdout+stderr.
-test::CommandResult run_shell(const std::string& cmd) {
-  test::CommandResult r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
-
 test::CommandResult run_plot(const std::string& args) {
-  return run_shell("/usr/bin/python3 " + std::string(IOMODELS_SOURCE_DIR) + "/tools/plot.py " +
-                   args);
+  return test::run_shell("/usr/bin/python3 " + std::string(IOMODELS_SOURCE_DIR) +
+                         "/tools/plot.py " + args);
 }
 
 const char* const kCounters[] = {"items_per_second",
@@ -137,7 +124,7 @@ TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws i
     CHECK(std::count(b.out.begin(), b.out.end(), '\n') == 1);
     CHECK(b.out.rfind("plot.py: error:", 0) == 0);
   }
-  run_shell("rm -rf " + dir);
+  test::run_shell("rm -rf " + dir);
 }
 
 TEST_CASE("bench reports a not-applicable point as an error and still runs the rest",
@@ -169,7 +156,7 @@ TEST_CASE("bench reports a not-applicable point as an error and still runs the r
   CHECK(p.exit_code == 0);
   CHECK(p.out.find("left out") != std::string::npos);
   CHECK(file_size(dir + "/plots/cpu_waste.png") > 1000);
-  run_shell("rm -rf " + dir);
+  test::run_shell("rm -rf " + dir);
 }
 
 TEST_CASE("bench rejects bad flags with exit code 2 and a one-line message", "[bench]") {

@@ -62,17 +62,7 @@ void check_batches(const ModelInfo& m) {
 // ptrace refused, as in many containers).
 std::string strace_unavailable() {
   if (::access("/usr/bin/strace", X_OK) != 0) return "/usr/bin/strace is not installed";
-  const test::CommandResult r = [] {
-    test::CommandResult out;
-    FILE* p = ::popen("/usr/bin/strace -f -o /dev/null /bin/true 2>&1", "r");
-    if (p == nullptr) return out;
-    char buf[512];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.out.append(buf, n);
-    const int st = ::pclose(p);
-    out.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return out;
-  }();
+  const test::CommandResult r = test::run_shell("/usr/bin/strace -f -o /dev/null /bin/true");
   if (r.exit_code != 0)
     return "strace cannot trace here (exit " + std::to_string(r.exit_code) + "): " + r.out;
   return "";

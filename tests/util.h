@@ -188,11 +188,11 @@ struct CommandResult {
   std::string out;  // stdout and stderr together
 };
 
-// Runs the iomodels binary with `args` (a shell-quoted string).
-inline CommandResult run_iomodels(const std::string& args) {
+// Runs a shell command: its exit code (128 + signal if killed) and its
+// stdout and stderr together. exit_code stays -1 if it could not start.
+inline CommandResult run_shell(const std::string& cmd) {
   CommandResult r;
-  const std::string cmd = std::string(IOMODELS_BINARY) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
   size_t n;
@@ -200,6 +200,11 @@ inline CommandResult run_iomodels(const std::string& args) {
   const int st = ::pclose(p);
   r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;
+}
+
+// Runs the iomodels binary with `args` (a shell-quoted string).
+inline CommandResult run_iomodels(const std::string& args) {
+  return run_shell(std::string(IOMODELS_BINARY) + " " + args);
 }
 
 }  // namespace iomodels::test
