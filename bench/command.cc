@@ -1,6 +1,8 @@
 // Description: `iomodels bench`: the grid of scenarios run by Google Benchmark.
 // CLI11 parses the grid flags; every --benchmark_* argument goes to Google
 // Benchmark untouched, so its console/JSON output and compare.py work as usual.
+#include "bench/command.h"
+
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -12,14 +14,13 @@
 #include <string_view>
 #include <vector>
 
-#include "bench/command.h"
 #include "bench/grid.h"
 #include "frontend/frontend.h"
-#include "run/figures.h"
 #include "measure/env.h"
-#include "workload/payload.h"
 #include "measure/trace.h"
+#include "run/figures.h"
 #include "sys/cpus.h"
+#include "workload/payload.h"
 
 namespace iomodels::bench {
 
@@ -117,7 +118,8 @@ bench::Grid make_grid() {
     g.latencies.push_back(spec);
   }
   if (g.models.empty()) throw UsageError("--models: no model can run here (see: iomodels list)");
-  g.requests_per_iteration = flag_count("--requests-per-iteration", flags.per_iteration, 1, 1'000'000);
+  g.requests_per_iteration =
+      flag_count("--requests-per-iteration", flags.per_iteration, 1, 1'000'000);
   return g;
 }
 
@@ -271,11 +273,9 @@ int run_bench() {
     benchmark::AddCustomContext(key, v.is_string() ? v.get<std::string>() : v.dump());
   }
   benchmark::AddCustomContext("pattern", std::string(pattern_name(grid.base.pattern)));
-  benchmark::AddCustomContext(
-      "cpus", "model " + (grid.base.model_cpus.empty() ? "any" : sys::cpu_list_text(grid.base.model_cpus)) +
-                  ", peer " +
-                  (grid.base.workload.peer_cpus.empty() ? "any"
-                                                        : sys::cpu_list_text(grid.base.workload.peer_cpus)));
+  benchmark::AddCustomContext("cpus", "model " + sys::cpu_list_text(grid.base.model_cpus) +
+                                          ", peer " +
+                                          sys::cpu_list_text(grid.base.workload.peer_cpus));
   benchmark::AddCustomContext("requests_per_iteration",
                               std::to_string(grid.requests_per_iteration));
 

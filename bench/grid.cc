@@ -9,7 +9,6 @@
 #include <memory>
 #include <utility>
 
-
 namespace iomodels::bench {
 namespace {
 
@@ -101,7 +100,8 @@ std::string benchmark_name(const Scenario& sc) {
   return sc.model + "/" + std::string(transport_name(w.transport)) +
          "/conns:" + std::to_string(w.connections) + "/size:" + std::to_string(w.size) +
          "/lat_us:" + std::to_string(w.latency.typical_us()) +
-         (sc.rate_per_s > 0 ? "/rate:" + std::to_string(static_cast<uint64_t>(sc.rate_per_s)) : "") +
+         (sc.rate_per_s > 0 ? "/rate:" + std::to_string(static_cast<uint64_t>(sc.rate_per_s))
+                            : "") +
          (sc.rate_per_s <= 0 && sc.pattern == Pattern::kLockstep ? "/lockstep" : "");
 }
 
@@ -128,10 +128,8 @@ std::vector<std::string> register_grid(const Grid& grid) {
             sc.workload.latency = lat;
             std::string name = benchmark_name(sc);
             benchmark::RegisterBenchmark(
-                name.c_str(),
-                [sc, name, per = grid.requests_per_iteration](benchmark::State& bs) {
-                  run_point(bs, sc, per, name);
-                })
+                name.c_str(), [sc, name, per = grid.requests_per_iteration](
+                                  benchmark::State& bs) { run_point(bs, sc, per, name); })
                 ->UseRealTime()
                 ->MeasureProcessCPUTime()
                 // The models make their own threads; Threads(N) would divide

@@ -155,8 +155,9 @@ TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
 TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll and blocking on tcp",
           "[calibrate][serial]") {
   if (calibrate::find_executable("sockperf").empty())
-    test::skip("sockperf is not installed (apt-get install sockperf): calibrate's sockperf part "
-               "not tested");
+    test::skip(
+        "sockperf is not installed (apt-get install sockperf): calibrate's sockperf part "
+        "not tested");
   const test::TempDir tmp_dir("iomodels_calibrate");
   const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/cal.json";

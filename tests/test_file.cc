@@ -12,8 +12,8 @@
 #include <set>
 #include <string>
 
-#include "workload/exchange.h"
 #include "util.h"
+#include "workload/exchange.h"
 
 using namespace iomodels;
 

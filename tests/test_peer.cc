@@ -26,10 +26,10 @@
 #include <thread>
 #include <vector>
 
-#include "workload/payload.h"
 #include "measure/recorder.h"
-#include "workload/workload.h"
 #include "util.h"
+#include "workload/payload.h"
+#include "workload/workload.h"
 
 using namespace iomodels;
 

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "sys/fd.h"
-#include "workload/payload.h"
 #include "sys/sys.h"
 #include "util.h"
+#include "workload/payload.h"
 
 using namespace iomodels;
 

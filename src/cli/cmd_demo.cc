@@ -17,14 +17,14 @@
 
 #include "cli/commands.h"
 #include "frontend/frontend.h"
-#include "workload/payload.h"
 #include "measure/recorder.h"
-#include "sys/epoll_owner.h"
-#include "sys/sys.h"
 #include "measure/trace.h"
 #include "models/coro.h"
 #include "models/model.h"
 #include "run/session.h"
+#include "sys/epoll_owner.h"
+#include "sys/sys.h"
+#include "workload/payload.h"
 
 namespace iomodels::cli {
 

@@ -2,8 +2,8 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "frontend/frontend.h"
 #include "cli/report.h"
+#include "frontend/frontend.h"
 #include "measure/trace.h"
 
 namespace iomodels::cli {

@@ -60,8 +60,7 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
          where(sc.workload.peer_cpus);
     if (!sc.model_cpus.empty() && r.model_threads > sc.model_cpus.size())
       s += "; " + std::to_string(r.model_threads) + " threads share the model's " +
-           std::to_string(sc.model_cpus.size()) + " CPU" +
-           (sc.model_cpus.size() > 1 ? "s" : "");
+           std::to_string(sc.model_cpus.size()) + " CPU" + (sc.model_cpus.size() > 1 ? "s" : "");
     s += "\n";
   }
   if (sc.rate_per_s <= 0 && sc.pattern == Pattern::kLockstep)

@@ -1,5 +1,7 @@
 // Description: the scenario flags shared by the frontends, validated into a
 // Scenario with one-line errors that name the flag; atomic result files.
+#include "frontend/frontend.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <cstdio>
 #include <fstream>
 
-#include "frontend/frontend.h"
 #include "sys/cpus.h"
 #include "workload/parse.h"
 #include "workload/payload.h"
@@ -67,8 +68,7 @@ void flag_cpus(const std::string& flag, const std::string& text, Scenario* sc) {
     for (int c : cpus)
       if (!std::binary_search(allowed.begin(), allowed.end(), c))
         throw UsageError(flag + ": " + what + "CPU " + std::to_string(c) +
-                         " is not one this process may use (" + sys::cpu_list_text(allowed) +
-                         ")");
+                         " is not one this process may use (" + sys::cpu_list_text(allowed) + ")");
     return cpus;
   };
   if (!model_text.empty() || text.find("model=") != std::string::npos)

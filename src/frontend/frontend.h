@@ -29,11 +29,11 @@ struct ScenarioFlags {
   std::string verify = "on";
   std::string seed = "1";
   std::string peer_spin = "0";
-  std::string peer;        // HOST:PORT of a remote `iomodels peer`
-  std::string rate = "0";  // open loop: requests/s per connection (0 = closed loop)
+  std::string peer;              // HOST:PORT of a remote `iomodels peer`
+  std::string rate = "0";        // open loop: requests/s per connection (0 = closed loop)
   std::string pattern = "free";  // closed loop: free | lockstep
   std::string cpus = "none";     // none | auto | model=LIST,peer=LIST
-  std::string file;        // the file transport's data file (empty: unnamed, in /dev/shm)
+  std::string file;              // the file transport's data file (empty: unnamed, in /dev/shm)
   std::string file_size = "256MiB";
   bool direct = false;
 

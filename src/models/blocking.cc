@@ -50,7 +50,10 @@ class Blocking final : public Model {
 }  // namespace
 
 extern const ModelInfo model_blocking{
-    "blocking", Quadrant::kSyncBlocking, Mechanism::kBlockingRead, /*coroutine=*/false,
+    "blocking",
+    Quadrant::kSyncBlocking,
+    Mechanism::kBlockingRead,
+    /*coroutine=*/false,
     "one thread; per connection in turn: write the request, block in read() until it is all in",
     [] { return std::unique_ptr<Model>(new Blocking); }};
 

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "workload/exchange.h"
-#include "models/model.h"
 #include "measure/recorder.h"
-#include "sys/sys.h"
 #include "measure/trace.h"
+#include "models/model.h"
+#include "sys/sys.h"
+#include "workload/exchange.h"
 
 namespace iomodels::detail {
 

@@ -18,11 +18,11 @@
 #include <span>
 #include <utility>
 
-#include "workload/exchange.h"
-#include "models/model.h"
 #include "measure/recorder.h"
 #include "measure/trace.h"
 #include "models/common.h"
+#include "models/model.h"
+#include "workload/exchange.h"
 
 namespace iomodels::detail {
 

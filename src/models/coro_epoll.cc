@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "models/common.h"
-#include "sys/epoll_owner.h"
 #include "models/coro.h"
+#include "sys/epoll_owner.h"
 
 namespace iomodels {
 namespace detail {
@@ -234,7 +234,9 @@ class CoroEpoll final : public Model {
 
 extern const ModelInfo model_coro_epoll{
     "coro-epoll",
-    Quadrant::kAsyncNonblocking, Mechanism::kEpoll, /*coroutine=*/true,
+    Quadrant::kAsyncNonblocking,
+    Mechanism::kEpoll,
+    /*coroutine=*/true,
     "the epoll reactor written as C++20 coroutines: co_await send/recv per connection, "
     "resumed from epoll_wait",
     [] { return std::unique_ptr<Model>(new detail::CoroEpoll()); },

@@ -245,9 +245,13 @@ class CoroUring final : public Model {
 }  // namespace detail
 
 extern const ModelInfo model_coro_uring{
-    "coro-uring", Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/true,
+    "coro-uring",
+    Quadrant::kAsyncNonblocking,
+    Mechanism::kIoUring,
+    /*coroutine=*/true,
     "the io_uring proactor written as C++20 coroutines: co_await send/recv queue SQEs, "
     "a CQE resumes the connection",
-    [] { return std::unique_ptr<Model>(new detail::CoroUring()); }, detail::uring_unavailable};
+    [] { return std::unique_ptr<Model>(new detail::CoroUring()); },
+    detail::uring_unavailable};
 
 }  // namespace iomodels

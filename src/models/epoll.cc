@@ -110,7 +110,9 @@ std::unique_ptr<Model> make_epoll_reactor(bool edge_triggered) {
 
 extern const ModelInfo model_epoll{
     "epoll",
-    Quadrant::kAsyncNonblocking, Mechanism::kEpoll, /*coroutine=*/false,
+    Quadrant::kAsyncNonblocking,
+    Mechanism::kEpoll,
+    /*coroutine=*/false,
     "one thread, non-blocking fds, level-triggered epoll; a callback per ready connection",
     [] { return detail::make_epoll_reactor(false); },
     nullptr,

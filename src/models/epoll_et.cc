@@ -12,7 +12,9 @@ namespace iomodels {
 
 extern const ModelInfo model_epoll_et{
     "epoll-et",
-    Quadrant::kAsyncNonblocking, Mechanism::kEpoll, /*coroutine=*/false,
+    Quadrant::kAsyncNonblocking,
+    Mechanism::kEpoll,
+    /*coroutine=*/false,
     "one thread, non-blocking fds, edge-triggered epoll; each callback reads until EAGAIN",
     [] { return detail::make_epoll_reactor(true); },
     nullptr,

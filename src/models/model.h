@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "workload/exchange.h"
 #include "measure/histogram.h"
 #include "sys/status.h"
+#include "workload/exchange.h"
 #include "workload/workload.h"
 
 namespace iomodels {
@@ -37,7 +37,8 @@ enum class Mechanism {
   kEpoll,            // epoll(7)
   kIoUring,          // io_uring(7)
 };
-// "blocking-read", "threads", "thread-pool", "nonblocking-read", "poll", "select", "epoll", "io_uring".
+// "blocking-read", "threads", "thread-pool", "nonblocking-read", "poll", "select", "epoll",
+// "io_uring".
 std::string_view mechanism_name(Mechanism m);
 
 struct RunOptions {

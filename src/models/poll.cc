@@ -80,7 +80,9 @@ class Poll final : public Model {
 
 extern const ModelInfo model_poll{
     "poll",
-    Quadrant::kMultiplexing, Mechanism::kPoll, /*coroutine=*/false,
+    Quadrant::kMultiplexing,
+    Mechanism::kPoll,
+    /*coroutine=*/false,
     "one thread, non-blocking fds, poll(2) over every connection, then read the ready ones",
     [] { return std::unique_ptr<Model>(new Poll); },
     nullptr,

@@ -111,7 +111,10 @@ std::unique_ptr<Model> make_polling(bool sleep_between_sweeps) {
 }  // namespace detail
 
 extern const ModelInfo model_polling{
-    "polling", Quadrant::kSyncNonblocking, Mechanism::kNonblockingRead, /*coroutine=*/false,
+    "polling",
+    Quadrant::kSyncNonblocking,
+    Mechanism::kNonblockingRead,
+    /*coroutine=*/false,
     "one thread, non-blocking fds, sweeps read() over every connection without sleeping (spins)",
     [] { return detail::make_polling(false); }};
 

@@ -10,7 +10,10 @@
 namespace iomodels {
 
 extern const ModelInfo model_polling_sleep{
-    "polling-sleep", Quadrant::kSyncNonblocking, Mechanism::kNonblockingRead, /*coroutine=*/false,
+    "polling-sleep",
+    Quadrant::kSyncNonblocking,
+    Mechanism::kNonblockingRead,
+    /*coroutine=*/false,
     "the polling sweep, but sleeping --poll-interval between sweeps",
     [] { return detail::make_polling(true); }};
 

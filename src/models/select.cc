@@ -88,7 +88,9 @@ class Select final : public Model {
 
 extern const ModelInfo model_select{
     "select",
-    Quadrant::kMultiplexing, Mechanism::kSelect, /*coroutine=*/false,
+    Quadrant::kMultiplexing,
+    Mechanism::kSelect,
+    /*coroutine=*/false,
     "one thread, non-blocking fds, select(2) over every connection (fds < FD_SETSIZE only)",
     [] { return std::unique_ptr<Model>(new Select); },
     nullptr,

@@ -266,7 +266,10 @@ class ThreadPool final : public Model {
 }  // namespace
 
 extern const ModelInfo model_threadpool{
-    "threadpool", Quadrant::kAsyncBlocking, Mechanism::kThreadPool, /*coroutine=*/false,
+    "threadpool",
+    Quadrant::kAsyncBlocking,
+    Mechanism::kThreadPool,
+    /*coroutine=*/false,
     "a fixed pool of workers doing blocking I/O; the caller submits tasks and waits on futures",
     [] { return std::unique_ptr<Model>(new ThreadPool); }};
 

@@ -218,7 +218,10 @@ class Threads final : public Model {
 }  // namespace
 
 extern const ModelInfo model_threads{
-    "threads", Quadrant::kSyncBlocking, Mechanism::kThreads, /*coroutine=*/false,
+    "threads",
+    Quadrant::kSyncBlocking,
+    Mechanism::kThreads,
+    /*coroutine=*/false,
     "one thread per connection, each blocking in read() on its own connection",
     [] { return std::unique_ptr<Model>(new Threads); }};
 

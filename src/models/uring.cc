@@ -16,7 +16,10 @@
 namespace iomodels {
 
 extern const ModelInfo model_uring{
-    "uring", Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/false,
+    "uring",
+    Quadrant::kAsyncNonblocking,
+    Mechanism::kIoUring,
+    /*coroutine=*/false,
     "io_uring proactor: sends and receives submitted as SQEs, one io_uring_enter per sweep "
     "submits and waits",
     [] { return std::unique_ptr<Model>(new detail::UringProactor(sys::RingOptions{})); },

@@ -65,8 +65,12 @@ class UringFixed final : public detail::UringProactor {
 }  // namespace
 
 extern const ModelInfo model_uring_fixed{
-    "uring-fixed", Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/false,
+    "uring-fixed",
+    Quadrant::kAsyncNonblocking,
+    Mechanism::kIoUring,
+    /*coroutine=*/false,
     "io_uring proactor with registered files and buffers (READ_FIXED / WRITE_FIXED)",
-    [] { return std::unique_ptr<Model>(new UringFixed); }, detail::uring_unavailable};
+    [] { return std::unique_ptr<Model>(new UringFixed); },
+    detail::uring_unavailable};
 
 }  // namespace iomodels

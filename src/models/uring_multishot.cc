@@ -129,7 +129,9 @@ class UringMultishot final : public detail::UringProactor {
 
 extern const ModelInfo model_uring_multishot{
     "uring-multishot",
-    Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/false,
+    Quadrant::kAsyncNonblocking,
+    Mechanism::kIoUring,
+    /*coroutine=*/false,
     "io_uring proactor with one multishot receive per connection into a ring of provided buffers",
     [] { return std::unique_ptr<Model>(new UringMultishot); },
     detail::uring_unavailable,

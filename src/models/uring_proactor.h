@@ -9,8 +9,8 @@
 #include <span>
 #include <vector>
 
-#include "models/model.h"
 #include "models/common.h"
+#include "models/model.h"
 #include "models/uring_tuning.h"
 
 namespace iomodels::detail {

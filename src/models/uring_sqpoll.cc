@@ -22,7 +22,10 @@ constexpr unsigned kSqThreadIdleMs = 10;
 }  // namespace
 
 extern const ModelInfo model_uring_sqpoll{
-    "uring-sqpoll", Quadrant::kAsyncNonblocking, Mechanism::kIoUring, /*coroutine=*/false,
+    "uring-sqpoll",
+    Quadrant::kAsyncNonblocking,
+    Mechanism::kIoUring,
+    /*coroutine=*/false,
     "io_uring proactor with SQPOLL: a kernel thread (CPU charged to the process) takes the SQEs",
     [] {
       return std::unique_ptr<Model>(new detail::UringProactor(

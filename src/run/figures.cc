@@ -60,9 +60,8 @@ nlohmann::json scenario_json(const Scenario& sc) {
           {"loop", sc.rate_per_s > 0 ? "open" : "closed"},
           {"pattern", sc.rate_per_s > 0 ? "paced rounds" : pattern_name(sc.pattern)},
           {"cpus",
-           {{"model", sc.model_cpus.empty() ? "any" : sys::cpu_list_text(sc.model_cpus)},
-            {"peer", sc.workload.peer_cpus.empty() ? "any"
-                                                   : sys::cpu_list_text(sc.workload.peer_cpus)}}},
+           {{"model", sys::cpu_list_text(sc.model_cpus)},
+            {"peer", sys::cpu_list_text(sc.workload.peer_cpus)}}},
           {"pool_threads", sc.run.pool_threads},
           {"poll_interval_ns", sc.run.poll_interval_ns},
           {"timeout_ns", sc.run.timeout_ns},

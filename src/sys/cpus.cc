@@ -36,6 +36,7 @@ Status set_affinity(const CpuList& cpus, pid_t tid) {
 }
 
 std::string cpu_list_text(const CpuList& cpus) {
+  if (cpus.empty()) return "any";
   std::string s;
   for (size_t i = 0; i < cpus.size();) {
     size_t j = i;

@@ -20,7 +20,7 @@ CpuList affinity(pid_t tid = 0);
 // afterwards inherit the restriction, a forked child too.
 Status set_affinity(const CpuList& cpus, pid_t tid = 0);
 
-// "0-1,3" for {0, 1, 3}; "" for none.
+// "0-1,3" for {0, 1, 3}; "any" for an empty list (no placement).
 std::string cpu_list_text(const CpuList& cpus);
 // Parses "0-1,3" (ranges and single CPUs, ascending or not); false with a
 // one-line reason for anything else, a CPU above 1023 or an empty list.

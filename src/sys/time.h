@@ -17,7 +17,8 @@ inline timespec to_timespec(uint64_t ns) {
 }
 
 inline timeval to_timeval(uint64_t ns) {
-  return {static_cast<time_t>(ns / kNsPerSecond), static_cast<suseconds_t>(ns % kNsPerSecond / 1000)};
+  return {static_cast<time_t>(ns / kNsPerSecond),
+          static_cast<suseconds_t>(ns % kNsPerSecond / 1000)};
 }
 
 }  // namespace iomodels::sys

@@ -13,8 +13,8 @@
 #include <random>
 #include <vector>
 
-#include "workload/payload.h"
 #include "sys/sys.h"
+#include "workload/payload.h"
 #include "workload/workload.h"
 
 namespace iomodels {

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "measure/histogram.h"
-#include "workload/payload.h"
 #include "sys/status.h"
+#include "workload/payload.h"
 #include "workload/workload.h"
 
 namespace iomodels {

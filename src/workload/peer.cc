@@ -18,14 +18,14 @@
 #include <vector>
 
 #include "measure/histogram.h"
-#include "workload/payload.h"
 #include "measure/recorder.h"
 #include "sys/epoll_owner.h"
 #include "sys/sys.h"
-#include "workload/workload.h"
+#include "sys/time.h"
+#include "workload/payload.h"
 #include "workload/peer_batch.h"
 #include "workload/wire.h"
-#include "sys/time.h"
+#include "workload/workload.h"
 
 namespace iomodels {
 namespace {
@@ -190,9 +190,7 @@ class Peer {
     return n;
   }
 
-  void watch(int fd, uint32_t events, uint64_t token) {
-    ep_.add(fd, events, token);
-  }
+  void watch(int fd, uint32_t events, uint64_t token) { ep_.add(fd, events, token); }
 
   void add_slot(int rfd, int wfd, bool control) {
     uint32_t s;

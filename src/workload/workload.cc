@@ -25,10 +25,10 @@
 #include <mutex>
 #include <thread>
 
-#include "workload/payload.h"
 #include "measure/recorder.h"
 #include "sys/cpus.h"
 #include "sys/sys.h"
+#include "workload/payload.h"
 #include "workload/wire.h"
 
 namespace iomodels {

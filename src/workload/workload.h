@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "sys/fd.h"
-#include "workload/parse.h"
 #include "sys/status.h"
+#include "workload/parse.h"
 
 namespace iomodels {
 
@@ -36,12 +36,12 @@ inline constexpr uint32_t kFileAlign = 4096;
 
 struct WorkloadOptions {
   Transport transport = Transport::kSocketpair;
-  uint32_t connections = 1;   // 1..kMaxConnections
-  uint32_t size = 4096;       // response bytes, 1..kMaxResponseBytes
-  LatencySpec latency;        // the peer's think time per request
-  uint64_t seed = 1;          // seeds the peer's latency draws
-  uint64_t peer_spin_ns = 0;  // the peer spins (burns its core) this long before a deadline
-  std::string remote;         // "HOST:PORT" of an `iomodels peer`; tcp only
+  uint32_t connections = 1;    // 1..kMaxConnections
+  uint32_t size = 4096;        // response bytes, 1..kMaxResponseBytes
+  LatencySpec latency;         // the peer's think time per request
+  uint64_t seed = 1;           // seeds the peer's latency draws
+  uint64_t peer_spin_ns = 0;   // the peer spins (burns its core) this long before a deadline
+  std::string remote;          // "HOST:PORT" of an `iomodels peer`; tcp only
   std::vector<int> peer_cpus;  // the forked peer runs only on these; empty: anywhere
   // --- the file transport ---
   // Empty: an unnamed file (O_TMPFILE) in kDefaultFileDir, gone when the run
