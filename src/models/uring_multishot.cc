@@ -7,8 +7,6 @@
 // two, and idle connections hold no buffer. Sockets use RECV with
 // IORING_RECV_MULTISHOT; pipes use IORING_OP_READ_MULTISHOT (Linux 6.7+). A
 // CQE without F_MORE (the kernel ended it, e.g. buffers ran out) re-arms.
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <bit>
 #include <memory>
@@ -44,10 +42,7 @@ class UringMultishot final : public detail::UringProactor {
  public:
   UringMultishot() : UringProactor(sys::RingOptions{}) {}
   // The ring (and its armed receives) must go before the buffers it writes into.
-  ~UringMultishot() override {
-    ring().close();
-    if (br_ != nullptr) ::munmap(br_, br_bytes_);
-  }
+  ~UringMultishot() override { ring().close(); }
 
  protected:
   bool own_recv_buffers() const override { return false; }
@@ -55,35 +50,11 @@ class UringMultishot final : public detail::UringProactor {
   Status prepare() override {
     if (std::string why = multishot_not_applicable(ctx().workload->options()); !why.empty())
       return Status::not_applicable(why);
-    buf_bytes_ = chunk_bytes();
-    count_ = static_cast<unsigned>(
+    const uint32_t buf_bytes = chunk_bytes();
+    auto count = static_cast<unsigned>(
         std::clamp<uint64_t>(std::bit_ceil(2 * ctx().conns().size()), kMinBuffers, kMaxBuffers));
-    while (count_ > kMinBuffers && uint64_t{count_} * buf_bytes_ > kMaxPoolBytes) count_ /= 2;
-    pool_.assign(size_t{count_} * buf_bytes_, 0);
-    // liburing 2.3 has no io_uring_setup_buf_ring: map the ring (page-aligned,
-    // shared with the kernel) and register it ourselves.
-    br_bytes_ = size_t{count_} * sizeof(io_uring_buf);
-    void* m =
-        ::mmap(nullptr, br_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return Status::from_errno(-errno, "mmap (buffer ring)");
-    br_ = static_cast<io_uring_buf_ring*>(m);
-    io_uring_buf_ring_init(br_);
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<uintptr_t>(br_);
-    reg.ring_entries = count_;
-    reg.bgid = kGroup;
-    if (int r = io_uring_register_buf_ring(ring().get(), &reg, 0); r < 0) {
-      if (r == -EINVAL)
-        return Status::not_applicable("io_uring_register_buf_ring: " + errno_text(r) +
-                                      " (provided buffer rings need Linux 5.19+)");
-      return Status::from_errno(r, "io_uring_register_buf_ring");
-    }
-    const int mask = io_uring_buf_ring_mask(count_);
-    for (unsigned b = 0; b < count_; ++b)
-      io_uring_buf_ring_add(br_, buffer(b), buf_bytes_, static_cast<uint16_t>(b), mask,
-                            static_cast<int>(b));
-    io_uring_buf_ring_advance(br_, static_cast<int>(count_));
-    return {};
+    while (count > kMinBuffers && uint64_t{count} * buf_bytes > kMaxPoolBytes) count /= 2;
+    return buffers_.init(ring(), count, buf_bytes, kGroup);
   }
 
   // Armed once; the kernel picks a buffer per chunk, so p and n are unused.
@@ -104,25 +75,14 @@ class UringMultishot final : public detail::UringProactor {
 
   const uint8_t* received(uint32_t i, const io_uring_cqe& cqe) override {
     (void)i;
-    return buffer(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    return buffers_.buffer(sys::BufferRing::id_of(cqe));
   }
 
   // Verified: the buffer goes back to the ring for any connection to use.
-  void recycle(const io_uring_cqe& cqe) override {
-    if ((cqe.flags & IORING_CQE_F_BUFFER) == 0) return;
-    const auto bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-    io_uring_buf_ring_add(br_, buffer(bid), buf_bytes_, bid, io_uring_buf_ring_mask(count_), 0);
-    io_uring_buf_ring_advance(br_, 1);
-  }
+  void recycle(const io_uring_cqe& cqe) override { buffers_.recycle(cqe); }
 
  private:
-  uint8_t* buffer(unsigned bid) { return pool_.data() + size_t{bid} * buf_bytes_; }
-
-  std::vector<uint8_t> pool_;  // count_ buffers of buf_bytes_
-  io_uring_buf_ring* br_ = nullptr;
-  size_t br_bytes_ = 0;
-  unsigned count_ = 0;
-  uint32_t buf_bytes_ = 0;
+  sys::BufferRing buffers_;
 };
 
 }  // namespace

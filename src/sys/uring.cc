@@ -2,6 +2,7 @@
 // the probe of what io_uring can do here.
 #include "sys/uring.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -232,6 +233,46 @@ std::string UringProbe::describe() const {
 const UringProbe& uring_probe() {
   static const UringProbe u = probe();
   return u;
+}
+
+BufferRing::~BufferRing() {
+  if (br_ != nullptr) ::munmap(br_, br_bytes_);
+}
+
+Status BufferRing::init(Ring& ring, unsigned count, uint32_t buf_bytes, uint16_t group) {
+  count_ = count;
+  buf_bytes_ = buf_bytes;
+  group_ = group;
+  pool_.assign(size_t{count_} * buf_bytes_, 0);
+  br_bytes_ = size_t{count_} * sizeof(io_uring_buf);
+  void* m = ::mmap(nullptr, br_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    br_ = nullptr;
+    return Status::from_errno(-errno, "mmap (buffer ring)");
+  }
+  br_ = static_cast<io_uring_buf_ring*>(m);
+  io_uring_buf_ring_init(br_);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(br_);
+  reg.ring_entries = count_;
+  reg.bgid = group_;
+  if (int r = io_uring_register_buf_ring(ring.get(), &reg, 0); r < 0) {
+    if (r == -EINVAL)
+      return Status::not_applicable("io_uring_register_buf_ring: " + errno_text(r) +
+                                    " (provided buffer rings need Linux 5.19+)");
+    return Status::from_errno(r, "io_uring_register_buf_ring");
+  }
+  const int mask = io_uring_buf_ring_mask(count_);
+  for (unsigned b = 0; b < count_; ++b)
+    io_uring_buf_ring_add(br_, buffer(static_cast<uint16_t>(b)), buf_bytes_,
+                          static_cast<uint16_t>(b), mask, static_cast<int>(b));
+  io_uring_buf_ring_advance(br_, static_cast<int>(count_));
+  return {};
+}
+
+void BufferRing::recycle(uint16_t id) {
+  io_uring_buf_ring_add(br_, buffer(id), buf_bytes_, id, io_uring_buf_ring_mask(count_), 0);
+  io_uring_buf_ring_advance(br_, 1);
 }
 
 }  // namespace iomodels::sys

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sys/status.h"
 
@@ -99,6 +100,47 @@ class Ring {
   bool live_ = false;
   int sq_thread_tid_ = -1;  // SQPOLL: the kernel thread's id, to await its exit
   unsigned features_ = 0;
+};
+
+// A ring of provided buffers (io_uring_register_buf_ring, Linux 5.19+) of
+// `count` buffers of `buf_bytes` each: a receive flagged IOSQE_BUFFER_SELECT
+// lets the kernel pick one per arriving chunk and name it in the CQE, and the
+// owner hands it back when done. liburing 2.3 has no io_uring_setup_buf_ring,
+// so the ring is mapped (page-aligned, shared with the kernel) and registered
+// here. The io_uring that writes into the buffers must be closed before this
+// is destroyed.
+class BufferRing {
+ public:
+  BufferRing() = default;
+  BufferRing(const BufferRing&) = delete;
+  BufferRing& operator=(const BufferRing&) = delete;
+  ~BufferRing();
+
+  // Registers the ring as buffer group `group` of `ring`, every buffer handed
+  // to the kernel. kNotApplicable when the kernel lacks provided buffer rings.
+  Status init(Ring& ring, unsigned count, uint32_t buf_bytes, uint16_t group);
+
+  uint16_t group() const { return group_; }
+  uint32_t buf_bytes() const { return buf_bytes_; }
+  // The buffer a CQE flagged IORING_CQE_F_BUFFER names, and that name.
+  static uint16_t id_of(const io_uring_cqe& cqe) {
+    return static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  }
+  uint8_t* buffer(uint16_t id) { return pool_.data() + size_t{id} * buf_bytes_; }
+  // Hands the buffer back to the kernel, for any receive of the group.
+  void recycle(uint16_t id);
+  // Hands back the buffer a CQE carries, if it carries one.
+  void recycle(const io_uring_cqe& cqe) {
+    if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) recycle(id_of(cqe));
+  }
+
+ private:
+  std::vector<uint8_t> pool_;  // count_ buffers of buf_bytes_
+  io_uring_buf_ring* br_ = nullptr;
+  size_t br_bytes_ = 0;
+  unsigned count_ = 0;
+  uint32_t buf_bytes_ = 0;
+  uint16_t group_ = 0;
 };
 
 // Linux 6.7's IORING_OP_READ_MULTISHOT; liburing 2.3 predates it.
