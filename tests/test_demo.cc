@@ -2,10 +2,14 @@
 // the own work finishes before the data arrives; in sync · blocking after. And
 // its timeline is valid Chrome Trace JSON with every thread and request.
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string>
+#include <vector>
 
+#include "measure/trace.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -121,4 +125,18 @@ TEST_CASE("demo rejects bad input with exit code 2", "[demo]") {
     CHECK(r.exit_code == 2);
     CHECK(r.out.find("error:") != std::string::npos);
   }
+}
+
+TEST_CASE("a polling loop's EAGAIN calls in a row become one slice with their count", "[demo]") {
+  Trace t(16);
+  for (int i = 0; i < 1000; ++i) t.syscall("read", 100 + 2 * i, 101 + 2 * i, -EAGAIN);
+  t.syscall("read", 3000, 3001, 64);  // the data: its own slice
+  t.syscall("read", 3002, 3003, -EAGAIN);
+  CHECK(t.events() == 3);
+  CHECK_FALSE(t.truncated());
+  const auto doc = nlohmann::json::parse(t.to_json());
+  std::vector<std::string> details;
+  for (const auto& e : doc.at("traceEvents"))
+    if (e.at("ph") == "X") details.push_back(e.at("args").at("detail"));
+  CHECK(details == std::vector<std::string>{"EAGAIN x1000", "64", "EAGAIN x1"});
 }

@@ -60,10 +60,26 @@ void Trace::slice(const char* name, const char* category, uint64_t start_ns, uin
 }
 
 void Trace::syscall(const char* name, uint64_t start_ns, uint64_t end_ns, long result) {
+  const int tid = this_tid();
+  if (result == -EAGAIN) {
+    // A polling loop asks hundreds of thousands of times a second: calls in a
+    // row on one thread that all said EAGAIN become one slice, "EAGAIN xN",
+    // so the loop shows as the solid bar it is and cannot fill the trace.
+    std::lock_guard lock(mu_);
+    if (!events_.empty()) {
+      Event& last = events_.back();
+      if (last.ph == 'X' && last.tid == tid && last.cat == "eagain" && last.name == name) {
+        ++last.id;  // the slice's call count (an "X" event has no id of its own)
+        if (end_ns > last.ts_ns) last.dur_ns = end_ns - last.ts_ns;
+        last.detail = "EAGAIN x" + std::to_string(last.id);
+        return;
+      }
+    }
+  }
   const char* cat = result == -EAGAIN ? "eagain" : "syscall";
-  std::string detail = result == -EAGAIN ? "EAGAIN" : std::to_string(result);
-  add(Event{'X', this_tid(), start_ns, end_ns > start_ns ? end_ns - start_ns : 0, 0, name, cat,
-            std::move(detail)});
+  std::string detail = result == -EAGAIN ? "EAGAIN x1" : std::to_string(result);
+  add(Event{'X', tid, start_ns, end_ns > start_ns ? end_ns - start_ns : 0,
+            result == -EAGAIN ? 1u : 0u, name, cat, std::move(detail)});
 }
 
 void Trace::request_begin(uint64_t id, uint64_t ts_ns, const std::string& name) {
