@@ -42,6 +42,22 @@ class EpollReactor final : public Model {
   }
 
   Status run(uint64_t rounds) override {
+    if (rearm_) {
+      // The last run ended early, perhaps with edges reported and never
+      // handled; edge-triggered epoll would not report them again. Re-arming
+      // makes the kernel look afresh at what is already pending.
+      for (uint32_t i = 0; i < ex_.size(); ++i)
+        if (const long r = ep_.modify(ex_[i].rfd(), EPOLLIN | EPOLLET, i); r < 0)
+          return Status::from_errno(r, "epoll_ctl");
+      rearm_ = false;
+    }
+    Status s = run_rounds(rounds);
+    if (!s.ok() && edge_) rearm_ = true;
+    return s;
+  }
+
+ private:
+  Status run_rounds(uint64_t rounds) {
     if (rounds == 0) return {};
     size_t active = ex_.size();
     for (size_t i = 0; i < ex_.size(); ++i) {
@@ -64,7 +80,6 @@ class EpollReactor final : public Model {
     return {};
   }
 
- private:
   // The callback: connection i is readable.
   Status on_readable(uint32_t i, bool* done) {
     TraceScope callback("callback", "callback");  // a slice on the timeline, when tracing
@@ -92,6 +107,7 @@ class EpollReactor final : public Model {
   }
 
   const bool edge_;
+  bool rearm_ = false;  // edge-triggered, after a run that failed
   RunContext* ctx_ = nullptr;
   sys::Epoll ep_;
   std::vector<Exchange> ex_;
