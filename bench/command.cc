@@ -186,6 +186,10 @@ CLI::App* add_bench(CLI::App& app) {
                   "placement: none (the scheduler decides) | auto (the peer on the last CPU, "
                   "the model on the others) | model=LIST,peer=LIST")
       ->capture_default_str();
+  sub->add_option("--peer-loop", flags.sc.peer_loop,
+                  "how the peer moves bytes: auto (io_uring where the kernel allows, else "
+                  "epoll) | uring | epoll")
+      ->capture_default_str();
   sub->add_option("--pattern", flags.sc.pattern,
                   "closed loop: free (each connection asks again as soon as its response is in, "
                   "as `run`) | lockstep (rounds with a barrier; names gain /lockstep)")
@@ -276,6 +280,7 @@ int run_bench() {
   benchmark::AddCustomContext("cpus", "model " + sys::cpu_list_text(grid.base.model_cpus) +
                                           ", peer " +
                                           sys::cpu_list_text(grid.base.workload.peer_cpus));
+  benchmark::AddCustomContext("peer_loop", peer_loop_text(grid.base.workload.peer_loop));
   benchmark::AddCustomContext("requests_per_iteration",
                               std::to_string(grid.requests_per_iteration));
 

@@ -84,6 +84,7 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
   c["max_us"] = f.max_us;
   c["peer_late_p99_us"] = static_cast<double>(r.peer.late_p99_ns) / 1e3;
   c["peer_cpu_util"] = r.peer.cpu_util();
+  c["peer_cpu_us_per_req"] = r.peer.cpu_us_per_req();
 
   const ModelInfo* info = find_model(sc.model);
   std::string label(info ? quadrant_name(info->quadrant) : "?");

@@ -151,8 +151,10 @@ struct Client {
 };
 
 std::unique_ptr<Workload> make_workload(Transport t, uint32_t conns, uint32_t size,
-                                        const char* latency) {
+                                        const char* latency,
+                                        PeerLoopChoice loop = PeerLoopChoice::kAuto) {
   WorkloadOptions o;
+  o.peer_loop = loop;
   o.transport = t;
   o.connections = conns;
   o.size = size;
@@ -206,6 +208,55 @@ uint64_t bare_sleep_p99(int sleeps, uint64_t* p50 = nullptr) {
 }
 
 }  // namespace
+
+// Each of the peer's loops, on one transport, from one connection to the
+// most a run may have (kMaxConnections): every byte of two rounds verified by a client that
+// knows only the wire protocol, and the peer says which loop served.
+void serve_at_scales(Transport t, PeerLoopChoice loop, std::initializer_list<uint32_t> scales) {
+  std::string why;
+  if (loop == PeerLoopChoice::kUring && !uring_peer_available(&why))
+    test::skip("the io_uring peer: " + why);
+  // With io_uring here the epoll loop still sends due responses in batches.
+  const PeerLoop expected = loop == PeerLoopChoice::kUring ? PeerLoop::kUring
+                            : uring_peer_available(&why)   ? PeerLoop::kEpollBatch
+                                                           : PeerLoop::kEpollWrite;
+  const uint64_t need = fds_needed(t, std::max(scales)) + 256;
+  if (raise_fd_limit() < need)
+    test::skip("RLIMIT_NOFILE's hard limit is below the " + std::to_string(need) + " descriptors " +
+               std::to_string(std::max(scales)) + " " + std::string(transport_name(t)) +
+               " connections need in this process");
+  for (uint32_t conns : scales) {
+    DYNAMIC_SECTION(conns << " connections") {
+      auto w = make_workload(t, conns, 512, "0", loop);
+      Client cl(*w);
+      std::string err;
+      for (int r = 0; r < 2; ++r) {
+        INFO("round " << r << ": " << err);
+        REQUIRE(cl.round(*w, 512, nullptr, &err));
+      }
+      PeerStats ps;
+      REQUIRE(w->peer_stats(&ps, false).ok());
+      CHECK(ps.loop == expected);
+      CHECK(ps.requests == 2 * uint64_t{conns});
+      CHECK(ps.protocol_errors == 0);
+    }
+  }
+}
+
+[[maybe_unused]] const bool kUringScale = test::register_per_transport(
+    "the io_uring peer serves 1, 64 and 1000 connections: ", "[peer][serial]", [](Transport t) {
+      serve_at_scales(t, PeerLoopChoice::kUring, {1, 64, 1000});
+    });
+[[maybe_unused]] const bool kUringMax = test::register_per_transport(
+    "the io_uring peer serves 10000 connections: ", "[peer][serial]",
+    [](Transport t) { serve_at_scales(t, PeerLoopChoice::kUring, {kMaxConnections}); });
+[[maybe_unused]] const bool kEpollScale = test::register_per_transport(
+    "the epoll peer serves 1, 64 and 1000 connections: ", "[peer][serial]", [](Transport t) {
+      serve_at_scales(t, PeerLoopChoice::kEpoll, {1, 64, 1000});
+    });
+[[maybe_unused]] const bool kEpollMax = test::register_per_transport(
+    "the epoll peer serves 10000 connections: ", "[peer][serial]",
+    [](Transport t) { serve_at_scales(t, PeerLoopChoice::kEpoll, {kMaxConnections}); });
 
 TEST_CASE("the peer answers with verified payloads on every transport", "[peer]") {
   for (Transport t : all_transports()) {
@@ -310,6 +361,8 @@ TEST_CASE("without io_uring the peer still answers responses due together", "[pe
         if (!cl.round(*w, o.size, nullptr, &err)) ::_exit(14);
       PeerStats ps;
       if (!w->peer_stats(&ps, false).ok() || ps.requests != 16 * 5) ::_exit(15);
+      // auto fell back to epoll and write(), and says so.
+      if (ps.loop != PeerLoop::kEpollWrite) ::_exit(16);
     }
     ::_exit(0);
   }
@@ -317,7 +370,7 @@ TEST_CASE("without io_uring the peer still answers responses due together", "[pe
   REQUIRE(::waitpid(child, &st, 0) == child);
   REQUIRE(WIFEXITED(st));
   // 10: no seccomp here; 11: the filter did not stop io_uring_setup; 13: no
-  // workload; 14: a round failed; 15: wrong request count.
+  // workload; 14: a round failed; 15: wrong request count; 16: the wrong loop reported.
   CHECK(WEXITSTATUS(st) == 0);
 }
 
@@ -607,4 +660,51 @@ TEST_CASE("the peer's timer lateness is close to a bare sleep loop's", "[peer][s
   // default timer slack, and says when the stricter goal is missed.
   if (peer > bare * 3 / 2) WARN("peer p99 lateness is above 1.5 x the bare loop's");
   CHECK(peer <= bare * 4 + 250'000);
+}
+
+// A peer that dies lets go of every connection at once, whichever loop it ran
+// (descriptors its io_uring still held included): the client sees end of
+// file and its writes fail, rather than waiting on a connection nobody holds.
+void check_death_closes_everything(Transport t, PeerLoopChoice loop) {
+  auto w = make_workload(t, 8, 4096, "1ms", loop);
+  Client cl(*w);
+  std::string err;
+  for (int r = 0; r < 3; ++r) REQUIRE(cl.round(*w, 4096, nullptr, &err));
+  // Requests in flight when the peer dies: their responses never come.
+  for (const ClientConn& c : w->conns()) {
+    uint64_t id;
+    REQUIRE(cl.send(c, 4096, &id));
+  }
+  w->kill_peer();
+  for (const ClientConn& c : w->conns()) {
+    INFO("connection " << c.index);
+    pollfd p{c.rfd, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 2000) == 1);
+    CHECK((p.revents & (POLLHUP | POLLIN | POLLERR)) != 0);
+    const ssize_t n = ::read(c.rfd, cl.buf.data(), cl.buf.size());
+    CHECK(n <= 0);
+    // Nobody reads requests any more: a write fails (EPIPE), at once or, for
+    // a socket, once the kernel has seen the reset.
+    const Request rq{c.index, 4096, 999};
+    ssize_t wr = 0;
+    for (int i = 0; i < 200 && wr >= 0; ++i) {
+      wr = ::send(c.wfd, &rq, sizeof rq, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (wr < 0 && errno == ENOTSOCK) wr = ::write(c.wfd, &rq, sizeof rq);
+      if (wr >= 0) ::usleep(10'000);
+    }
+    CHECK(wr < 0);
+  }
+}
+
+TEST_CASE("a killed peer closes every connection whichever loop it ran", "[peer]") {
+  std::string why;
+  for (Transport t : all_transports()) {
+    for (PeerLoopChoice loop : {PeerLoopChoice::kUring, PeerLoopChoice::kEpoll}) {
+      if (loop == PeerLoopChoice::kUring && !uring_peer_available(&why)) continue;
+      DYNAMIC_SECTION(transport_name(t)
+                      << (loop == PeerLoopChoice::kUring ? ", io_uring" : ", epoll")) {
+        check_death_closes_everything(t, loop);
+      }
+    }
+  }
 }

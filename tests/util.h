@@ -66,7 +66,30 @@ class PerModelCase final : public Catch::ITestInvoker {
   void (*body_)(const ModelInfo&);
   const ModelInfo* m_;
 };
+
+class PerTransportCase final : public Catch::ITestInvoker {
+ public:
+  PerTransportCase(void (*body)(Transport), Transport t) : body_(body), t_(t) {}
+  void invoke() const override { body_(t_); }
+
+ private:
+  void (*body_)(Transport);
+  Transport t_;
+};
 }  // namespace detail
+
+// Registers one Catch test case per transport the peer serves, named
+// "<prefix><transport>", so that each is run, counted and skipped on its own.
+inline bool register_per_transport(const std::string& prefix, const std::string& tags,
+                                   void (*body)(Transport),
+                                   std::source_location where = std::source_location::current()) {
+  for (Transport t : all_transports()) {
+    Catch::AutoReg(new detail::PerTransportCase(body, t),
+                   Catch::SourceLineInfo(where.file_name(), where.line()), Catch::StringRef(),
+                   Catch::NameAndTags(prefix + std::string(transport_name(t)), tags));
+  }
+  return true;
+}
 
 // Registers, at static initialisation, one Catch test case per model in the
 // registry that `wanted` selects (every model when it is null), named

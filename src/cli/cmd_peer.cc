@@ -27,6 +27,7 @@ struct PeerFlags {
   std::string seed = "1";
   std::string spin = "0";
   std::string log_level = "info";
+  std::string loop = "auto";
 } flags;
 
 }  // namespace
@@ -38,6 +39,10 @@ CLI::App* add_peer(CLI::App& app) {
   sub->add_option("-l,--latency", flags.latency, "think time per request")->capture_default_str();
   sub->add_option("--seed", flags.seed, "seed of the latency draws")->capture_default_str();
   sub->add_option("--peer-spin", flags.spin, "spin this long before each deadline")
+      ->capture_default_str();
+  sub->add_option("--loop", flags.loop,
+                  "how it moves bytes: auto (io_uring where the kernel allows, else epoll) | "
+                  "uring | epoll")
       ->capture_default_str();
   sub->add_option("--log-level", flags.log_level, "trace | debug | info | warn | error | off")
       ->capture_default_str();
@@ -52,6 +57,7 @@ int run_peer() {
   po.latency = flag_latency("--latency", flags.latency);
   po.seed = flag_count("--seed", flags.seed, 0, UINT64_MAX);
   po.spin_ns = flag_duration("--peer-spin", flags.spin);
+  po.loop = flag_peer_loop("--loop", flags.loop);
   const auto level = spdlog::level::from_str(flags.log_level);
   if (level == spdlog::level::off && flags.log_level != "off")
     throw UsageError("--log-level: '" + flags.log_level +

@@ -35,17 +35,17 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
          std::to_string(w.file_bytes >> 20) + " MiB, reads at random 4 KiB-aligned offsets" +
          (w.direct ? ", O_DIRECT" : ", through the page cache") + "; no peer\n";
   } else {
-    std::snprintf(
-        buf, sizeof buf,
-        "  peer          lateness p50 %.1f us  p99 %.1f us  max %.1f us   CPU %.2f core%s%s\n"
-        "                polls (busy-waits) for deadlines < %.0f us away; sends by %s\n",
-        r.peer.late_p50_ns / 1e3, r.peer.late_p99_ns / 1e3, r.peer.late_max_ns / 1e3,
-        r.peer.cpu_util(), r.peer.spin_ns ? ", spinning before deadlines" : "",
-        r.peer.peer_bound()
-            ? "\n  PEER-BOUND: the peer used >= 90% of a core; this measures the peer"
-            : "",
-        r.peer.poll_horizon_ns / 1e3,
-        r.peer.batched_sends ? "one io_uring_enter per batch of due responses" : "write()");
+    std::snprintf(buf, sizeof buf,
+                  "  peer          lateness p50 %.1f us  p99 %.1f us  max %.1f us   CPU %.2f core, "
+                  "%.2f us/req%s%s\n"
+                  "                polls (busy-waits) for deadlines < %.0f us away; loop: %s\n",
+                  r.peer.late_p50_ns / 1e3, r.peer.late_p99_ns / 1e3, r.peer.late_max_ns / 1e3,
+                  r.peer.cpu_util(), r.peer.cpu_us_per_req(),
+                  r.peer.spin_ns ? ", spinning before deadlines" : "",
+                  r.peer.peer_bound()
+                      ? "\n  PEER-BOUND: the peer used >= 90% of a core; this measures the peer"
+                      : "",
+                  r.peer.poll_horizon_ns / 1e3, std::string(peer_loop_name(r.peer.loop)).c_str());
     s += buf;
   }
   if (!sc.workload.remote.empty()) {

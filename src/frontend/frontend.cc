@@ -29,6 +29,15 @@ Pattern flag_pattern(const std::string& flag, const std::string& text) {
   return p;
 }
 
+PeerLoopChoice flag_peer_loop(const std::string& flag, const std::string& text) {
+  PeerLoopChoice c;
+  std::string why;
+  if (!parse_peer_loop(text, &c, &why)) throw UsageError(flag + ": " + why);
+  if (c == PeerLoopChoice::kUring && !uring_peer_available(&why))
+    throw UsageError(flag + ": uring: " + why);
+  return c;
+}
+
 void flag_cpus(const std::string& flag, const std::string& text, Scenario* sc) {
   sc->model_cpus.clear();
   sc->workload.peer_cpus.clear();
@@ -162,6 +171,10 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
                   "placement: none (the scheduler decides) | auto (the peer on the last CPU, "
                   "the model on the others) | model=LIST,peer=LIST (e.g. model=0,peer=1-3)")
       ->capture_default_str();
+  app->add_option("--peer-loop", peer_loop,
+                  "how the forked peer moves bytes: auto (io_uring where the kernel allows, "
+                  "else epoll) | uring | epoll (read/write, for comparison)")
+      ->capture_default_str();
   app->add_option("--pattern", pattern,
                   "closed loop: free (each connection asks again as soon as its response is "
                   "in) | lockstep (rounds: all ask together, wait for all)")
@@ -208,6 +221,7 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.rate_per_s = static_cast<double>(flag_count("--rate", rate, 0, 1'000'000));
   sc.pattern = flag_pattern("--pattern", pattern);
   flag_cpus("--cpus", cpus, &sc);
+  sc.workload.peer_loop = flag_peer_loop("--peer-loop", peer_loop);
   sc.run.pool_threads = static_cast<uint32_t>(flag_count("--pool-threads", pool_threads, 0, 4096));
   sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
   sc.run.timeout_ns = flag_duration("--timeout", timeout);

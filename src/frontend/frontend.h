@@ -29,11 +29,12 @@ struct ScenarioFlags {
   std::string verify = "on";
   std::string seed = "1";
   std::string peer_spin = "0";
-  std::string peer;              // HOST:PORT of a remote `iomodels peer`
-  std::string rate = "0";        // open loop: requests/s per connection (0 = closed loop)
-  std::string pattern = "free";  // closed loop: free | lockstep
-  std::string cpus = "none";     // none | auto | model=LIST,peer=LIST
-  std::string file;              // the file transport's data file (empty: unnamed, in /dev/shm)
+  std::string peer;                // HOST:PORT of a remote `iomodels peer`
+  std::string rate = "0";          // open loop: requests/s per connection (0 = closed loop)
+  std::string pattern = "free";    // closed loop: free | lockstep
+  std::string cpus = "none";       // none | auto | model=LIST,peer=LIST
+  std::string peer_loop = "auto";  // auto | uring | epoll
+  std::string file;                // the file transport's data file (empty: unnamed, in /dev/shm)
   std::string file_size = "256MiB";
   bool direct = false;
 
@@ -55,6 +56,9 @@ Pattern flag_pattern(const std::string& flag, const std::string& text);
 // (either part may be left out): exactly those, each a subset of the CPUs
 // this process may use.
 void flag_cpus(const std::string& flag, const std::string& text, Scenario* sc);
+// --peer-loop: auto | uring | epoll; uring where this kernel cannot run the
+// io_uring loop is refused with the reason.
+PeerLoopChoice flag_peer_loop(const std::string& flag, const std::string& text);
 LatencySpec flag_latency(const std::string& flag, const std::string& text);
 void flag_model(const std::string& flag, const std::string& text);
 

@@ -122,6 +122,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
       {"peer",
        {{"requests", r.peer.requests},
         {"cpu_util", r.peer.cpu_util()},
+        {"cpu_us_per_req", r.peer.cpu_us_per_req()},
         {"late_p50_us", r.peer.late_p50_ns / 1e3},
         {"late_p99_us", r.peer.late_p99_ns / 1e3},
         {"late_max_us", r.peer.late_max_ns / 1e3},
@@ -129,9 +130,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
         {"remote", r.peer.remote},
         {"none", r.peer.none},
         {"poll_horizon_us", r.peer.poll_horizon_ns / 1e3},
-        {"sends", r.peer.none            ? ""
-                  : r.peer.batched_sends ? "io_uring batch"
-                                         : "write()"},
+        {"loop", r.peer.none ? "" : std::string(peer_loop_name(r.peer.loop))},
         {"peer_bound", r.peer.peer_bound()}}},
   };
 }

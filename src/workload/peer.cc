@@ -1,31 +1,27 @@
-// Description: the peer's event loop: one epoll set for every connection and
-// one deadline-ordered heap for every pending response. It reads requests,
-// answers each after its drawn latency with the deterministic payload, and
-// measures its own lateness and CPU. Responses that fall due together leave
-// in one io_uring batch (peer_batch.h), and a deadline nearer than this
-// machine's sleep overshoot is awaited by polling, not by a sleep.
+// Description: the peer's epoll loop, the fallback where io_uring cannot
+// serve (peer_uring.cc is the default), and run_peer_loop, which picks the
+// loop. One epoll set for every connection and one deadline-ordered heap for
+// every pending response: it reads requests, answers each after its drawn
+// latency with the deterministic payload, and measures its own lateness and
+// CPU (peer_core.h). Responses that fall due together leave in one io_uring
+// batch where io_uring writes work (peer_batch.h), else by write(); a deadline
+// nearer than this machine's sleep overshoot is awaited by polling.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <deque>
-#include <queue>
-#include <random>
+#include <memory>
 #include <vector>
 
-#include "measure/histogram.h"
-#include "measure/recorder.h"
 #include "sys/epoll_owner.h"
 #include "sys/sys.h"
 #include "sys/time.h"
-#include "workload/payload.h"
 #include "workload/peer_batch.h"
-#include "workload/wire.h"
-#include "workload/workload.h"
+#include "workload/peer_core.h"
 
 namespace iomodels {
 namespace {
@@ -40,25 +36,9 @@ constexpr uint64_t kTokenFirstSlot = 2;
 constexpr size_t kIoChunk = 64 * 1024;
 // One epoll_wait serves up to this many ready fds.
 constexpr int kMaxEvents = 512;
-// The sleep-cost estimate: the median overshoot of the peer's last timed
-// sleeps, seeded by a few sleeps at start-up, and capped so that a burst of
-// machine noise cannot turn the peer into a spinner.
-constexpr int kOvershootSamples = 32;
-constexpr int kStartupSleeps = 8;
-constexpr uint64_t kStartupSleepNs = 20'000;
-constexpr uint64_t kMaxSleepCostNs = 200'000;
 // One batch of due responses: at most this many writes and payload bytes.
 constexpr unsigned kBatchWrites = 256;
 constexpr size_t kBatchBytes = 256 * 1024;
-
-struct Out {
-  uint64_t due_ns;
-  uint64_t id;
-  uint32_t conn_index;
-  uint32_t size;
-  uint32_t offset;
-  bool started;  // its first bytes are out and its lateness recorded
-};
 
 struct Slot {
   int rfd = -1;
@@ -66,48 +46,15 @@ struct Slot {
   uint32_t gen = 0;  // bumped on reuse, so a stale deadline is ignored
   bool open = false;
   bool control = false;
-  uint8_t in[kRequestBytes];
-  size_t in_len = 0;
-  std::deque<Out> out;
+  detail::RequestAssembler in;
+  std::deque<detail::Out> out;
   uint64_t last_due_ns = 0;  // of its latest request: responses leave in request order
-};
-
-// How late a timed sleep wakes here (timer, scheduler, VM exit): the median
-// of the last kOvershootSamples overshoots.
-class SleepCost {
- public:
-  void add(uint64_t overshoot_ns) {
-    ring_[next_++ % kOvershootSamples] = std::min(overshoot_ns, kMaxSleepCostNs);
-    const size_t n = std::min<size_t>(next_, kOvershootSamples);
-    std::array<uint64_t, kOvershootSamples> v;
-    std::copy_n(ring_.begin(), n, v.begin());
-    std::nth_element(v.begin(), v.begin() + n / 2, v.begin() + n);
-    estimate_ = v[n / 2];
-  }
-  uint64_t estimate() const { return estimate_; }
-
- private:
-  std::array<uint64_t, kOvershootSamples> ring_{};
-  size_t next_ = 0;
-  uint64_t estimate_ = 0;
-};
-
-struct Due {
-  uint64_t due_ns;
-  uint32_t slot;
-  uint32_t gen;
-  uint32_t conn_index;
-  uint32_t size;
-  uint64_t id;
-  uint64_t seq;  // arrival order: equal deadlines fire in the order requested
-  bool operator>(const Due& o) const {
-    return due_ns != o.due_ns ? due_ns > o.due_ns : seq > o.seq;
-  }
 };
 
 class Peer {
  public:
-  Peer(const PeerOptions& o) : opts_(o), rng_(o.seed), rx_(kIoChunk), scratch_(kIoChunk) {}
+  explicit Peer(const PeerOptions& o)
+      : opts_(o), core_(o, PeerLoop::kEpollWrite), rx_(kIoChunk), scratch_(kIoChunk) {}
 
   int run(std::vector<std::pair<int, int>>& conns, int control_fd, std::string* why) {
     // Timers fire at their deadline, not up to 50 us later (the default slack).
@@ -116,12 +63,14 @@ class Peer {
     // by write().
     std::string no_batch;
     batch_.init(kBatchWrites, kBatchBytes, &no_batch);
+    core_.set_loop(batch_.live() ? PeerLoop::kEpollBatch : PeerLoop::kEpollWrite);
     if (Status s = ep_.open(); !s.ok()) {
       *why = s.message();
       return 1;
     }
     // The set is still empty: these sleeps end by their timeout.
-    for (int i = 0; i < kStartupSleeps; ++i) timed_sleep(nullptr, 0, kStartupSleepNs);
+    for (int i = 0; i < detail::kStartupSleeps; ++i)
+      timed_sleep(nullptr, 0, detail::kStartupSleepNs);
     for (auto& [r, w] : conns) add_slot(r, w, false);
     if (control_fd >= 0) add_slot(control_fd, control_fd, true);
     if (opts_.listen_fd >= 0) {
@@ -130,7 +79,7 @@ class Peer {
       watch(opts_.listen_fd, EPOLLIN, kTokenListen);
     }
     if (opts_.stop_fd >= 0) watch(opts_.stop_fd, EPOLLIN, kTokenStop);
-    reset_window();
+    core_.reset_window();
 
     std::vector<epoll_event> evs(kMaxEvents);
     for (;;) {
@@ -147,7 +96,7 @@ class Peer {
         // late (and every response due meanwhile with it), so the loop polls
         // (timeout 0), reading requests, until the deadline comes. This
         // bounded busy wait shows in the peer's CPU.
-        if (wait < sleep_cost_.estimate()) wait = 0;
+        if (wait < core_.sleep_cost().estimate()) wait = 0;
         n = timed_sleep(evs.data(), kMaxEvents, wait);
       }
       if (n < 0) {
@@ -185,7 +134,7 @@ class Peer {
     const long n = ep_.wait(evs ? evs : &none, evs ? max : 1, &ts);
     if (n == 0 && wait_ns > 0) {
       const uint64_t now = now_ns();
-      sleep_cost_.add(now > target ? now - target : 0);
+      core_.sleep_cost().add(now > target ? now - target : 0);
     }
     return n;
   }
@@ -206,7 +155,7 @@ class Peer {
     sl.wfd = wfd;
     sl.open = true;
     sl.control = control;
-    sl.in_len = 0;
+    sl.in.clear();
     sl.out.clear();
     sl.last_due_ns = 0;
     if (control) control_slot_ = s;
@@ -263,72 +212,36 @@ class Peer {
   // Takes whole requests out of the byte stream; false if the slot was closed.
   bool parse(uint32_t s, const uint8_t* p, size_t n) {
     const uint64_t now = now_ns();
-    while (n > 0) {
-      Slot& sl = slots_[s];
-      const size_t take = std::min(n, kRequestBytes - sl.in_len);
-      std::copy_n(p, take, sl.in + sl.in_len);
-      sl.in_len += take;
-      p += take;
-      n -= take;
-      if (sl.in_len < kRequestBytes) break;
-      sl.in_len = 0;
-      Request rq;
-      std::copy_n(sl.in, kRequestBytes, reinterpret_cast<uint8_t*>(&rq));
+    return slots_[s].in.feed(p, n, [&](const Request& rq) {
       if (rq.conn == kControlConn) {
-        answer_control(s, rq.id);
-        continue;
+        // The reply is tiny and the client waits for it: a full socket here
+        // means a broken client, so a failed write just drops it.
+        const detail::PeerStatsWire w = core_.control(rq.id);
+        sys::write(slots_[s].wfd, &w, sizeof w);
+        return true;
       }
-      if (rq.size == 0 || rq.size > kMaxResponseBytes) {
-        ++protocol_errors_;
+      if (!detail::PeerCore::valid_size(rq.size)) {
+        core_.protocol_error();
         close_slot(s);
         return false;
       }
-      // A connection is a stream: a response is never due before the one
-      // requested before it on the same connection.
-      const uint64_t due = std::max(now + opts_.latency.sample(uniform_(rng_)), sl.last_due_ns);
-      sl.last_due_ns = due;
+      Slot& sl = slots_[s];
+      const uint64_t due = core_.due(now, &sl.last_due_ns);
       if (due <= now) {
-        sl.out.push_back(Out{due, rq.id, rq.conn, rq.size, 0, false});
+        sl.out.push_back(detail::Out{due, rq.id, rq.conn, rq.size, 0, false});
         flush(s);
-        if (!slots_[s].open) return false;
-      } else {
-        heap_.push(Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
+        return slots_[s].open;
       }
-    }
-    return true;
-  }
-
-  void answer_control(uint32_t s, uint64_t cmd) {
-    detail::PeerStatsWire w{};
-    w.magic = detail::kStatsMagic;
-    w.requests = requests_;
-    w.wall_ns = now_ns() - window_wall_;
-    w.cpu_ns = process_cpu_ns() - window_cpu_;
-    w.late_p50_ns = lateness_.percentile(0.50);
-    w.late_p99_ns = lateness_.percentile(0.99);
-    w.late_max_ns = lateness_.max();
-    w.spin_ns = opts_.spin_ns;
-    w.protocol_errors = protocol_errors_;
-    w.poll_horizon_ns = sleep_cost_.estimate();
-    w.batched_sends = batch_.live() ? 1 : 0;
-    // The reply is tiny and the client waits for it: a full socket here means
-    // a broken client, so a failed write just drops it.
-    sys::write(slots_[s].wfd, &w, sizeof w);
-    if (cmd == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) reset_window();
-  }
-
-  void reset_window() {
-    window_wall_ = now_ns();
-    window_cpu_ = process_cpu_ns();
-    lateness_.reset();
-    requests_ = 0;
+      heap_.push(detail::Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
+      return true;
+    });
   }
 
   // Writes queued responses until done or the kernel's buffer is full.
   void flush(uint32_t s) {
     Slot& sl = slots_[s];
     while (!sl.out.empty()) {
-      const Out& o = sl.out.front();
+      const detail::Out& o = sl.out.front();
       const uint64_t start = o.started ? 0 : now_ns();
       const size_t chunk = std::min<size_t>(o.size - o.offset, kIoChunk);
       fill_payload(o.conn_index, o.id, o.offset, scratch_.data(), chunk);
@@ -347,14 +260,14 @@ class Peer {
   // that found the buffer full (EAGAIN) did not send it.
   void wrote(uint32_t s, uint64_t start, size_t n) {
     Slot& sl = slots_[s];
-    Out& o = sl.out.front();
+    detail::Out& o = sl.out.front();
     if (!o.started && n > 0) {
-      lateness_.record(start > o.due_ns ? start - o.due_ns : 0);
+      core_.started(start, o.due_ns);
       o.started = true;
     }
     o.offset += static_cast<uint32_t>(n);
     if (o.offset == o.size) {
-      ++requests_;
+      core_.served();
       sl.out.pop_front();
     }
   }
@@ -371,7 +284,7 @@ class Peer {
     for (uint32_t s : ready_) {
       const Slot& sl = slots_[s];
       if (!sl.open || sl.out.empty()) continue;
-      const Out& o = sl.out.front();
+      const detail::Out& o = sl.out.front();
       const size_t chunk = std::min<size_t>(o.size - o.offset, kIoChunk);
       uint8_t* buf = batch_.add(sl.wfd, chunk, s);
       if (buf == nullptr) {  // the batch is full: send it, start the next
@@ -412,7 +325,7 @@ class Peer {
 
   void fire_due() {
     while (!heap_.empty()) {
-      const Due d = heap_.top();
+      const detail::Due d = heap_.top();
       uint64_t now = now_ns();
       if (d.due_ns > now) {
         if (d.due_ns - now > opts_.spin_ns) break;
@@ -422,7 +335,7 @@ class Peer {
       heap_.pop();
       Slot& sl = slots_[d.slot];
       if (!sl.open || sl.gen != d.gen) continue;
-      sl.out.push_back(Out{d.due_ns, d.id, d.conn_index, d.size, 0, false});
+      sl.out.push_back(detail::Out{d.due_ns, d.id, d.conn_index, d.size, 0, false});
       // A slot with responses still queued is waiting for EPOLLOUT.
       if (sl.out.size() == 1) ready_.push_back(d.slot);
     }
@@ -430,31 +343,37 @@ class Peer {
   }
 
   PeerOptions opts_;
+  detail::PeerCore core_;
   sys::Epoll ep_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   uint32_t control_slot_ = 0;
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> heap_;
+  detail::DueHeap heap_;
   uint64_t next_seq_ = 0;
   std::vector<uint32_t> ready_;  // slots with a response just fallen due
   detail::BatchWriter batch_;
-  SleepCost sleep_cost_;
-  std::mt19937_64 rng_;
-  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
   // Received requests, parsed in place. Separate from scratch_, which flush()
   // fills with payload while parse() may still be reading later requests.
   std::vector<uint8_t> rx_;
   std::vector<uint8_t> scratch_;  // outgoing payload
-  Histogram lateness_;
-  uint64_t requests_ = 0;
-  uint64_t protocol_errors_ = 0;
-  uint64_t window_wall_ = 0, window_cpu_ = 0;
 };
 
 }  // namespace
 
 int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conns,
                   std::string* why) {
+  if (opts.loop != PeerLoopChoice::kEpoll) {
+    std::string no_uring;
+    const int code = detail::run_uring_peer(opts, conns, &no_uring);
+    if (code >= 0) {
+      if (code != 0) *why = no_uring;
+      return code;
+    }
+    if (opts.loop == PeerLoopChoice::kUring) {
+      *why = "the io_uring loop cannot run here: " + no_uring;
+      return 1;
+    }
+  }
   auto peer = std::make_unique<Peer>(opts);  // the histogram is big: keep it off the stack
   return peer->run(conns, opts.control_fd, why);
 }

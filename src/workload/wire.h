@@ -19,7 +19,7 @@ struct PeerStatsWire {
   uint64_t spin_ns;
   uint64_t protocol_errors;
   uint64_t poll_horizon_ns;  // deadlines nearer than this are polled for, not slept for
-  uint64_t batched_sends;    // 1: due responses leave in one io_uring batch; 0: by write()
+  uint64_t loop;             // a PeerLoop: how the peer moves bytes
 };
 
 // Set-up messages on the local control socket (SOCK_SEQPACKET), each with

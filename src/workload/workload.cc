@@ -28,6 +28,7 @@
 #include "measure/recorder.h"
 #include "sys/cpus.h"
 #include "sys/sys.h"
+#include "sys/uring.h"
 #include "workload/payload.h"
 #include "workload/wire.h"
 
@@ -72,6 +73,7 @@ Status send_fds(int sock, SetupKind kind, const int* fds, int count) {
   po.seed = opts.seed;
   po.latency = opts.latency;
   po.spin_ns = opts.peer_spin_ns;
+  po.loop = opts.peer_loop;
   po.control_fd = ctl;
   for (;;) {
     SetupHeader h{};
@@ -145,6 +147,52 @@ Status control_exchange(int fd, uint64_t cmd, detail::PeerStatsWire* w) {
 }
 
 }  // namespace
+
+std::string_view peer_loop_name(PeerLoop loop) {
+  switch (loop) {
+    case PeerLoop::kUring:
+      return "io_uring";
+    case PeerLoop::kEpollBatch:
+      return "epoll + io_uring batch";
+    case PeerLoop::kEpollWrite:
+      return "epoll + write()";
+  }
+  return "?";
+}
+
+bool parse_peer_loop(std::string_view text, PeerLoopChoice* out, std::string* why) {
+  if (text == "auto") {
+    *out = PeerLoopChoice::kAuto;
+  } else if (text == "uring" || text == "io_uring") {
+    *out = PeerLoopChoice::kUring;
+  } else if (text == "epoll") {
+    *out = PeerLoopChoice::kEpoll;
+  } else {
+    *why = "'" + std::string(text) + "' is not one of auto, uring, epoll";
+    return false;
+  }
+  return true;
+}
+
+bool uring_peer_available(std::string* why) {
+  const sys::UringProbe& u = sys::uring_probe();
+  if (!u.available) {
+    *why = "io_uring is unavailable: " + u.reason;
+    return false;
+  }
+  if (!u.recv_multishot) {
+    *why = "this kernel lacks multishot receive with provided buffers";
+    return false;
+  }
+  return true;
+}
+
+std::string peer_loop_text(PeerLoopChoice c) {
+  if (c == PeerLoopChoice::kEpoll) return "epoll (chosen)";
+  std::string why;
+  if (uring_peer_available(&why)) return "io_uring";
+  return "epoll (" + why + ")";
+}
 
 std::string_view transport_name(Transport t) {
   switch (t) {
@@ -418,7 +466,8 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
   out->spin_ns = w.spin_ns;
   out->protocol_errors = w.protocol_errors;
   out->poll_horizon_ns = w.poll_horizon_ns;
-  out->batched_sends = w.batched_sends != 0;
+  out->loop = w.loop <= static_cast<uint64_t>(PeerLoop::kUring) ? static_cast<PeerLoop>(w.loop)
+                                                                : PeerLoop::kEpollWrite;
   out->remote = !opts_.remote.empty();
   return {};
 }

@@ -34,6 +34,23 @@ inline constexpr const char* kDefaultFileDir = "/dev/shm";
 // Reads start at multiples of this (and, with --direct, are sized in them).
 inline constexpr uint32_t kFileAlign = 4096;
 
+// How the peer moves bytes. kUring: one io_uring for everything (multishot
+// receives into provided buffers, sends batched, one io_uring_enter per loop
+// turn). kEpollBatch / kEpollWrite: epoll and read(), responses that fall due
+// together sent in one io_uring batch, or by write() where io_uring is refused.
+enum class PeerLoop : uint64_t { kEpollWrite = 0, kEpollBatch = 1, kUring = 2 };
+std::string_view peer_loop_name(PeerLoop loop);
+// Which loop the peer may use: auto is io_uring where this kernel allows it
+// (the reason it does not is kept), else epoll.
+enum class PeerLoopChoice { kAuto, kUring, kEpoll };
+bool parse_peer_loop(std::string_view text, PeerLoopChoice* out, std::string* why);
+// Whether this machine's io_uring can run the peer's io_uring loop; the
+// reason it cannot otherwise.
+bool uring_peer_available(std::string* why);
+// The loop a forked peer will run for this choice, as results name it:
+// "io_uring", or "epoll" with the reason io_uring was not used.
+std::string peer_loop_text(PeerLoopChoice c);
+
 struct WorkloadOptions {
   Transport transport = Transport::kSocketpair;
   uint32_t connections = 1;    // 1..kMaxConnections
@@ -43,6 +60,7 @@ struct WorkloadOptions {
   uint64_t peer_spin_ns = 0;   // the peer spins (burns its core) this long before a deadline
   std::string remote;          // "HOST:PORT" of an `iomodels peer`; tcp only
   std::vector<int> peer_cpus;  // the forked peer runs only on these; empty: anywhere
+  PeerLoopChoice peer_loop = PeerLoopChoice::kAuto;
   // --- the file transport ---
   // Empty: an unnamed file (O_TMPFILE) in kDefaultFileDir, gone when the run
   // ends. Otherwise this path: created and filled if missing, reused if it
@@ -69,11 +87,15 @@ struct PeerStats {
   // Deadlines nearer than this (its measured sleep overshoot) it polls for
   // instead of sleeping: a bounded busy wait, in its CPU.
   uint64_t poll_horizon_ns = 0;
-  bool batched_sends = false;  // due responses leave in one io_uring_enter (else write())
+  PeerLoop loop = PeerLoop::kEpollWrite;  // how the peer moved bytes
   uint64_t protocol_errors = 0;
   bool remote = false;
   bool none = false;  // the file transport: no peer, so every figure above is 0
   double cpu_util() const { return wall_ns ? static_cast<double>(cpu_ns) / wall_ns : 0; }
+  // The peer's CPU per response it sent, in microseconds.
+  double cpu_us_per_req() const {
+    return requests ? static_cast<double>(cpu_ns) / 1e3 / static_cast<double>(requests) : 0;
+  }
   // At >= 90% of a core the peer, not the model, sets the pace.
   bool peer_bound() const { return cpu_util() >= 0.9; }
 };
@@ -140,6 +162,7 @@ struct PeerOptions {
   int listen_fd = -1;   // accept connections from here (tcp)
   int stop_fd = -1;     // readable = shut down (a signalfd for `iomodels peer`)
   int control_fd = -1;  // the local parent's control socket: closed = shut down
+  PeerLoopChoice loop = PeerLoopChoice::kAuto;
 };
 // Runs the peer's event loop over the connections it already has (read fd,
 // write fd; set up by Workload) and those it accepts; returns when stop_fd

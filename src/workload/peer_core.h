@@ -1,0 +1,179 @@
+// Description: what the peer's two event loops share: the protocol (requests
+// reassembled from a byte stream, each given its due time), the deadline
+// heap, the sleep-cost estimate that decides when to poll instead of sleep,
+// and the statistics window the control request reads. The loops differ only
+// in how bytes move: io_uring (peer_uring.cc, the default) or epoll with
+// read()/write() (peer.cc, the fallback where io_uring is refused).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "measure/histogram.h"
+#include "measure/recorder.h"
+#include "workload/payload.h"
+#include "workload/wire.h"
+#include "workload/workload.h"
+
+namespace iomodels::detail {
+
+// The sleep-cost estimate: the median overshoot of the peer's last timed
+// sleeps, seeded by a few sleeps at start-up, and capped so that a burst of
+// machine noise cannot turn the peer into a spinner.
+inline constexpr int kOvershootSamples = 32;
+inline constexpr int kStartupSleeps = 8;
+inline constexpr uint64_t kStartupSleepNs = 20'000;
+inline constexpr uint64_t kMaxSleepCostNs = 200'000;
+
+// How late a timed sleep wakes here (timer, scheduler, VM exit): the median
+// of the last kOvershootSamples overshoots.
+class SleepCost {
+ public:
+  void add(uint64_t overshoot_ns) {
+    ring_[next_++ % kOvershootSamples] = std::min(overshoot_ns, kMaxSleepCostNs);
+    const size_t n = std::min<size_t>(next_, kOvershootSamples);
+    std::array<uint64_t, kOvershootSamples> v;
+    std::copy_n(ring_.begin(), n, v.begin());
+    std::nth_element(v.begin(), v.begin() + n / 2, v.begin() + n);
+    estimate_ = v[n / 2];
+  }
+  uint64_t estimate() const { return estimate_; }
+
+ private:
+  std::array<uint64_t, kOvershootSamples> ring_{};
+  size_t next_ = 0;
+  uint64_t estimate_ = 0;
+};
+
+// One response waiting for its due time.
+struct Due {
+  uint64_t due_ns;
+  uint32_t slot;
+  uint32_t gen;
+  uint32_t conn_index;
+  uint32_t size;
+  uint64_t id;
+  uint64_t seq;  // arrival order: equal deadlines fire in the order requested
+  bool operator>(const Due& o) const {
+    return due_ns != o.due_ns ? due_ns > o.due_ns : seq > o.seq;
+  }
+};
+using DueHeap = std::priority_queue<Due, std::vector<Due>, std::greater<>>;
+
+// One response fallen due, being sent.
+struct Out {
+  uint64_t due_ns;
+  uint64_t id;
+  uint32_t conn_index;
+  uint32_t size;
+  uint32_t offset;
+  bool started;  // its first bytes are out and its lateness recorded
+};
+
+// Whole requests out of one connection's byte stream.
+class RequestAssembler {
+ public:
+  // Calls on_request(rq) for every request completed by these n bytes; stops
+  // early (returning false) when on_request returns false.
+  template <typename F>
+  bool feed(const uint8_t* p, size_t n, F&& on_request) {
+    while (n > 0) {
+      const size_t take = std::min(n, kRequestBytes - len_);
+      std::copy_n(p, take, in_.data() + len_);
+      len_ += take;
+      p += take;
+      n -= take;
+      if (len_ < kRequestBytes) break;
+      len_ = 0;
+      Request rq;
+      std::copy_n(in_.data(), kRequestBytes, reinterpret_cast<uint8_t*>(&rq));
+      if (!on_request(rq)) return false;
+    }
+    return true;
+  }
+  void clear() { len_ = 0; }
+  bool partial() const { return len_ != 0; }
+
+ private:
+  std::array<uint8_t, kRequestBytes> in_{};
+  size_t len_ = 0;
+};
+
+// The peer's side of the protocol, whichever loop moves the bytes: due times,
+// and the window of statistics since the last reset.
+class PeerCore {
+ public:
+  // `loop` says how this peer moves bytes, for the statistics.
+  PeerCore(const PeerOptions& o, PeerLoop loop) : opts_(o), loop_(loop), rng_(o.seed) {}
+
+  const PeerOptions& options() const { return opts_; }
+  void set_loop(PeerLoop loop) { loop_ = loop; }
+
+  // The due time of a request arriving at `now` on a connection whose latest
+  // response is due at *last_due: a connection is a stream, so a response is
+  // never due before the one requested before it.
+  uint64_t due(uint64_t now, uint64_t* last_due) {
+    const uint64_t d = std::max(now + opts_.latency.sample(uniform_(rng_)), *last_due);
+    *last_due = d;
+    return d;
+  }
+  // A well-formed request for a response of `size` bytes.
+  static bool valid_size(uint32_t size) { return size != 0 && size <= kMaxResponseBytes; }
+
+  // A response's first bytes left at `start`; it was due at `due`.
+  void started(uint64_t start, uint64_t due) { lateness_.record(start > due ? start - due : 0); }
+  void served() { ++requests_; }
+  void protocol_error() { ++protocol_errors_; }
+  SleepCost& sleep_cost() { return sleep_cost_; }
+
+  // The answer to a control request; kStatsAndReset also starts a new window.
+  PeerStatsWire control(uint64_t cmd) {
+    PeerStatsWire w{};
+    w.magic = kStatsMagic;
+    w.requests = requests_;
+    w.wall_ns = now_ns() - window_wall_;
+    w.cpu_ns = process_cpu_ns() - window_cpu_;
+    w.late_p50_ns = lateness_.percentile(0.50);
+    w.late_p99_ns = lateness_.percentile(0.99);
+    w.late_max_ns = lateness_.max();
+    w.spin_ns = opts_.spin_ns;
+    w.protocol_errors = protocol_errors_;
+    w.poll_horizon_ns = sleep_cost_.estimate();
+    w.loop = static_cast<uint64_t>(loop_);
+    if (cmd == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) reset_window();
+    return w;
+  }
+
+  void reset_window() {
+    window_wall_ = now_ns();
+    window_cpu_ = process_cpu_ns();
+    lateness_.reset();
+    requests_ = 0;
+  }
+
+ private:
+  PeerOptions opts_;
+  PeerLoop loop_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
+  SleepCost sleep_cost_;
+  Histogram lateness_;
+  uint64_t requests_ = 0;
+  uint64_t protocol_errors_ = 0;
+  uint64_t window_wall_ = 0, window_cpu_ = 0;
+};
+
+// The io_uring loop (peer_uring.cc). Returns -1, with the reason in *why and
+// every descriptor untouched, when io_uring cannot serve here, so the caller
+// can fall back to epoll; otherwise a process exit code.
+int run_uring_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
+                   std::string* why);
+
+}  // namespace iomodels::detail

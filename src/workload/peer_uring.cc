@@ -1,0 +1,524 @@
+// Description: the peer's io_uring loop, its default. Every connection has one
+// multishot receive armed (RECV on sockets, READ_MULTISHOT on pipes, a
+// re-armed READ where the kernel lacks it) into a ring of provided buffers;
+// every due response is one SEND or WRITE; the listening socket has a
+// multishot accept. A loop turn queues the sends of everything that fell due,
+// then makes one io_uring_enter that both submits them and waits for the next
+// arrival or deadline. So a burst of requests costs the peer no read() each,
+// and a burst of due responses no write() each: with a syscall at ~1 us
+// (PTI), that is most of what the epoll loop spent per request.
+//
+// A send the socket cannot take yet is parked by the kernel until it can (or,
+// where the kernel returns -EAGAIN instead, awaited with a POLLOUT poll), so
+// each connection has at most one send in flight, from a buffer of its own.
+// A connection's index is reused only when the kernel holds none of its
+// operations any more.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "sys/sys.h"
+#include "sys/time.h"
+#include "sys/uring.h"
+#include "workload/peer_core.h"
+
+namespace iomodels::detail {
+namespace {
+
+// user_data: what the operation is (top byte), the slot's generation (24
+// bits) and the slot (low 32 bits).
+enum class Op : uint8_t { kRecv = 1, kSend, kPollOut, kAccept, kAcceptRetry, kStop, kCancel };
+uint64_t tag(Op op, uint32_t slot = 0, uint32_t gen = 0) {
+  return (uint64_t{static_cast<uint8_t>(op)} << 56) | (uint64_t{gen & 0xFFFFFFu} << 32) | slot;
+}
+Op op_of(uint64_t t) { return static_cast<Op>(t >> 56); }
+uint32_t gen_of(uint64_t t) { return static_cast<uint32_t>((t >> 32) & 0xFFFFFFu); }
+uint32_t slot_of(uint64_t t) { return static_cast<uint32_t>(t); }
+
+// A send carries at most this much of a response (a pipe's default capacity).
+constexpr uint32_t kSendChunk = 64 * 1024;
+// Received bytes land in buffers of this size, one per arrival; a request is
+// 16 bytes, so one buffer takes a whole burst of them.
+constexpr uint32_t kRecvBufBytes = 4096;
+constexpr unsigned kMinRecvBufs = 64;
+constexpr unsigned kMaxRecvBufs = 8192;
+constexpr uint16_t kGroup = 0;
+constexpr unsigned kSqEntries = 1024;
+// When accept fails for lack of descriptors or memory, the listening socket
+// is left alone this long rather than retried at once (a retry would fail
+// again and spin).
+constexpr uint64_t kAcceptRetryNs = 50'000'000;
+// With nothing due, a wait ends after this long and is repeated.
+constexpr uint64_t kIdleWaitNs = 1'000'000'000;
+
+struct Slot {
+  int rfd = -1;
+  int wfd = -1;
+  uint32_t gen = 0;  // bumped on close: CQEs and deadlines of the old connection are ignored
+  bool open = false;
+  bool control = false;
+  bool socket = false;
+  bool read_done = false;  // end of file seen: close once every response is out
+  bool sending = false;    // a send (or its POLLOUT wait) is in flight
+  bool queued = false;     // in ready_
+  unsigned inflight = 0;   // operations the kernel holds for this slot
+  uint32_t pending = 0;    // responses in the deadline heap
+  RequestAssembler in;
+  std::deque<Out> out;
+  uint64_t last_due_ns = 0;
+  std::vector<uint8_t> tx;  // the bytes of the send in flight
+};
+
+class UringPeer {
+ public:
+  explicit UringPeer(const PeerOptions& o) : opts_(o), core_(o, PeerLoop::kUring) {}
+  ~UringPeer() { ring_.close(); }  // before buffers_: the kernel may still write into them
+
+  // -1 (with *why) when io_uring cannot serve here and nothing was touched.
+  int init(size_t conns, std::string* why) {
+    const sys::UringProbe& probe = sys::uring_probe();
+    if (!probe.available) {
+      *why = probe.reason;
+      return -1;
+    }
+    if (!probe.recv_multishot) {
+      *why = "this kernel lacks multishot receive with provided buffers";
+      return -1;
+    }
+    read_multishot_ = probe.read_multishot;
+    sys::RingOptions ro;
+    ro.sq_entries = kSqEntries;
+    // Room for a receive, a send and a poll of every connection at once.
+    ro.cq_entries = static_cast<unsigned>(
+        std::clamp<uint64_t>(std::bit_ceil(4 * (conns + 16)), 2 * kSqEntries, 1u << 17));
+    if (Status s = ring_.init(ro); !s.ok()) {
+      *why = s.message();
+      return -1;
+    }
+    const auto bufs = static_cast<unsigned>(
+        std::clamp<uint64_t>(std::bit_ceil(conns + 16), kMinRecvBufs, kMaxRecvBufs));
+    if (Status s = buffers_.init(ring_, bufs, kRecvBufBytes, kGroup); !s.ok()) {
+      *why = s.message();
+      ring_.close();
+      return -1;
+    }
+    return 0;
+  }
+
+  int run(std::vector<std::pair<int, int>>& conns, std::string* why) {
+    // Timers fire at their deadline, not up to 50 us later (the default slack).
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    // Nothing is armed yet: these waits end by their timeout and teach the
+    // sleep-cost estimate how late this machine wakes.
+    for (int i = 0; i < kStartupSleeps; ++i) timed_wait(kStartupSleepNs);
+    for (auto& [r, w] : conns) add_slot(r, w, false);
+    if (opts_.control_fd >= 0) control_slot_ = add_slot(opts_.control_fd, opts_.control_fd, true);
+    if (opts_.listen_fd >= 0) {
+      // accept4 semantics: the accepted sockets are non-blocking like the rest.
+      arm_accept();
+    }
+    if (opts_.stop_fd >= 0) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_poll_add(sqe, opts_.stop_fd, POLLIN);
+      sqe->user_data = tag(Op::kStop);
+    }
+    core_.reset_window();
+
+    for (;;) {
+      send_ready();
+      uint64_t wait = kIdleWaitNs;
+      bool deadline = false;
+      if (!heap_.empty()) {
+        const uint64_t now = now_ns();
+        const uint64_t due = heap_.top().due_ns;
+        const uint64_t wake = due > opts_.spin_ns ? due - opts_.spin_ns : 0;
+        wait = wake > now ? wake - now : 0;
+        // A sleep typically ends sleep_cost after its timeout: for a deadline
+        // nearer than that the loop polls (timeout 0), taking arrivals, until
+        // it comes. This bounded busy wait shows in the peer's CPU.
+        if (wait < core_.sleep_cost().estimate()) wait = 0;
+        deadline = true;
+      }
+      const long r = deadline ? timed_wait(wait) : ring_.enter(1, wait);
+      if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+        *why = "io_uring_enter: " + errno_text(r);
+        return 1;
+      }
+      unsigned got = 0;
+      ring_.reap(
+          [&](const io_uring_cqe& cqe) {
+            on_cqe(cqe);
+            return Status{};
+          },
+          &got);
+      fire_due();
+      if (stop_) return 0;
+      if (opts_.control_fd >= 0 && !slots_[control_slot_].open) return 0;  // the parent is done
+      if (fatal_) {
+        *why = fatal_why_;
+        return 1;
+      }
+    }
+  }
+
+ private:
+  // An enter that waits at most wait_ns for a CQE; one that ends by its
+  // timeout teaches the sleep-cost estimate.
+  long timed_wait(uint64_t wait_ns) {
+    const uint64_t target = now_ns() + wait_ns;
+    const long r = ring_.enter(1, wait_ns);
+    if (r == -ETIME && wait_ns > 0 && ring_.cq_ready() == 0) {
+      const uint64_t now = now_ns();
+      core_.sleep_cost().add(now > target ? now - target : 0);
+    }
+    return r;
+  }
+
+  io_uring_sqe* get_sqe() {
+    Status err;
+    io_uring_sqe* sqe = ring_.sqe(&err);
+    if (sqe == nullptr && !fatal_) {
+      fatal_ = true;
+      fatal_why_ = err.message();
+    }
+    return sqe;
+  }
+
+  uint32_t add_slot(int rfd, int wfd, bool control) {
+    uint32_t s;
+    if (!free_.empty()) {
+      s = free_.back();
+      free_.pop_back();
+    } else {
+      s = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    Slot& sl = slots_[s];
+    sl.rfd = rfd;
+    sl.wfd = wfd;
+    sl.open = true;
+    sl.control = control;
+    struct stat st {};
+    sl.socket = ::fstat(rfd, &st) == 0 && S_ISSOCK(st.st_mode);
+    sl.read_done = sl.sending = sl.queued = false;
+    sl.pending = 0;
+    sl.in.clear();
+    sl.out.clear();
+    sl.last_due_ns = 0;
+    // Non-blocking, so that the control answer's direct write() can never
+    // stall the loop; io_uring still parks an operation that must wait.
+    sys::fcntl_setfl(rfd, O_NONBLOCK, 0);
+    if (wfd != rfd) sys::fcntl_setfl(wfd, O_NONBLOCK, 0);
+    arm_recv(s);
+    return s;
+  }
+
+  void arm_recv(uint32_t s) {
+    Slot& sl = slots_[s];
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
+    if (sl.socket) {
+      io_uring_prep_recv_multishot(sqe, sl.rfd, nullptr, 0, 0);
+    } else if (read_multishot_) {
+      // len 0: the buffer's own length; offset 0: a pipe has none.
+      io_uring_prep_rw(sys::kOpReadMultishot, sqe, sl.rfd, nullptr, 0, 0);
+    } else {
+      io_uring_prep_read(sqe, sl.rfd, nullptr, kRecvBufBytes, 0);
+    }
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kGroup;
+    sqe->user_data = tag(Op::kRecv, s, sl.gen);
+    ++sl.inflight;
+  }
+
+  void arm_accept() {
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
+    io_uring_prep_multishot_accept(sqe, opts_.listen_fd, nullptr, nullptr,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sqe->user_data = tag(Op::kAccept);
+  }
+
+  void on_cqe(const io_uring_cqe& cqe) {
+    const uint64_t t = cqe.user_data;
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    switch (op_of(t)) {
+      case Op::kRecv:
+        on_recv(slot_of(t), gen_of(t), cqe, more);
+        return;
+      case Op::kSend:
+        on_send(slot_of(t), gen_of(t), cqe.res);
+        return;
+      case Op::kPollOut:
+        on_pollout(slot_of(t), gen_of(t));
+        return;
+      case Op::kAccept:
+        on_accept(cqe.res, more);
+        return;
+      case Op::kAcceptRetry:
+        arm_accept();
+        return;
+      case Op::kStop:
+        stop_ = true;
+        return;
+      case Op::kCancel:
+        return;
+    }
+  }
+
+  // The kernel gave back one of the slot's operations; a closed slot is free
+  // for reuse once it holds none.
+  void released(uint32_t s) {
+    Slot& sl = slots_[s];
+    if (--sl.inflight == 0 && !sl.open) free_.push_back(s);
+  }
+
+  void on_recv(uint32_t s, uint32_t gen, const io_uring_cqe& cqe, bool more) {
+    Slot& sl = slots_[s];
+    const bool current = sl.open && sl.gen == gen;
+    if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+      const uint16_t bid = sys::BufferRing::id_of(cqe);
+      if (current) parse(s, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
+      buffers_.recycle(bid);
+    } else {
+      buffers_.recycle(cqe);
+    }
+    if (more) return;
+    released(s);
+    if (!slots_[s].open || slots_[s].gen != gen) return;
+    if (cqe.res == 0) {  // end of file: answer what was asked, then close
+      if (slots_[s].control) {
+        close_slot(s);
+        return;
+      }
+      slots_[s].read_done = true;
+      close_when_done(s);
+      return;
+    }
+    // Ended by the kernel (buffers ran out: -ENOBUFS) or a one-shot read:
+    // arm again. Any other error means the connection is gone.
+    if (cqe.res > 0 || cqe.res == -ENOBUFS || cqe.res == -EINTR || cqe.res == -EAGAIN) {
+      arm_recv(s);
+    } else {
+      close_slot(s);
+    }
+  }
+
+  void parse(uint32_t s, const uint8_t* p, size_t n) {
+    const uint64_t now = now_ns();
+    slots_[s].in.feed(p, n, [&](const Request& rq) {
+      Slot& sl = slots_[s];
+      if (rq.conn == kControlConn) {
+        // The reply is tiny and the client waits for it: a full socket here
+        // means a broken client, so a failed write just drops it.
+        const PeerStatsWire w = core_.control(rq.id);
+        sys::write(sl.wfd, &w, sizeof w);
+        return true;
+      }
+      if (!PeerCore::valid_size(rq.size)) {
+        core_.protocol_error();
+        close_slot(s);
+        return false;
+      }
+      const uint64_t due = core_.due(now, &sl.last_due_ns);
+      if (due <= now) {
+        sl.out.push_back(Out{due, rq.id, rq.conn, rq.size, 0, false});
+        make_ready(s);
+      } else {
+        ++sl.pending;
+        heap_.push(Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
+      }
+      return true;
+    });
+  }
+
+  void make_ready(uint32_t s) {
+    Slot& sl = slots_[s];
+    if (sl.queued || sl.sending) return;
+    sl.queued = true;
+    ready_.push_back(s);
+  }
+
+  void fire_due() {
+    while (!heap_.empty()) {
+      const Due d = heap_.top();
+      uint64_t now = now_ns();
+      if (d.due_ns > now) {
+        if (d.due_ns - now > opts_.spin_ns) break;
+        // The opt-in spin: what is due goes out first, then precision for a core.
+        send_ready();
+        ring_.enter(0, 0);
+        while (now < d.due_ns) now = now_ns();
+      }
+      heap_.pop();
+      Slot& sl = slots_[d.slot];
+      if (!sl.open || sl.gen != d.gen) continue;
+      --sl.pending;
+      sl.out.push_back(Out{d.due_ns, d.id, d.conn_index, d.size, 0, false});
+      make_ready(d.slot);
+    }
+  }
+
+  // Queues the next chunk of every ready slot's first response; the loop's
+  // next enter submits them all at once.
+  void send_ready() {
+    if (ready_.empty()) return;
+    const uint64_t start = now_ns();  // every send below starts within the coming enter
+    for (uint32_t s : ready_) {
+      Slot& sl = slots_[s];
+      sl.queued = false;
+      if (!sl.open || sl.sending || sl.out.empty()) continue;
+      Out& o = sl.out.front();
+      const uint32_t chunk = std::min(o.size - o.offset, kSendChunk);
+      if (sl.tx.size() < chunk) sl.tx.resize(chunk);
+      fill_payload(o.conn_index, o.id, o.offset, sl.tx.data(), chunk);
+      io_uring_sqe* sqe = get_sqe();
+      if (sqe == nullptr) return;
+      if (sl.socket) {
+        // MSG_NOSIGNAL: a client gone away is -EPIPE in the CQE, not a SIGPIPE.
+        io_uring_prep_send(sqe, sl.wfd, sl.tx.data(), chunk, MSG_NOSIGNAL);
+      } else {
+        io_uring_prep_write(sqe, sl.wfd, sl.tx.data(), chunk, 0);
+      }
+      sqe->user_data = tag(Op::kSend, s, sl.gen);
+      ++sl.inflight;
+      sl.sending = true;
+      if (!o.started) {
+        core_.started(start, o.due_ns);
+        o.started = true;
+      }
+    }
+    ready_.clear();
+  }
+
+  void on_send(uint32_t s, uint32_t gen, int res) {
+    released(s);
+    Slot& sl = slots_[s];
+    if (!sl.open || sl.gen != gen) return;
+    if (res == -EAGAIN) {
+      // This kernel hands a full non-blocking descriptor back instead of
+      // parking the send: wait until it can take bytes, then send again.
+      io_uring_sqe* sqe = get_sqe();
+      if (sqe == nullptr) return;
+      io_uring_prep_poll_add(sqe, sl.wfd, POLLOUT);
+      sqe->user_data = tag(Op::kPollOut, s, sl.gen);
+      ++sl.inflight;
+      return;
+    }
+    sl.sending = false;
+    if (res <= 0) {  // the client is gone
+      close_slot(s);
+      return;
+    }
+    Out& o = sl.out.front();
+    o.offset += static_cast<uint32_t>(res);
+    if (o.offset == o.size) {
+      core_.served();
+      sl.out.pop_front();
+    }
+    if (!sl.out.empty()) {
+      make_ready(s);
+    } else {
+      close_when_done(s);
+    }
+  }
+
+  void on_pollout(uint32_t s, uint32_t gen) {
+    released(s);
+    Slot& sl = slots_[s];
+    if (!sl.open || sl.gen != gen) return;
+    sl.sending = false;
+    make_ready(s);
+  }
+
+  void on_accept(int res, bool more) {
+    if (res >= 0) {
+      const int one = 1;
+      sys::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      add_slot(res, res, false);
+    }
+    if (more) return;
+    if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+      // Out of descriptors or memory: try again later, not at once.
+      io_uring_sqe* sqe = get_sqe();
+      if (sqe == nullptr) return;
+      accept_retry_ = {static_cast<int64_t>(kAcceptRetryNs / sys::kNsPerSecond),
+                       static_cast<long long>(kAcceptRetryNs % sys::kNsPerSecond)};
+      io_uring_prep_timeout(sqe, &accept_retry_, 0, 0);
+      sqe->user_data = tag(Op::kAcceptRetry);
+      return;
+    }
+    arm_accept();
+  }
+
+  // A connection whose client has stopped sending is closed once every
+  // response it asked for is out.
+  void close_when_done(uint32_t s) {
+    const Slot& sl = slots_[s];
+    if (sl.read_done && sl.out.empty() && sl.pending == 0 && !sl.sending) close_slot(s);
+  }
+
+  void close_slot(uint32_t s) {
+    Slot& sl = slots_[s];
+    if (!sl.open) return;
+    sl.open = false;
+    sl.out.clear();
+    ++sl.gen;
+    if (sl.inflight > 0) {
+      // Take back what the kernel holds for these descriptors before closing
+      // them: a closed descriptor does not end an operation already armed.
+      cancel_all(sl.rfd);
+      if (sl.wfd != sl.rfd) cancel_all(sl.wfd);
+      ring_.enter(0, 0);
+    }
+    sys::close(sl.rfd);
+    if (sl.wfd != sl.rfd) sys::close(sl.wfd);
+    sl.rfd = sl.wfd = -1;
+    if (sl.inflight == 0) free_.push_back(s);
+  }
+
+  void cancel_all(int fd) {
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    sqe->user_data = tag(Op::kCancel);
+  }
+
+  PeerOptions opts_;
+  PeerCore core_;
+  sys::Ring ring_;
+  sys::BufferRing buffers_;
+  bool read_multishot_ = false;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  uint32_t control_slot_ = 0;
+  DueHeap heap_;
+  uint64_t next_seq_ = 0;
+  std::vector<uint32_t> ready_;  // slots with a response to send
+  __kernel_timespec accept_retry_{};
+  bool stop_ = false;
+  bool fatal_ = false;
+  std::string fatal_why_;
+};
+
+}  // namespace
+
+int run_uring_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
+                   std::string* why) {
+  auto peer = std::make_unique<UringPeer>(opts);  // the histogram is big: keep it off the stack
+  if (const int code = peer->init(conns.size(), why); code != 0) return code;
+  return peer->run(conns, why);
+}
+
+}  // namespace iomodels::detail
