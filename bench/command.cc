@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -161,11 +162,16 @@ std::optional<std::string> gb_flag(const std::vector<std::string>& args, const s
   return value;
 }
 
+// A boolean flag's value as Google Benchmark reads it: false only for 0, f,
+// n, false, no or off (in any case).
 bool truthy(const std::optional<std::string>& v) {
   if (!v) return false;
-  for (const char* t : {"1", "t", "true", "y", "yes", "on", "T", "True", "TRUE", "Y", "Yes", "YES"})
-    if (*v == t) return true;
-  return false;
+  std::string lower;
+  for (char c : *v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.size() == 1)
+    return std::isalnum(static_cast<unsigned char>(lower[0])) && lower != "0" && lower != "f" &&
+           lower != "n";
+  return lower != "false" && lower != "no" && lower != "off";
 }
 
 }  // namespace
