@@ -1,20 +1,26 @@
 // Description: `iomodels bench`: the grid of scenarios run by Google Benchmark.
 // CLI11 parses the grid flags; every --benchmark_* argument goes to Google
 // Benchmark untouched, so its console/JSON output and compare.py work as usual.
+// With repetitions, each point's mean and median aggregates also carry the
+// noisy marker, and a closing summary lists the noisy points (bench/noisy.h).
 #include "bench/command.h"
 
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string_view>
 #include <vector>
 
 #include "bench/grid.h"
+#include "bench/noisy.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
 #include "measure/trace.h"
@@ -144,6 +150,30 @@ size_t count_selected(const std::vector<std::string>& names) {
   }
 }
 
+// The value of Google Benchmark's flag --<name> among `args` (the last one
+// wins, as there); a bare boolean flag is "true".
+std::optional<std::string> gb_flag(const std::vector<std::string>& args, const std::string& name) {
+  std::optional<std::string> value;
+  const std::string flag = "--" + name;
+  for (const std::string& a : args) {
+    if (a == flag) value = "true";
+    if (a.rfind(flag + "=", 0) == 0) value = a.substr(flag.size() + 1);
+  }
+  return value;
+}
+
+// A boolean flag's value as Google Benchmark reads it: false only for 0, f,
+// n, false, no or off (in any case).
+bool truthy(const std::optional<std::string>& v) {
+  if (!v) return false;
+  std::string lower;
+  for (char c : *v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.size() == 1)
+    return std::isalnum(static_cast<unsigned char>(lower[0])) && lower != "0" && lower != "f" &&
+           lower != "n";
+  return lower != "false" && lower != "no" && lower != "off";
+}
+
 }  // namespace
 
 CLI::App* add_bench(CLI::App& app) {
@@ -225,6 +255,12 @@ CLI::App* add_bench(CLI::App& app) {
       "the default here is 0.2.) The JSON output is Google Benchmark's own (compare.py reads it)\n"
       "with the environment (kernel, io_uring, cpu, cores, mitigations) in its context.\n"
       "\n"
+      "With --benchmark_repetitions=N (N >= 2; add --benchmark_enable_random_interleaving=true\n"
+      "to interleave them), each point gets Google Benchmark's mean, median, stddev and cv\n"
+      "aggregates; a point is NOISY when the CV of cpu_us_per_req or items_per_second over its\n"
+      "repetitions is above 5%. Its mean and median rows carry the counter noisy (1 or 0), in\n"
+      "the console and the JSON file, and a closing summary lists the noisy points.\n"
+      "\n"
       "Example: iomodels bench --models polling,epoll --connections 64 --latencies 1ms \\\n"
       "           --benchmark_out=bench.json --benchmark_out_format=json --latency-out "
       "spectra.json");
@@ -283,10 +319,19 @@ int run_bench() {
   benchmark::AddCustomContext("peer_loop", peer_loop_text(grid.base.workload.peer_loop));
   benchmark::AddCustomContext("requests_per_iteration",
                               std::to_string(grid.requests_per_iteration));
+  char noisy_cv[32];
+  std::snprintf(noisy_cv, sizeof noisy_cv, "%g", kNoisyCv);
+  benchmark::AddCustomContext("noisy_cv", noisy_cv);
 
   const std::vector<std::string> names = bench::register_grid(grid);
   if (::isatty(STDERR_FILENO)) {
-    const size_t total = count_selected(names);
+    // Interleaved, the repetitions of a point are separate starts.
+    const long reps = std::atol(gb_flag(gb_args, "benchmark_repetitions").value_or("1").c_str());
+    const size_t total =
+        count_selected(names) *
+        (truthy(gb_flag(gb_args, "benchmark_enable_random_interleaving")) && reps > 1
+             ? static_cast<size_t>(reps)
+             : 1);
     const auto t0 = std::chrono::steady_clock::now();
     bench::on_benchmark_start([total, t0, i = size_t{0}](const std::string& name) mutable {
       ++i;
@@ -308,7 +353,16 @@ int run_bench() {
     trace->name_thread("main");
     trace->install();
   }
-  const size_t ran = benchmark::RunSpecifiedBenchmarks();
+  // Google Benchmark's own reporters, through the one that marks noisy
+  // points: the display (console by default) and, for a JSON --benchmark_out,
+  // the file (another format gets Google Benchmark's reporter, unmarked).
+  SpreadLog spreads;
+  NoisyReporter display(benchmark::CreateDefaultDisplayReporter(), &spreads, true);
+  benchmark::JSONReporter json_file;
+  NoisyReporter file(&json_file, &spreads, false);
+  const bool mark_file =
+      !out_tmp.empty() && gb_flag(gb_args, "benchmark_out_format").value_or("json") == "json";
+  const size_t ran = benchmark::RunSpecifiedBenchmarks(&display, mark_file ? &file : nullptr);
   bench::close_sessions();
   if (trace) {
     trace->uninstall();

@@ -29,7 +29,10 @@ void skip(benchmark::State& bs, const std::string& name, const Status& st) {
   const std::string why = (st.not_applicable() ? "not applicable: " : "failed: ") + st.message();
   bs.SkipWithError(why.c_str());
   GridState& g = state();
-  if (g.skipped.empty() || g.skipped.back().first != name) g.skipped.emplace_back(name, why);
+  // Once per benchmark, however often it runs (repetitions, interleaved or not).
+  bool listed = false;
+  for (const auto& [n, w] : g.skipped) listed = listed || n == name;
+  if (!listed) g.skipped.emplace_back(name, why);
   // A failed session (peer killed by the watchdog, a broken connection) is
   // not reused: the next run of this benchmark starts afresh.
   g.session.reset();

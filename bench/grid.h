@@ -37,8 +37,9 @@ inline constexpr const char* kNameSuffix = "/process_time/real_time/threads:1";
 // innermost) and returns their names.
 std::vector<std::string> register_grid(const Grid& grid);
 
-// Called when a benchmark starts its first run (not on each of its
-// iteration-count trials), with its name.
+// Called with its name when a benchmark starts running after another one
+// (not on each of its iteration-count trials or consecutive repetitions):
+// once per benchmark, or once per repetition when they are interleaved.
 void on_benchmark_start(std::function<void(const std::string&)> hook);
 
 // Closes the session kept open for the last benchmark (its peer and fds).

@@ -1,5 +1,6 @@
 // Description: `iomodels bench` end to end: a tiny grid through the real
-// binary, its Google Benchmark JSON and spectra, bad flags, and tools/plot.py.
+// binary, its Google Benchmark JSON and spectra, bad flags, and tools/plot.py
+// (with and without repetitions).
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -7,8 +8,12 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "util.h"
 
@@ -180,5 +185,62 @@ TEST_CASE("bench --help explains the grid and the passthrough", "[bench]") {
                         "--benchmark_filter", "--benchmark_min_time", "lat_us"}) {
     INFO(s);
     CHECK(r.out.find(s) != std::string::npos);
+  }
+}
+
+TEST_CASE("plot.py draws medians with min-max bars and marks noisy points", "[bench]") {
+  // Two points of three repetitions each, as iomodels bench writes them: the
+  // runs, then the aggregates; epoll moves by 30% (noisy), uring by 1%.
+  const test::TempDir dir("iomodels_plot");
+  json benchmarks = json::array();
+  const auto row = [](const std::string& model, double cpu, double rate) {
+    const std::string name =
+        model + "/socketpair/conns:8/size:4096/lat_us:0/process_time/real_time/threads:1";
+    return json{{"name", name},
+                {"run_name", name},
+                {"run_type", "iteration"},
+                {"repetitions", 3},
+                {"iterations", 100},
+                {"time_unit", "us"},
+                {"real_time", 8e6 / rate},
+                {"cpu_time", 8 * cpu},
+                {"items_per_second", rate},
+                {"cpu_util", cpu * rate / 1e6},
+                {"cpu_us_per_req", cpu},
+                {"cpu_user_us_per_req", cpu / 4},
+                {"cpu_sys_us_per_req", cpu * 3 / 4},
+                {"p50_us", 50},
+                {"p99_us", 90},
+                {"label", "async-nonblocking"}};
+  };
+  for (const auto& [model, cpus, noisy] :
+       {std::tuple{"epoll", std::vector<double>{5, 6.5, 5.2}, 1},
+        std::tuple{"uring", std::vector<double>{3, 3.03, 2.98}, 0}}) {
+    for (double cpu : cpus) benchmarks.push_back(row(model, cpu, 1e6 / cpu / 8));
+    std::vector<double> sorted = cpus;
+    std::sort(sorted.begin(), sorted.end());
+    json median = row(model, sorted[1], 1e6 / sorted[1] / 8);
+    median["name"] = median["name"].get<std::string>() + "_median";
+    median["run_type"] = "aggregate";
+    median["aggregate_name"] = "median";
+    median["noisy"] = noisy;
+    benchmarks.push_back(median);
+  }
+  const std::string in = dir.file("bench.json");
+  std::ofstream(in) << json{{"context", {{"noisy_cv", "0.05"}}}, {"benchmarks", benchmarks}};
+
+  const std::string plots = dir.file("plots");
+  const test::CommandResult p = run_plot(in + " --out " + plots);
+  INFO(p.out);
+  REQUIRE(p.exit_code == 0);
+  for (const char* name : {"cpu_waste", "map_2x2", "scaling"}) {
+    INFO(name);
+    CHECK(file_size(plots + "/" + name + ".png") > 1000);
+    // matplotlib keeps each text of an SVG as a comment beside its outlines.
+    std::ifstream f(plots + "/" + name + ".svg");
+    const std::string svg((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    CHECK(svg.find("noisy (CV &gt; 5%)") != std::string::npos);
+    CHECK(svg.find("the median of 3 repetitions; error bars: min–max") != std::string::npos);
+    CHECK(svg.find("1 of 2 points") != std::string::npos);
   }
 }

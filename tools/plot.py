@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # Description: plots `iomodels bench` results (Google Benchmark JSON, and the
 # --latency-out spectra) as PNG and SVG: CPU wasted per request, the 2x2 map of
-# wall time against CPU, latency spectra, and scaling with connections.
+# wall time against CPU, latency spectra, and scaling with connections. With
+# repetitions each point is its median, with error bars from the smallest to
+# the largest repetition, and a noisy point (CV above 5%) is drawn hollow.
 #
 # Runs with Debian's python3-matplotlib: /usr/bin/python3 tools/plot.py ...
 """Plot iomodels bench results.
@@ -24,6 +26,13 @@ QUADRANT_COLOURS = {
 }
 TIME_UNIT_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
 PLOTS = ("cpu_waste", "map_2x2", "latency", "scaling")
+# A point is noisy when the coefficient of variation of either figure over its
+# repetitions is above this; `iomodels bench` states its own in the JSON
+# context (noisy_cv) and marks its points, which takes precedence.
+NOISY_CV = 0.05
+NOISY_FIGURES = ("cpu_us_per_req", "items_per_second")
+# The figures drawn with an error bar: min..max over the repetitions.
+RANGE_FIGURES = ("items_per_second", "cpu_us_per_req", "real_us", "cpu_us")
 
 
 class InputError(Exception):
@@ -65,10 +74,11 @@ def parse_name(name):
 
 def load_benchmarks(paths):
     """Returns (results, errored, context). One result per base name: the
-    'mean' aggregate when there were repetitions, else the mean of its runs."""
+    'median' aggregate when there were repetitions (else 'mean', else the mean
+    of its runs), with its spread over the repetitions and whether it is noisy."""
     context = None
     runs = {}        # base -> list of iteration runs
-    means = {}       # base -> the mean aggregate
+    aggregates = {}  # base -> {aggregate name: aggregate row}
     errored = {}     # base -> message
     order = []
     for path in paths:
@@ -90,22 +100,76 @@ def load_benchmarks(paths):
                 errored[base] = b.get("error_message", "error")
                 continue
             if b.get("run_type") == "aggregate":
-                if b.get("aggregate_name") == "mean":
-                    means[base] = (info, b)
+                aggregates.setdefault(base, {})[b.get("aggregate_name")] = (info, b)
                 continue
             runs.setdefault(base, []).append((info, b))
+    context = context or {}
+    try:
+        noisy_cv = float(context.get("noisy_cv", NOISY_CV))
+    except (TypeError, ValueError):
+        noisy_cv = NOISY_CV
     results = []
     for base in order:
         if base in errored:
             continue
-        if base in means:
-            info, b = means[base]
-            results.append(make_result(info, [b]))
-        elif base in runs:
-            results.append(make_result(runs[base][0][0], [b for _, b in runs[base]]))
+        aggs = aggregates.get(base, {})
+        reps = [b for _, b in runs.get(base, [])]
+        chosen = aggs.get("median") or aggs.get("mean")
+        if chosen:
+            r = make_result(chosen[0], [chosen[1]])
+        elif reps:
+            r = make_result(runs[base][0][0], reps)
+        else:
+            continue
+        add_spread(r, reps, {k: b for k, (_, b) in aggs.items()}, noisy_cv)
+        results.append(r)
     if not results and not errored:
         raise InputError("no iomodels benchmarks in " + ", ".join(paths))
-    return results, errored, context or {}
+    return results, errored, context
+
+
+def figure_of(b, key):
+    """One run's figure: a counter, or real_us/cpu_us from its times."""
+    if key in ("real_us", "cpu_us"):
+        unit = TIME_UNIT_US.get(b.get("time_unit", "ns"), 1e-3)
+        t = b.get("real_time" if key == "real_us" else "cpu_time")
+        return float(t) * unit if t is not None else float("nan")
+    return float(b[key]) if key in b else float("nan")
+
+
+def coefficient_of_variation(vals):
+    """Sample standard deviation over the mean, as Google Benchmark's 'cv'."""
+    if len(vals) < 2:
+        return 0.0
+    mean = sum(vals) / len(vals)
+    if mean == 0:
+        return 0.0
+    var = sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)
+    return math.sqrt(var) / mean
+
+
+def add_spread(r, reps, aggs, noisy_cv):
+    """Sets r['reps'] (repetitions), r['range'] ({figure: (min, max)} over them,
+    when the runs are in the file) and r['noisy']."""
+    r["reps"] = len(reps) if len(reps) >= 2 else 0
+    r["range"] = {}
+    if len(reps) >= 2:
+        for key in RANGE_FIGURES:
+            vals = [v for v in (figure_of(b, key) for b in reps) if not math.isnan(v)]
+            if vals:
+                r["range"][key] = (min(vals), max(vals))
+    marked = (aggs.get("median") or aggs.get("mean") or {}).get("noisy")
+    if marked is not None:
+        r["noisy"] = bool(marked)
+    elif "cv" in aggs:
+        r["noisy"] = any(float(aggs["cv"].get(k, 0)) > noisy_cv for k in NOISY_FIGURES)
+    elif len(reps) >= 2:
+        r["noisy"] = any(coefficient_of_variation([figure_of(b, k) for b in reps]) > noisy_cv
+                         for k in NOISY_FIGURES)
+    else:
+        r["noisy"] = False
+    if not r["reps"] and "median" in aggs:
+        r["reps"] = int(aggs["median"].get("iterations", 0))
 
 
 def make_result(info, bs):
@@ -147,6 +211,30 @@ def caption(context):
 # Set by main when every result is on the file transport: there is no peer
 # latency then, and a "connection" is a read in flight.
 FILE_ONLY = False
+# Set by main: the legend entry of a noisy point, and the caption's line on
+# what a point is when there were repetitions ("" without).
+NOISY_LABEL = f"noisy (CV > {NOISY_CV:.0%})"
+SPREAD_NOTE = ""
+
+
+def spread_note(results, noisy_label):
+    reps = max((r["reps"] for r in results), default=0)
+    if reps < 2:
+        return ""
+    noisy = sum(1 for r in results if r["noisy"])
+    bars = ("error bars: min–max over the repetitions; "
+            if any(r["range"] for r in results) else "")
+    return (f"each point: the median of {reps} repetitions; {bars}"
+            f"hollow or hatched: {noisy_label}, {noisy} of {len(results)} points")
+
+
+def range_bar(r, key, centre):
+    """[[below], [above]] for errorbar: centre to the min and max over the
+    repetitions, or None without them."""
+    if key not in r["range"]:
+        return None
+    lo, hi = r["range"][key]
+    return [[max(centre - lo, 0.0)], [max(hi - centre, 0.0)]]
 
 
 def lat_text(us):
@@ -202,13 +290,16 @@ def plain_log_ticks(ax):
         axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
 
 
-def shared_legend(fig, axes):
-    """One legend for every panel, right of them, in first-seen order."""
+def shared_legend(fig, axes, extra=()):
+    """One legend for every panel, right of them, in first-seen order, then
+    the `extra` handles."""
     seen = {}
     for row in axes:
         for ax in row:
             for h, label in zip(*ax.get_legend_handles_labels()):
                 seen.setdefault(label, h)
+    for h in extra:
+        seen.setdefault(h.get_label(), h)
     if seen:
         fig.legend(list(seen.values()), list(seen.keys()), loc="center right", fontsize=8,
                    frameon=False)
@@ -216,10 +307,13 @@ def shared_legend(fig, axes):
 
 def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
     text = caption(context)
+    if SPREAD_NOTE:
+        text += "\n" + SPREAD_NOTE
     if notes:
         text += f"\nleft out (error or not applicable): {len(notes)} benchmarks, listed in notes.txt"
     fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="#444")
-    fig.tight_layout(rect=(0, (0.05 if notes else 0.035) + bottom, right, 1))
+    lines = 1 + bool(SPREAD_NOTE) + bool(notes)
+    fig.tight_layout(rect=(0, 0.02 + 0.015 * lines + bottom, right, 1))
     written = []
     for ext in ("png", "svg"):
         path = os.path.join(out, f"{name}.{ext}")
@@ -233,6 +327,7 @@ def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
 
 def plot_cpu_waste(results, context, notes, out):
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     lats, conns = panels(results)
     mt = len({r["transport"] for r in results}) > 1
@@ -253,18 +348,32 @@ def plot_cpu_waste(results, context, notes, out):
             x = range(len(rs))
             ax.bar(x, user, color="#4c72b0", label="user")
             ax.bar(x, sys_, bottom=user, color="#dd8452", label="system")
-            top = max([u + s for u, s in zip(user, sys_)] + [1e-9])
+            tops = [u + s for u, s in zip(user, sys_)]
             for k, r in enumerate(rs):
-                text = f"{r['cpu_util']:.2f}\ncore" if r else "n/a"
-                ax.text(k, user[k] + sys_[k] + top * 0.01, text, ha="center", va="bottom",
-                        fontsize=7)
+                if not r:
+                    continue
+                if r["noisy"]:
+                    ax.bar(k, tops[k], fill=False, hatch="///", edgecolor="#222", lw=0.6)
+                bar = range_bar(r, "cpu_us_per_req", r["cpu_us_per_req"])
+                if bar:
+                    ax.errorbar(k, r["cpu_us_per_req"], yerr=bar, fmt="none", ecolor="#222",
+                                elinewidth=0.9, capsize=2)
+                    tops[k] = max(tops[k], r["range"]["cpu_us_per_req"][1])
+            top = max(tops + [1e-9])
+            for k, r in enumerate(rs):
+                text = "n/a"
+                if r:
+                    text = f"{r['cpu_util']:.2f}\ncore" + ("\nnoisy" if r["noisy"] else "")
+                ax.text(k, tops[k] + top * 0.01, text, ha="center", va="bottom", fontsize=7)
             ax.set_xticks(list(x))
             ax.set_xticklabels(names, rotation=40, ha="right", fontsize=8)
-            ax.set_ylim(0, top * 1.25)
+            ax.set_ylim(0, top * 1.3)
             ax.set_ylabel("CPU per request (µs)")
             ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
-            if i == 0 and j == 0:
-                ax.legend(fontsize=8, loc="upper right")
+    handles = [Patch(color="#4c72b0", label="user"), Patch(color="#dd8452", label="system")]
+    if any(r["noisy"] for r in results):
+        handles.append(Patch(fill=False, hatch="///", edgecolor="#222", label=NOISY_LABEL))
+    axes[0][0].legend(handles=handles, fontsize=8, loc="upper right")
     fig.suptitle("CPU burnt per request (stacked user/system; label: CPU utilisation in cores)")
     return finish(fig, out, "cpu_waste", context, notes)
 
@@ -284,9 +393,19 @@ def plot_map(results, context, notes, out):
             rs = [r for r in results if r["lat_us"] == lat and r["conns"] == n
                   and r["real_us"] > 0 and r["cpu_us"] > 0]
             for r in rs:
-                ax.scatter(r["real_us"], r["cpu_us"], s=40, zorder=3,
-                           color=QUADRANT_COLOURS.get(r["quadrant"], "#777"),
-                           marker="X" if r["peer_bound"] else "o")
+                colour = QUADRANT_COLOURS.get(r["quadrant"], "#777")
+                marker = "X" if r["peer_bound"] else "o"
+                xerr = range_bar(r, "real_us", r["real_us"])
+                yerr = range_bar(r, "cpu_us", r["cpu_us"])
+                if xerr or yerr:
+                    ax.errorbar(r["real_us"], r["cpu_us"], xerr=xerr, yerr=yerr, fmt="none",
+                                ecolor=colour, elinewidth=0.8, alpha=0.7, zorder=2)
+                if r["noisy"]:
+                    ax.scatter(r["real_us"], r["cpu_us"], s=40, zorder=3, facecolors="none",
+                               edgecolors=colour, linewidths=1.4, marker=marker)
+                else:
+                    ax.scatter(r["real_us"], r["cpu_us"], s=40, zorder=3, color=colour,
+                               marker=marker)
                 ax.annotate(variant(r, mt, ms), (r["real_us"], r["cpu_us"]), fontsize=7,
                             xytext=(4, 3), textcoords="offset points")
             ax.set_xscale("log")
@@ -294,8 +413,10 @@ def plot_map(results, context, notes, out):
             if rs:
                 # Equal log ranges spanning at least two decades, so the
                 # diagonal is at 45 degrees and only decades are labelled.
-                lo = min(min(r["real_us"], r["cpu_us"]) for r in rs) / 3
-                hi = max(max(r["real_us"], r["cpu_us"]) for r in rs) * 3
+                ends = [v for r in rs for v in (r["real_us"], r["cpu_us"])]
+                ends += [v for r in rs for k in ("real_us", "cpu_us") for v in r["range"].get(k, ())]
+                lo = min(v for v in ends if v > 0) / 3
+                hi = max(ends) * 3
                 if hi / lo < 100:
                     mid = math.sqrt(hi * lo)
                     lo, hi = mid / 10, mid * 10
@@ -313,6 +434,9 @@ def plot_map(results, context, notes, out):
     handles = [Line2D([], [], marker="o", ls="", color=c, label=q)
                for q, c in QUADRANT_COLOURS.items()]
     handles.append(Line2D([], [], marker="X", ls="", color="#777", label="peer-bound"))
+    if any(r["noisy"] for r in results):
+        handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none",
+                              markeredgecolor="#777", label=NOISY_LABEL))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
                bbox_to_anchor=(0.5, 0.03), frameon=False)
     fig.suptitle("Wall time vs CPU per round, by quadrant\n"
@@ -347,8 +471,8 @@ def plot_latency(results, spectra, context, notes, out):
                     xs.append(1 / (1 - p))
                     ys.append(max(float(point["us"]), 1e-3))
                 colour, ls = styles[r["model"]]
-                ax.step(xs, ys, where="post", lw=1.2, label=variant(r, mt, ms), color=colour,
-                        ls=ls)
+                label = variant(r, mt, ms) + (" (noisy)" if r["noisy"] else "")
+                ax.step(xs, ys, where="post", lw=1.2, label=label, color=colour, ls=ls)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ticks = [1, 2, 10, 100, 1000, 1e4, 1e5]
@@ -368,6 +492,7 @@ def plot_latency(results, spectra, context, notes, out):
 
 def plot_scaling(results, context, notes, out):
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     lats = sorted({r["lat_us"] for r in results})
     mt = len({r["transport"] for r in results}) > 1
@@ -385,8 +510,22 @@ def plot_scaling(results, context, notes, out):
                              and r[key] > 0 and not math.isnan(r[key])),
                             key=lambda r: r["conns"])
                 if rs:
-                    ax.plot([r["conns"] for r in rs], [r[key] for r in rs], marker="o", ms=4,
-                            label=k, color=styles[k][0], ls=styles[k][1])
+                    colour = styles[k][0]
+                    xs, ys = [r["conns"] for r in rs], [r[key] for r in rs]
+                    steady = [i for i, r in enumerate(rs) if not r["noisy"]]
+                    ax.plot(xs, ys, marker="o", ms=4, markevery=steady, label=k, color=colour,
+                            ls=styles[k][1])
+                    noisy = [r for r in rs if r["noisy"]]
+                    if noisy:
+                        ax.scatter([r["conns"] for r in noisy], [r[key] for r in noisy], s=30,
+                                   facecolors="white", edgecolors=colour, linewidths=1.3,
+                                   zorder=3)
+                    bars = [range_bar(r, key, r[key]) for r in rs]
+                    if any(bars):
+                        below = [b[0][0] if b else 0 for b in bars]
+                        above = [b[1][0] if b else 0 for b in bars]
+                        ax.errorbar(xs, ys, yerr=[below, above], fmt="none", ecolor=colour,
+                                    elinewidth=0.8, capsize=2, alpha=0.8)
             ax.set_xscale("log")
             ax.set_yscale("log")
             plain_log_ticks(ax)
@@ -394,7 +533,11 @@ def plot_scaling(results, context, notes, out):
             ax.set_ylabel(ylabel)
             ax.set_title(f"{lat_text(lat)}", fontsize=10)
             ax.grid(True, which="major", lw=0.3)
-    shared_legend(fig, axes)
+    extra = []
+    if any(r["noisy"] for r in results):
+        extra.append(Line2D([], [], marker="o", ls="", markerfacecolor="white",
+                            markeredgecolor="#555", label=NOISY_LABEL))
+    shared_legend(fig, axes, extra)
     fig.suptitle("Scaling with connections: throughput and CPU per request")
     return finish(fig, out, "scaling", context, notes, right=0.84)
 
@@ -421,8 +564,13 @@ def main(argv):
     except InputError as e:
         fail(str(e))
 
-    global FILE_ONLY
+    global FILE_ONLY, NOISY_LABEL, SPREAD_NOTE
     FILE_ONLY = all(r.get("transport") == "file" for r in results)
+    try:
+        NOISY_LABEL = f"noisy (CV > {float(context.get('noisy_cv', NOISY_CV)):.0%})"
+    except (TypeError, ValueError):
+        pass
+    SPREAD_NOTE = spread_note(results, NOISY_LABEL)
 
     import matplotlib
 

@@ -9,8 +9,15 @@
 #
 # usage: tools/suite.sh [--force] [iomodels bench arguments...]
 #   --force   overwrite an existing results/<date>-<host>/ directory
-#   anything else is passed to `iomodels bench` (e.g. --models epoll,uring
-#   --benchmark_filter=conns:64 --benchmark_repetitions=3)
+#   anything else is passed to `iomodels bench` after the defaults below, so
+#   it overrides them (e.g. --models epoll,uring --benchmark_filter=conns:64
+#   --benchmark_repetitions=5)
+# Every point runs 3 times, the repetitions of all points interleaved in a
+# random order (so a disturbance spreads over many points instead of spoiling
+# one); the console, the JSON and the plots give each point's median and flag
+# it noisy when its CV of CPU per request or throughput is above 5%. On the
+# project's 2-core VM the default grid then takes about 3 minutes and the
+# file transport about half a minute, plus the build.
 # With no arguments it also runs the file transport (1 and 16 reads in
 # flight) into results/<date>-<host>/file/.
 set -euo pipefail
@@ -25,6 +32,9 @@ else
   iomodels="$here/iomodels"
   plot=("$here/iomodels-plot")
 fi
+
+# Before the caller's arguments: Google Benchmark takes the last value of a flag.
+repeat=(--benchmark_repetitions=3 --benchmark_enable_random_interleaving=true)
 
 force=0
 args=()
@@ -50,8 +60,9 @@ fi
 tmp="$dir.partial.$$"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"
-echo "suite.sh: running the suite into $dir (the default grid takes a few minutes)" >&2
-"$iomodels" bench \
+echo "suite.sh: running the suite into $dir (3 interleaved repetitions of every point;" \
+  "the default grid takes a few minutes)" >&2
+"$iomodels" bench "${repeat[@]}" \
   --benchmark_out="$tmp/bench.json" --benchmark_out_format=json \
   --latency-out "$tmp/spectra.json" "${args[@]+"${args[@]}"}" | tee "$tmp/console.txt"
 "${plot[@]}" "$tmp/bench.json" --spectra "$tmp/spectra.json" --out "$tmp"
@@ -61,7 +72,7 @@ echo "suite.sh: running the suite into $dir (the default grid takes a few minute
 if ((${#args[@]} == 0)); then
   mkdir -p "$tmp/file"
   echo "suite.sh: the file transport into $dir/file" >&2
-  "$iomodels" bench --transports file --connections 1,16 \
+  "$iomodels" bench "${repeat[@]}" --transports file --connections 1,16 \
     --benchmark_out="$tmp/file/bench.json" --benchmark_out_format=json \
     --latency-out "$tmp/file/spectra.json" | tee "$tmp/file/console.txt"
   "${plot[@]}" "$tmp/file/bench.json" --spectra "$tmp/file/spectra.json" \

@@ -317,7 +317,7 @@ int run_calibrate() {
                   static_cast<unsigned long long>(file_bytes), filesystem_of(data_path).c_str());
     // On a busy machine throughput is also a share of the CPU, which moves
     // with the other load from one sample to the next.
-    if (const double load = load_average(); load > 0.5 * environment().cores)
+    if (const double load = load_average(); machine_busy(load, environment().cores))
       std::printf(
           "machine busy: load average %.2f on %d cores; throughput ratios measure CPU shares as "
           "much as the I/O paths (CPU per operation does not)\n",

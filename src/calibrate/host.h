@@ -1,5 +1,5 @@
 // Description: what calibrate reports about the machine it ran on: the data
-// file's filesystem and the load average.
+// file's filesystem (the load average is measure/env.h's).
 #pragma once
 
 #include <string>
@@ -8,8 +8,5 @@ namespace iomodels::calibrate {
 
 // "tmpfs", "not tmpfs (f_type 0x...)" or "unknown".
 std::string filesystem_of(const std::string& path);
-
-// The 1-minute load average (/proc/loadavg), or -1.
-double load_average();
 
 }  // namespace iomodels::calibrate

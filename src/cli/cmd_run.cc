@@ -63,6 +63,11 @@ int run_run() {
     return 1;
   }
   std::fputs(summary_text(sc, r).c_str(), stdout);
+  // On stderr, one line each, after the summary they qualify; they do not
+  // change the exit code.
+  std::fflush(stdout);
+  for (const std::string& w : result_warnings(sc, r))
+    std::fprintf(stderr, "iomodels: warning: %s\n", w.c_str());
   if (!flags.json.empty()) write_file_atomically(flags.json, result_json(sc, r).dump(2) + "\n");
   if (trace) {
     write_file_atomically(flags.trace, trace->to_json());

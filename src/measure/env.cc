@@ -76,4 +76,13 @@ const Environment& environment() {
 
 const char* iomodels_version() { return IOMODELS_VERSION; }
 
+double load_average() {
+  std::ifstream f("/proc/loadavg");
+  double l = -1;
+  f >> l;
+  return f ? l : -1;
+}
+
+bool machine_busy(double load, int cpus) { return cpus > 0 && load > kBusyLoadPerCpu * cpus; }
+
 }  // namespace iomodels

@@ -1,5 +1,6 @@
 // Description: what machine a result came from: kernel, CPU, cores,
-// mitigations (io_uring's abilities are probed in sys/uring.h).
+// mitigations (io_uring's abilities are probed in sys/uring.h), and how busy
+// it is.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +21,18 @@ const Environment& environment();
 
 // The version of iomodels (from CMake's project version).
 const char* iomodels_version();
+
+// The 1-minute load average (/proc/loadavg), or -1 when it cannot be read.
+double load_average();
+
+// Above this 1-minute load average per online CPU the machine counts as busy:
+// other work then takes CPU from a run, and its figures move with that load.
+// (Half the CPUs: on 2 cores one runnable task elsewhere is enough to move
+// a model's CPU per request by tens of percent.)
+inline constexpr double kBusyLoadPerCpu = 0.5;
+
+// True when `load` (a 1-minute load average; -1: unknown) is above
+// kBusyLoadPerCpu × `cpus`.
+bool machine_busy(double load, int cpus);
 
 }  // namespace iomodels

@@ -1,6 +1,8 @@
 // Description: the per-request figures of a measurement, and a result as JSON.
 #include "run/figures.h"
 
+#include <cstdio>
+
 #include "measure/env.h"
 #include "run/session.h"
 #include "sys/cpus.h"
@@ -31,6 +33,53 @@ Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uin
   f.max_us = static_cast<double>(h.max()) / 1e3;
   f.mean_us = h.mean() / 1e3;
   return f;
+}
+
+namespace {
+
+// The configured think time the peer was asked for, in nanoseconds: the
+// fixed value, or a distribution's typical value.
+uint64_t configured_latency_ns(const LatencySpec& l) {
+  switch (l.kind) {
+    case LatencySpec::Kind::kZero:
+      return 0;
+    case LatencySpec::Kind::kUniform:
+      return (l.a_ns + l.b_ns) / 2;
+    case LatencySpec::Kind::kFixed:
+    case LatencySpec::Kind::kExp:
+      return l.a_ns;
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool peer_late(const Scenario& sc, const PeerStats& peer) {
+  const uint64_t latency_ns = configured_latency_ns(sc.workload.latency);
+  return latency_ns > 0 && !peer.none && !peer.remote && sc.workload.remote.empty() &&
+         peer.late_p99_ns > latency_ns;
+}
+
+std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResult& r) {
+  std::vector<std::string> out;
+  char buf[256];
+  const int cpus = environment().cores;
+  if (machine_busy(r.load_at_start, cpus)) {
+    std::snprintf(buf, sizeof buf,
+                  "the machine was busy at the start: load average %.2f on %d CPUs (above %.1f "
+                  "per CPU); figures move with the other load",
+                  r.load_at_start, cpus, kBusyLoadPerCpu);
+    out.emplace_back(buf);
+  }
+  if (peer_late(sc, r.peer)) {
+    std::snprintf(buf, sizeof buf,
+                  "the peer answered late: p99 %.1f us beyond the due time at latency %s; "
+                  "figures include the peer's delay",
+                  static_cast<double>(r.peer.late_p99_ns) / 1e3,
+                  sc.workload.latency.text().c_str());
+    out.emplace_back(buf);
+  }
+  return out;
 }
 
 nlohmann::json environment_json() {
@@ -131,7 +180,12 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
         {"none", r.peer.none},
         {"poll_horizon_us", r.peer.poll_horizon_ns / 1e3},
         {"loop", r.peer.none ? "" : std::string(peer_loop_name(r.peer.loop))},
-        {"peer_bound", r.peer.peer_bound()}}},
+        {"peer_bound", r.peer.peer_bound()},
+        {"late", peer_late(sc, r.peer)}}},
+      {"load_average_at_start",
+       r.load_at_start < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.load_at_start)},
+      {"machine_busy_at_start", machine_busy(r.load_at_start, environment().cores)},
+      {"warnings", result_warnings(sc, r)},
   };
 }
 

@@ -1,10 +1,13 @@
 // Description: the figures every frontend reports, derived in one place from
-// a measurement, and a result as JSON (the scenario, the environment, the
-// figures, the latency spectrum and the peer's own statistics).
+// a measurement, the warnings that qualify them, and a result as JSON (the
+// scenario, the environment, the figures, the latency spectrum, the peer's
+// own statistics and the warnings).
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "measure/histogram.h"
 #include "measure/recorder.h"
@@ -13,6 +16,7 @@ namespace iomodels {
 
 struct Scenario;
 struct ScenarioResult;
+struct PeerStats;
 
 // Per request, per second and the latency percentiles (microseconds).
 struct Figures {
@@ -22,6 +26,18 @@ struct Figures {
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
 };
 Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uint64_t bytes);
+
+// True when the peer answered later than the scenario asked it to wait: its
+// p99 lateness (send time - due time) above the configured latency (the
+// typical value of a distribution). Only for a latency above 0 and a local
+// peer (a remote peer applies its own latency; a file has no peer).
+bool peer_late(const Scenario& sc, const PeerStats& peer);
+
+// What makes a result's figures less trustworthy, one sentence each (no
+// newline): the machine was busy when the run started (r.load_at_start, see
+// machine_busy in measure/env.h), the peer answered late (peer_late).
+// Empty when neither holds.
+std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResult& r);
 
 nlohmann::json environment_json();
 nlohmann::json scenario_json(const Scenario& sc);

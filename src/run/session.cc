@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "measure/env.h"
 #include "sys/cpus.h"
 #include "sys/time.h"
 
@@ -161,10 +162,14 @@ Status Session::measure(uint64_t n, ScenarioResult* out) {
 }
 
 Status run_scenario(const Scenario& sc, ScenarioResult* out) {
+  // Before the peer is forked: the load then is other work's, not the run's.
+  const double load = load_average();
   std::unique_ptr<Session> s;
   if (Status st = Session::open(sc, &s); !st.ok()) return st;
   if (Status st = s->warm_up(sc.warmup_rounds); !st.ok()) return st;
-  return s->measure(sc.rounds, out);
+  if (Status st = s->measure(sc.rounds, out); !st.ok()) return st;
+  out->load_at_start = load;
+  return {};
 }
 
 }  // namespace iomodels

@@ -58,6 +58,9 @@ struct ScenarioResult {
   uint64_t bytes = 0;
   Figures figures;             // derived from the above
   uint32_t model_threads = 0;  // the process's threads once the model was set up
+  // The 1-minute load average just before the session opened (run_scenario),
+  // while nothing of the run was running yet; -1: not measured.
+  double load_at_start = -1;
 };
 
 // A model set up on a live workload, ready for timed rounds. Bench keeps one
@@ -106,7 +109,8 @@ class Session {
   uint64_t next_tick_ns_ = 0;  // open loop: when the next round is due
 };
 
-// Everything at once: open, warm up, measure sc.rounds, close.
+// Everything at once: note the load average, open, warm up, measure
+// sc.rounds, close.
 Status run_scenario(const Scenario& sc, ScenarioResult* out);
 
 }  // namespace iomodels
