@@ -27,6 +27,10 @@ struct ScenarioFlags {
   std::string poll_interval = "100us";
   std::string timeout = "10s";
   std::string verify = "on";
+  // The harness's other per-request parts: on | off (see RunOptions).
+  std::string histogram = "on";
+  std::string counters = "on";
+  std::string trace_hooks = "on";
   std::string seed = "1";
   std::string peer_spin = "0";
   std::string peer;              // HOST:PORT of a remote `iomodels peer`
@@ -39,6 +43,9 @@ struct ScenarioFlags {
 
   // Adds every flag; `with_model` = false leaves --model and --requests out.
   void add_to(CLI::App* app, bool with_model = true);
+  // Adds --histogram, --counters and --trace-hooks (--verify is in add_to):
+  // for a frontend with its own list of flags (bench).
+  void add_switches_to(CLI::App* app);
   // Validates everything; throws UsageError naming the bad flag.
   Scenario to_scenario() const;
 };
@@ -56,6 +63,8 @@ Pattern flag_pattern(const std::string& flag, const std::string& text);
 // this process may use.
 void flag_cpus(const std::string& flag, const std::string& text, Scenario* sc);
 LatencySpec flag_latency(const std::string& flag, const std::string& text);
+// "on" or "off".
+bool flag_on_off(const std::string& flag, const std::string& text);
 void flag_model(const std::string& flag, const std::string& text);
 
 // Writes `text` to `path` atomically (a temporary name, then rename).
