@@ -66,8 +66,7 @@ Counters counters_total() {
 
 namespace {
 
-// What a wrapper does besides the call, in one word so that the usual case
-// (counted, no timeline) costs a single relaxed load: kCount counts it,
+// What a wrapper does besides the call, in one word: kCount counts it,
 // kObserve shows it to the observer.
 constexpr unsigned kCount = 1;
 constexpr unsigned kObserve = 2;
@@ -111,21 +110,20 @@ inline void count(long neg_errno_or_result) {
 // Turns (-1, errno) into -errno.
 inline long result(long ret) { return ret < 0 ? -errno : ret; }
 
-// One call: counted (unless counting is off), and shown to the observer (the
-// timeline) when there is one.
+// One call: counted (unless counting is off when it returns: a call that
+// slept across the switch is judged by the window it ends in, as the
+// Recorder sees it), and shown to the observer (the timeline) when there is one.
 template <typename F>
 inline long call(const char* name, F&& f) {
-  const unsigned mode = g_mode.load(std::memory_order_relaxed);
-  if (mode == kCount) {
+  if ((g_mode.load(std::memory_order_relaxed) & kObserve) == 0) {
     const long r = result(f());
-    count(r);
+    if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) count(r);
     return r;
   }
-  if (mode == 0) return result(f());
   const SyscallObserver obs = g_observer.load(std::memory_order_relaxed);
   const uint64_t start = obs ? clock_ns() : 0;
   const long r = result(f());
-  if ((mode & kCount) != 0) count(r);
+  if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) count(r);
   if (obs) obs(name, start, clock_ns(), r);
   return r;
 }
@@ -279,7 +277,7 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
       r = ::io_uring_enter(ring->ring_fd, to_submit, min_complete, flags, nullptr);
     }
     // liburing's io_uring_enter returns -errno itself.
-    if ((mode & kCount) != 0) {
+    if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) {
       detail::bump(detail::local_counters().uring_enter);
       count(r);
     }
