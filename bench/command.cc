@@ -175,8 +175,6 @@ CLI::App* add_bench(CLI::App& app) {
   sub->add_option("--timeout", flags.sc.timeout, "fail when no request completes for this long")
       ->capture_default_str();
   flags.sc.add_switches_to(sub);
-  sub->add_option("--verify", flags.sc.verify, "check every payload byte: on | off")
-      ->capture_default_str();
   sub->add_option("--seed", flags.sc.seed, "seed of the peer's latency draws")
       ->capture_default_str();
   sub->add_option("--rate", flags.sc.rate,

@@ -121,8 +121,8 @@ void flag_model(const std::string& flag, const std::string& text) {
     throw UsageError(flag + ": unknown model '" + text + "' (see: iomodels list)");
 }
 
-void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
-  if (with_model) {
+void ScenarioFlags::add_to(CLI::App* app, ScenarioFlagParts parts) {
+  if (parts.model) {
     app->add_option("-m,--model", model, "I/O model (see: iomodels list)")->capture_default_str();
     app->add_option("-r,--requests", requests, "requests per connection, timed")
         ->capture_default_str();
@@ -153,8 +153,7 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
       ->capture_default_str();
   app->add_option("--timeout", timeout, "fail when no request completes for this long")
       ->capture_default_str();
-  app->add_option("--verify", verify, "check every payload byte: on | off")->capture_default_str();
-  add_switches_to(app);
+  if (parts.switches) add_switches_to(app);
   app->add_option("--seed", seed, "seed of the peer's latency draws")->capture_default_str();
   app->add_option("--peer-spin", peer_spin,
                   "peer spins this long before each deadline (precise, burns a peer core)")
@@ -175,6 +174,7 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
 }
 
 void ScenarioFlags::add_switches_to(CLI::App* app) {
+  app->add_option("--verify", verify, "check every payload byte: on | off")->capture_default_str();
   app->add_option("--histogram", histogram,
                   "time every request and record its latency: on | off (off: no percentiles)")
       ->capture_default_str();

@@ -15,6 +15,12 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Which flags ScenarioFlags::add_to adds besides the workload's.
+struct ScenarioFlagParts {
+  bool model = true;     // --model and --requests
+  bool switches = true;  // --verify, --histogram, --counters, --trace-hooks
+};
+
 // The flags that describe one scenario, as typed (validated by to_scenario).
 struct ScenarioFlags {
   std::string model = "epoll";
@@ -41,10 +47,10 @@ struct ScenarioFlags {
   std::string file_size = "256MiB";
   bool direct = false;
 
-  // Adds every flag; `with_model` = false leaves --model and --requests out.
-  void add_to(CLI::App* app, bool with_model = true);
-  // Adds --histogram, --counters and --trace-hooks (--verify is in add_to):
-  // for a frontend with its own list of flags (bench).
+  void add_to(CLI::App* app, ScenarioFlagParts parts = {});
+  // Adds the switches of the harness's per-request work: --verify,
+  // --histogram, --counters, --trace-hooks (for a frontend with its own list
+  // of flags: bench).
   void add_switches_to(CLI::App* app);
   // Validates everything; throws UsageError naming the bad flag.
   Scenario to_scenario() const;
