@@ -204,8 +204,7 @@ CLI::App* add_bench(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--timeout", flags.sc.timeout, "fail when no request completes for this long")
       ->capture_default_str();
-  sub->add_option("--verify", flags.sc.verify, "check every payload byte: on | off")
-      ->capture_default_str();
+  flags.sc.add_switches_to(sub);
   sub->add_option("--seed", flags.sc.seed, "seed of the peer's latency draws")
       ->capture_default_str();
   sub->add_option("--rate", flags.sc.rate,
@@ -346,6 +345,8 @@ int run_bench() {
   }
 
   std::unique_ptr<Trace> trace;
+  if (!flags.trace.empty() && flags.sc.trace_hooks == "off")
+    throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
   if (!flags.trace.empty()) {
     trace =
         std::make_unique<Trace>(flag_count("--trace-events", flags.trace_events, 1, 100'000'000));

@@ -1,4 +1,4 @@
-// Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate.
+// Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate, overhead.
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
+#include "overhead/command.h"
 
 int main(int argc, char** argv) {
   using namespace iomodels::cli;
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
   using iomodels::calibrate::add_calibrate;
   using iomodels::calibrate::run_calibrate;
   using iomodels::frontend::UsageError;
+  using iomodels::overhead::add_overhead;
+  using iomodels::overhead::run_overhead;
   // A write to a peer that died is an error to report (-EPIPE), not a reason
   // to die: pipes and io_uring writes raise SIGPIPE otherwise.
   ::signal(SIGPIPE, SIG_IGN);
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   CLI::App* demo = add_demo(app);
   CLI::App* bench = add_bench(app);
   CLI::App* calibrate = add_calibrate(app);
+  CLI::App* overhead = add_overhead(app);
   try {
     app.parse(argc, argv);
     if (list->parsed()) return run_list();
@@ -39,6 +43,7 @@ int main(int argc, char** argv) {
     if (demo->parsed()) return run_demo();
     if (bench->parsed()) return run_bench();
     if (calibrate->parsed()) return run_calibrate();
+    if (overhead->parsed()) return run_overhead();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -79,12 +79,15 @@ def main():
             print(f"| {name} | | n/a: {reason} | | | | | | | |")
             continue
         med = lambda f: statistics.median(f(r) for r in v["r"])
+        # A part switched off (--counters off, --histogram off) leaves its figures null: "—".
+        opt = lambda f, fmt: "—" if any(f(r) is None for r in v["r"]) else format(med(f), fmt)
+        pct = lambda q: lambda r: r["latency_us"] and r["latency_us"][q]
         peer_bound = any(r["peer"]["peer_bound"] for r in v["r"])
         no_peer = all(r["peer"].get("none") for r in v["r"])
         print(f"| {name} | {v['quadrant']} | {med(lambda r: r['items_per_second']):,.0f} | "
               f"{med(lambda r: r['cpu_us_per_req']):.2f} | {med(lambda r: r['cpu_util']):.2f} | "
-              f"{med(lambda r: r['syscalls_per_req']):.2f} | {med(lambda r: r['eagain_per_req']):.2f} | "
-              f"{med(lambda r: r['latency_us']['p50']):.1f} | {med(lambda r: r['latency_us']['p99']):.1f} | "
+              f"{opt(lambda r: r['syscalls_per_req'], '.2f')} | {opt(lambda r: r['eagain_per_req'], '.2f')} | "
+              f"{opt(pct('p50'), '.1f')} | {opt(pct('p99'), '.1f')} | "
               + ("none (file) |" if no_peer else
                  f"{med(lambda r: r['peer']['cpu_util']):.2f}{' (peer-bound)' if peer_bound else ''} |"))
     return 0

@@ -39,6 +39,8 @@ CLI::App* add_run(CLI::App& app) {
 int run_run() {
   const Scenario sc = flags.sc.to_scenario();
   const uint64_t max_events = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
+  if (!flags.trace.empty() && !sc.run.trace_hooks)
+    throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
   std::unique_ptr<Trace> trace;
   if (!flags.trace.empty()) {
     // Tracing slows every syscall down: the summary says so.

@@ -14,20 +14,37 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
   const Figures& f = r.figures;
   const ModelInfo* info = find_model(sc.model);
   char buf[2048];
-  std::snprintf(
-      buf, sizeof buf,
-      "%s (%s) on %s: %u connections, %u B responses, latency %s, %llu requests each\n"
-      "  wall          %10.3f s      requests/s %12.0f   bytes/s %12.0f\n"
-      "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n"
-      "  per request   CPU %8.2f us   syscalls %6.2f   EAGAIN %6.2f   ctx switches %5.2f\n"
-      "  latency (us)  p50 %9.1f   p90 %9.1f   p99 %9.1f   p99.9 %9.1f   max %9.1f\n",
-      sc.model.c_str(), info ? std::string(quadrant_name(info->quadrant)).c_str() : "?",
-      std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
-      sc.workload.size, sc.workload.latency.text().c_str(),
-      static_cast<unsigned long long>(sc.rounds), r.m.wall_s, f.requests_per_s, f.bytes_per_s,
-      r.m.cpu_s(), r.m.user_s, r.m.sys_s, f.cpu_util, f.cpu_us_per_req, f.syscalls_per_req,
-      f.eagain_per_req, f.ctx_per_req, f.p50_us, f.p90_us, f.p99_us, f.p999_us, f.max_us);
+  std::snprintf(buf, sizeof buf,
+                "%s (%s) on %s: %u connections, %u B responses, latency %s, %llu requests each\n"
+                "  wall          %10.3f s      requests/s %12.0f   bytes/s %12.0f\n"
+                "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
+                sc.model.c_str(), info ? std::string(quadrant_name(info->quadrant)).c_str() : "?",
+                std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
+                sc.workload.size, sc.workload.latency.text().c_str(),
+                static_cast<unsigned long long>(sc.rounds), r.m.wall_s, f.requests_per_s,
+                f.bytes_per_s, r.m.cpu_s(), r.m.user_s, r.m.sys_s, f.cpu_util);
   std::string s = buf;
+  // A part of the harness switched off leaves its figures out, not at 0.
+  if (f.has_syscalls) {
+    std::snprintf(buf, sizeof buf,
+                  "  per request   CPU %8.2f us   syscalls %6.2f   EAGAIN %6.2f   ctx switches "
+                  "%5.2f\n",
+                  f.cpu_us_per_req, f.syscalls_per_req, f.eagain_per_req, f.ctx_per_req);
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "  per request   CPU %8.2f us   syscalls not counted (--counters off)   ctx "
+                  "switches %5.2f\n",
+                  f.cpu_us_per_req, f.ctx_per_req);
+  }
+  s += buf;
+  if (f.has_latency) {
+    std::snprintf(buf, sizeof buf,
+                  "  latency (us)  p50 %9.1f   p90 %9.1f   p99 %9.1f   p99.9 %9.1f   max %9.1f\n",
+                  f.p50_us, f.p90_us, f.p99_us, f.p999_us, f.max_us);
+    s += buf;
+  } else {
+    s += "  latency       not measured (--histogram off)\n";
+  }
   if (sc.workload.transport == Transport::kFile) {
     const WorkloadOptions& w = sc.workload;
     s += "  file          " +
@@ -73,6 +90,7 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
     s += buf;
   }
   if (!sc.run.verify) s += "  verification OFF: payload bytes were not checked\n";
+  if (!sc.run.trace_hooks) s += "  trace hooks OFF: no timeline could be recorded\n";
   return s;
 }
 

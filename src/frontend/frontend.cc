@@ -120,13 +120,18 @@ LatencySpec flag_latency(const std::string& flag, const std::string& text) {
   return l;
 }
 
+bool flag_on_off(const std::string& flag, const std::string& text) {
+  if (text != "on" && text != "off") throw UsageError(flag + ": '" + text + "' must be on or off");
+  return text == "on";
+}
+
 void flag_model(const std::string& flag, const std::string& text) {
   if (find_model(text) == nullptr)
     throw UsageError(flag + ": unknown model '" + text + "' (see: iomodels list)");
 }
 
-void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
-  if (with_model) {
+void ScenarioFlags::add_to(CLI::App* app, ScenarioFlagParts parts) {
+  if (parts.model) {
     app->add_option("-m,--model", model, "I/O model (see: iomodels list)")->capture_default_str();
     app->add_option("-r,--requests", requests, "requests per connection, timed")
         ->capture_default_str();
@@ -157,7 +162,7 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
       ->capture_default_str();
   app->add_option("--timeout", timeout, "fail when no request completes for this long")
       ->capture_default_str();
-  app->add_option("--verify", verify, "check every payload byte: on | off")->capture_default_str();
+  if (parts.switches) add_switches_to(app);
   app->add_option("--seed", seed, "seed of the peer's latency draws")->capture_default_str();
   app->add_option("--peer-spin", peer_spin,
                   "peer spins this long before each deadline (precise, burns a peer core)")
@@ -178,6 +183,20 @@ void ScenarioFlags::add_to(CLI::App* app, bool with_model) {
   app->add_option("--pattern", pattern,
                   "closed loop: free (each connection asks again as soon as its response is "
                   "in) | lockstep (rounds: all ask together, wait for all)")
+      ->capture_default_str();
+}
+
+void ScenarioFlags::add_switches_to(CLI::App* app) {
+  app->add_option("--verify", verify, "check every payload byte: on | off")->capture_default_str();
+  app->add_option("--histogram", histogram,
+                  "time every request and record its latency: on | off (off: no percentiles)")
+      ->capture_default_str();
+  app->add_option("--counters", counters,
+                  "count every syscall, EAGAIN and io_uring_enter: on | off (off: no "
+                  "syscalls/request)")
+      ->capture_default_str();
+  app->add_option("--trace-hooks", trace_hooks,
+                  "look for a timeline at every request: on | off (off: no --trace)")
       ->capture_default_str();
 }
 
@@ -226,9 +245,10 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
   sc.run.timeout_ns = flag_duration("--timeout", timeout);
   if (sc.run.timeout_ns < 1'000'000) throw UsageError("--timeout: must be at least 1ms");
-  if (verify != "on" && verify != "off")
-    throw UsageError("--verify: '" + verify + "' must be on or off");
-  sc.run.verify = verify == "on";
+  sc.run.verify = flag_on_off("--verify", verify);
+  sc.run.histogram = flag_on_off("--histogram", histogram);
+  sc.run.counters = flag_on_off("--counters", counters);
+  sc.run.trace_hooks = flag_on_off("--trace-hooks", trace_hooks);
   return sc;
 }
 

@@ -15,6 +15,12 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Which flags ScenarioFlags::add_to adds besides the workload's.
+struct ScenarioFlagParts {
+  bool model = true;     // --model and --requests
+  bool switches = true;  // --verify, --histogram, --counters, --trace-hooks
+};
+
 // The flags that describe one scenario, as typed (validated by to_scenario).
 struct ScenarioFlags {
   std::string model = "epoll";
@@ -27,6 +33,10 @@ struct ScenarioFlags {
   std::string poll_interval = "100us";
   std::string timeout = "10s";
   std::string verify = "on";
+  // The harness's other per-request parts: on | off (see RunOptions).
+  std::string histogram = "on";
+  std::string counters = "on";
+  std::string trace_hooks = "on";
   std::string seed = "1";
   std::string peer_spin = "0";
   std::string peer;                // HOST:PORT of a remote `iomodels peer`
@@ -38,8 +48,11 @@ struct ScenarioFlags {
   std::string file_size = "256MiB";
   bool direct = false;
 
-  // Adds every flag; `with_model` = false leaves --model and --requests out.
-  void add_to(CLI::App* app, bool with_model = true);
+  void add_to(CLI::App* app, ScenarioFlagParts parts = {});
+  // Adds the switches of the harness's per-request work: --verify,
+  // --histogram, --counters, --trace-hooks (for a frontend with its own list
+  // of flags: bench).
+  void add_switches_to(CLI::App* app);
   // Validates everything; throws UsageError naming the bad flag.
   Scenario to_scenario() const;
 };
@@ -60,6 +73,8 @@ void flag_cpus(const std::string& flag, const std::string& text, Scenario* sc);
 // io_uring loop is refused with the reason.
 PeerLoopChoice flag_peer_loop(const std::string& flag, const std::string& text);
 LatencySpec flag_latency(const std::string& flag, const std::string& text);
+// "on" or "off".
+bool flag_on_off(const std::string& flag, const std::string& text);
 void flag_model(const std::string& flag, const std::string& text);
 
 // Writes `text` to `path` atomically (a temporary name, then rename).

@@ -162,8 +162,8 @@ std::string Trace::to_json() const {
   return doc.dump();
 }
 
-TraceScope::TraceScope(const char* name, const char* category)
-    : trace_(Trace::active()), name_(name), category_(category) {
+TraceScope::TraceScope(const char* name, const char* category, bool hooks)
+    : trace_(hooks ? Trace::active() : nullptr), name_(name), category_(category) {
   if (trace_) start_ns_ = now_ns();
 }
 

@@ -69,10 +69,11 @@ class Trace {
   bool truncated_ = false;
 };
 
-// A scope that becomes a slice on the active trace (if any).
+// A scope that becomes a slice on the active trace (if any); with `hooks`
+// false it does not look for one (RunOptions::trace_hooks off).
 class TraceScope {
  public:
-  TraceScope(const char* name, const char* category);
+  TraceScope(const char* name, const char* category, bool hooks = true);
   ~TraceScope();
   TraceScope(const TraceScope&) = delete;
   TraceScope& operator=(const TraceScope&) = delete;

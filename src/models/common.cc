@@ -19,9 +19,13 @@ namespace iomodels {
 namespace detail {
 
 const Request& begin_request(const RunContext& ctx, Exchange& ex) {
-  const uint64_t issued = ctx.scheduled_ns != 0 ? ctx.scheduled_ns : now_ns();
+  Trace* t = ctx.options.trace_hooks ? Trace::active() : nullptr;
+  // The issue time is read only when the histogram or a timeline needs it.
+  const uint64_t issued = ctx.scheduled_ns != 0                   ? ctx.scheduled_ns
+                          : ctx.options.histogram || t != nullptr ? now_ns()
+                                                                  : 0;
   const Request& rq = ex.begin(issued);
-  if (Trace* t = Trace::active()) t->request_begin(request_token(ex), issued, "request");
+  if (t != nullptr) t->request_begin(request_token(ex), issued, "request");
   return rq;
 }
 
@@ -59,7 +63,7 @@ Status read_until_eagain(const RunContext& ctx, Exchange& ex, std::span<uint8_t>
     Status err;
     if (!ex.feed(buf.data(), static_cast<size_t>(n), &err)) return err;
   }
-  finish(ctx, ex, now_ns());
+  finish(ctx, ex);
   if (--*left == 0) {
     *done = true;
     return {};

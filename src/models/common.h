@@ -91,19 +91,27 @@ std::string poll_not_applicable(const WorkloadOptions& w);
 // says whether the watchdog killed the peer.
 Status read_failed(const RunContext& ctx, const Exchange& ex, long r);
 
-// The response is complete: record its latency from the calling thread.
-inline void finish(const RunContext& ctx, const Exchange& ex, uint64_t now) {
-  ctx.latency->record(ex.latency_ns(now));
+// The response is complete: record its latency (when the histogram is on),
+// note the progress the watchdog looks for, and end its slice on the
+// timeline. The time is read only when the histogram or a timeline needs it.
+// Worker threads that share ctx.latency pass shared = true.
+inline void finish(const RunContext& ctx, const Exchange& ex, bool shared = false) {
+  // Always: without it the watchdog could not tell a slow run from a hung one.
   ctx.workload->note_progress();
-  if (Trace* t = Trace::active()) t->request_end(request_token(ex), now, "request");
+  Trace* t = ctx.options.trace_hooks ? Trace::active() : nullptr;
+  if (!ctx.options.histogram && t == nullptr) return;
+  const uint64_t now = now_ns();
+  if (ctx.options.histogram) {
+    if (shared)
+      ctx.latency->record_shared(ex.latency_ns(now));
+    else
+      ctx.latency->record(ex.latency_ns(now));
+  }
+  if (t != nullptr) t->request_end(request_token(ex), now, "request");
 }
 
 // The same from a worker thread that shares ctx.latency with others.
-inline void finish_shared(const RunContext& ctx, const Exchange& ex, uint64_t now) {
-  ctx.latency->record_shared(ex.latency_ns(now));
-  ctx.workload->note_progress();
-  if (Trace* t = Trace::active()) t->request_end(request_token(ex), now, "request");
-}
+inline void finish_shared(const RunContext& ctx, const Exchange& ex) { finish(ctx, ex, true); }
 
 // One Exchange per connection.
 std::vector<Exchange> make_exchanges(const RunContext& ctx);

@@ -124,7 +124,7 @@ Task client_loop(const RunContext& ctx, Exchange& ex, Conn conn, std::span<uint8
       Status err;
       if (!ex.feed(buf.data(), static_cast<size_t>(n), &err)) co_return err;
     }
-    finish(ctx, ex, now_ns());
+    finish(ctx, ex);
   }
   co_return Status();
 }

@@ -82,7 +82,8 @@ class EpollReactor final : public Model {
 
   // The callback: connection i is readable.
   Status on_readable(uint32_t i, bool* done) {
-    TraceScope callback("callback", "callback");  // a slice on the timeline, when tracing
+    // A slice on the timeline, when tracing.
+    TraceScope callback("callback", "callback", ctx_->options.trace_hooks);
     Exchange& ex = ex_[i];
     for (;;) {
       const long n =
@@ -92,7 +93,7 @@ class EpollReactor final : public Model {
       Status err;
       if (!ex.feed(buf_.data(), static_cast<size_t>(n), &err)) return err;
       if (ex.complete()) {
-        finish(*ctx_, ex, now_ns());
+        finish(*ctx_, ex);
         if (--left_[i] == 0) {
           *done = true;
           return {};

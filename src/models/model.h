@@ -45,12 +45,18 @@ struct RunOptions {
   uint32_t pool_threads = 0;             // threadpool workers; 0 = number of cores
   uint64_t poll_interval_ns = 100'000;   // polling-sleep: sleep between sweeps
   uint64_t timeout_ns = 10'000'000'000;  // no progress for this long = an error
-  bool verify = true;                    // check every payload byte
+  // The harness's own per-request work, each part on by default and each
+  // switchable off to measure what it costs (iomodels overhead):
+  bool verify = true;       // check every payload byte
+  bool histogram = true;    // time each request (issue, last byte) and record its latency
+  bool counters = true;     // count every syscall in src/sys (EAGAIN, io_uring_enter too)
+  bool trace_hooks = true;  // look for an installed timeline (Trace) at each request
 };
 
 // What a model is given. The model records each request's latency (issue to
 // last byte) in `latency` from the thread that calls run(); worker threads
 // record with Histogram::record_shared or merge their own before run() returns.
+// With options.histogram off nothing is recorded (finish() does it all).
 struct RunContext {
   Workload* workload = nullptr;
   RunOptions options;

@@ -174,7 +174,7 @@ class ThreadPool final : public Model {
         failed_.store(true, std::memory_order_relaxed);
         return s;
       }
-      detail::finish_shared(*ctx_, ex, now_ns());
+      detail::finish_shared(*ctx_, ex);
     }
     return {};
   }
@@ -183,9 +183,9 @@ class ThreadPool final : public Model {
   // no request completed meanwhile (a task may legitimately take longer).
   Status get(Future& f) {
     const timespec limit = sys::to_timespec(ctx_->options.timeout_ns);
-    uint64_t seen = ctx_->latency->count();
+    uint64_t seen = ctx_->workload->progress();
     while (!f.wait_for(&limit)) {
-      const uint64_t now_count = ctx_->latency->count();
+      const uint64_t now_count = ctx_->workload->progress();
       if (now_count != seen) {
         seen = now_count;
         continue;

@@ -113,13 +113,13 @@ class Threads final : public Model {
     // error if no request completed meanwhile: a run may take longer than
     // the timeout, a silence may not.
     const timespec limit = sys::to_timespec(ctx_->options.timeout_ns);
-    uint64_t seen = ctx_->latency->count();
+    uint64_t seen = ctx_->workload->progress();
     for (;;) {
       const uint32_t left = pending_.load(std::memory_order_acquire);
       if (left == 0) break;
       const long r = sys::futex_wait(&pending_, left, &limit);
       if (r != -ETIMEDOUT) continue;  // woken, changed (EAGAIN) or EINTR: re-check
-      const uint64_t now_count = ctx_->latency->count();
+      const uint64_t now_count = ctx_->workload->progress();
       if (now_count != seen) {
         seen = now_count;
         continue;
@@ -180,7 +180,7 @@ class Threads final : public Model {
         Status err;
         if (!ex.feed(w.buf.data(), static_cast<size_t>(n), &err)) return err;
       }
-      detail::finish_shared(*ctx_, ex, now_ns());
+      detail::finish_shared(*ctx_, ex);
     }
     return {};
   }

@@ -130,7 +130,7 @@ Status UringProactor::on_recv(uint32_t i, const io_uring_cqe& cqe) {
   recycle(cqe);
   if (!fed) return err;
   if (ex.complete()) {
-    finish(*ctx_, ex, now_ns());
+    finish(*ctx_, ex);
     if (--c.left == 0) {
       --active_;
       return {};

@@ -11,8 +11,11 @@
 
 namespace iomodels {
 
-Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uint64_t bytes) {
+Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uint64_t bytes,
+                const RunOptions& run) {
   Figures f;
+  f.has_latency = run.histogram;
+  f.has_syscalls = run.counters;
   const double n = requests > 0 ? static_cast<double>(requests) : 1.0;
   if (m.wall_s > 0) {
     f.requests_per_s = static_cast<double>(requests) / m.wall_s;
@@ -22,10 +25,13 @@ Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uin
   f.cpu_us_per_req = m.cpu_s() * 1e6 / n;
   f.user_us_per_req = m.user_s * 1e6 / n;
   f.sys_us_per_req = m.sys_s * 1e6 / n;
-  f.syscalls_per_req = static_cast<double>(m.calls.syscalls) / n;
-  f.eagain_per_req = static_cast<double>(m.calls.eagain) / n;
-  f.uring_enter_per_req = static_cast<double>(m.calls.uring_enter) / n;
   f.ctx_per_req = static_cast<double>(m.ctx()) / n;
+  if (f.has_syscalls) {
+    f.syscalls_per_req = static_cast<double>(m.calls.syscalls) / n;
+    f.eagain_per_req = static_cast<double>(m.calls.eagain) / n;
+    f.uring_enter_per_req = static_cast<double>(m.calls.uring_enter) / n;
+  }
+  if (!f.has_latency) return f;
   f.p50_us = static_cast<double>(h.percentile(0.50)) / 1e3;
   f.p90_us = static_cast<double>(h.percentile(0.90)) / 1e3;
   f.p99_us = static_cast<double>(h.percentile(0.99)) / 1e3;
@@ -115,6 +121,9 @@ nlohmann::json scenario_json(const Scenario& sc) {
           {"poll_interval_ns", sc.run.poll_interval_ns},
           {"timeout_ns", sc.run.timeout_ns},
           {"verify", sc.run.verify},
+          {"histogram", sc.run.histogram},
+          {"counters", sc.run.counters},
+          {"trace_hooks", sc.run.trace_hooks},
           {"seed", w.seed},
           {"peer_spin_ns", w.peer_spin_ns},
           {"peer", w.transport == Transport::kFile ? "none (file transport)"
@@ -137,6 +146,10 @@ nlohmann::json spectrum_json(const Histogram& h) {
 nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
   const Figures& f = r.figures;
   const ModelInfo* info = find_model(sc.model);
+  // A part switched off leaves its figures null: not measured, not zero.
+  const auto counted = [&](auto v) {
+    return f.has_syscalls ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
   return {
       {"scenario", scenario_json(sc)},
       {"quadrant", info ? quadrant_name(info->quadrant) : "?"},
@@ -148,10 +161,10 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
       {"cpu_sys_s", r.m.sys_s},
       {"cpu_util", f.cpu_util},
       {"cpu_us_per_req", f.cpu_us_per_req},
-      {"syscalls", r.m.calls.syscalls},
-      {"syscalls_per_req", f.syscalls_per_req},
-      {"eagain_per_req", f.eagain_per_req},
-      {"uring_enter_per_req", f.uring_enter_per_req},
+      {"syscalls", counted(r.m.calls.syscalls)},
+      {"syscalls_per_req", counted(f.syscalls_per_req)},
+      {"eagain_per_req", counted(f.eagain_per_req)},
+      {"uring_enter_per_req", counted(f.uring_enter_per_req)},
       {"voluntary_ctx", r.m.voluntary_ctx},
       {"involuntary_ctx", r.m.involuntary_ctx},
       {"ctx_per_req", f.ctx_per_req},
@@ -159,15 +172,15 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
       {"threads", r.model_threads},
       {"items_per_second", f.requests_per_s},
       {"bytes_per_second", f.bytes_per_s},
-      {"latency_us",
-       {{"p50", f.p50_us},
-        {"p90", f.p90_us},
-        {"p99", f.p99_us},
-        {"p999", f.p999_us},
-        {"max", f.max_us},
-        {"mean", f.mean_us},
-        {"min", r.latency.min() / 1e3}}},
-      {"latency_spectrum", spectrum_json(r.latency)},
+      {"latency_us", f.has_latency ? nlohmann::json{{"p50", f.p50_us},
+                                                    {"p90", f.p90_us},
+                                                    {"p99", f.p99_us},
+                                                    {"p999", f.p999_us},
+                                                    {"max", f.max_us},
+                                                    {"mean", f.mean_us},
+                                                    {"min", r.latency.min() / 1e3}}
+                                   : nlohmann::json(nullptr)},
+      {"latency_spectrum", f.has_latency ? spectrum_json(r.latency) : nlohmann::json(nullptr)},
       {"peer",
        {{"requests", r.peer.requests},
         {"cpu_util", r.peer.cpu_util()},

@@ -8,6 +8,7 @@
 
 #include "measure/env.h"
 #include "sys/cpus.h"
+#include "sys/sys.h"
 #include "sys/time.h"
 
 namespace iomodels {
@@ -132,11 +133,16 @@ Status Session::measure(const Body& body, ScenarioResult* out) {
   PeerStats ignored;
   if (Status st = workload_->peer_stats(&ignored, true); !st.ok()) return st;
 
+  // The syscall counters are process-wide: switched as this window asks,
+  // and back afterwards (counting is off only while RunOptions::counters is).
+  const bool counting = sys::counting();
+  sys::set_counting(sc_.run.counters);
   uint64_t done = 0;
   Recorder rec;
   rec.start();
   const Status st = body(*this, &done);
   const Measurement m = rec.stop();
+  sys::set_counting(counting);
   if (!st.ok()) return st;
 
   PeerStats peer;
@@ -147,7 +153,7 @@ Status Session::measure(const Body& body, ScenarioResult* out) {
   out->rounds = done;
   out->requests = done * sc_.workload.connections;
   out->bytes = out->requests * sc_.workload.size;
-  out->figures = figures(out->m, out->latency, out->requests, out->bytes);
+  out->figures = figures(out->m, out->latency, out->requests, out->bytes, sc_.run);
   out->model_threads = threads_;
   return {};
 }

@@ -65,10 +65,32 @@ Counters counters_total() {
 }
 
 namespace {
+
+// What a wrapper does besides the call, in one word: kCount counts it,
+// kObserve shows it to the observer.
+constexpr unsigned kCount = 1;
+constexpr unsigned kObserve = 2;
+std::atomic<unsigned> g_mode{kCount};
 std::atomic<SyscallObserver> g_observer{nullptr};
+
 }  // namespace
 
-void set_syscall_observer(SyscallObserver obs) { g_observer.store(obs); }
+void set_syscall_observer(SyscallObserver obs) {
+  g_observer.store(obs);
+  if (obs != nullptr)
+    g_mode.fetch_or(kObserve);
+  else
+    g_mode.fetch_and(~kObserve);
+}
+
+void set_counting(bool on) {
+  if (on)
+    g_mode.fetch_or(kCount);
+  else
+    g_mode.fetch_and(~kCount);
+}
+
+bool counting() { return (g_mode.load(std::memory_order_relaxed) & kCount) != 0; }
 
 namespace {
 
@@ -78,26 +100,31 @@ inline uint64_t clock_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// Counts one kernel entry and turns (-1, errno) into -errno.
-inline long counted(long ret) {
+// Counts one result (-errno or >= 0) in this thread's counters.
+inline void count(long neg_errno_or_result) {
   auto& c = detail::local_counters();
   detail::bump(c.syscalls);
-  if (ret < 0) {
-    const int e = errno;
-    if (e == EAGAIN || e == EWOULDBLOCK) detail::bump(c.eagain);
-    return -e;
-  }
-  return ret;
+  if (neg_errno_or_result == -EAGAIN || neg_errno_or_result == -EWOULDBLOCK) detail::bump(c.eagain);
 }
 
-// One counted call, shown to the observer (the timeline) when there is one.
+// Turns (-1, errno) into -errno.
+inline long result(long ret) { return ret < 0 ? -errno : ret; }
+
+// One call: counted (unless counting is off when it returns: a call that
+// slept across the switch is judged by the window it ends in, as the
+// Recorder sees it), and shown to the observer (the timeline) when there is one.
 template <typename F>
 inline long call(const char* name, F&& f) {
+  if ((g_mode.load(std::memory_order_relaxed) & kObserve) == 0) {
+    const long r = result(f());
+    if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) count(r);
+    return r;
+  }
   const SyscallObserver obs = g_observer.load(std::memory_order_relaxed);
-  if (obs == nullptr) return counted(f());
-  const uint64_t start = clock_ns();
-  const long r = counted(f());
-  obs(name, start, clock_ns(), r);
+  const uint64_t start = obs ? clock_ns() : 0;
+  const long r = result(f());
+  if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) count(r);
+  if (obs) obs(name, start, clock_ns(), r);
   return r;
 }
 
@@ -114,9 +141,7 @@ inline long retry(const char* name, F&& f) {
 }  // namespace
 
 void count_call(long ret) {
-  auto& c = detail::local_counters();
-  detail::bump(c.syscalls);
-  if (ret == -EAGAIN || ret == -EWOULDBLOCK) detail::bump(c.eagain);
+  if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) count(ret);
 }
 
 long read(int fd, void* buf, size_t n) {
@@ -233,8 +258,9 @@ long futex_wake(std::atomic<uint32_t>* addr, int count) {
 
 long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsigned flags,
                  const timespec* timeout, uint32_t min_wait_us) {
-  auto& c = detail::local_counters();
-  const SyscallObserver obs = g_observer.load(std::memory_order_relaxed);
+  const unsigned mode = g_mode.load(std::memory_order_relaxed);
+  const SyscallObserver obs =
+      (mode & kObserve) != 0 ? g_observer.load(std::memory_order_relaxed) : nullptr;
   long r;
   do {
     const uint64_t start = obs ? clock_ns() : 0;
@@ -251,8 +277,10 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
       r = ::io_uring_enter(ring->ring_fd, to_submit, min_complete, flags, nullptr);
     }
     // liburing's io_uring_enter returns -errno itself.
-    detail::bump(c.uring_enter);
-    count_call(r);
+    if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) {
+      detail::bump(detail::local_counters().uring_enter);
+      count(r);
+    }
     if (obs) obs("io_uring_enter", start, clock_ns(), r);
     // An interrupted wait may already have submitted; the caller re-counts pending work.
   } while (r == -EINTR && to_submit == 0);

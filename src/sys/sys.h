@@ -66,8 +66,15 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
 using SyscallObserver = void (*)(const char* name, uint64_t start_ns, uint64_t end_ns, long result);
 void set_syscall_observer(SyscallObserver obs);
 
-// Records one syscall that returned `ret` (a raw result: -1 with errno, or >= 0).
-// For code that must call the kernel directly; the wrappers below use it.
+// Whether the wrappers count their calls (process-wide; on by default). Off,
+// a wrapper is the bare call: counters_total() then stands still, and what a
+// run counts is absent from its figures. Session::measure sets it for its
+// window from RunOptions::counters, to measure what counting costs.
+void set_counting(bool on);
+bool counting();
+
+// Records one syscall that returned `ret` (-errno, or >= 0), unless counting is off.
+// For code that must call the kernel directly.
 void count_call(long ret_or_neg_errno);
 
 // --- I/O ---

@@ -127,6 +127,9 @@ class Workload {
   void disarm_watchdog();
   bool watchdog_fired() const { return watchdog_fired_.load(); }
   void note_progress() { progress_.fetch_add(1, std::memory_order_relaxed); }
+  // Requests completed so far (what note_progress counted): how a model that
+  // waits for its threads tells a long run from a stuck one.
+  uint64_t progress() const { return progress_.load(std::memory_order_relaxed); }
 
  private:
   Workload() = default;
