@@ -2,7 +2,7 @@
 """Runs one `iomodels run` scenario several times under each variant of some
 flags, interleaved (variant A, B, A, B ...), and prints per variant the median,
 the coefficient of variation (population standard deviation / mean) and the
-range of CPU us/request and requests/s. Made to compare run-to-run spread, e.g.
+range of CPU us/request and requests/s, the model's and the peer's. Made to compare run-to-run spread, e.g.
 with and without CPU placement.
 
 Usage: tools/spread.py [--binary PATH] [--repeat N] [--variant FLAGS]... -- run flags
@@ -19,7 +19,14 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIGURES = (("cpu_us_per_req", "CPU us/req"), ("items_per_second", "requests/s"))
+FIGURES = (("cpu_us_per_req", "CPU us/req"), ("items_per_second", "requests/s"),
+           ("peer.cpu_us_per_req", "peer CPU us/req"), ("peer.cpu_util", "peer CPU (cores)"))
+
+
+def figure(result, key):
+    for part in key.split("."):
+        result = result.get(part) if isinstance(result, dict) else None
+    return result
 
 
 def default_binary():
@@ -60,7 +67,9 @@ def main():
     print(f"|---|---|---:|---:|---:|---:|")
     for v in variants:
         for key, label in FIGURES:
-            xs = [r[key] for r in results[v]]
+            xs = [figure(r, key) for r in results[v]]
+            if any(x is None for x in xs):
+                continue  # e.g. no peer on the file transport
             cv = 100 * statistics.pstdev(xs) / statistics.mean(xs) if statistics.mean(xs) else 0
             print(f"| {v or '(as given)'} | {label} | {statistics.median(xs):,.2f} | {cv:.1f}% "
                   f"| {min(xs):,.2f} | {max(xs):,.2f} |")
