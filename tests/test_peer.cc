@@ -708,3 +708,43 @@ TEST_CASE("a killed peer closes every connection whichever loop it ran", "[peer]
     }
   }
 }
+
+// A client that sends its last requests and then shuts its sending side
+// gets every response, then the end of file: the peer neither drops the
+// answers nor keeps the connection open forever.
+void check_half_close(Transport t, PeerLoopChoice loop) {
+  auto w = make_workload(t, 2, 4096, "1ms", loop);
+  Client cl(*w);
+  const ClientConn& c = w->conns()[0];
+  uint64_t ids[3];
+  for (uint64_t& id : ids) REQUIRE(cl.send(c, 4096, &id));
+  REQUIRE(::shutdown(c.wfd, SHUT_WR) == 0);
+  std::string err;
+  for (uint64_t id : ids) {
+    const bool ok = cl.receive(c, 4096, id, &err);
+    INFO("request " << id << ": " << err);
+    REQUIRE(ok);
+  }
+  pollfd p{c.rfd, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 2000) == 1);
+  CHECK(::read(c.rfd, cl.buf.data(), cl.buf.size()) == 0);
+  // The other connection is untouched.
+  REQUIRE(cl.send(w->conns()[1], 64, &ids[0]));
+  const bool ok = cl.receive(w->conns()[1], 64, ids[0], &err);
+  INFO(err);
+  CHECK(ok);
+}
+
+TEST_CASE("a client that shuts its sending side gets its responses then end of file", "[peer]") {
+  std::string why;
+  for (Transport t : all_transports()) {
+    if (t == Transport::kPipe) continue;  // a pipe has no half-close: its end is its close
+    for (PeerLoopChoice loop : {PeerLoopChoice::kUring, PeerLoopChoice::kEpoll}) {
+      if (loop == PeerLoopChoice::kUring && !uring_peer_available(&why)) continue;
+      DYNAMIC_SECTION(transport_name(t)
+                      << (loop == PeerLoopChoice::kUring ? ", io_uring" : ", epoll")) {
+        check_half_close(t, loop);
+      }
+    }
+  }
+}

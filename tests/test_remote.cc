@@ -6,10 +6,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,12 +23,15 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "calibrate/process.h"
 #include "util.h"
+#include "workload/payload.h"
 
 using namespace iomodels;
 using nlohmann::json;
@@ -497,5 +503,128 @@ TEST_CASE("the network namespace test's probe does what the test does, and says 
     CHECK(why.find("`" + path + "/ip -n iomt-") == 0);
     CHECK(why.find("link add pa type veth") != std::string::npos);
     CHECK(why.find("mount --make-rslave /") != std::string::npos);
+  }
+}
+
+namespace {
+
+int count_fds(pid_t pid) {
+  int n = 0;
+  if (DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return n;
+}
+
+// user + system CPU of a process so far, in seconds.
+double cpu_seconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+int connect_to(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// One request of 64 bytes on a fresh connection, answered within 2 s.
+bool served(uint16_t port) {
+  const int fd = connect_to(port);
+  if (fd < 0) return false;
+  const Request rq{0, 64, 1};
+  bool ok = ::send(fd, &rq, sizeof rq, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof rq);
+  uint8_t buf[64];
+  size_t got = 0;
+  while (ok && got < sizeof buf) {
+    pollfd p{fd, POLLIN, 0};
+    ok = ::poll(&p, 1, 2000) == 1;
+    const ssize_t n = ok ? ::read(fd, buf + got, sizeof buf - got) : -1;
+    ok = n > 0;
+    if (ok) got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return ok && verify_payload(0, 1, 0, buf, sizeof buf) == sizeof buf;
+}
+
+void check_hostile_clients(const std::string& loop) {
+  // A peer with 64 descriptors at most, as after `ulimit -n 64`.
+  int err[2];
+  REQUIRE(::pipe(err) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(err[1], 2);
+    ::close(err[0]);
+    const rlimit rl{64, 64};
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    ::execl(IOMODELS_BINARY, "iomodels", "peer", "--listen", "127.0.0.1:0", "--latency", "0",
+            "--loop", loop.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(err[1]);
+  const uint16_t port = read_port(err[0]);
+  REQUIRE(port != 0);
+  REQUIRE(served(port));
+  const int base = count_fds(pid);
+
+  // 100 clients that send half a request and close at once: none is left
+  // behind in the peer.
+  for (int i = 0; i < 100; ++i) {
+    const int fd = connect_to(port);
+    REQUIRE(fd >= 0);
+    const uint64_t half = 42;
+    ::send(fd, &half, sizeof half, MSG_NOSIGNAL);
+    ::close(fd);
+  }
+  int now = 0;
+  for (int i = 0; i < 100 && (now = count_fds(pid)) > base; ++i) ::usleep(20'000);
+  CHECK(now <= base);
+
+  // 100 clients held open: more than the peer may hold. It must not spin
+  // on the accepts it cannot make, and serves again once they are gone.
+  std::vector<int> held;
+  for (int i = 0; i < 100; ++i) held.push_back(connect_to(port));
+  ::usleep(200'000);
+  const double cpu0 = cpu_seconds(pid);
+  ::usleep(1'000'000);
+  const double spent = cpu_seconds(pid) - cpu0;
+  INFO("the peer used " << spent << " s of CPU in 1 s while out of descriptors");
+  CHECK(spent < 0.2);
+  for (int fd : held)
+    if (fd >= 0) ::close(fd);
+  bool again = false;
+  for (int i = 0; i < 20 && !again; ++i) again = served(port);
+  CHECK(again);
+
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  ::close(err[0]);
+}
+
+}  // namespace
+
+TEST_CASE("the standalone peer leaks no descriptor and does not spin when out of them",
+          "[remote][serial]") {
+  std::string why;
+  for (const std::string loop : {"uring", "epoll"}) {
+    if (loop == "uring" && !uring_peer_available(&why)) continue;
+    DYNAMIC_SECTION(loop) { check_hostile_clients(loop); }
   }
 }

@@ -36,6 +36,9 @@ constexpr uint64_t kTokenFirstSlot = 2;
 constexpr size_t kIoChunk = 64 * 1024;
 // One epoll_wait serves up to this many ready fds.
 constexpr int kMaxEvents = 512;
+// When accept fails for lack of descriptors or memory, the listening socket
+// is left alone this long rather than retried at once.
+constexpr uint64_t kAcceptRetryNs = 50'000'000;
 // One batch of due responses: at most this many writes and payload bytes.
 constexpr unsigned kBatchWrites = 256;
 constexpr size_t kBatchBytes = 256 * 1024;
@@ -46,6 +49,8 @@ struct Slot {
   uint32_t gen = 0;  // bumped on reuse, so a stale deadline is ignored
   bool open = false;
   bool control = false;
+  bool read_done = false;  // end of file seen: close once every response is out
+  uint32_t pending = 0;    // responses in the deadline heap
   detail::RequestAssembler in;
   std::deque<detail::Out> out;
   uint64_t last_due_ns = 0;  // of its latest request: responses leave in request order
@@ -84,8 +89,19 @@ class Peer {
     std::vector<epoll_event> evs(kMaxEvents);
     for (;;) {
       long n;
-      if (heap_.empty()) {
+      if (accept_paused_) {
+        const uint64_t now = now_ns();
+        if (now >= accept_resume_ns_) {
+          accept_paused_ = false;
+          watch(opts_.listen_fd, EPOLLIN, kTokenListen);
+        }
+      }
+      if (heap_.empty() && !accept_paused_) {
         n = ep_.wait(evs.data(), kMaxEvents, nullptr);
+      } else if (heap_.empty()) {
+        const uint64_t now = now_ns();
+        n = timed_sleep(evs.data(), kMaxEvents,
+                        accept_resume_ns_ > now ? accept_resume_ns_ - now : 0);
       } else {
         const uint64_t now = now_ns();
         const uint64_t due = heap_.top().due_ns;
@@ -116,7 +132,8 @@ class Peer {
         }
         const uint32_t s = static_cast<uint32_t>(tok - kTokenFirstSlot);
         const uint32_t e = evs[i].events;
-        if (e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) on_readable(s);
+        if (e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+          on_readable(s, (e & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0);
         if (slots_[s].open && (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) flush(s);
       }
       fire_due();
@@ -157,6 +174,8 @@ class Peer {
     sl.control = control;
     sl.in.clear();
     sl.out.clear();
+    sl.read_done = false;
+    sl.pending = 0;
     sl.last_due_ns = 0;
     if (control) control_slot_ = s;
     sys::fcntl_setfl(rfd, O_NONBLOCK, 0);
@@ -185,19 +204,36 @@ class Peer {
   void accept_all() {
     for (;;) {
       const long fd = sys::accept4(opts_.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN: all taken; EMFILE and the like: try on the next event
+      if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+        // Out of descriptors or memory. The listening socket stays readable,
+        // so level-triggered epoll would report it again at once and the
+        // loop would spin: leave it out of the set for a while instead.
+        ep_.remove(opts_.listen_fd);
+        accept_paused_ = true;
+        accept_resume_ns_ = now_ns() + kAcceptRetryNs;
+        return;
+      }
+      if (fd < 0) return;  // EAGAIN: all taken
       const int one = 1;
       sys::setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       add_slot(static_cast<int>(fd), static_cast<int>(fd), false);
     }
   }
 
-  void on_readable(uint32_t s) {
+  // `hangup`: the event also said the other side stopped sending, so the
+  // reads go on to the end of file, which no later edge would report.
+  void on_readable(uint32_t s, bool hangup) {
     for (;;) {
       Slot& sl = slots_[s];
+      if (sl.read_done) return;
       const long n = sys::read(sl.rfd, rx_.data(), rx_.size());
       if (n == -EAGAIN) return;
-      if (n <= 0) {  // EOF or error: the client is gone
+      if (n == 0 && !sl.control) {  // end of file: answer what was asked, then close
+        sl.read_done = true;
+        close_when_done(s);
+        return;
+      }
+      if (n <= 0) {  // an error, or the parent's control socket closed
         close_slot(s);
         return;
       }
@@ -205,8 +241,15 @@ class Peer {
       // A short read drained the stream (pipes and stream sockets return what
       // is queued, up to the buffer), so skip the read that would say EAGAIN.
       // Seqpacket control messages come one per read; they are never batched.
-      if (static_cast<size_t>(n) < rx_.size()) return;
+      if (static_cast<size_t>(n) < rx_.size() && !hangup) return;
     }
+  }
+
+  // A connection whose client has stopped sending is closed once every
+  // response it asked for is out.
+  void close_when_done(uint32_t s) {
+    const Slot& sl = slots_[s];
+    if (sl.open && sl.read_done && sl.out.empty() && sl.pending == 0) close_slot(s);
   }
 
   // Takes whole requests out of the byte stream; false if the slot was closed.
@@ -232,6 +275,7 @@ class Peer {
         flush(s);
         return slots_[s].open;
       }
+      ++sl.pending;
       heap_.push(detail::Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
       return true;
     });
@@ -269,6 +313,7 @@ class Peer {
     if (o.offset == o.size) {
       core_.served();
       sl.out.pop_front();
+      if (sl.out.empty()) close_when_done(s);
     }
   }
 
@@ -335,6 +380,7 @@ class Peer {
       heap_.pop();
       Slot& sl = slots_[d.slot];
       if (!sl.open || sl.gen != d.gen) continue;
+      --sl.pending;
       sl.out.push_back(detail::Out{d.due_ns, d.id, d.conn_index, d.size, 0, false});
       // A slot with responses still queued is waiting for EPOLLOUT.
       if (sl.out.size() == 1) ready_.push_back(d.slot);
@@ -352,6 +398,8 @@ class Peer {
   uint64_t next_seq_ = 0;
   std::vector<uint32_t> ready_;  // slots with a response just fallen due
   detail::BatchWriter batch_;
+  bool accept_paused_ = false;  // out of descriptors: the listening socket is left alone
+  uint64_t accept_resume_ns_ = 0;
   // Received requests, parsed in place. Separate from scratch_, which flush()
   // fills with payload while parse() may still be reading later requests.
   std::vector<uint8_t> rx_;
@@ -362,6 +410,8 @@ class Peer {
 
 int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conns,
                   std::string* why) {
+  // Every client holds a descriptor here: take what the hard limit allows.
+  raise_fd_limit();
   if (opts.loop != PeerLoopChoice::kEpoll) {
     std::string no_uring;
     const int code = detail::run_uring_peer(opts, conns, &no_uring);
