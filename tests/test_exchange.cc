@@ -2,6 +2,9 @@
 // a flipped byte, bytes of another connection or request, a shifted stream,
 // too many bytes — and accepts the right bytes in any split.
 #include <catch2/catch.hpp>
+#include <cstring>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "workload/exchange.h"
@@ -81,4 +84,25 @@ TEST_CASE("Exchange with verification off still counts bytes", "[exchange]") {
   CHECK(ex.feed(junk.data(), junk.size(), &err));
   CHECK(ex.complete());
   CHECK_FALSE(ex.feed(junk.data(), 1, &err));
+}
+
+TEST_CASE("no shift of a response, and no other response, verifies as it", "[exchange]") {
+  constexpr size_t kBytes = 1 << 20;
+  std::vector<uint8_t> p(kBytes + 64);
+  fill_payload(3, 7, 0, p.data(), p.size());
+  // Every word of one response differs from every other: a whole-word shift
+  // or a repeated word cannot pass.
+  std::set<uint64_t> words;
+  for (size_t i = 0; i < kBytes; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p.data() + i, 8);
+    words.insert(w);
+  }
+  CHECK(words.size() == kBytes / 8);
+  for (size_t shift = 1; shift <= 64; ++shift)
+    CHECK(verify_payload(3, 7, 0, p.data() + shift, kBytes) < 16);
+  // A neighbouring request or connection fails at its first byte or so.
+  for (const auto& [conn, id] : {std::pair<uint32_t, uint64_t>{3, 8}, {4, 7}, {2, 7}, {3, 6}})
+    CHECK(verify_payload(conn, id, 0, p.data(), kBytes) < 8);
+  CHECK(verify_payload(3, 7, 0, p.data(), kBytes) == kBytes);
 }
