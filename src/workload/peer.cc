@@ -159,14 +159,7 @@ class Peer {
   void watch(int fd, uint32_t events, uint64_t token) { ep_.add(fd, events, token); }
 
   void add_slot(int rfd, int wfd, bool control) {
-    uint32_t s;
-    if (!free_.empty()) {
-      s = free_.back();
-      free_.pop_back();
-    } else {
-      s = static_cast<uint32_t>(slots_.size());
-      slots_.emplace_back();
-    }
+    const uint32_t s = detail::take_slot(&slots_, &free_);
     Slot& sl = slots_[s];
     sl.rfd = rfd;
     sl.wfd = wfd;

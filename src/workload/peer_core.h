@@ -77,6 +77,19 @@ struct Out {
   bool started;  // its first bytes are out and its lateness recorded
 };
 
+// A connection's slot: the most recently freed one, or a new one at the end.
+// Indices stay small and stable, so they can be tokens and heap keys.
+template <typename Slot>
+uint32_t take_slot(std::vector<Slot>* slots, std::vector<uint32_t>* free) {
+  if (!free->empty()) {
+    const uint32_t s = free->back();
+    free->pop_back();
+    return s;
+  }
+  slots->emplace_back();
+  return static_cast<uint32_t>(slots->size() - 1);
+}
+
 // Whole requests out of one connection's byte stream.
 class RequestAssembler {
  public:
