@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +23,7 @@
 #include "bench/grid.h"
 #include "bench/noisy.h"
 #include "frontend/frontend.h"
+#include "frontend/output.h"
 #include "measure/env.h"
 #include "measure/trace.h"
 #include "run/figures.h"
@@ -174,6 +176,47 @@ bool truthy(const std::optional<std::string>& v) {
   return lower != "false" && lower != "no" && lower != "off";
 }
 
+// Google Benchmark's own handling of a bad value is to print its usage and
+// exit 0, or to misbehave later (a negative repetition count): the values
+// it would misread are checked here, each a UsageError naming the flag.
+void check_gb_flags(const std::vector<std::string>& args) {
+  auto one_of = [&](const char* name, std::initializer_list<std::string_view> ok) {
+    const auto v = gb_flag(args, name);
+    if (!v) return;
+    std::string list;
+    for (std::string_view o : ok) {
+      if (*v == o) return;
+      list += (list.empty() ? "" : ", ") + std::string(o);
+    }
+    throw UsageError(std::string("--") + name + ": '" + *v + "' must be one of " + list);
+  };
+  one_of("benchmark_format", {"console", "json", "csv"});
+  one_of("benchmark_out_format", {"console", "json", "csv"});
+  one_of("benchmark_time_unit", {"ns", "us", "ms", "s"});
+  auto whole = [&](const char* name, long lo, long hi) {
+    const auto v = gb_flag(args, name);
+    if (!v) return;
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || errno != 0 || n < lo || n > hi)
+      throw UsageError(std::string("--") + name + ": '" + *v + "' must be a whole number from " +
+                       std::to_string(lo) + " to " + std::to_string(hi));
+  };
+  whole("benchmark_repetitions", 1, 1000);
+  for (const char* name : {"benchmark_min_time", "benchmark_min_warmup_time"}) {
+    const auto v = gb_flag(args, name);
+    if (!v) continue;
+    char* end = nullptr;
+    const double s = std::strtod(v->c_str(), &end);
+    if (v->empty() || *end != '\0' || !(s >= 0) || s > 3600)
+      throw UsageError(std::string("--") + name + ": '" + *v +
+                       "' must be a number of seconds from 0 to 3600 (e.g. 0.5)");
+  }
+  if (const auto v = gb_flag(args, "benchmark_out"); v && (v->empty() || *v == "true"))
+    throw UsageError("--benchmark_out: needs a file name (--benchmark_out=FILE)");
+}
+
 }  // namespace
 
 CLI::App* add_bench(CLI::App& app) {
@@ -268,25 +311,29 @@ CLI::App* add_bench(CLI::App& app) {
 
 int run_bench() {
   std::vector<std::string> gb_args = {"iomodels bench"};
-  bool has_min_time = false;
-  // Google Benchmark writes --benchmark_out itself, as it goes; it gets a
-  // temporary name that is renamed into place only after a complete run.
-  std::string out_path, out_tmp;
-  for (std::string a : bench_app->remaining()) {
-    static constexpr std::string_view kOut = "--benchmark_out=";
-    if (a.rfind(kOut, 0) == 0 && a.size() > kOut.size()) {
-      out_path = a.substr(kOut.size());
-      out_tmp = out_path + ".tmp." + std::to_string(::getpid());
-      a = std::string(kOut) + out_tmp;
-    }
+  for (const std::string& a : bench_app->remaining()) {
     if (a.rfind("--benchmark_", 0) != 0)
       throw UsageError("unexpected argument '" + a +
                        "' (grid flags are listed by --help; Google Benchmark's start with "
                        "--benchmark_)");
-    if (a.rfind("--benchmark_min_time", 0) == 0) has_min_time = true;
     gb_args.push_back(a);
   }
-  if (!has_min_time) gb_args.emplace_back(kDefaultMinTime);
+  check_gb_flags(gb_args);
+  if (!gb_flag(gb_args, "benchmark_min_time")) gb_args.emplace_back(kDefaultMinTime);
+  // Google Benchmark writes --benchmark_out itself, as it goes: checked
+  // here, before the grid runs; it then writes a temporary file that is
+  // renamed into place only after a complete run (or the device itself).
+  OutputPath out_file;
+  if (const auto out = gb_flag(gb_args, "benchmark_out")) {
+    out_file = check_output("--benchmark_out", *out);
+    if (out_file.kind() == OutputPath::Kind::kFd && out_file.fd() == 1)
+      throw UsageError(
+          "--benchmark_out: standard output already carries the console report; write the file "
+          "elsewhere (or use --benchmark_format=json)");
+  }
+  const OutputPath latency_out = check_output("--latency-out", flags.latency_out);
+  const OutputPath trace_out = check_output("--trace", flags.trace);
+  check_distinct({&out_file, &latency_out, &trace_out});
 
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool level_ok = false;
@@ -298,6 +345,11 @@ int run_bench() {
 
   const bench::Grid grid = make_grid();
 
+  if (out_file.given()) {
+    const std::string name = out_file.begin_by_name();
+    for (std::string& a : gb_args)
+      if (a.rfind("--benchmark_out=", 0) == 0) a = "--benchmark_out=" + name;
+  }
   std::vector<char*> argv;
   for (std::string& a : gb_args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -362,12 +414,12 @@ int run_bench() {
   benchmark::JSONReporter json_file;
   NoisyReporter file(&json_file, &spreads, false);
   const bool mark_file =
-      !out_tmp.empty() && gb_flag(gb_args, "benchmark_out_format").value_or("json") == "json";
+      out_file.given() && gb_flag(gb_args, "benchmark_out_format").value_or("json") == "json";
   const size_t ran = benchmark::RunSpecifiedBenchmarks(&display, mark_file ? &file : nullptr);
   bench::close_sessions();
   if (trace) {
     trace->uninstall();
-    write_file_atomically(flags.trace, trace->to_json());
+    trace_out.write(trace->to_json());
     std::fprintf(stderr,
                  "iomodels bench: timeline %s: %zu events%s (tracing slows every syscall)\n",
                  flags.trace.c_str(), trace->events(),
@@ -375,23 +427,26 @@ int run_bench() {
   }
   benchmark::Shutdown();
 
-  if (!out_tmp.empty() && std::rename(out_tmp.c_str(), out_path.c_str()) != 0) {
-    std::remove(out_tmp.c_str());
-    std::fprintf(stderr, "iomodels: cannot write %s\n", out_path.c_str());
-    return 1;
-  }
-  if (!flags.latency_out.empty()) {
+  out_file.commit();
+  if (latency_out.given()) {
     const nlohmann::json out = {{"environment", env}, {"spectra", bench::spectra()}};
-    write_file_atomically(flags.latency_out, out.dump(1) + "\n");
+    latency_out.write(out.dump(1) + "\n");
   }
+  size_t failed = 0;
+  for (const auto& [name, why] : bench::skipped())
+    if (why.rfind("failed: ", 0) == 0) ++failed;
   if (!bench::skipped().empty())
-    std::fprintf(stderr, "iomodels bench: %zu of %zu benchmarks skipped or failed (see ERROR)\n",
-                 bench::skipped().size(), ran);
+    std::fprintf(stderr,
+                 "iomodels bench: %zu of %zu benchmarks not applicable, %zu failed (see ERROR)\n",
+                 bench::skipped().size() - failed, ran, failed);
   if (ran == 0) {
+    if (truthy(gb_flag(gb_args, "benchmark_list_tests"))) return 0;
     std::fprintf(stderr, "iomodels: error: no benchmark matched\n");
     return 2;
   }
-  return 0;
+  // 0 only when what was asked was done: a point that failed (not one that
+  // does not apply) fails the run.
+  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace iomodels::bench

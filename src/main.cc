@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include "bench/command.h"
 #include "calibrate/command.h"
@@ -9,6 +10,7 @@
 #include "frontend/frontend.h"
 #include "measure/env.h"
 #include "overhead/command.h"
+#include "sys/cleanup.h"
 
 int main(int argc, char** argv) {
   using namespace iomodels::cli;
@@ -22,6 +24,9 @@ int main(int argc, char** argv) {
   // A write to a peer that died is an error to report (-EPIPE), not a reason
   // to die: pipes and io_uring writes raise SIGPIPE otherwise.
   ::signal(SIGPIPE, SIG_IGN);
+  // Ctrl-C (or SIGTERM, SIGHUP) removes the temporary files of a result
+  // still being written before the process ends.
+  iomodels::sys::install_signal_cleanup();
   CLI::App app{
       "iomodels: what each I/O model costs while a program waits for slow I/O.\n"
       "A forked peer process plays a slow device; each model (blocking, polling, threads,\n"
@@ -56,6 +61,11 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::fprintf(stderr, "iomodels: error: %s\n", e.what());
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "iomodels: out of memory: an allocation failed (a memory limit such as ulimit "
+                 "-v, or fewer connections or threads)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "iomodels: %s\n", e.what());
     return 1;

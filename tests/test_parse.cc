@@ -18,7 +18,8 @@ TEST_CASE("parse_duration accepts durations in every unit", "[parse]") {
       {"2s", 2'000'000'000},
       {".5us", 500},
       {"3600s", 3600ull * 1'000'000'000},
-      {"1.0000005ms", 1'000'001},
+      {"1.000001ms", 1'000'001},
+      {"0.1us", 100},
   };
   for (const auto& [text, want] : good) {
     INFO(text);
@@ -32,7 +33,9 @@ TEST_CASE("parse_duration accepts durations in every unit", "[parse]") {
 
 TEST_CASE("parse_duration rejects bad durations with a reason", "[parse]") {
   for (const char* bad : {"5xs", "-1ms", "1e999s", "", "ms", "1.2.3ms", "99999999999999999999s",
-                          "1", "3601s", " 1ms", "1ms ", "1 ms", "1MS", ".", "nan", "infs"}) {
+                          "1", "3601s", " 1ms", "1ms ", "1 ms", "1MS", ".", "nan", "infs",
+                          // below the nanosecond resolution: never rounded away
+                          "0.4ns", "1.5ns", "1.0000005ms"}) {
     INFO("'" << bad << "'");
     uint64_t ns = 777;
     std::string why;
@@ -46,7 +49,7 @@ TEST_CASE("parse_size accepts byte counts with binary units", "[parse]") {
   const std::pair<const char*, uint64_t> good[] = {
       {"1", 1},           {"4096", 4096}, {"4K", 4096},    {"4k", 4096},
       {"4KiB", 4096},     {"4KB", 4096},  {"1M", 1 << 20}, {"1MiB", 1 << 20},
-      {"1G", 1ull << 30}, {"1.5K", 1536}, {"512B", 512},
+      {"1G", 1ull << 30}, {"1.5K", 1536}, {"512B", 512},   {"1TiB", 1ull << 40},
   };
   for (const auto& [text, want] : good) {
     INFO(text);
@@ -58,8 +61,8 @@ TEST_CASE("parse_size accepts byte counts with binary units", "[parse]") {
 }
 
 TEST_CASE("parse_size rejects bad sizes with a reason", "[parse]") {
-  for (const char* bad :
-       {"0", "1.5", "4XB", "", "-1", "K", "0.1K", "1e3", "1.2.3", "99999999999999999999", "1TiB"}) {
+  for (const char* bad : {"0", "1.5", "4XB", "", "-1", "K", "0.1K", "1e3", "1.2.3",
+                          "99999999999999999999", "2000TiB"}) {
     INFO("'" << bad << "'");
     uint64_t b = 777;
     std::string why;
@@ -185,6 +188,17 @@ TEST_CASE("LatencySpec::sample stays within bounds for each kind", "[parse]") {
       CHECK(s.sample(0.0) <= s.bound_ns());
       CHECK(s.sample(0.0) == (s.kind == LatencySpec::Kind::kExp ? 0 : s.a_ns));
     }
+  }
+}
+
+TEST_CASE("a malformed uniform latency names itself in the reason", "[parse]") {
+  for (const char* bad : {"uniform:-1ms", "uniform:1ms-", "uniform:-", "uniform:x-1ms"}) {
+    INFO(bad);
+    LatencySpec s;
+    std::string why;
+    CHECK_FALSE(parse_latency(bad, &s, &why));
+    CHECK(why.find(std::string("'") + bad + "'") != std::string::npos);
+    CHECK(why.find("''") == std::string::npos);
   }
 }
 

@@ -487,7 +487,7 @@ TEST_CASE("destroying a Workload leaks no descriptor, thread or zombie", "[peer]
         peer = w->peer_pid();
         CHECK(peer > 0);
         CHECK(test::open_fds() > fds);
-        w->arm_watchdog(10'000'000'000ull);  // starts its thread
+        REQUIRE(w->arm_watchdog(10'000'000'000ull).ok());  // starts its thread
         Client cl(*w);
         std::string err;
         REQUIRE(cl.round(*w, 1000, nullptr, &err));

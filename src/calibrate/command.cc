@@ -25,6 +25,7 @@
 #include "calibrate/sample.h"
 #include "calibrate/sockperf.h"
 #include "frontend/frontend.h"
+#include "frontend/output.h"
 #include "measure/env.h"
 #include "run/figures.h"
 #include "run/session.h"
@@ -173,6 +174,16 @@ int run_calibrate() {
   };
   const std::string json_path = flags.json.empty() ? default_json_path() : flags.json;
   const uint64_t sockperf_s = std::max<uint64_t>((budget_ns + 999'999'999) / 1'000'000'000, 1);
+
+  // The default lands in results/, made if missing; any path is checked
+  // before the first measurement.
+  if (flags.json.empty()) {
+    if (const auto dir = std::filesystem::path(json_path).parent_path(); !dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+    }
+  }
+  const OutputPath json_out = check_output("--json", json_path);
 
   Cleanup cleanup;
   const double load_at_start = load_average();
@@ -402,11 +413,7 @@ int run_calibrate() {
       {"rows", json::array()},
       {"skipped", skipped}};
   for (const Row& r : rows) doc["rows"].push_back(row_json(r));
-  if (const auto dir = std::filesystem::path(json_path).parent_path(); !dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-  }
-  write_file_atomically(json_path, doc.dump(2) + "\n");
+  json_out.write(doc.dump(2) + "\n");
   std::printf("\nJSON: %s\n", json_path.c_str());
 
   for (const Row& r : rows)

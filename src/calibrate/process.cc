@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "measure/recorder.h"
+#include "sys/cleanup.h"
 #include "sys/fd.h"
 #include "sys/status.h"
 
@@ -43,6 +44,7 @@ extern "C" void on_fatal_signal(int sig) {
   for (auto& c : g_children)
     if (const pid_t p = c.load(); p > 0) ::kill(-p, SIGKILL);
   if (g_data_path[0] != '\0') ::unlink(g_data_path);
+  sys::remove_temp_paths_now();
   ::signal(sig, SIG_DFL);
   ::raise(sig);
 }

@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "frontend/frontend.h"
+#include "frontend/output.h"
 #include "measure/recorder.h"
 #include "measure/trace.h"
 #include "models/coro.h"
@@ -415,6 +416,7 @@ int run_demo() {
   const bool color = flags.color == "always" || (flags.color == "auto" && ::isatty(1));
   const Colors k = color ? Colors{"\033[1m", "\033[2m", "\033[0m"} : Colors{};
 
+  const OutputPath trace_out = check_output("--trace", flags.trace);
   std::unique_ptr<Trace> trace;
   if (!flags.trace.empty()) {
     trace = std::make_unique<Trace>();
@@ -455,7 +457,7 @@ int run_demo() {
     if (!s.status.ok()) code = 1;
   if (trace) {
     trace->uninstall();
-    write_file_atomically(flags.trace, trace->to_json());
+    trace_out.write(trace->to_json());
     std::printf("\ntimeline: %s (%zu events%s) — open it in ui.perfetto.dev\n", flags.trace.c_str(),
                 trace->events(), trace->truncated() ? ", truncated" : "");
   }

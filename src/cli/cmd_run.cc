@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "frontend/frontend.h"
+#include "frontend/output.h"
 #include "measure/trace.h"
 
 namespace iomodels::cli {
@@ -41,6 +42,12 @@ int run_run() {
   const uint64_t max_events = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
   if (!flags.trace.empty() && !sc.run.trace_hooks)
     throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
+  // Checked before the run: a result is never computed only to be thrown away.
+  const OutputPath json_out = check_output("--json", flags.json);
+  const OutputPath trace_out = check_output("--trace", flags.trace);
+  check_distinct({&json_out, &trace_out});
+  // With a result on standard output, the summary goes to standard error.
+  FILE* const human = json_out.is_stdout() || trace_out.is_stdout() ? stderr : stdout;
   std::unique_ptr<Trace> trace;
   if (!flags.trace.empty()) {
     // Tracing slows every syscall down: the summary says so.
@@ -64,18 +71,18 @@ int run_run() {
     std::fprintf(stderr, "iomodels: %s failed: %s\n", sc.model.c_str(), st.message().c_str());
     return 1;
   }
-  std::fputs(summary_text(sc, r).c_str(), stdout);
+  std::fputs(summary_text(sc, r).c_str(), human);
   // On stderr, one line each, after the summary they qualify; they do not
   // change the exit code.
-  std::fflush(stdout);
+  std::fflush(human);
   for (const std::string& w : result_warnings(sc, r))
     std::fprintf(stderr, "iomodels: warning: %s\n", w.c_str());
-  if (!flags.json.empty()) write_file_atomically(flags.json, result_json(sc, r).dump(2) + "\n");
+  json_out.write(result_json(sc, r).dump(2) + "\n");
   if (trace) {
-    write_file_atomically(flags.trace, trace->to_json());
-    std::printf("  timeline      %s: %zu events%s (tracing on: figures include its cost)\n",
-                flags.trace.c_str(), trace->events(),
-                trace->truncated() ? ", stopped recording at --trace-events" : "");
+    trace_out.write(trace->to_json());
+    std::fprintf(human, "  timeline      %s: %zu events%s (tracing on: figures include its cost)\n",
+                 flags.trace.c_str(), trace->events(),
+                 trace->truncated() ? ", stopped recording at --trace-events" : "");
   }
   return 0;
 }

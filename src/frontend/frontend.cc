@@ -3,6 +3,7 @@
 #include "frontend/frontend.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -217,6 +218,17 @@ Scenario ScenarioFlags::to_scenario() const {
   if (!file && (!this->file.empty() || direct))
     throw UsageError(std::string(direct ? "--direct" : "--file") + ": needs --transport file");
   sc.workload.file_path = this->file;
+  if (!this->file.empty()) {
+    // The data file is read, or created and filled: a FIFO there would block
+    // the open, a device or directory is not a data file.
+    struct stat st {};
+    if (::stat(this->file.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      throw UsageError("--file: '" + this->file + "' is " +
+                       (S_ISFIFO(st.st_mode)  ? "a FIFO"
+                        : S_ISDIR(st.st_mode) ? "a directory"
+                                              : "not a regular file") +
+                       "; the file transport reads a regular file");
+  }
   sc.workload.file_bytes = flag_size("--file-size", file_size, kFileAlign, uint64_t{1} << 40);
   if (sc.workload.file_bytes % kFileAlign != 0)
     throw UsageError("--file-size: '" + file_size + "' is not a multiple of 4KiB");
@@ -245,29 +257,15 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
   sc.run.timeout_ns = flag_duration("--timeout", timeout);
   if (sc.run.timeout_ns < 1'000'000) throw UsageError("--timeout: must be at least 1ms");
+  // Every wait is bounded by --timeout: a sleep between checks longer than
+  // it would outlast the watchdog.
+  if (sc.run.poll_interval_ns > sc.run.timeout_ns)
+    throw UsageError("--poll-interval: " + poll_interval + " is longer than --timeout " + timeout);
   sc.run.verify = flag_on_off("--verify", verify);
   sc.run.histogram = flag_on_off("--histogram", histogram);
   sc.run.counters = flag_on_off("--counters", counters);
   sc.run.trace_hooks = flag_on_off("--trace-hooks", trace_hooks);
   return sc;
-}
-
-void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-    f << text;
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error("cannot write " + tmp);
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot rename " + tmp + " to " + path);
-  }
 }
 
 }  // namespace iomodels::frontend

@@ -77,7 +77,4 @@ LatencySpec flag_latency(const std::string& flag, const std::string& text);
 bool flag_on_off(const std::string& flag, const std::string& text);
 void flag_model(const std::string& flag, const std::string& text);
 
-// Writes `text` to `path` atomically (a temporary name, then rename).
-void write_file_atomically(const std::string& path, const std::string& text);
-
 }  // namespace iomodels::frontend

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "frontend/frontend.h"
+#include "frontend/output.h"
 #include "overhead/minimal.h"
 #include "run/figures.h"
 
@@ -226,6 +227,7 @@ int run_overhead() {
   if (base.pattern != Pattern::kFree)
     throw UsageError("--pattern: overhead compares free-running connections, as the minimal loops");
   const uint64_t repeat = flag_count("--repeat", flags.repeat, 1, 1000);
+  const OutputPath json_out = check_output("--json", flags.json);
 
   std::vector<Row> rows;
   if (flags.models == "all") {
@@ -353,7 +355,7 @@ int run_overhead() {
                 (m.error.empty() ? m.not_applicable : m.error).c_str());
   }
 
-  if (!flags.json.empty()) {
+  if (json_out.given()) {
     nlohmann::json scenario = scenario_json(base);
     for (const char* k : {"model", "verify", "histogram", "counters", "trace_hooks"})
       scenario.erase(k);
@@ -398,7 +400,7 @@ int run_overhead() {
       }
       out["rows"].push_back(std::move(row));
     }
-    write_file_atomically(flags.json, out.dump(2) + "\n");
+    json_out.write(out.dump(2) + "\n");
   }
   return failed ? 1 : 0;
 }

@@ -372,7 +372,7 @@ Status measure_minimal(const MinimalOptions& o, MinimalResult* out) {
   if (Status st = loop->setup(*w, o.timeout_ns); !st.ok()) return st;
 
   MinimalCount warm;
-  w->arm_watchdog(o.timeout_ns);
+  if (Status s = w->arm_watchdog(o.timeout_ns); !s.ok()) return s;
   Status st = loop->run(1, &warm);  // warm-up, as Session::warm_up
   MinimalResult r;
   Recorder rec;

@@ -98,7 +98,7 @@ Status Session::warm_up(uint64_t n) {
 }
 
 Status Session::rounds(uint64_t n) {
-  workload_->arm_watchdog(sc_.run.timeout_ns);
+  if (Status w = workload_->arm_watchdog(sc_.run.timeout_ns); !w.ok()) return w;
   Status s;
   if (sc_.rate_per_s <= 0 && sc_.pattern == Pattern::kFree) {
     s = model_->run(n);

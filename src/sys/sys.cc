@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,16 +17,24 @@ namespace iomodels::sys {
 namespace detail {
 namespace {
 
-// Every live thread's block, plus what exited threads left behind.
+// Every live thread's block (an intrusive list: linking allocates nothing),
+// plus what exited threads left behind.
 struct CounterRegistry {
   std::mutex mu;
-  std::vector<ThreadCounters*> live;
+  ThreadCounters* live = nullptr;
   Counters retired;
+  pthread_key_t key{};
 };
+
+void retire_counters(void* p);
 
 CounterRegistry& registry() {
   // Leaked on purpose: threads may exit during static destruction.
-  static auto* r = new CounterRegistry;
+  static auto* r = [] {
+    auto* reg = new CounterRegistry;
+    ::pthread_key_create(&reg->key, retire_counters);
+    return reg;
+  }();
   return *r;
 }
 
@@ -34,24 +43,38 @@ Counters snapshot(const ThreadCounters& t) {
           t.uring_enter.load(std::memory_order_relaxed)};
 }
 
+// The key's destructor, when the thread exits: its counts join the retired
+// total and its block leaves the list (the block itself is the thread's TLS).
+void retire_counters(void* p) {
+  auto* c = static_cast<ThreadCounters*>(p);
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.retired += snapshot(*c);
+  if (c->prev != nullptr) c->prev->next = c->next;
+  if (c->next != nullptr) c->next->prev = c->prev;
+  if (r.live == c) r.live = c->next;
+  c->prev = c->next = nullptr;
+  c->syscalls.store(0, std::memory_order_relaxed);
+  c->eagain.store(0, std::memory_order_relaxed);
+  c->uring_enter.store(0, std::memory_order_relaxed);
+  // A syscall wrapped after this (by another key's destructor) links it again.
+  c->linked = false;
+}
+
 }  // namespace
 
-ThreadCounters::ThreadCounters() {
+void link_counters(ThreadCounters* c) {
   auto& r = registry();
-  std::lock_guard lock(r.mu);
-  r.live.push_back(this);
-}
-
-ThreadCounters::~ThreadCounters() {
-  auto& r = registry();
-  std::lock_guard lock(r.mu);
-  r.retired += snapshot(*this);
-  std::erase(r.live, this);
-}
-
-ThreadCounters& local_counters() {
-  thread_local ThreadCounters counters;
-  return counters;
+  {
+    std::lock_guard lock(r.mu);
+    c->prev = nullptr;
+    c->next = r.live;
+    if (r.live != nullptr) r.live->prev = c;
+    r.live = c;
+    c->linked = true;
+  }
+  // The first keys are slots in the thread's own descriptor: no allocation.
+  ::pthread_setspecific(r.key, c);
 }
 
 }  // namespace detail
@@ -60,7 +83,7 @@ Counters counters_total() {
   auto& r = detail::registry();
   std::lock_guard lock(r.mu);
   Counters sum = r.retired;
-  for (const auto* t : r.live) sum += detail::snapshot(*t);
+  for (const auto* t = r.live; t != nullptr; t = t->next) sum += detail::snapshot(*t);
   return sum;
 }
 

@@ -46,14 +46,26 @@ Counters counters_total();
 namespace detail {
 // One block per thread. Only its own thread writes it (relaxed load + store, no
 // locked instruction on the hot path); counters_total() reads it from another.
+// Constant-initialised and without a destructor, so that neither a new
+// thread's first syscall nor its exit allocates (a C++ thread_local with a
+// destructor makes glibc allocate, and abort when it cannot): the block is
+// linked into the registry without allocating, and a pthread key's
+// destructor folds it into the retired total when its thread exits.
 struct ThreadCounters {
   std::atomic<uint64_t> syscalls{0};
   std::atomic<uint64_t> eagain{0};
   std::atomic<uint64_t> uring_enter{0};
-  ThreadCounters();
-  ~ThreadCounters();
+  ThreadCounters* prev = nullptr;
+  ThreadCounters* next = nullptr;
+  bool linked = false;
 };
-ThreadCounters& local_counters();
+void link_counters(ThreadCounters* c);
+inline ThreadCounters& local_counters() {
+  thread_local ThreadCounters counters;
+  if (!counters.linked) [[unlikely]]
+    link_counters(&counters);
+  return counters;
+}
 
 inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

@@ -2,7 +2,7 @@
 // fills it with the deterministic payload (byte o of the file = payload byte
 // o of kFileDataConn), so every read at any offset can be verified: an
 // unnamed O_TMPFILE in /dev/shm by default, gone when the run ends, or a
-// named file that is created once (atomically, by rename) and reused.
+// named file that is created once (filled unnamed, then linked in) and reused.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "sys/cleanup.h"
 #include "sys/sys.h"
 #include "workload/payload.h"
 #include "workload/workload.h"
@@ -77,6 +78,32 @@ Status check_existing(int fd, uint64_t bytes, const std::string& path) {
   return {};
 }
 
+// Creates `name` (in `dir`) holding the data, so that no one ever sees a
+// file that looks finished but is not, and an interrupted fill leaves
+// nothing: an unnamed file (O_TMPFILE) filled and then linked in, which even
+// kill -9 cannot leave behind; where the file system has no O_TMPFILE, a
+// temporary name removed on every exit path and by SIGINT/SIGTERM/SIGHUP.
+Status create_filled(const std::string& dir, const std::string& name, uint64_t bytes) {
+  Fd w(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
+  if (w) {
+    if (Status s = fill(w.get(), bytes, name); !s.ok()) return s;
+    const std::string proc = "/proc/self/fd/" + std::to_string(w.get());
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) != 0)
+      return Status::from_errno(-errno, "linking the filled data file in as " + name);
+    return {};
+  }
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+    return Status::from_errno(-errno, "creating the data file in " + dir);
+  sys::TempPath tmp(name + ".tmp." + std::to_string(::getpid()));
+  w.reset(::open(tmp.path().c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
+  if (!w) return Status::from_errno(-errno, "creating the data file " + tmp.path());
+  if (Status s = fill(w.get(), bytes, tmp.path()); !s.ok()) return s;
+  if (::rename(tmp.path().c_str(), name.c_str()) != 0)
+    return Status::from_errno(-errno, "renaming " + tmp.path() + " to " + name);
+  tmp.keep();
+  return {};
+}
+
 }  // namespace
 
 Status Workload::start_file() {
@@ -94,25 +121,16 @@ Status Workload::start_file() {
     name = "/proc/self/fd/" + std::to_string(data.get());  // reopened below
   } else {
     name = opts_.file_path;
-    data.reset(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO at the path must not block the open (check_existing
+    // then refuses anything but a regular file).
+    data.reset(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (data) {
       if (Status s = check_existing(data.get(), bytes, name); !s.ok()) return s;
     } else if (errno == ENOENT) {
-      // Made under a temporary name and renamed: an interrupted fill never
-      // leaves a file that looks finished.
       const size_t slash = name.rfind('/');
       const std::string dir = slash == std::string::npos ? "." : name.substr(0, slash + 1);
       if (Status s = check_space(dir, bytes); !s.ok()) return s;
-      const std::string tmp = name + ".tmp." + std::to_string(::getpid());
-      Fd w(::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
-      if (!w) return Status::from_errno(-errno, "creating the data file " + tmp);
-      Status s = fill(w.get(), bytes, tmp);
-      if (s.ok() && ::rename(tmp.c_str(), name.c_str()) != 0)
-        s = Status::from_errno(-errno, "renaming " + tmp + " to " + name);
-      if (!s.ok()) {
-        ::unlink(tmp.c_str());
-        return s;
-      }
+      if (Status s = create_filled(dir, name, bytes); !s.ok()) return s;
     } else {
       return Status::from_errno(-errno, "opening --file " + name);
     }

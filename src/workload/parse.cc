@@ -1,6 +1,7 @@
 // Description: the user-input parsers (durations, sizes, latency specs).
 #include "workload/parse.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -75,6 +76,12 @@ bool parse_duration(std::string_view text, uint64_t* ns, std::string* why) {
     *why = "'" + std::string(text) + "' is longer than the limit of 1 hour";
     return false;
   }
+  // Nanoseconds are the resolution: 0.4ns is not silently 0, nor 1.5ns 2.
+  // (A tolerance absorbs the binary rounding of decimal fractions: 0.1us.)
+  if (std::fabs(total - std::round(total)) > std::max(1e-6, total * 1e-13)) {
+    *why = "'" + std::string(text) + "' is not a whole number of nanoseconds";
+    return false;
+  }
   *ns = static_cast<uint64_t>(std::llround(total));
   return true;
 }
@@ -92,9 +99,11 @@ bool parse_size(std::string_view text, uint64_t* bytes, std::string* why) {
     scale = 1024.0 * 1024;
   } else if (unit == "G" || unit == "GiB" || unit == "GB") {
     scale = 1024.0 * 1024 * 1024;
+  } else if (unit == "T" || unit == "TiB" || unit == "TB") {
+    scale = 1024.0 * 1024 * 1024 * 1024;
   } else {
     *why = "'" + std::string(text) + "' has an unknown unit '" + std::string(unit) +
-           "' (use B, KiB, MiB or GiB)";
+           "' (use B, KiB, MiB, GiB or TiB)";
     return false;
   }
   const double total = v * scale;
@@ -142,9 +151,14 @@ bool parse_latency(std::string_view text, LatencySpec* out, std::string* why) {
       *why = "'" + std::string(text) + "' must look like uniform:A-B, e.g. uniform:100us-2ms";
       return false;
     }
-    if (!parse_duration(range.substr(0, dash), &s.a_ns, why) ||
-        !parse_duration(range.substr(dash + 1), &s.b_ns, why))
+    std::string part_why;
+    if (dash == 0 || dash + 1 == range.size() ||
+        !parse_duration(range.substr(0, dash), &s.a_ns, &part_why) ||
+        !parse_duration(range.substr(dash + 1), &s.b_ns, &part_why)) {
+      *why = "'" + std::string(text) + "' must look like uniform:A-B with A and B durations, " +
+             "e.g. uniform:100us-2ms" + (part_why.empty() ? "" : " (" + part_why + ")");
       return false;
+    }
     if (s.a_ns > s.b_ns) {
       *why = "'" + std::string(text) + "': the low bound is above the high bound";
       return false;

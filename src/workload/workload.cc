@@ -234,11 +234,14 @@ uint64_t raise_fd_limit() {
 }
 
 uint64_t fds_needed(Transport t, uint32_t connections) {
-  // Client ends, plus one batch of peer ends in flight during set-up, plus
-  // room for the process's own files, epoll and ring descriptors.
-  if (t == Transport::kFile) return 64;  // one data file for every read in flight
+  // Client ends, plus one batch of peer ends in flight during set-up (never
+  // more than there are connections), plus room for the process's own files,
+  // control socket, epoll and ring descriptors.
+  constexpr uint64_t kOwn = 32;
+  if (t == Transport::kFile) return kOwn;  // one data file for every read in flight
   const uint64_t per_conn = t == Transport::kPipe ? 2 : 1;
-  return per_conn * connections + per_conn * detail::kFdsPerMessage + 64;
+  const uint64_t batch = std::min<uint64_t>(connections, detail::kFdsPerMessage);
+  return per_conn * connections + per_conn * batch + kOwn;
 }
 
 Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* out) {
@@ -486,10 +489,19 @@ struct Workload::Watchdog {
   std::thread thread;
 };
 
-void Workload::arm_watchdog(uint64_t timeout_ns) {
+Status Workload::arm_watchdog(uint64_t timeout_ns) {
   if (!watchdog_) {
-    watchdog_ = std::make_unique<Watchdog>();
-    watchdog_->thread = std::thread([this] { watchdog_loop(); });
+    // Thread creation can fail (RLIMIT_NPROC, RLIMIT_AS): an error to report,
+    // and no half-made watchdog for the destructor to join.
+    try {
+      auto w = std::make_unique<Watchdog>();
+      Watchdog* wd = w.get();
+      w->thread = std::thread([this, wd] { watchdog_loop(wd); });
+      watchdog_ = std::move(w);
+    } catch (const std::exception& e) {
+      return Status::error(std::string("starting the watchdog thread: ") + e.what() +
+                           " (a thread or memory limit: see ulimit -u and ulimit -v)");
+    }
   }
   std::lock_guard lock(watchdog_->mu);
   watchdog_->armed = true;
@@ -498,6 +510,7 @@ void Workload::arm_watchdog(uint64_t timeout_ns) {
   // and two context switches to each timed call (bench arms once per round).
   // armed_at_ns keeps it from counting idle time before the arm instead.
   watchdog_->armed_at_ns = now_ns();
+  return {};
 }
 
 void Workload::disarm_watchdog() {
@@ -506,23 +519,22 @@ void Workload::disarm_watchdog() {
   watchdog_->armed = false;
 }
 
-void Workload::watchdog_loop() {
+void Workload::watchdog_loop(Watchdog* wd) {
   // Checks four times a second: cheap, and a hang is caught within 250 ms of
   // its timeout.
-  std::unique_lock lock(watchdog_->mu);
+  std::unique_lock lock(wd->mu);
   uint64_t seen = progress_.load(std::memory_order_relaxed);
   uint64_t since = now_ns();
-  while (!watchdog_->stop) {
-    watchdog_->cv.wait_for(lock, std::chrono::milliseconds(250));
+  while (!wd->stop) {
+    wd->cv.wait_for(lock, std::chrono::milliseconds(250));
     const uint64_t p = progress_.load(std::memory_order_relaxed);
     const uint64_t now = now_ns();
-    if (!watchdog_->armed || p != seen) {
+    if (!wd->armed || p != seen) {
       seen = p;
       since = now;
       continue;
     }
-    if (now - std::max(since, watchdog_->armed_at_ns) >= watchdog_->timeout_ns &&
-        !watchdog_fired_.load()) {
+    if (now - std::max(since, wd->armed_at_ns) >= wd->timeout_ns && !watchdog_fired_.load()) {
       watchdog_fired_ = true;
       kill_peer();
     }
@@ -536,7 +548,7 @@ Workload::~Workload() {
       watchdog_->stop = true;
       watchdog_->cv.notify_one();
     }
-    watchdog_->thread.join();
+    if (watchdog_->thread.joinable()) watchdog_->thread.join();
   }
   owned_.clear();
   control_.reset();

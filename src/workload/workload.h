@@ -123,7 +123,7 @@ class Workload {
   // The progress watchdog. While armed, a run that completes no request for
   // `timeout_ns` gets the peer killed, so every blocked call returns. Models
   // call note_progress() once per completed request.
-  void arm_watchdog(uint64_t timeout_ns);
+  Status arm_watchdog(uint64_t timeout_ns);
   void disarm_watchdog();
   bool watchdog_fired() const { return watchdog_fired_.load(); }
   void note_progress() { progress_.fetch_add(1, std::memory_order_relaxed); }
@@ -132,12 +132,13 @@ class Workload {
   uint64_t progress() const { return progress_.load(std::memory_order_relaxed); }
 
  private:
+  struct Watchdog;
   Workload() = default;
   Status start_local();
   Status start_remote();
   Status start_file();  // src/workload/datafile.cc
   Status connect_tcp(const std::string& host, uint16_t port, Fd* out);
-  void watchdog_loop();
+  void watchdog_loop(Watchdog* wd);
 
   WorkloadOptions opts_;
   pid_t peer_pid_ = -1;
@@ -145,7 +146,6 @@ class Workload {
   std::vector<Fd> owned_;
   std::vector<ClientConn> conns_;
 
-  struct Watchdog;
   std::unique_ptr<Watchdog> watchdog_;
   std::atomic<uint64_t> progress_{0};
   std::atomic<bool> watchdog_fired_{false};
