@@ -392,7 +392,8 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
   }
   std::vector<std::string> peer_argv = net.exec_in(net.a);
   peer_argv.insert(peer_argv.end(),
-                   {IOMODELS_BINARY, "peer", "--listen", net.addr_a + ":0", "--latency", "1ms"});
+                   {IOMODELS_BINARY, "peer", "--listen", net.addr_a + ":0", "--latency", "1ms",
+                    "--token", "veth-secret"});
   Child peer(peer_argv);
   REQUIRE(peer.pid > 0);
   const uint16_t port = read_port(peer.err, net.addr_a);
@@ -410,8 +411,9 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
     if (!why_not(*m, w).empty()) continue;  // refused on tcp: the model matrix
     const std::string out = dir.file(model + ".json");
     std::vector<std::string> argv = net.exec_in(net.b);
-    argv.insert(argv.end(), {IOMODELS_BINARY, "run", "--transport", "tcp", "--peer", remote, "-m",
-                             model, "-c", std::to_string(kConns), "-l", "1ms", "-r",
+    argv.insert(argv.end(), {IOMODELS_BINARY, "run", "--transport", "tcp", "--peer", remote,
+                             "--peer-token", "veth-secret", "-m", model, "-c",
+                             std::to_string(kConns), "-l", "1ms", "-r",
                              std::to_string(kRounds), "-s", std::to_string(kSize), "--json", out});
     const test::CommandResult r = run_argv(argv);
     INFO(model << ": " << r.out);
@@ -430,6 +432,19 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
   }
   CHECK(ran > 0);
 
+  // Beyond loopback the token is owed: a run without it, or with another,
+  // is refused with the reason, and the peer counts both.
+  for (const char* token : {"", "not-the-secret"}) {
+    std::vector<std::string> argv = net.exec_in(net.b);
+    argv.insert(argv.end(), {IOMODELS_BINARY, "run", "--transport", "tcp", "--peer", remote, "-m",
+                             "blocking", "-c", "1", "-r", "3"});
+    if (*token != '\0') argv.insert(argv.end(), {"--peer-token", token});
+    const test::CommandResult r = run_argv(argv);
+    INFO("token '" << token << "': " << r.out);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("refused the connection") != std::string::npos);
+  }
+
   // The responses crossed the veth: va sent at least all payload bytes.
   const uint64_t sent = read_counter(net, net.a, "/sys/class/net/va/statistics/tx_bytes");
   const uint64_t got = read_counter(net, net.b, "/sys/class/net/vb/statistics/rx_bytes");
@@ -441,7 +456,9 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
   const int st = peer.wait();
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
-  CHECK(read_rest(peer.err).find("iomodels peer: stopped") != std::string::npos);
+  const std::string log = read_rest(peer.err);
+  CHECK(log.find("iomodels peer: stopped") != std::string::npos);
+  CHECK(log.find("2 with a missing or wrong token") != std::string::npos);
 }
 
 TEST_CASE("the network namespace test's probe does what the test does, and says why not",

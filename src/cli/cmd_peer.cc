@@ -11,10 +11,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "cli/commands.h"
 #include "frontend/frontend.h"
 #include "workload/parse.h"
+#include "workload/wire.h"
 
 namespace iomodels::cli {
 
@@ -28,7 +31,32 @@ struct PeerFlags {
   std::string spin = "0";
   std::string log_level = "info";
   std::string loop = "auto";
+  std::string token;
+  std::string max_connections = "16384";
+  std::string max_queued = "4096";
+  std::string idle_timeout = "600s";
 } flags;
+
+// Whether `sa` is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped 127/8).
+bool loopback(const sockaddr_storage& sa) {
+  if (sa.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+extern "C" void on_sighup(int) {
+  static const char msg[] =
+      "iomodels peer: SIGHUP (its terminal closed?): still serving; stop it with SIGINT or "
+      "SIGTERM\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+}
 
 }  // namespace
 
@@ -44,8 +72,31 @@ CLI::App* add_peer(CLI::App& app) {
                   "how it moves bytes: auto (io_uring where the kernel allows, else epoll) | "
                   "uring | epoll")
       ->capture_default_str();
+  sub->add_option("--token", flags.token,
+                  "a shared secret (up to 32 bytes) every client presents first "
+                  "(run --peer-token); required beyond loopback. Better: the environment "
+                  "variable IOMODELS_PEER_TOKEN, which ps does not show");
+  sub->add_option("--max-connections", flags.max_connections,
+                  "connections beyond this are closed at once (0: no limit)")
+      ->capture_default_str();
+  sub->add_option("--max-queued", flags.max_queued,
+                  "responses owed to one connection before the peer stops reading it until "
+                  "half are out: backpressure on a client that does not read (0: no limit)")
+      ->capture_default_str();
+  sub->add_option("--idle-timeout", flags.idle_timeout,
+                  "a connection with no byte in or out this long is closed (0: never)")
+      ->capture_default_str();
   sub->add_option("--log-level", flags.log_level, "trace | debug | info | warn | error | off")
       ->capture_default_str();
+  sub->footer(
+      "Listens on loopback by default. Beyond loopback (--listen 0.0.0.0:7000, a LAN\n"
+      "address) a token is required, and every connection must present it before\n"
+      "anything else, statistics requests included. Each response is generated as it is\n"
+      "sent, so what a connection costs the peer is the responses it is owed: --max-queued\n"
+      "bounds them. It logs, and returns in its statistics, what its limits turned away.\n"
+      "\n"
+      "Example: IOMODELS_PEER_TOKEN=s3cret iomodels peer --listen 0.0.0.0:7000 --latency 1ms\n"
+      "  then: IOMODELS_PEER_TOKEN=s3cret iomodels run -t tcp --peer HOST:7000 -m epoll");
   return sub;
 }
 
@@ -58,6 +109,15 @@ int run_peer() {
   po.seed = flag_count("--seed", flags.seed, 0, UINT64_MAX);
   po.spin_ns = flag_duration("--peer-spin", flags.spin);
   po.loop = flag_peer_loop("--loop", flags.loop);
+  po.token = flags.token;
+  if (po.token.empty())
+    if (const char* env = std::getenv("IOMODELS_PEER_TOKEN"); env != nullptr) po.token = env;
+  if (po.token.size() > detail::kHelloTokenBytes)
+    throw UsageError("--token: at most " + std::to_string(detail::kHelloTokenBytes) + " bytes");
+  po.max_connections =
+      static_cast<uint32_t>(flag_count("--max-connections", flags.max_connections, 0, 1u << 24));
+  po.max_queued = static_cast<uint32_t>(flag_count("--max-queued", flags.max_queued, 0, 1u << 24));
+  po.idle_timeout_ns = flag_duration("--idle-timeout", flags.idle_timeout);
   const auto level = spdlog::level::from_str(flags.log_level);
   if (level == spdlog::level::off && flags.log_level != "off")
     throw UsageError("--log-level: '" + flags.log_level +
@@ -73,6 +133,14 @@ int run_peer() {
   addrinfo* res = nullptr;
   if (int e = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); e != 0)
     throw UsageError("--listen: cannot resolve '" + host + "': " + ::gai_strerror(e));
+  sockaddr_storage want{};
+  std::memcpy(&want, res->ai_addr, std::min<size_t>(res->ai_addrlen, sizeof want));
+  const bool local_only = loopback(want);
+  if (!local_only && po.token.empty()) {
+    ::freeaddrinfo(res);
+    throw UsageError("--token: required to listen beyond loopback (--listen " + flags.listen +
+                     "): give --token or set IOMODELS_PEER_TOKEN");
+  }
   Fd lfd(::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   const int one = 1;
   ::setsockopt(lfd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -89,6 +157,11 @@ int run_peer() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = on_sighup;
+  hup.sa_flags = SA_RESTART;
+  sigemptyset(&hup.sa_mask);
+  ::sigaction(SIGHUP, &hup, nullptr);
   Fd sfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   po.listen_fd = lfd.get();
   po.stop_fd = sfd.get();
@@ -103,11 +176,26 @@ int run_peer() {
   log->info("listening on {}{}{}:{}, latency {}, seed {}{}", v6 ? "[" : "", hostbuf, v6 ? "]" : "",
             portbuf, po.latency.text(), po.seed,
             po.spin_ns ? ", spinning " + format_duration(po.spin_ns) + " before deadlines" : "");
+  log->info("limits: {} connections, {} responses owed per connection, idle timeout {}; {}",
+            po.max_connections ? std::to_string(po.max_connections) : "no limit on",
+            po.max_queued ? std::to_string(po.max_queued) : "no limit on",
+            po.idle_timeout_ns ? format_duration(po.idle_timeout_ns) : "none",
+            po.token.empty() ? "no token" : "token required");
+  if (!local_only)
+    log->warn(
+        "listening beyond loopback: anyone who can reach this port and knows the token "
+        "can make this host send data");
+  PeerStats st;
+  po.final_stats = &st;
   const int code = run_peer_loop(po, {}, &why);
   if (code != 0)
     log->error("error: {}", why);
   else
     log->info("stopped (SIGINT or SIGTERM)");
+  log->info(
+      "turned away: {} connections over the limit, {} with a missing or wrong token, {} closed "
+      "idle; stopped reading a connection {} times; {} malformed requests",
+      st.refused, st.bad_token, st.idle_closed, st.throttled, st.protocol_errors);
   spdlog::drop("iomodels peer");
   return code;
 }

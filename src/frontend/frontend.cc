@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "sys/cpus.h"
 #include "workload/parse.h"
 #include "workload/payload.h"
+#include "workload/wire.h"
 
 namespace iomodels::frontend {
 
@@ -169,6 +171,9 @@ void ScenarioFlags::add_to(CLI::App* app, ScenarioFlagParts parts) {
                   "peer spins this long before each deadline (precise, burns a peer core)")
       ->capture_default_str();
   app->add_option("--peer", peer, "HOST:PORT of a peer started with `iomodels peer` (tcp)");
+  app->add_option("--peer-token", peer_token,
+                  "the token that peer asks for (better: the environment variable "
+                  "IOMODELS_PEER_TOKEN, which ps does not show)");
   app->add_option("--rate", rate,
                   "open loop: rounds at R requests/s per connection, latency from the "
                   "scheduled time (0 = closed loop)")
@@ -241,6 +246,15 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.workload.seed = flag_count("--seed", seed, 0, UINT64_MAX);
   sc.workload.peer_spin_ns = flag_duration("--peer-spin", peer_spin);
   sc.workload.remote = peer;
+  sc.workload.peer_token = peer_token;
+  if (peer_token.empty())
+    if (const char* env = std::getenv("IOMODELS_PEER_TOKEN"); env != nullptr && !peer.empty())
+      sc.workload.peer_token = env;
+  if (!peer_token.empty() && peer.empty())
+    throw UsageError("--peer-token: only for a remote peer (--peer HOST:PORT)");
+  if (sc.workload.peer_token.size() > detail::kHelloTokenBytes)
+    throw UsageError("--peer-token: at most " + std::to_string(detail::kHelloTokenBytes) +
+                     " bytes");
   if (!peer.empty()) {
     std::string host, why;
     uint16_t port;

@@ -40,6 +40,7 @@ struct ScenarioFlags {
   std::string seed = "1";
   std::string peer_spin = "0";
   std::string peer;                // HOST:PORT of a remote `iomodels peer`
+  std::string peer_token;          // its token (or IOMODELS_PEER_TOKEN)
   std::string rate = "0";          // open loop: requests/s per connection (0 = closed loop)
   std::string pattern = "free";    // closed loop: free | lockstep
   std::string cpus = "none";       // none | auto | model=LIST,peer=LIST

@@ -51,15 +51,22 @@ struct Slot {
   bool control = false;
   bool read_done = false;  // end of file seen: close once every response is out
   uint32_t pending = 0;    // responses in the deadline heap
+  bool throttled = false;  // not read while it owes too many responses (max_queued)
   detail::RequestAssembler in;
+  detail::Hello hello;
   std::deque<detail::Out> out;
-  uint64_t last_due_ns = 0;  // of its latest request: responses leave in request order
+  uint64_t last_due_ns = 0;     // of its latest request: responses leave in request order
+  uint64_t last_active_ns = 0;  // its latest byte in or out (idle_timeout_ns)
+  uint32_t queued() const { return pending + static_cast<uint32_t>(out.size()); }
 };
 
 class Peer {
  public:
   explicit Peer(const PeerOptions& o)
       : opts_(o), core_(o, PeerLoop::kEpollWrite), rx_(kIoChunk), scratch_(kIoChunk) {}
+  PeerStats stats() {
+    return detail::stats_from_wire(core_.control(static_cast<uint64_t>(ControlCommand::kStats)));
+  }
 
   int run(std::vector<std::pair<int, int>>& conns, int control_fd, std::string* why) {
     // Timers fire at their deadline, not up to 50 us later (the default slack).
@@ -96,12 +103,13 @@ class Peer {
           watch(opts_.listen_fd, EPOLLIN, kTokenListen);
         }
       }
-      if (heap_.empty() && !accept_paused_) {
+      if (heap_.empty() && !accept_paused_ && opts_.idle_timeout_ns == 0) {
         n = ep_.wait(evs.data(), kMaxEvents, nullptr);
       } else if (heap_.empty()) {
         const uint64_t now = now_ns();
-        n = timed_sleep(evs.data(), kMaxEvents,
-                        accept_resume_ns_ > now ? accept_resume_ns_ - now : 0);
+        uint64_t wake = accept_paused_ ? accept_resume_ns_ : UINT64_MAX;
+        if (opts_.idle_timeout_ns != 0) wake = std::min(wake, next_sweep_ns_);
+        n = timed_sleep(evs.data(), kMaxEvents, wake > now ? wake - now : 0);
       } else {
         const uint64_t now = now_ns();
         const uint64_t due = heap_.top().due_ns;
@@ -137,6 +145,8 @@ class Peer {
         if (slots_[s].open && (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) flush(s);
       }
       fire_due();
+      resume_reading();
+      sweep_idle();
       if (control_fd >= 0 && !slots_[control_slot_].open) return 0;  // the parent is done
     }
   }
@@ -168,9 +178,13 @@ class Peer {
     sl.in.clear();
     sl.out.clear();
     sl.read_done = false;
+    sl.throttled = false;
     sl.pending = 0;
     sl.last_due_ns = 0;
+    sl.last_active_ns = now_ns();
+    sl.hello.reset();
     if (control) control_slot_ = s;
+    if (!control) ++clients_;
     sys::fcntl_setfl(rfd, O_NONBLOCK, 0);
     if (wfd != rfd) sys::fcntl_setfl(wfd, O_NONBLOCK, 0);
     // Edge-triggered: each new arrival or new buffer space is one event, and
@@ -191,7 +205,38 @@ class Peer {
     sl.open = false;
     sl.out.clear();
     ++sl.gen;
+    if (!sl.control) --clients_;
     free_.push_back(s);
+  }
+
+  // Reads again the connections stopped for owing too many responses, once
+  // half of what they owed is out (not from inside a write's completion:
+  // reading may queue and send more).
+  void resume_reading() {
+    if (resume_.empty()) return;
+    std::vector<uint32_t> now;
+    now.swap(resume_);
+    for (uint32_t s : now)
+      if (slots_[s].open && slots_[s].throttled) {
+        slots_[s].throttled = false;
+        on_readable(s, true);  // edge-triggered: no new edge will say what is waiting
+      }
+  }
+
+  // Closes the connections with no byte in or out for idle_timeout_ns, once
+  // a second at most.
+  void sweep_idle() {
+    if (opts_.idle_timeout_ns == 0) return;
+    const uint64_t now = now_ns();
+    if (now < next_sweep_ns_) return;
+    next_sweep_ns_ = now + std::min<uint64_t>(opts_.idle_timeout_ns, 1'000'000'000);
+    for (uint32_t s = 0; s < slots_.size(); ++s) {
+      const Slot& sl = slots_[s];
+      if (sl.open && !sl.control && now - sl.last_active_ns >= opts_.idle_timeout_ns) {
+        ++core_.idle_closed;
+        close_slot(s);
+      }
+    }
   }
 
   void accept_all() {
@@ -207,6 +252,11 @@ class Peer {
         return;
       }
       if (fd < 0) return;  // EAGAIN: all taken
+      if (opts_.max_connections != 0 && clients_ >= opts_.max_connections) {
+        ++core_.refused;  // over the limit: closed at once, so the client sees EOF
+        sys::close(static_cast<int>(fd));
+        continue;
+      }
       const int one = 1;
       sys::setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       add_slot(static_cast<int>(fd), static_cast<int>(fd), false);
@@ -218,9 +268,23 @@ class Peer {
   void on_readable(uint32_t s, bool hangup) {
     for (;;) {
       Slot& sl = slots_[s];
-      if (sl.read_done) return;
-      const long n = sys::read(sl.rfd, rx_.data(), rx_.size());
+      if (sl.read_done || sl.throttled) return;
+      // A connection that owes max_queued responses is not read until half
+      // are out: its requests wait in the kernel's buffer (and the client
+      // blocks), not in this process's memory. Each read takes at most what
+      // the limit has room for.
+      size_t want = rx_.size();
+      if (opts_.max_queued != 0 && !sl.control) {
+        if (!core_.may_read(sl.queued())) {
+          sl.throttled = true;
+          ++core_.throttled;
+          return;
+        }
+        want = std::min<size_t>(want, size_t{opts_.max_queued - sl.queued()} * kRequestBytes);
+      }
+      const long n = sys::read(sl.rfd, rx_.data(), want);
       if (n == -EAGAIN) return;
+      if (n > 0) sl.last_active_ns = now_ns();
       if (n == 0 && !sl.control) {  // end of file: answer what was asked, then close
         sl.read_done = true;
         close_when_done(s);
@@ -234,7 +298,7 @@ class Peer {
       // A short read drained the stream (pipes and stream sockets return what
       // is queued, up to the buffer), so skip the read that would say EAGAIN.
       // Seqpacket control messages come one per read; they are never batched.
-      if (static_cast<size_t>(n) < rx_.size() && !hangup) return;
+      if (static_cast<size_t>(n) < want && !hangup) return;
     }
   }
 
@@ -249,6 +313,20 @@ class Peer {
   bool parse(uint32_t s, const uint8_t* p, size_t n) {
     const uint64_t now = now_ns();
     return slots_[s].in.feed(p, n, [&](const Request& rq) {
+      switch (slots_[s].hello.take(rq, opts_.token)) {
+        case detail::Hello::Verdict::kServe:
+          break;
+        case detail::Hello::Verdict::kConsumed:
+          return true;
+        case detail::Hello::Verdict::kAck:
+          slots_[s].out.push_back(detail::Out{now, 0, kHelloConn, detail::kHelloAckBytes, 0, false});
+          flush(s);
+          return slots_[s].open;
+        case detail::Hello::Verdict::kRefuse:
+          ++core_.bad_token;
+          close_slot(s);
+          return false;
+      }
       if (rq.conn == kControlConn) {
         // The reply is tiny and the client waits for it: a full socket here
         // means a broken client, so a failed write just drops it.
@@ -299,13 +377,15 @@ class Peer {
     Slot& sl = slots_[s];
     detail::Out& o = sl.out.front();
     if (!o.started && n > 0) {
-      core_.started(start, o.due_ns);
+      core_.started(o.conn_index, start, o.due_ns);
       o.started = true;
     }
+    if (n > 0) sl.last_active_ns = now_ns();
     o.offset += static_cast<uint32_t>(n);
     if (o.offset == o.size) {
-      core_.served();
+      core_.served(o.conn_index);
       sl.out.pop_front();
+      if (sl.throttled && core_.may_resume(sl.queued())) resume_.push_back(s);
       if (sl.out.empty()) close_when_done(s);
     }
   }
@@ -391,7 +471,10 @@ class Peer {
   uint64_t next_seq_ = 0;
   std::vector<uint32_t> ready_;  // slots with a response just fallen due
   detail::BatchWriter batch_;
-  bool accept_paused_ = false;  // out of descriptors: the listening socket is left alone
+  uint32_t clients_ = 0;          // open connections, the control socket not counted
+  std::vector<uint32_t> resume_;  // throttled slots that may be read again
+  uint64_t next_sweep_ns_ = 0;    // the next look for idle connections
+  bool accept_paused_ = false;    // out of descriptors: the listening socket is left alone
   uint64_t accept_resume_ns_ = 0;
   // Received requests, parsed in place. Separate from scratch_, which flush()
   // fills with payload while parse() may still be reading later requests.
@@ -418,7 +501,9 @@ int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conn
     }
   }
   auto peer = std::make_unique<Peer>(opts);  // the histogram is big: keep it off the stack
-  return peer->run(conns, opts.control_fd, why);
+  const int code = peer->run(conns, opts.control_fd, why);
+  if (opts.final_stats != nullptr) *opts.final_stats = peer->stats();
+  return code;
 }
 
 }  // namespace iomodels

@@ -119,6 +119,50 @@ class RequestAssembler {
   size_t len_ = 0;
 };
 
+// The hello a connection owes a peer with a token (wire.h), one request at a
+// time. A peer without a token serves a connection at once, and still
+// answers a hello (a client with a token may talk to it).
+class Hello {
+ public:
+  enum class Verdict {
+    kServe,     // an ordinary request (or control request): serve it
+    kConsumed,  // part of the hello: nothing to answer yet
+    kAck,       // the hello is complete and right: answer kHelloAckBytes of (kHelloConn, 0)
+    kRefuse,    // no hello where one is owed, or a wrong token: close the connection
+  };
+  Verdict take(const Request& rq, const std::string& token) {
+    if (state_ == State::kToken) {
+      std::copy_n(reinterpret_cast<const uint8_t*>(&rq), kRequestBytes, got_.data() + got_len_);
+      got_len_ += kRequestBytes;
+      if (got_len_ < kHelloTokenBytes) return Verdict::kConsumed;
+      state_ = State::kDone;
+      if (token.empty()) return Verdict::kAck;
+      // Compared in full whatever differs first: no timing hint of a prefix.
+      std::array<uint8_t, kHelloTokenBytes> want{};
+      std::copy_n(token.data(), std::min(token.size(), kHelloTokenBytes), want.data());
+      uint8_t diff = 0;
+      for (size_t i = 0; i < kHelloTokenBytes; ++i) diff |= static_cast<uint8_t>(want[i] ^ got_[i]);
+      return diff == 0 ? Verdict::kAck : Verdict::kRefuse;
+    }
+    const bool hello = rq.conn == kHelloConn && rq.size == kHelloVersion && rq.id == kHelloMagic;
+    if (state_ == State::kFresh && hello) {
+      state_ = State::kToken;
+      got_len_ = 0;
+      return Verdict::kConsumed;
+    }
+    if (state_ == State::kFresh && !token.empty()) return Verdict::kRefuse;
+    state_ = State::kDone;
+    return hello || rq.conn == kHelloConn ? Verdict::kRefuse : Verdict::kServe;
+  }
+  void reset() { state_ = State::kFresh; }
+
+ private:
+  enum class State { kFresh, kToken, kDone };
+  State state_ = State::kFresh;
+  std::array<uint8_t, kHelloTokenBytes> got_{};
+  size_t got_len_ = 0;
+};
+
 // The peer's side of the protocol, whichever loop moves the bytes: due times,
 // and the window of statistics since the last reset.
 class PeerCore {
@@ -140,10 +184,25 @@ class PeerCore {
   // A well-formed request for a response of `size` bytes.
   static bool valid_size(uint32_t size) { return size != 0 && size <= kMaxResponseBytes; }
 
-  // A response's first bytes left at `start`; it was due at `due`.
-  void started(uint64_t start, uint64_t due) { lateness_.record(start > due ? start - due : 0); }
-  void served() { ++requests_; }
+  // A response's first bytes left at `start`; it was due at `due`. The
+  // hello's answer is not a response: it counts in neither figure.
+  void started(uint32_t conn, uint64_t start, uint64_t due) {
+    if (conn != kHelloConn) lateness_.record(start > due ? start - due : 0);
+  }
+  void served(uint32_t conn) {
+    if (conn != kHelloConn) ++requests_;
+  }
   void protocol_error() { ++protocol_errors_; }
+  // What the limits turned away, for the statistics and the log.
+  uint64_t refused = 0, bad_token = 0, idle_closed = 0, throttled = 0;
+  // Whether a connection with `queued` responses owed may be read further.
+  bool may_read(uint32_t queued) const {
+    return opts_.max_queued == 0 || queued < opts_.max_queued;
+  }
+  // Whether a stopped connection may be read again: once half its backlog is out.
+  bool may_resume(uint32_t queued) const {
+    return opts_.max_queued == 0 || queued <= opts_.max_queued / 2;
+  }
   SleepCost& sleep_cost() { return sleep_cost_; }
 
   // The answer to a control request; kStatsAndReset also starts a new window.
@@ -160,6 +219,10 @@ class PeerCore {
     w.protocol_errors = protocol_errors_;
     w.poll_horizon_ns = sleep_cost_.estimate();
     w.loop = static_cast<uint64_t>(loop_);
+    w.refused = refused;
+    w.bad_token = bad_token;
+    w.idle_closed = idle_closed;
+    w.throttled = throttled;
     if (cmd == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) reset_window();
     return w;
   }
@@ -182,6 +245,9 @@ class PeerCore {
   uint64_t protocol_errors_ = 0;
   uint64_t window_wall_ = 0, window_cpu_ = 0;
 };
+
+// The statistics as the wire carries them, as PeerStats (remote unset).
+PeerStats stats_from_wire(const PeerStatsWire& w);
 
 // The io_uring loop (peer_uring.cc). Returns -1, with the reason in *why and
 // every descriptor untouched, when io_uring cannot serve here, so the caller

@@ -74,15 +74,23 @@ struct Slot {
   bool queued = false;     // in ready_
   unsigned inflight = 0;   // operations the kernel holds for this slot
   uint32_t pending = 0;    // responses in the deadline heap
+  bool receiving = false;  // its receive is armed
+  bool throttled = false;  // its receive is cancelled while it owes too many responses
   RequestAssembler in;
+  Hello hello;
   std::deque<Out> out;
   uint64_t last_due_ns = 0;
-  std::vector<uint8_t> tx;  // the bytes of the send in flight
+  uint64_t last_active_ns = 0;  // its latest byte in or out (idle_timeout_ns)
+  std::vector<uint8_t> tx;      // the bytes of the send in flight
+  uint32_t owed() const { return pending + static_cast<uint32_t>(out.size()); }
 };
 
 class UringPeer {
  public:
   explicit UringPeer(const PeerOptions& o) : opts_(o), core_(o, PeerLoop::kUring) {}
+  PeerStats stats() {
+    return stats_from_wire(core_.control(static_cast<uint64_t>(ControlCommand::kStats)));
+  }
   ~UringPeer() { ring_.close(); }  // before buffers_: the kernel may still write into them
 
   // -1 (with *why) when io_uring cannot serve here and nothing was touched.
@@ -163,6 +171,7 @@ class UringPeer {
           },
           &got);
       fire_due();
+      sweep_idle();
       if (stop_) return 0;
       if (opts_.control_fd >= 0 && !slots_[control_slot_].open) return 0;  // the parent is done
       if (fatal_) {
@@ -204,8 +213,11 @@ class UringPeer {
     sl.control = control;
     struct stat st {};
     sl.socket = ::fstat(rfd, &st) == 0 && S_ISSOCK(st.st_mode);
-    sl.read_done = sl.sending = sl.queued = false;
+    sl.read_done = sl.sending = sl.queued = sl.throttled = sl.receiving = false;
     sl.pending = 0;
+    sl.last_active_ns = now_ns();
+    sl.hello.reset();
+    if (!control) ++clients_;
     sl.in.clear();
     sl.out.clear();
     sl.last_due_ns = 0;
@@ -233,6 +245,46 @@ class UringPeer {
     sqe->buf_group = kGroup;
     sqe->user_data = tag(Op::kRecv, s, sl.gen);
     ++sl.inflight;
+    sl.receiving = true;
+  }
+
+  // A connection that owes max_queued responses is not read until half are
+  // out: its receive is cancelled (what was already received is still
+  // served), so its requests wait in the kernel's buffer and the client
+  // blocks, instead of growing this process's memory.
+  void throttle(uint32_t s) {
+    Slot& sl = slots_[s];
+    if (sl.throttled || sl.control || core_.may_read(sl.owed())) return;
+    sl.throttled = true;
+    ++core_.throttled;
+    if (!sl.receiving) return;
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
+    io_uring_prep_cancel64(sqe, tag(Op::kRecv, s, sl.gen), 0);
+    sqe->user_data = tag(Op::kCancel);
+  }
+
+  void unthrottle(uint32_t s) {
+    Slot& sl = slots_[s];
+    if (!sl.throttled || !core_.may_resume(sl.owed())) return;
+    sl.throttled = false;
+    if (!sl.receiving && !sl.read_done) arm_recv(s);
+  }
+
+  // Closes the connections with no byte in or out for idle_timeout_ns, once
+  // a second at most.
+  void sweep_idle() {
+    if (opts_.idle_timeout_ns == 0) return;
+    const uint64_t now = now_ns();
+    if (now < next_sweep_ns_) return;
+    next_sweep_ns_ = now + std::min<uint64_t>(opts_.idle_timeout_ns, 1'000'000'000);
+    for (uint32_t s = 0; s < slots_.size(); ++s) {
+      const Slot& sl = slots_[s];
+      if (sl.open && !sl.control && now - sl.last_active_ns >= opts_.idle_timeout_ns) {
+        ++core_.idle_closed;
+        close_slot(s);
+      }
+    }
   }
 
   void arm_accept() {
@@ -282,7 +334,10 @@ class UringPeer {
     const bool current = sl.open && sl.gen == gen;
     if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER) != 0) {
       const uint16_t bid = sys::BufferRing::id_of(cqe);
-      if (current) parse(s, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
+      if (current) {
+        sl.last_active_ns = now_ns();
+        parse(s, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
+      }
       buffers_.recycle(bid);
     } else {
       buffers_.recycle(cqe);
@@ -290,6 +345,9 @@ class UringPeer {
     if (more) return;
     released(s);
     if (!slots_[s].open || slots_[s].gen != gen) return;
+    slots_[s].receiving = false;
+    // Cancelled by throttle(): armed again when the backlog halves.
+    if (slots_[s].throttled && (cqe.res == -ECANCELED || cqe.res > 0)) return;
     if (cqe.res == 0) {  // end of file: answer what was asked, then close
       if (slots_[s].control) {
         close_slot(s);
@@ -312,6 +370,20 @@ class UringPeer {
     const uint64_t now = now_ns();
     slots_[s].in.feed(p, n, [&](const Request& rq) {
       Slot& sl = slots_[s];
+      switch (sl.hello.take(rq, opts_.token)) {
+        case Hello::Verdict::kServe:
+          break;
+        case Hello::Verdict::kConsumed:
+          return true;
+        case Hello::Verdict::kAck:
+          sl.out.push_back(Out{now, 0, kHelloConn, kHelloAckBytes, 0, false});
+          make_ready(s);
+          return true;
+        case Hello::Verdict::kRefuse:
+          ++core_.bad_token;
+          close_slot(s);
+          return false;
+      }
       if (rq.conn == kControlConn) {
         // The reply is tiny and the client waits for it: a full socket here
         // means a broken client, so a failed write just drops it.
@@ -332,6 +404,7 @@ class UringPeer {
         ++sl.pending;
         heap_.push(Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
       }
+      throttle(s);
       return true;
     });
   }
@@ -388,7 +461,7 @@ class UringPeer {
       ++sl.inflight;
       sl.sending = true;
       if (!o.started) {
-        core_.started(start, o.due_ns);
+        core_.started(o.conn_index, start, o.due_ns);
         o.started = true;
       }
     }
@@ -416,9 +489,11 @@ class UringPeer {
     }
     Out& o = sl.out.front();
     o.offset += static_cast<uint32_t>(res);
+    sl.last_active_ns = now_ns();
     if (o.offset == o.size) {
-      core_.served();
+      core_.served(o.conn_index);
       sl.out.pop_front();
+      unthrottle(s);
     }
     if (!sl.out.empty()) {
       make_ready(s);
@@ -436,7 +511,10 @@ class UringPeer {
   }
 
   void on_accept(int res, bool more) {
-    if (res >= 0) {
+    if (res >= 0 && opts_.max_connections != 0 && clients_ >= opts_.max_connections) {
+      ++core_.refused;  // over the limit: closed at once, so the client sees EOF
+      sys::close(res);
+    } else if (res >= 0) {
       const int one = 1;
       sys::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       add_slot(res, res, false);
@@ -467,6 +545,7 @@ class UringPeer {
     if (!sl.open) return;
     sl.open = false;
     sl.out.clear();
+    if (!sl.control) --clients_;
     ++sl.gen;
     if (sl.inflight > 0) {
       // Take back what the kernel holds for these descriptors before closing
@@ -500,6 +579,8 @@ class UringPeer {
   uint64_t next_seq_ = 0;
   std::vector<uint32_t> ready_;  // slots with a response to send
   __kernel_timespec accept_retry_{};
+  uint32_t clients_ = 0;        // open connections, the control socket not counted
+  uint64_t next_sweep_ns_ = 0;  // the next look for idle connections
   bool stop_ = false;
   bool fatal_ = false;
   std::string fatal_why_;
@@ -511,7 +592,9 @@ int run_uring_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& co
                    std::string* why) {
   auto peer = std::make_unique<UringPeer>(opts);  // the histogram is big: keep it off the stack
   if (const int code = peer->init(conns.size(), why); code != 0) return code;
-  return peer->run(conns, why);
+  const int code = peer->run(conns, why);
+  if (opts.final_stats != nullptr) *opts.final_stats = peer->stats();
+  return code;
 }
 
 }  // namespace iomodels::detail

@@ -20,7 +20,20 @@ struct PeerStatsWire {
   uint64_t protocol_errors;
   uint64_t poll_horizon_ns;  // deadlines nearer than this are polled for, not slept for
   uint64_t loop;             // a PeerLoop: how the peer moves bytes
+  uint64_t refused;          // connections over the peer's limit (since it started)
+  uint64_t bad_token;        // hellos with a wrong token
+  uint64_t idle_closed;      // connections closed for silence
+  uint64_t throttled;        // times reading stopped for responses not being read
 };
+
+// The hello a client of a network-facing peer sends first on every
+// connection: one Request {kHelloConn, kHelloVersion, kHelloMagic}, then the
+// token in kHelloTokenBytes (zero-padded). The peer answers with the
+// kHelloAckBytes of payload (kHelloConn, 0), or closes the connection.
+inline constexpr uint32_t kHelloVersion = 1;
+inline constexpr uint64_t kHelloMagic = 0x696f6d6f6468656cULL;  // "iomodhel"
+inline constexpr size_t kHelloTokenBytes = 32;
+inline constexpr uint32_t kHelloAckBytes = 16;
 
 // Set-up messages on the local control socket (SOCK_SEQPACKET), each with
 // descriptors attached (SCM_RIGHTS).

@@ -30,6 +30,7 @@
 #include "sys/sys.h"
 #include "sys/uring.h"
 #include "workload/payload.h"
+#include "workload/peer_core.h"
 #include "workload/wire.h"
 
 namespace iomodels {
@@ -143,6 +144,39 @@ Status control_exchange(int fd, uint64_t cmd, detail::PeerStatsWire* w) {
     got += static_cast<size_t>(n);
   }
   if (w->magic != detail::kStatsMagic) return Status::error("the peer's statistics are garbled");
+  return {};
+}
+
+// The hello a remote peer may require (wire.h): the token, then its answer
+// verified, so a refused connection is an error here, named, and not an
+// end of file in the middle of a model's run.
+Status say_hello(int fd, const std::string& token, const std::string& where) {
+  uint8_t msg[kRequestBytes + detail::kHelloTokenBytes]{};
+  const Request rq{kHelloConn, detail::kHelloVersion, detail::kHelloMagic};
+  std::memcpy(msg, &rq, sizeof rq);
+  std::memcpy(msg + kRequestBytes, token.data(), std::min(token.size(), detail::kHelloTokenBytes));
+  if (::send(fd, msg, sizeof msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof msg))
+    return Status::from_errno(-errno, "greeting the peer at " + where);
+  uint8_t ack[detail::kHelloAckBytes];
+  size_t got = 0;
+  while (got < sizeof ack) {
+    pollfd p{fd, POLLIN, 0};
+    const int pr = ::poll(&p, 1, 5000);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr == 0) return Status::error("the peer at " + where + " did not answer the hello in 5 s");
+    const ssize_t n = ::recv(fd, ack + got, sizeof ack - got, 0);
+    if (n == 0 || (n < 0 && errno == ECONNRESET))
+      return Status::error("the peer at " + where +
+                           " refused the connection: a wrong or missing token (--peer-token or "
+                           "IOMODELS_PEER_TOKEN), or it is at its connection limit");
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Status::from_errno(-errno, "reading the hello's answer from " + where);
+    }
+    got += static_cast<size_t>(n);
+  }
+  if (verify_payload(kHelloConn, 0, 0, ack, sizeof ack) != sizeof ack)
+    return Status::error("the peer at " + where + " answered the hello with garbage");
   return {};
 }
 
@@ -279,10 +313,12 @@ Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* 
   const uint64_t limit = raise_fd_limit();
   const uint64_t need = fds_needed(opts.transport, opts.connections);
   if (need > limit) {
-    return Status::error("--connections " + std::to_string(opts.connections) + " on " +
-                         std::string(transport_name(opts.transport)) + " needs about " +
-                         std::to_string(need) + " open files, but RLIMIT_NOFILE allows " +
-                         std::to_string(limit) + " (already raised to the hard limit)");
+    // Known before anything starts, and the option decides it: bad input.
+    return Status::invalid("--connections: " + std::to_string(opts.connections) + " on " +
+                           std::string(transport_name(opts.transport)) + " needs about " +
+                           std::to_string(need) + " open files, but RLIMIT_NOFILE allows " +
+                           std::to_string(limit) +
+                           " (already raised to the hard limit; as root, ulimit -Hn raises it)");
   }
   std::unique_ptr<Workload> w(new Workload);
   w->opts_ = opts;
@@ -441,9 +477,11 @@ Status Workload::start_remote() {
   uint16_t port;
   if (!parse_host_port(opts_.remote, &host, &port, &why)) return Status::error("--peer " + why);
   if (Status s = connect_tcp(host, port, &control_); !s.ok()) return s;
+  if (Status s = say_hello(control_.get(), opts_.peer_token, opts_.remote); !s.ok()) return s;
   for (uint32_t i = 0; i < opts_.connections; ++i) {
     Fd c;
     if (Status s = connect_tcp(host, port, &c); !s.ok()) return s;
+    if (Status s = say_hello(c.get(), opts_.peer_token, opts_.remote); !s.ok()) return s;
     conns_.push_back(ClientConn{c.get(), c.get(), i});
     owned_.push_back(std::move(c));
   }
@@ -460,6 +498,14 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
   const auto cmd =
       static_cast<uint64_t>(reset ? ControlCommand::kStatsAndReset : ControlCommand::kStats);
   if (Status s = control_exchange(control_.get(), cmd, &w); !s.ok()) return s;
+  *out = detail::stats_from_wire(w);
+  out->remote = !opts_.remote.empty();
+  return {};
+}
+
+PeerStats detail::stats_from_wire(const PeerStatsWire& w) {
+  PeerStats st;
+  PeerStats* out = &st;
   out->requests = w.requests;
   out->wall_ns = w.wall_ns;
   out->cpu_ns = w.cpu_ns;
@@ -468,11 +514,14 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
   out->late_max_ns = w.late_max_ns;
   out->spin_ns = w.spin_ns;
   out->protocol_errors = w.protocol_errors;
+  out->refused = w.refused;
+  out->bad_token = w.bad_token;
+  out->idle_closed = w.idle_closed;
+  out->throttled = w.throttled;
   out->poll_horizon_ns = w.poll_horizon_ns;
   out->loop = w.loop <= static_cast<uint64_t>(PeerLoop::kUring) ? static_cast<PeerLoop>(w.loop)
                                                                 : PeerLoop::kEpollWrite;
-  out->remote = !opts_.remote.empty();
-  return {};
+  return st;
 }
 
 void Workload::kill_peer() {

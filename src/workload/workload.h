@@ -59,6 +59,7 @@ struct WorkloadOptions {
   uint64_t seed = 1;           // seeds the peer's latency draws
   uint64_t peer_spin_ns = 0;   // the peer spins (burns its core) this long before a deadline
   std::string remote;          // "HOST:PORT" of an `iomodels peer`; tcp only
+  std::string peer_token;      // presented to the remote peer on every connection
   std::vector<int> peer_cpus;  // the forked peer runs only on these; empty: anywhere
   PeerLoopChoice peer_loop = PeerLoopChoice::kAuto;
   // --- the file transport ---
@@ -89,6 +90,10 @@ struct PeerStats {
   uint64_t poll_horizon_ns = 0;
   PeerLoop loop = PeerLoop::kEpollWrite;  // how the peer moved bytes
   uint64_t protocol_errors = 0;
+  // What the peer's limits turned away (since it started, not per window):
+  // connections over its limit, hellos with a wrong token, connections
+  // closed idle, and times it stopped reading a connection that did not read.
+  uint64_t refused = 0, bad_token = 0, idle_closed = 0, throttled = 0;
   bool remote = false;
   bool none = false;  // the file transport: no peer, so every figure above is 0
   double cpu_util() const { return wall_ns ? static_cast<double>(cpu_ns) / wall_ns : 0; }
@@ -166,6 +171,13 @@ struct PeerOptions {
   int stop_fd = -1;     // readable = shut down (a signalfd for `iomodels peer`)
   int control_fd = -1;  // the local parent's control socket: closed = shut down
   PeerLoopChoice loop = PeerLoopChoice::kAuto;
+  // The network-facing peer's rules (`iomodels peer`); 0 or empty = none.
+  std::string token;             // each connection presents it first (kHelloConn)
+  uint32_t max_connections = 0;  // accepted beyond this: closed at once, counted
+  uint32_t max_queued = 0;       // responses owed per connection; beyond, reading stops
+  uint64_t idle_timeout_ns = 0;  // no byte in or out this long: closed, counted
+  // When set, the loop's statistics (since its last reset) are left here when it returns.
+  PeerStats* final_stats = nullptr;
 };
 // Runs the peer's event loop over the connections it already has (read fd,
 // write fd; set up by Workload) and those it accepts; returns when stop_fd
