@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "calibrate/process.h"
+#include "peer_client.h"
 #include "util.h"
 #include "workload/payload.h"
 
@@ -38,35 +39,12 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int kWaitMs = 10000;  // the peer's first line comes within this
-
-// Reads the peer's first stderr line, "iomodels peer: listening on
-// ADDR:PORT, ...", and returns PORT (0 if it never came within kWaitMs, or
-// named another address).
-uint16_t read_port(int fd, const std::string& addr = "127.0.0.1") {
-  std::string line;
-  char c;
-  pollfd p{fd, POLLIN, 0};
-  while (line.size() < 200) {
-    const int r = ::poll(&p, 1, kWaitMs);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0 || ::read(fd, &c, 1) != 1 || c == '\n') break;
-    line += c;
-  }
-  const std::string key = "listening on " + addr + ":";
-  const size_t at = line.find(key);
-  if (at == std::string::npos) return 0;
-  return static_cast<uint16_t>(std::stoi(line.substr(at + key.size())));
-}
-
-// Everything left on fd until EOF.
-std::string read_rest(int fd) {
-  std::string rest;
-  char buf[256];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) rest.append(buf, static_cast<size_t>(n));
-  return rest;
-}
+using test::connect_to;
+using test::count_fds;
+using test::cpu_seconds;
+using test::read_port;
+using test::read_rest;
+using test::served;
 
 // Runs argv[0] (a path) with argv, no shell; exit code and stdout+stderr.
 test::CommandResult run_argv(const std::vector<std::string>& argv) {
@@ -391,9 +369,8 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
     REQUIRE(failed.empty());
   }
   std::vector<std::string> peer_argv = net.exec_in(net.a);
-  peer_argv.insert(peer_argv.end(),
-                   {IOMODELS_BINARY, "peer", "--listen", net.addr_a + ":0", "--latency", "1ms",
-                    "--token", "veth-secret"});
+  peer_argv.insert(peer_argv.end(), {IOMODELS_BINARY, "peer", "--listen", net.addr_a + ":0",
+                                     "--latency", "1ms", "--token", "veth-secret"});
   Child peer(peer_argv);
   REQUIRE(peer.pid > 0);
   const uint16_t port = read_port(peer.err, net.addr_a);
@@ -411,10 +388,26 @@ TEST_CASE("a peer in one network namespace serves runs from another over a veth 
     if (!why_not(*m, w).empty()) continue;  // refused on tcp: the model matrix
     const std::string out = dir.file(model + ".json");
     std::vector<std::string> argv = net.exec_in(net.b);
-    argv.insert(argv.end(), {IOMODELS_BINARY, "run", "--transport", "tcp", "--peer", remote,
-                             "--peer-token", "veth-secret", "-m", model, "-c",
-                             std::to_string(kConns), "-l", "1ms", "-r",
-                             std::to_string(kRounds), "-s", std::to_string(kSize), "--json", out});
+    argv.insert(argv.end(), {IOMODELS_BINARY,
+                             "run",
+                             "--transport",
+                             "tcp",
+                             "--peer",
+                             remote,
+                             "--peer-token",
+                             "veth-secret",
+                             "-m",
+                             model,
+                             "-c",
+                             std::to_string(kConns),
+                             "-l",
+                             "1ms",
+                             "-r",
+                             std::to_string(kRounds),
+                             "-s",
+                             std::to_string(kSize),
+                             "--json",
+                             out});
     const test::CommandResult r = run_argv(argv);
     INFO(model << ": " << r.out);
     REQUIRE(r.exit_code == 0);  // the run verifies every payload byte, and fails otherwise
@@ -524,61 +517,6 @@ TEST_CASE("the network namespace test's probe does what the test does, and says 
 }
 
 namespace {
-
-int count_fds(pid_t pid) {
-  int n = 0;
-  if (DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
-    while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-    ::closedir(d);
-  }
-  return n;
-}
-
-// user + system CPU of a process so far, in seconds.
-double cpu_seconds(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-int connect_to(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// One request of 64 bytes on a fresh connection, answered within 2 s.
-bool served(uint16_t port) {
-  const int fd = connect_to(port);
-  if (fd < 0) return false;
-  const Request rq{0, 64, 1};
-  bool ok = ::send(fd, &rq, sizeof rq, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof rq);
-  uint8_t buf[64];
-  size_t got = 0;
-  while (ok && got < sizeof buf) {
-    pollfd p{fd, POLLIN, 0};
-    ok = ::poll(&p, 1, 2000) == 1;
-    const ssize_t n = ok ? ::read(fd, buf + got, sizeof buf - got) : -1;
-    ok = n > 0;
-    if (ok) got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  return ok && verify_payload(0, 1, 0, buf, sizeof buf) == sizeof buf;
-}
 
 void check_hostile_clients(const std::string& loop) {
   // A peer with 64 descriptors at most, as after `ulimit -n 64`.

@@ -1,0 +1,321 @@
+// Description: the standalone peer facing hostile clients: a token owed
+// before anything is served, backpressure on a client that never reads,
+// idle and connection limits, SIGHUP, and a soak of good clients among
+// hostile ones with descriptors and memory flat at the end. Both loops.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "peer_client.h"
+#include "util.h"
+
+using namespace iomodels;
+
+namespace {
+
+std::vector<std::string> loops() {
+  std::vector<std::string> v = {"epoll"};
+  std::string why;
+  if (uring_peer_available(&why)) v.insert(v.begin(), "uring");
+  return v;
+}
+
+// VmRSS of a process, in KiB.
+long rss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  long v = 0;
+  while (f >> key) {
+    if (key == "VmRSS:") {
+      f >> v;
+      return v;
+    }
+    f.ignore(1 << 20, '\n');
+  }
+  return -1;
+}
+
+// One request for `size` bytes on `fd`, answered and verified within 2 s;
+// the time it took in microseconds, or -1.
+double exchange_us(int fd, uint32_t conn, uint64_t id, uint32_t size) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Request rq{conn, size, id};
+  if (::send(fd, &rq, sizeof rq, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof rq)) return -1;
+  std::vector<uint8_t> buf(size);
+  size_t got = 0;
+  while (got < size) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) != 1) return -1;
+    const ssize_t n = ::read(fd, buf.data() + got, size - got);
+    if (n <= 0) return -1;
+    got += static_cast<size_t>(n);
+  }
+  if (verify_payload(conn, id, 0, buf.data(), size) != size) return -1;
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("the peer refuses to listen beyond loopback without a token", "[hostile]") {
+  const auto r = test::run_iomodels("peer --listen 0.0.0.0:0");
+  INFO(r.out);
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.rfind("iomodels: error: --token: ", 0) == 0);
+  const auto long_token = test::run_iomodels("peer --token " + std::string(33, 'x'));
+  CHECK(long_token.exit_code == 2);
+}
+
+TEST_CASE("with a token nothing is served before a connection presents it", "[hostile]") {
+  for (const std::string& loop : loops()) {
+    INFO("loop " << loop);
+    test::StandalonePeer peer({"--latency", "0", "--loop", loop, "--token", "sesame"});
+    REQUIRE(peer.port != 0);
+    // A request, or a statistics-and-reset request, before the hello: the
+    // connection is closed unanswered.
+    for (const Request rq : {Request{0, 64, 1}, Request{kControlConn, 0, 2}}) {
+      const int fd = test::connect_to(peer.port);
+      REQUIRE(fd >= 0);
+      ::send(fd, &rq, sizeof rq, MSG_NOSIGNAL);
+      CHECK(test::closed_by_peer(fd, 2000));
+      ::close(fd);
+    }
+    CHECK(test::hello(peer.port, "not sesame") < 0);
+    CHECK(test::hello(peer.port, "") < 0);
+    const int fd = test::hello(peer.port, "sesame");
+    REQUIRE(fd >= 0);
+    CHECK(exchange_us(fd, 0, 1, 4096) > 0);  // served once greeted
+    ::close(fd);
+    // run presents it: with it the run is served, without it refused by name.
+    const std::string remote = "--peer 127.0.0.1:" + std::to_string(peer.port);
+    const auto good =
+        test::run_iomodels("run -t tcp -m epoll -c 4 -r 20 " + remote + " --peer-token sesame");
+    INFO(good.out);
+    CHECK(good.exit_code == 0);
+    const auto bad = test::run_iomodels("run -t tcp -m epoll -c 4 -r 20 " + remote);
+    INFO(bad.out);
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.out.find("refused the connection") != std::string::npos);
+    const std::string log = peer.stop();
+    INFO(log);
+    CHECK(log.find("5 with a missing or wrong token") != std::string::npos);
+  }
+}
+
+TEST_CASE("a client that never reads is no longer read: the peer's memory stays bounded",
+          "[hostile]") {
+  for (const std::string& loop : loops()) {
+    INFO("loop " << loop);
+    test::StandalonePeer peer({"--latency", "0", "--loop", loop, "--max-queued", "1024"});
+    REQUIRE(peer.port != 0);
+    const long rss0 = rss_kib(peer.pid);
+    const int fd = test::connect_to(peer.port);
+    REQUIRE(fd >= 0);
+    // 1 MiB asked for per 16-byte request, as fast as the peer takes them,
+    // never a byte read back: 400,000 requests without the limit.
+    std::vector<Request> burst(4096);
+    for (size_t i = 0; i < burst.size(); ++i) burst[i] = Request{0, 1u << 20, i};
+    const int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    size_t sent = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < until && sent < 400'000 * sizeof(Request)) {
+      const ssize_t n = ::send(fd, burst.data(), burst.size() * sizeof(Request), MSG_NOSIGNAL);
+      if (n > 0) sent += static_cast<size_t>(n);
+      if (n < 0) ::usleep(1000);
+    }
+    // Meanwhile another client is served.
+    const int other = test::connect_to(peer.port);
+    REQUIRE(other >= 0);
+    CHECK(exchange_us(other, 0, 7, 4096) > 0);
+    ::close(other);
+    const long rss1 = rss_kib(peer.pid);
+    INFO("sent " << sent / sizeof(Request) << " requests; peer RSS " << rss0 << " -> " << rss1
+                 << " KiB");
+    CHECK(sent / sizeof(Request) > 2048);  // more than the limit was offered
+    CHECK(rss1 - rss0 < 16 * 1024);
+    ::close(fd);
+    const std::string log = peer.stop();
+    INFO(log);
+    CHECK(log.find("stopped reading a connection 0 times") == std::string::npos);
+  }
+}
+
+TEST_CASE("a silent connection is closed after --idle-timeout", "[hostile]") {
+  for (const std::string& loop : loops()) {
+    INFO("loop " << loop);
+    test::StandalonePeer peer({"--latency", "0", "--loop", loop, "--idle-timeout", "300ms"});
+    REQUIRE(peer.port != 0);
+    const int fd = test::connect_to(peer.port);
+    REQUIRE(fd >= 0);
+    CHECK(exchange_us(fd, 0, 1, 64) > 0);
+    CHECK(test::closed_by_peer(fd, 3000));
+    ::close(fd);
+    const std::string log = peer.stop();
+    CHECK(log.find("1 closed idle") != std::string::npos);
+  }
+}
+
+TEST_CASE("connections beyond --max-connections are closed at once", "[hostile]") {
+  for (const std::string& loop : loops()) {
+    INFO("loop " << loop);
+    test::StandalonePeer peer({"--latency", "0", "--loop", loop, "--max-connections", "3"});
+    REQUIRE(peer.port != 0);
+    std::vector<int> held;
+    for (int i = 0; i < 3; ++i) {
+      held.push_back(test::connect_to(peer.port));
+      CHECK(exchange_us(held.back(), 0, 1, 64) > 0);
+    }
+    const int extra = test::connect_to(peer.port);
+    REQUIRE(extra >= 0);
+    CHECK(test::closed_by_peer(extra, 2000));
+    ::close(extra);
+    ::close(held.back());
+    held.pop_back();
+    bool again = false;  // a place is free again
+    for (int i = 0; i < 20 && !again; ++i) {
+      const int fd = test::connect_to(peer.port);
+      again = exchange_us(fd, 0, 2, 64) > 0;
+      ::close(fd);
+      if (!again) ::usleep(50'000);
+    }
+    CHECK(again);
+    for (int fd : held) ::close(fd);
+    const std::string log = peer.stop();
+    CHECK(log.find("0 connections over the limit") == std::string::npos);
+  }
+}
+
+TEST_CASE("SIGHUP is logged and the peer goes on serving", "[hostile]") {
+  test::StandalonePeer peer({"--latency", "0"});
+  REQUIRE(peer.port != 0);
+  REQUIRE(::kill(peer.pid, SIGHUP) == 0);
+  ::usleep(100'000);
+  CHECK(test::served(peer.port));
+  const std::string log = peer.stop();
+  CHECK(log.find("SIGHUP") != std::string::npos);
+  CHECK(log.find("stopped (SIGINT or SIGTERM)") != std::string::npos);
+}
+
+TEST_CASE("a soak of hostile clients leaves the good ones served and the peer flat",
+          "[hostile][serial]") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  constexpr int kSoakS = 8;
+#else
+  constexpr int kSoakS = 60;
+#endif
+  for (const std::string& loop : loops()) {
+    INFO("loop " << loop);
+    test::StandalonePeer peer({"--latency", "1ms", "--loop", loop, "--max-connections", "200",
+                               "--max-queued", "256", "--idle-timeout", "2s"});
+    REQUIRE(peer.port != 0);
+    // The good clients' median turnaround, unloaded.
+    constexpr int kGood = 4;
+    std::vector<int> good;
+    for (int i = 0; i < kGood; ++i) good.push_back(test::connect_to(peer.port));
+    auto median_us = [&](int seconds, bool* all_ok) {
+      std::vector<double> t;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+      uint64_t id = 0;
+      while (std::chrono::steady_clock::now() < until)
+        for (int i = 0; i < kGood; ++i) {
+          const double us = exchange_us(good[i], 0, ++id, 4096);
+          if (us < 0) *all_ok = false;
+          t.push_back(us);
+        }
+      std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+      return t[t.size() / 2];
+    };
+    bool ok = true;
+    const double unloaded = median_us(2, &ok);
+    REQUIRE(ok);
+    const int fds0 = test::count_fds(peer.pid);
+    const long rss0 = rss_kib(peer.pid);
+
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> hostile;
+    // Random bytes, then close.
+    hostile.emplace_back([&] {
+      std::mt19937_64 rng(1);
+      while (!stop) {
+        const int fd = test::connect_to(peer.port);
+        uint64_t junk[8];
+        for (auto& w : junk) w = rng();
+        ::send(fd, junk, sizeof junk, MSG_NOSIGNAL);
+        ::close(fd);
+        ::usleep(5'000);
+      }
+    });
+    // Never-readers: ask for 1 MiB responses and never read them.
+    hostile.emplace_back([&] {
+      std::vector<int> fds;
+      uint64_t id = 0;
+      while (!stop) {
+        if (fds.size() < 8) fds.push_back(test::connect_to(peer.port));
+        for (int fd : fds) {
+          const Request rq{0, 1u << 20, ++id};
+          ::send(fd, &rq, sizeof rq, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        ::usleep(2'000);
+      }
+      for (int fd : fds) ::close(fd);
+    });
+    // Half-closers: a request, then shutdown(SHUT_WR); they read the answer.
+    hostile.emplace_back([&] {
+      uint64_t id = 0;
+      while (!stop) {
+        const int fd = test::connect_to(peer.port);
+        const Request rq{0, 4096, ++id};
+        ::send(fd, &rq, sizeof rq, MSG_NOSIGNAL);
+        ::shutdown(fd, SHUT_WR);
+        test::closed_by_peer(fd, 2000);
+        ::close(fd);
+        ::usleep(5'000);
+      }
+    });
+    // A connect flood up to (and past) the limit, held, then dropped.
+    hostile.emplace_back([&] {
+      while (!stop) {
+        std::vector<int> fds;
+        for (int i = 0; i < 220 && !stop; ++i) fds.push_back(test::connect_to(peer.port));
+        for (int i = 0; i < 50 && !stop; ++i) ::usleep(10'000);
+        for (int fd : fds)
+          if (fd >= 0) ::close(fd);
+        ::usleep(100'000);
+      }
+    });
+    bool loaded_ok = true;
+    const double loaded = median_us(kSoakS, &loaded_ok);
+    stop = true;
+    for (std::thread& t : hostile) t.join();
+    INFO("good clients' median turnaround: " << unloaded << " us unloaded, " << loaded
+                                             << " us among hostile clients");
+    CHECK(loaded_ok);
+    CHECK(loaded <= 2 * unloaded);
+    // Everything the hostile clients held is let go within the idle timeout.
+    int fds1 = 0;
+    for (int i = 0; i < 50 && (fds1 = test::count_fds(peer.pid)) > fds0; ++i) ::usleep(100'000);
+    const long rss1 = rss_kib(peer.pid);
+    INFO("peer descriptors " << fds0 << " -> " << fds1 << ", RSS " << rss0 << " -> " << rss1
+                             << " KiB");
+    CHECK(fds1 <= fds0);
+    CHECK(rss1 - rss0 < 16 * 1024);
+    for (int fd : good) ::close(fd);
+    // The hostile clients reached the limits they were meant to.
+    const std::string log = peer.stop();
+    INFO(log);
+    CHECK(log.find(" 0 connections over the limit") == std::string::npos);
+    CHECK(log.find("stopped reading a connection 0 times") == std::string::npos);
+    CHECK(log.find("; 0 malformed requests") == std::string::npos);
+  }
+}
