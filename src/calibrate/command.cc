@@ -196,6 +196,8 @@ int run_calibrate() {
 
   // --- the fio part: rows and the data file ---
   std::string data_path;
+  Fd unnamed;              // the default data file, open for the whole calibration
+  std::string data_label;  // how the data file is named in the report
   const bool want_fio = flags.only.empty() || flags.only == "fio";
   const std::string fio_exe = want_fio ? find_executable(flags.fio) : "";
   if (want_fio && fio_exe.empty()) {
@@ -203,11 +205,20 @@ int run_calibrate() {
     skipped.push_back({{"part", "fio"}, {"reason", install_hint("fio")}});
   }
   if (!fio_exe.empty()) {
-    data_path = flags.file.empty() ? std::string(kDefaultFileDir) + "/iomodels-calibrate-" +
-                                         std::to_string(::getpid()) + ".data"
-                                   : flags.file;
-    struct stat st {};
-    if (::stat(data_path.c_str(), &st) != 0) cleanup.own_data_file(data_path);
+    if (flags.file.empty()) {
+      // Unnamed: fio and the iomodels side both open it by its /proc path,
+      // and it goes with this process however that ends (kill -9 included).
+      if (Status s = make_unnamed_data_file(file_bytes, &unnamed); !s.ok()) {
+        std::fprintf(stderr, "iomodels: calibrate: data file: %s\n", s.message().c_str());
+        return 1;
+      }
+      data_path = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(unnamed.get());
+      data_label = std::string("an unnamed file (O_TMPFILE) in ") + kDefaultFileDir;
+    } else {
+      data_path = data_label = flags.file;
+      struct stat st {};
+      if (::stat(data_path.c_str(), &st) != 0) cleanup.own_data_file(data_path);
+    }
     // Make (or check) the data file once; every sample of both sides reuses it.
     WorkloadOptions w;
     w.transport = Transport::kFile;
@@ -324,7 +335,7 @@ int run_calibrate() {
           "verification OFF: iomodels does not check the bytes it reads (fio and sockperf do "
           "not either); --verify on to check them\n");
     if (!data_path.empty())
-      std::printf("data file %s: %llu bytes, %s\n", data_path.c_str(),
+      std::printf("data file %s: %llu bytes, %s\n", data_label.c_str(),
                   static_cast<unsigned long long>(file_bytes), filesystem_of(data_path).c_str());
     // On a busy machine throughput is also a share of the CPU, which moves
     // with the other load from one sample to the next.
@@ -396,7 +407,7 @@ int run_calibrate() {
         {"sockperf_seconds", sockperf_s},
         {"qd", qds},
         {"read_bytes", block},
-        {"file", data_path},
+        {"file", data_label},
         {"file_bytes", file_bytes},
         {"filesystem", data_path.empty() ? "" : filesystem_of(data_path)},
         {"msg_bytes", msg_bytes},

@@ -106,6 +106,17 @@ Status create_filled(const std::string& dir, const std::string& name, uint64_t b
 
 }  // namespace
 
+Status make_unnamed_data_file(uint64_t bytes, Fd* out) {
+  if (Status s = check_space(kDefaultFileDir, bytes); !s.ok()) return s;
+  Fd fd(::open(kDefaultFileDir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!fd)
+    return Status::from_errno(-errno, std::string("creating an unnamed data file in ") +
+                                          kDefaultFileDir + " (O_TMPFILE)");
+  if (Status s = fill(fd.get(), bytes, kDefaultFileDir); !s.ok()) return s;
+  *out = std::move(fd);
+  return {};
+}
+
 Status Workload::start_file() {
   const uint64_t bytes = opts_.file_bytes;
   Fd data;           // the file as created or found

@@ -31,6 +31,10 @@ std::span<const Transport> all_transports();
 // The file transport's defaults: 256 MiB, in tmpfs.
 inline constexpr uint64_t kDefaultFileBytes = 256ull << 20;
 inline constexpr const char* kDefaultFileDir = "/dev/shm";
+// An unnamed file (O_TMPFILE) in kDefaultFileDir holding the file
+// transport's data: for a caller that hands its /proc/PID/fd/N path to other
+// programs, and that nothing, not even kill -9, can leave behind.
+Status make_unnamed_data_file(uint64_t bytes, Fd* out);
 // Reads start at multiples of this (and, with --direct, are sized in them).
 inline constexpr uint32_t kFileAlign = 4096;
 
