@@ -319,3 +319,27 @@ TEST_CASE("a soak of hostile clients leaves the good ones served and the peer fl
     CHECK(log.find("; 0 malformed requests") == std::string::npos);
   }
 }
+
+TEST_CASE("a run whose remote peer was reset by another client says so", "[hostile]") {
+  test::StandalonePeer peer({"--latency", "100us"});
+  REQUIRE(peer.port != 0);
+  std::atomic<bool> stop{false};
+  std::thread resetter([&] {
+    const int fd = test::connect_to(peer.port);
+    const Request rq{kControlConn, 0, static_cast<uint64_t>(ControlCommand::kStatsAndReset)};
+    uint8_t buf[256];
+    while (!stop) {
+      ::send(fd, &rq, sizeof rq, MSG_NOSIGNAL);
+      ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      ::usleep(20'000);
+    }
+    ::close(fd);
+  });
+  const auto r = test::run_iomodels("run -t tcp -m epoll -c 4 -r 500 -l 100us --peer 127.0.0.1:" +
+                                    std::to_string(peer.port));
+  stop = true;
+  resetter.join();
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("another client reset its statistics") != std::string::npos);
+}

@@ -85,6 +85,17 @@ std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResul
                   sc.workload.latency.text().c_str());
     out.emplace_back(buf);
   }
+  // A shared remote peer counts every client's requests in one window: fewer
+  // than this run made means another client reset the window meanwhile, and
+  // the peer's figures cover only part of this run.
+  if (r.peer.remote && r.peer.requests < r.latency.count()) {
+    std::snprintf(buf, sizeof buf,
+                  "the remote peer counted %llu requests, fewer than this run's %llu: another "
+                  "client reset its statistics during the run, so its figures cover part of it",
+                  static_cast<unsigned long long>(r.peer.requests),
+                  static_cast<unsigned long long>(r.latency.count()));
+    out.emplace_back(buf);
+  }
   return out;
 }
 
