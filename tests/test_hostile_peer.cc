@@ -127,10 +127,14 @@ TEST_CASE("a client that never reads is no longer read: the peer's memory stays 
     for (size_t i = 0; i < burst.size(); ++i) burst[i] = Request{0, 1u << 20, i};
     const int flags = ::fcntl(fd, F_GETFL);
     ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    // The stream stays whole: a short send goes on from where it stopped.
+    const auto* bytes = reinterpret_cast<const uint8_t*>(burst.data());
+    const size_t burst_bytes = burst.size() * sizeof(Request);
     size_t sent = 0;
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (std::chrono::steady_clock::now() < until && sent < 400'000 * sizeof(Request)) {
-      const ssize_t n = ::send(fd, burst.data(), burst.size() * sizeof(Request), MSG_NOSIGNAL);
+      const size_t at = sent % burst_bytes;
+      const ssize_t n = ::send(fd, bytes + at, burst_bytes - at, MSG_NOSIGNAL);
       if (n > 0) sent += static_cast<size_t>(n);
       if (n < 0) ::usleep(1000);
     }
@@ -148,6 +152,7 @@ TEST_CASE("a client that never reads is no longer read: the peer's memory stays 
     const std::string log = peer.stop();
     INFO(log);
     CHECK(log.find("stopped reading a connection 0 times") == std::string::npos);
+    CHECK(log.find("; 0 malformed requests") != std::string::npos);  // the stream stayed whole
   }
 }
 
@@ -342,4 +347,53 @@ TEST_CASE("a run whose remote peer was reset by another client says so", "[hosti
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("another client reset its statistics") != std::string::npos);
+}
+
+TEST_CASE("a connection stopped and read again loses and repeats no request", "[hostile]") {
+  for (const std::string& loop : loops()) {
+    INFO("loop " << loop);
+    test::StandalonePeer peer({"--latency", "0", "--loop", loop, "--max-queued", "16"});
+    REQUIRE(peer.port != 0);
+    const int fd = test::connect_to(peer.port);
+    REQUIRE(fd >= 0);
+    // 20,000 requests at once, far past the limit: the peer stops and
+    // resumes reading many times, and every response comes, in order.
+    constexpr uint64_t kN = 20'000;
+    constexpr uint32_t kSize = 256;
+    std::thread writer([&] {
+      std::vector<Request> all(kN);
+      for (uint64_t i = 0; i < kN; ++i) all[i] = Request{3, kSize, i};
+      const auto* p = reinterpret_cast<const uint8_t*>(all.data());
+      size_t done = 0;
+      while (done < all.size() * sizeof(Request)) {
+        const ssize_t n = ::send(fd, p + done, all.size() * sizeof(Request) - done, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+      }
+    });
+    // Read nothing at first: the peer's sends fill the socket, its queue
+    // reaches the limit, and it stops reading.
+    ::usleep(300'000);
+    std::vector<uint8_t> buf(kSize);
+    uint64_t ok = 0;
+    for (uint64_t i = 0; i < kN; ++i) {
+      size_t got = 0;
+      while (got < kSize) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 5000) != 1) break;
+        const ssize_t n = ::read(fd, buf.data() + got, kSize - got);
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+      }
+      if (got != kSize || verify_payload(3, i, 0, buf.data(), kSize) != kSize) break;
+      ++ok;
+    }
+    writer.join();
+    CHECK(ok == kN);
+    ::close(fd);
+    const std::string log = peer.stop();
+    INFO(log);
+    CHECK(log.find("stopped reading a connection 0 times") == std::string::npos);
+    CHECK(log.find("; 0 malformed requests") != std::string::npos);
+  }
 }

@@ -111,6 +111,24 @@ class RequestAssembler {
     }
     return true;
   }
+  // As feed, and returns how many of the n bytes it took: all of them, or
+  // those up to the end of the request for which on_request returned false.
+  template <typename F>
+  size_t feed_until(const uint8_t* p, size_t n, F&& on_request) {
+    size_t used = 0;
+    while (used < n) {
+      const size_t take = std::min(n - used, kRequestBytes - len_);
+      std::copy_n(p + used, take, in_.data() + len_);
+      len_ += take;
+      used += take;
+      if (len_ < kRequestBytes) break;
+      len_ = 0;
+      Request rq;
+      std::copy_n(in_.data(), kRequestBytes, reinterpret_cast<uint8_t*>(&rq));
+      if (!on_request(rq)) break;
+    }
+    return used;
+  }
   void clear() { len_ = 0; }
   bool partial() const { return len_ != 0; }
 

@@ -82,6 +82,10 @@ struct Slot {
   uint64_t last_due_ns = 0;
   uint64_t last_active_ns = 0;  // its latest byte in or out (idle_timeout_ns)
   std::vector<uint8_t> tx;      // the bytes of the send in flight
+  // Bytes received while throttled (the receive's cancel takes a turn to
+  // land), parsed when it is read again: never more than the kernel had
+  // already delivered.
+  std::vector<uint8_t> held;
   uint32_t owed() const { return pending + static_cast<uint32_t>(out.size()); }
 };
 
@@ -220,6 +224,7 @@ class UringPeer {
     if (!control) ++clients_;
     sl.in.clear();
     sl.out.clear();
+    sl.held.clear();
     sl.last_due_ns = 0;
     // Non-blocking, so that the control answer's direct write() can never
     // stall the loop; io_uring still parks an operation that must wait.
@@ -268,7 +273,13 @@ class UringPeer {
     Slot& sl = slots_[s];
     if (!sl.throttled || !core_.may_resume(sl.owed())) return;
     sl.throttled = false;
-    if (!sl.receiving && !sl.read_done) arm_recv(s);
+    if (!sl.held.empty()) {
+      std::vector<uint8_t> held;
+      held.swap(sl.held);
+      parse(s, held.data(), held.size());  // may throttle again, holding the rest
+    }
+    if (slots_[s].open && !slots_[s].throttled && !slots_[s].receiving && !slots_[s].read_done)
+      arm_recv(s);
   }
 
   // Closes the connections with no byte in or out for idle_timeout_ns, once
@@ -336,7 +347,12 @@ class UringPeer {
       const uint16_t bid = sys::BufferRing::id_of(cqe);
       if (current) {
         sl.last_active_ns = now_ns();
-        parse(s, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
+        const uint8_t* p = buffers_.buffer(bid);
+        if (sl.throttled || !sl.held.empty()) {
+          sl.held.insert(sl.held.end(), p, p + cqe.res);
+        } else {
+          parse(s, p, static_cast<size_t>(cqe.res));
+        }
       }
       buffers_.recycle(bid);
     } else {
@@ -366,9 +382,11 @@ class UringPeer {
     }
   }
 
+  // Takes whole requests out of n received bytes; once the connection is
+  // throttled, the rest waits in its held bytes.
   void parse(uint32_t s, const uint8_t* p, size_t n) {
     const uint64_t now = now_ns();
-    slots_[s].in.feed(p, n, [&](const Request& rq) {
+    const size_t used = slots_[s].in.feed_until(p, n, [&](const Request& rq) {
       Slot& sl = slots_[s];
       switch (sl.hello.take(rq, opts_.token)) {
         case Hello::Verdict::kServe:
@@ -405,8 +423,10 @@ class UringPeer {
         heap_.push(Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
       }
       throttle(s);
-      return true;
+      return !sl.throttled;
     });
+    Slot& sl = slots_[s];
+    if (sl.open && used < n) sl.held.insert(sl.held.end(), p + used, p + n);
   }
 
   void make_ready(uint32_t s) {
@@ -545,6 +565,7 @@ class UringPeer {
     if (!sl.open) return;
     sl.open = false;
     sl.out.clear();
+    sl.held.clear();
     if (!sl.control) --clients_;
     ++sl.gen;
     if (sl.inflight > 0) {
