@@ -84,7 +84,7 @@ TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo
   CHECK(saw_own_work);
   CHECK(saw_eagain);
   CHECK(saw_callback);
-  CHECK(begins.size() == 5);  // one download per story
+  CHECK(begins.size() == 6);  // one download per story
   CHECK(begins == ends);
   for (int tid : tids_with_events) CHECK(named_tids.count(tid) == 1);
   std::remove(trace.c_str());
@@ -139,4 +139,93 @@ TEST_CASE("a polling loop's EAGAIN calls in a row become one slice with their co
   for (const auto& e : doc.at("traceEvents"))
     if (e.at("ph") == "X") details.push_back(e.at("args").at("detail"));
   CHECK(details == std::vector<std::string>{"EAGAIN x1000", "64", "EAGAIN x1"});
+}
+
+TEST_CASE("demo verdicts follow the demo's own measured times", "[demo][serial]") {
+  // {latency, work}: the device slower, then the own work slower, far enough
+  // apart (>= 40 ms) that load from other processes cannot swap them.
+  const std::vector<std::pair<int, int>> pairs = {
+      {100, 20}, {20, 100}, {10, 60}, {80, 10}, {30, 120}};
+  for (const auto& [lat, work] : pairs) {
+    const std::string args = "demo --json --color never --latency " + std::to_string(lat) +
+                             "ms --work " + std::to_string(work) + "ms";
+    const auto r = test::run_iomodels(args);
+    INFO(args << "\n" << r.out);
+    REQUIRE(r.exit_code == 0);
+    // The JSON document, whatever a logger may have said around it on stderr.
+    const size_t open = r.out.find("{\n"), close = r.out.rfind('}');
+    REQUIRE(open != std::string::npos);
+    REQUIRE(close != std::string::npos);
+    const auto doc = nlohmann::json::parse(r.out.substr(open, close - open + 1));
+    const auto& stories = doc.at("stories");
+    REQUIRE(stories.size() == 6);
+    for (const auto& s : stories) {
+      INFO(s.dump(2));
+      REQUIRE(s.at("ok") == true);
+      const double wait = s.at("wait_ms"), wk = s.at("work_ms"), wall = s.at("wall_ms");
+      const double ready = s.at("ready_ms"), used = s.at("used_ms"), sent = s.at("sent_ms");
+      const std::string quadrant = s.at("quadrant"), follows = s.at("followed");
+      const std::string title = s.at("title");
+      const bool lazy = title.find("lazily") != std::string::npos;
+      // The measured parts are what was asked for, at least.
+      CHECK(wait >= lat * 0.95);
+      CHECK(wk >= work * 0.95);
+      CHECK(ready >= sent);
+      CHECK(used >= ready);
+      CHECK(std::abs(static_cast<double>(s.at("sat_ready_ms")) - (used - ready)) < 0.01);
+      CHECK(std::abs(wait - (ready - sent)) < 0.01);
+      // The verdict agrees with the numbers: the wall is the sum where the
+      // story waits and works in turn, the larger of the two where it overlaps.
+      if (quadrant == "sync · blocking" || lazy) {
+        CHECK(follows == "wait+work");
+        CHECK(wall >= wait + wk - 2);
+      } else {
+        CHECK(follows == (wk > wait ? "work" : "wait"));
+        CHECK(wall < wait + wk);
+      }
+      const std::vector<std::string> v = s.at("verdict");
+      REQUIRE(v.size() == 3);
+      char num[32];
+      std::snprintf(num, sizeof num, "%.1f", wall);
+      CHECK(v[0].find(std::string("wall ") + num) != std::string::npos);
+      CHECK(v[0].find(follows == "wait+work" ? "one after the other" : "followed the " + follows) !=
+            std::string::npos);
+      std::snprintf(num, sizeof num, "sat ready %.1f ms",
+                    static_cast<double>(s.at("sat_ready_ms")));
+      CHECK(v[1].find(num) != std::string::npos);
+      // Where the work held the thread past the data's arrival, the verdict
+      // says the data waited: the lesson of the callback story.
+      if (quadrant == "async · non-blocking" && wk > wait) CHECK(used - ready > (wk - wait) / 2);
+      const std::string checks = std::to_string(s.at("wasted_checks").get<uint64_t>()) + " of " +
+                                 std::to_string(s.at("checks").get<uint64_t>()) + " checks";
+      CHECK(v[2].find(checks) != std::string::npos);
+      // One line per step: no step text twice, one step 3.
+      std::set<std::string> texts;
+      int threes = 0;
+      for (const auto& st : s.at("steps")) {
+        const std::string t = st.at("text");
+        CHECK(texts.insert(t).second);
+        threes += t.rfind("3. ", 0) == 0 && t.find("used") != std::string::npos;
+      }
+      CHECK(threes == 1);
+    }
+    // The polling story wasted checks; the epoll story asked only when told.
+    CHECK(stories[1].at("wasted_checks").get<uint64_t>() > 0);
+    CHECK(stories[3].at("wasted_checks").get<uint64_t>() == 0);
+    // Eager start sends before the own work; lazy (asyncio's) only after it.
+    CHECK(stories[4].at("sent_ms").get<double>() < 1.0 * work / 2);
+    CHECK(stories[5].at("sent_ms").get<double>() >= 0.95 * work);
+  }
+}
+
+TEST_CASE("demo refuses the file transport and lists its transports", "[demo]") {
+  auto r = test::run_iomodels("demo -t file");
+  INFO(r.out);
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.find("--transport") != std::string::npos);
+  CHECK(r.out.find("no peer") != std::string::npos);
+  r = test::run_iomodels("demo --help");
+  CHECK(r.exit_code == 0);
+  for (const char* t : {"pipe", "socketpair", "tcp", "file"})
+    CHECK(r.out.find(t) != std::string::npos);
 }
