@@ -3,7 +3,9 @@
 // its timeline is valid Chrome Trace JSON with every thread and request.
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -22,6 +24,77 @@ std::string section(const std::string& out, const std::string& heading) {
   if (at == std::string::npos) return {};
   const size_t end = out.find("\n\n", at);
   return out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// Checks a timeline against the Trace Event Format and the rules by which
+// Perfetto binds flows: every flow point ("s"/"f") lies inside a complete
+// slice ("X") on its own thread, each flow id starts once and ends once,
+// async begins and ends ("b"/"e") pair up by id, and every thread that has
+// events is named. Returns how many flows crossed threads.
+size_t check_timeline(const nlohmann::json& doc) {
+  const auto& evs = doc.at("traceEvents");
+  REQUIRE(evs.is_array());
+  std::map<int, std::vector<std::pair<double, double>>> slices;  // tid -> [ts, end]
+  std::set<int> named, used;
+  std::map<std::string, int> b_minus_e;
+  std::map<std::string, std::vector<std::pair<int, double>>> starts, finishes;
+  for (const auto& e : evs) {
+    INFO(e.dump());
+    const std::string ph = e.at("ph");
+    REQUIRE(e.contains("pid"));
+    REQUIRE(e.contains("tid"));
+    REQUIRE(e.at("name").is_string());
+    const int tid = e.at("tid");
+    if (ph == "M") {
+      if (e.at("name") == "thread_name") named.insert(tid);
+      continue;
+    }
+    REQUIRE(e.at("ts").is_number());
+    const double ts = e.at("ts");
+    CHECK(ts >= 0);
+    used.insert(tid);
+    if (ph == "X") {
+      const double dur = e.at("dur");
+      CHECK(dur >= 0);
+      slices[tid].push_back({ts, ts + dur});
+    } else if (ph == "b" || ph == "e") {
+      b_minus_e[e.at("id").get<std::string>()] += ph == "b" ? 1 : -1;
+    } else if (ph == "s") {
+      starts[e.at("id").get<std::string>()].push_back({tid, ts});
+    } else if (ph == "f") {
+      CHECK(e.at("bp") == "e");
+      finishes[e.at("id").get<std::string>()].push_back({tid, ts});
+    } else {
+      CHECK((ph == "i" || ph == "C"));
+    }
+  }
+  for (const auto& [id, n] : b_minus_e) {
+    INFO("async id " << id);
+    CHECK(n == 0);
+  }
+  const auto enclosed = [&](int tid, double ts) {
+    for (const auto& [a, b] : slices[tid])
+      if (a <= ts && ts <= b) return true;
+    return false;
+  };
+  size_t crossing = 0;
+  CHECK(starts.size() == finishes.size());
+  for (const auto& [id, pts] : starts) {
+    INFO("flow id " << id);
+    REQUIRE(pts.size() == 1);  // unique ids
+    REQUIRE(finishes[id].size() == 1);
+    const auto [stid, sts] = pts[0];
+    const auto [ftid, fts] = finishes[id][0];
+    CHECK(enclosed(stid, sts));
+    CHECK(enclosed(ftid, fts));
+    CHECK(sts <= fts);
+    crossing += stid != ftid;
+  }
+  for (int tid : used) {
+    INFO("tid " << tid);
+    CHECK(named.count(tid) == 1);
+  }
+  return crossing;
 }
 
 bool before(const std::string& s, const std::string& a, const std::string& b) {
@@ -78,8 +151,8 @@ TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo
       saw_callback |= e.at("name") == "callback";
       saw_eagain |= e.at("cat") == "eagain";
     }
-    if (ph == "b") begins.insert(e.at("id").get<std::string>());
-    if (ph == "e") ends.insert(e.at("id").get<std::string>());
+    if (ph == "b" && e.at("name") == "download") begins.insert(e.at("id").get<std::string>());
+    if (ph == "e" && e.at("name") == "download") ends.insert(e.at("id").get<std::string>());
   }
   CHECK(saw_own_work);
   CHECK(saw_eagain);
@@ -228,4 +301,51 @@ TEST_CASE("demo refuses the file transport and lists its transports", "[demo]") 
   CHECK(r.exit_code == 0);
   for (const char* t : {"pipe", "socketpair", "tcp", "file"})
     CHECK(r.out.find(t) != std::string::npos);
+}
+
+TEST_CASE("demo and run timelines keep the Trace Event Format and Perfetto's flow binding",
+          "[demo][serial]") {
+  const std::string trace = "/tmp/iomodels-test-timeline.json";
+  // The demo at its defaults: under 2 MB, every story whole, with its parent slice.
+  auto r = test::run_iomodels("demo --color never --trace " + trace);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("filled up") == std::string::npos);
+  CHECK(std::filesystem::file_size(trace) < 2u * 1024 * 1024);
+  {
+    std::ifstream f(trace);
+    const auto doc = nlohmann::json::parse(f);
+    CHECK(doc.at("otherData").at("truncated") == false);
+    CHECK(check_timeline(doc) >= 2);  // main -> worker -> main in the thread story
+    std::set<std::string> stories;
+    for (const auto& e : doc.at("traceEvents"))
+      if (e.at("ph") == "X" && e.at("cat") == "story") stories.insert(e.at("name"));
+    CHECK(stories.size() == 6);
+  }
+  // A run with worker threads: every flow bound, every thread named.
+  r = test::run_iomodels("run -m threads -c 4 -r 5 -l 0 --trace " + trace);
+  REQUIRE(r.exit_code == 0);
+  {
+    std::ifstream f(trace);
+    const auto doc = nlohmann::json::parse(f);
+    check_timeline(doc);
+  }
+  r = test::run_iomodels("run -m threadpool -c 4 -r 5 -l 0 --trace " + trace);
+  REQUIRE(r.exit_code == 0);
+  {
+    std::ifstream f(trace);
+    check_timeline(nlohmann::json::parse(f));
+  }
+  std::remove(trace.c_str());
+}
+
+TEST_CASE("demo names the stories a small --trace-events cap left incomplete", "[demo][serial]") {
+  const std::string trace = "/tmp/iomodels-test-demo-cap.json";
+  const auto r =
+      test::run_iomodels("demo -l 20ms -w 5ms --color never --trace-events 60 --trace " + trace);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("filled up (--trace-events 60) during") != std::string::npos);
+  std::remove(trace.c_str());
+  CHECK(test::run_iomodels("demo --trace-events 0 --trace " + trace).exit_code == 2);
 }

@@ -42,6 +42,7 @@ struct DemoFlags {
   std::string work = "50ms";
   std::string size = "64KiB";
   std::string trace;
+  std::string trace_events = "100000";
   std::string color = "auto";
   bool json = false;
   bool python = false;
@@ -137,6 +138,8 @@ struct Story {
   std::string waiting;  // what the CPU did while waiting
   std::string python;   // the same story in Python
   Status status;
+  size_t trace_events = 0;  // events this story added to the timeline
+  bool trace_cut = false;   // the timeline was full by the story's end
   // Story time (ns since the story began) of what the verdict is made of.
   uint64_t t_sent = 0;   // the request left
   uint64_t t_ready = 0;  // the fd first became readable (seen by a watcher thread)
@@ -229,7 +232,11 @@ class Demo {
     s.status = Session::open(sc_, std::make_unique<StoryModel>(this, info.kind), &session);
     if (!s.status.ok()) return s;
     buf_.assign(sc_.workload.size, 0);
-    if (Trace* t = Trace::active()) t->name_thread("main");
+    Trace* const t = Trace::active();
+    if (t) t->name_thread("main");
+    ++story_index_;
+    const size_t events_before = t ? t->events() : 0;
+    const uint64_t start = now_ns();
     ScenarioResult r;
     s.status = session->measure(
         [this](Session& ses, uint64_t* done) {
@@ -239,6 +246,12 @@ class Demo {
         },
         &r);
     s.m = r.m;
+    // The story's parent slice on the main thread: everything it did lies inside.
+    if (t) {
+      t->slice(("story: " + s.title).c_str(), "story", start, now_ns());
+      s.trace_events = t->events() - events_before;
+      s.trace_cut = t->truncated();
+    }
     return s;
   }
 
@@ -302,6 +315,10 @@ class Demo {
     if (Trace* t = Trace::active()) t->instant(text.c_str(), now);
   }
 
+  // A flow's id on the timeline, unique across stories: the story's number
+  // and which of its arrows (1 download, 2 hand-off to a thread, 3 result back).
+  uint64_t flow_id(uint64_t arrow) const { return (story_index_ << 8) | arrow; }
+
   // Step 3: the program uses the data now.
   void used(const std::string& text) {
     story_->t_used = now_ns() - t0_;
@@ -322,7 +339,7 @@ class Demo {
     const Request rq{c.index, sc_.workload.size, 1};
     const uint64_t now = now_ns();
     story_->t_sent = now - t0_;
-    if (Trace* t = Trace::active()) t->request_begin(1, now, "download");
+    if (Trace* t = Trace::active()) t->request_begin(flow_id(1), now, "download");
     const long n = sys::write(c.wfd, &rq, sizeof rq);
     if (n != static_cast<long>(sizeof rq)) return Status::from_errno(n < 0 ? n : -EIO, "write");
     return {};
@@ -343,7 +360,7 @@ class Demo {
     if (*done) {
       if (verify_payload(c.index, 1, 0, buf_.data(), buf_.size()) != buf_.size())
         return Status::error("the document arrived corrupted");
-      if (Trace* t = Trace::active()) t->request_end(1, now_ns(), "download");
+      if (Trace* t = Trace::active()) t->request_end(flow_id(1), now_ns(), "download");
     }
     return {};
   }
@@ -397,21 +414,32 @@ class Demo {
     story_->waiting = "slept in future.get()";
     got_ = 0;
     sys::fcntl_setfl(c.rfd, 0, O_NONBLOCK);
+    // The timeline's arrows follow the work across threads: main hands the
+    // download to the worker (2), the worker hands the result back (3).
+    if (Trace* t = Trace::active()) t->request_begin(flow_id(2), now_ns(), "hand-off");
     auto fut = std::async(std::launch::async, [&]() -> Status {
-      if (Trace* t = Trace::active()) t->name_thread("worker");
+      Trace* const t = Trace::active();
+      if (t) {
+        t->name_thread("worker");
+        t->request_end(flow_id(2), now_ns(), "hand-off");
+      }
       if (Status s = send(c); !s.ok()) return s;
       step("   [worker] request sent; read() blocks");
       bool done = false;
       while (!done)
         if (Status s = take(c, &done); !s.ok()) return s;
       step("   [worker] data received");
+      if (t) t->request_begin(flow_id(3), now_ns(), "result");
       return {};
     });
     step("1. request handed to a worker thread");
     own_work();
     step("3. blocked on future.get()");
     Status s = fut.get();
-    if (s.ok()) used("3. future.get() returned: data used");
+    if (s.ok()) {
+      if (Trace* t = Trace::active()) t->request_end(flow_id(3), now_ns(), "result");
+      used("3. future.get() returned: data used");
+    }
     return s;
   }
 
@@ -503,6 +531,7 @@ class Demo {
   uint64_t work_ns_;
   Story* story_ = nullptr;
   std::coroutine_handle<> waiting_;
+  uint64_t story_index_ = 0;
   std::mutex mu_;
   uint64_t t0_ = 0;
   std::vector<uint8_t> buf_;
@@ -599,6 +628,9 @@ CLI::App* add_demo(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("-s,--size", flags.size, "the document's size")->capture_default_str();
   sub->add_option("--trace", flags.trace, "write a timeline (Chrome Trace JSON, open in Perfetto)");
+  sub->add_option("--trace-events", flags.trace_events,
+                  "stop recording the timeline after N events (the stories it missed are named)")
+      ->capture_default_str();
   sub->add_option("--color", flags.color, "auto | always | never")->capture_default_str();
   sub->add_flag("--python", flags.python,
                 "after each story, the same program as Python (socket, ThreadPoolExecutor, "
@@ -628,10 +660,11 @@ int run_demo() {
   const bool color = flags.color == "always" || (flags.color == "auto" && ::isatty(1));
   const Colors k = color ? Colors{"\033[1m", "\033[2m", "\033[0m"} : Colors{};
 
+  const uint64_t max_events = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
   const OutputPath trace_out = check_output("--trace", flags.trace);
   std::unique_ptr<Trace> trace;
   if (!flags.trace.empty()) {
-    trace = std::make_unique<Trace>();
+    trace = std::make_unique<Trace>(max_events);
     trace->name_process("iomodels demo");
     trace->install();
   }
@@ -658,6 +691,9 @@ int run_demo() {
       trace_out.write(trace->to_json());
       doc["trace"] = {
           {"path", flags.trace}, {"events", trace->events()}, {"truncated", trace->truncated()}};
+      for (const Story& s : stories)
+        doc["trace"]["stories"].push_back(
+            {{"title", s.title}, {"events", s.trace_events}, {"cut", s.trace_cut}});
     }
     std::printf("%s\n", doc.dump(2).c_str());
     return code;
@@ -689,6 +725,16 @@ int run_demo() {
     trace_out.write(trace->to_json());
     std::printf("\ntimeline: %s (%zu events%s) — open it in ui.perfetto.dev\n", flags.trace.c_str(),
                 trace->events(), trace->truncated() ? ", truncated" : "");
+    // Which stories the timeline holds whole, and which it lost to --trace-events.
+    bool full = false;
+    for (const Story& s : stories) {
+      if (s.trace_cut && !full)
+        std::printf(
+            "  the timeline filled up (--trace-events %llu) during \"%s\"; it and the "
+            "stories after it are incomplete\n",
+            static_cast<unsigned long long>(max_events), s.title.c_str());
+      full |= s.trace_cut;
+    }
   }
   return code;
 }
