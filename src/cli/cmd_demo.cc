@@ -70,6 +70,54 @@ void burn_cpu(uint64_t ns) {
   }
 }
 
+// A thread's own scheduler statistics (/proc/thread-self/schedstat): the
+// time it ran on a CPU and the time it was runnable but waited for one. What
+// is left of the wall time, it slept.
+struct Sched {
+  uint64_t run_ns = 0;
+  uint64_t wait_ns = 0;
+  uint64_t at_ns = 0;
+  bool ok = false;
+};
+
+Sched sched_now() {
+  Sched s;
+  s.at_ns = now_ns();
+  if (FILE* f = std::fopen("/proc/thread-self/schedstat", "re")) {
+    unsigned long long run = 0, wait = 0;
+    s.ok = std::fscanf(f, "%llu %llu", &run, &wait) == 2;
+    std::fclose(f);
+    s.run_ns = run;
+    s.wait_ns = wait;
+  }
+  return s;
+}
+
+// Between two samples of one thread: running, runnable, sleeping (ns).
+struct SchedSplit {
+  uint64_t running = 0, runnable = 0, sleeping = 0;
+  bool ok = false;
+};
+
+SchedSplit sched_split(const Sched& a, const Sched& b) {
+  SchedSplit d;
+  d.ok = a.ok && b.ok;
+  if (!d.ok) return d;
+  d.running = b.run_ns - a.run_ns;
+  d.runnable = b.wait_ns - a.wait_ns;
+  const uint64_t wall = b.at_ns - a.at_ns;
+  d.sleeping = wall > d.running + d.runnable ? wall - d.running - d.runnable : 0;
+  return d;
+}
+
+std::string sched_text(const char* who, const SchedSplit& d) {
+  char b[200];
+  std::snprintf(b, sizeof b, "%s thread: running %.1f ms, runnable %.1f ms, sleeping %.1f ms", who,
+                static_cast<double>(d.running) / 1e6, static_cast<double>(d.runnable) / 1e6,
+                static_cast<double>(d.sleeping) / 1e6);
+  return b;
+}
+
 struct Step {
   uint64_t t_ns;
   std::string text;
@@ -138,6 +186,7 @@ struct Story {
   std::string waiting;  // what the CPU did while waiting
   std::string python;   // the same story in Python
   Status status;
+  SchedSplit main_sched;    // the main thread over the story, from its schedstat
   size_t trace_events = 0;  // events this story added to the timeline
   bool trace_cut = false;   // the timeline was full by the story's end
   // Story time (ns since the story began) of what the verdict is made of.
@@ -190,6 +239,7 @@ std::vector<std::string> verdict(const Story& s) {
                 static_cast<unsigned long long>(s.eagain),
                 static_cast<unsigned long long>(s.checks));
   out.push_back(b);
+  if (s.main_sched.ok) out.push_back(sched_text("main", s.main_sched) + " (its schedstat)");
   return out;
 }
 
@@ -236,7 +286,8 @@ class Demo {
     if (t) t->name_thread("main");
     ++story_index_;
     const size_t events_before = t ? t->events() : 0;
-    const uint64_t start = now_ns();
+    const Sched before = sched_now();
+    const uint64_t start = before.at_ns;
     ScenarioResult r;
     s.status = session->measure(
         [this](Session& ses, uint64_t* done) {
@@ -246,9 +297,14 @@ class Demo {
         },
         &r);
     s.m = r.m;
-    // The story's parent slice on the main thread: everything it did lies inside.
+    const Sched after = sched_now();
+    s.main_sched = sched_split(before, after);
+    // The story's parent slice on the main thread: everything it did lies
+    // inside; its detail says how the main thread spent it.
     if (t) {
-      t->slice(("story: " + s.title).c_str(), "story", start, now_ns());
+      const std::string detail = s.main_sched.ok ? sched_text("main", s.main_sched) : "";
+      t->slice(("story: " + s.title).c_str(), "story", start, after.at_ns,
+               detail.empty() ? nullptr : detail.c_str());
       s.trace_events = t->events() - events_before;
       s.trace_cut = t->truncated();
     }
@@ -419,10 +475,23 @@ class Demo {
     if (Trace* t = Trace::active()) t->request_begin(flow_id(2), now_ns(), "hand-off");
     auto fut = std::async(std::launch::async, [&]() -> Status {
       Trace* const t = Trace::active();
+      const Sched born = sched_now();
       if (t) {
         t->name_thread("worker");
         t->request_end(flow_id(2), now_ns(), "hand-off");
       }
+      // The worker's life as one slice, its detail how it spent it.
+      struct Life {
+        Trace* t;
+        Sched born;
+        ~Life() {
+          if (!t) return;
+          const Sched end = sched_now();
+          const SchedSplit d = sched_split(born, end);
+          const std::string text = d.ok ? sched_text("worker", d) : "";
+          t->slice("worker", "story", born.at_ns, end.at_ns, text.empty() ? nullptr : text.c_str());
+        }
+      } life{t, born};
       if (Status s = send(c); !s.ok()) return s;
       step("   [worker] request sent; read() blocks");
       bool done = false;
@@ -602,6 +671,10 @@ nlohmann::json story_json(const Story& s) {
   j["work_ms"] = ms(s.work_ns);
   j["sat_ready_ms"] = ms(s.t_used - s.t_ready);
   j["followed"] = followed(s);
+  if (s.main_sched.ok)
+    j["main_thread"] = {{"running_ms", ms(s.main_sched.running)},
+                        {"runnable_ms", ms(s.main_sched.runnable)},
+                        {"sleeping_ms", ms(s.main_sched.sleeping)}};
   j["verdict"] = verdict(s);
   return j;
 }
