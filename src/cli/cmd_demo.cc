@@ -4,6 +4,7 @@
 // prints when each step really happened, and what the CPU did meanwhile.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "run/session.h"
 #include "sys/epoll_owner.h"
 #include "sys/sys.h"
+#include "sys/time.h"
 #include "workload/payload.h"
 
 namespace iomodels::cli {
@@ -51,6 +53,8 @@ struct DemoFlags {
 // How own work advances: in slices, so the polling version can ask between
 // them. 1 ms is short against the device's latency and long against a syscall.
 constexpr uint64_t kWorkSliceNs = 1'000'000;
+// The stalled-loop story's timer: the other callbacks an event loop serves.
+constexpr uint64_t kTickNs = 5'000'000;
 // Beyond a story's own latency and work, the watchdog's allowance for a slow
 // machine before it declares the peer stuck.
 constexpr uint64_t kWatchdogMarginNs = 30'000'000'000;
@@ -131,7 +135,8 @@ enum class StoryKind {
   kAsyncBlocking,
   kAsyncNonblocking,
   kAwait,
-  kAwaitLazy
+  kAwaitLazy,
+  kStalledLoop
 };
 
 struct StoryInfo {
@@ -173,6 +178,12 @@ constexpr StoryInfo kStories[] = {
      "task = asyncio.create_task(download())   # scheduled, not run\n"
      "work()                    # download() has not started: nothing was sent\n"
      "data = await task         # yields to the loop: now download() sends"},
+    {StoryKind::kStalledLoop, "async · non-blocking, misused",
+     "blocking read() inside the event loop",
+     "async def handler():\n"
+     "    data = sock.recv(n)    # a blocking call inside async code: the loop stops\n"
+     "    work(); use(data)\n"
+     "# meanwhile loop.call_later / other tasks' callbacks are all late"},
 };
 
 // One quadrant's story: its steps in the order they happened, and its cost.
@@ -186,9 +197,11 @@ struct Story {
   std::string waiting;  // what the CPU did while waiting
   std::string python;   // the same story in Python
   Status status;
-  SchedSplit main_sched;    // the main thread over the story, from its schedstat
-  size_t trace_events = 0;  // events this story added to the timeline
-  bool trace_cut = false;   // the timeline was full by the story's end
+  SchedSplit main_sched;       // the main thread over the story, from its schedstat
+  uint64_t stalled_ticks = 0;  // the stalled-loop story: timer ticks that fell due
+  uint64_t stall_ns = 0;       // and how late the first of them ran
+  size_t trace_events = 0;     // events this story added to the timeline
+  bool trace_cut = false;      // the timeline was full by the story's end
   // Story time (ns since the story began) of what the verdict is made of.
   uint64_t t_sent = 0;   // the request left
   uint64_t t_ready = 0;  // the fd first became readable (seen by a watcher thread)
@@ -239,6 +252,13 @@ std::vector<std::string> verdict(const Story& s) {
                 static_cast<unsigned long long>(s.eagain),
                 static_cast<unsigned long long>(s.checks));
   out.push_back(b);
+  if (s.stalled_ticks != 0) {
+    std::snprintf(b, sizeof b,
+                  "the loop was stuck: %llu timer ticks (every %.0f ms) fell due, the first ran "
+                  "%.1f ms late",
+                  static_cast<unsigned long long>(s.stalled_ticks), ms(kTickNs), ms(s.stall_ns));
+    out.push_back(b);
+  }
   if (s.main_sched.ok) out.push_back(sched_text("main", s.main_sched) + " (its schedstat)");
   return out;
 }
@@ -360,6 +380,8 @@ class Demo {
         return async_await(c, /*eager=*/true);
       case StoryKind::kAwaitLazy:
         return async_await(c, /*eager=*/false);
+      case StoryKind::kStalledLoop:
+        return stalled_loop(c);
     }
     return Status::error("unknown story");
   }
@@ -510,6 +532,50 @@ class Demo {
       used("3. future.get() returned: data used");
     }
     return s;
+  }
+
+  // An event loop that also serves a timer due every kTickNs (the other
+  // clients' callbacks); one callback makes a blocking read(). While it
+  // sleeps in read() and then works, nothing else in the loop can run: the
+  // timer's due ticks pile up, counted by the timerfd itself.
+  Status stalled_loop(const ClientConn& c) {
+    story_->waiting = "the loop slept in read()";
+    got_ = 0;
+    sys::fcntl_setfl(c.rfd, 0, O_NONBLOCK);
+    const int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tfd < 0) return Status::from_errno(-errno, "timerfd_create");
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{tfd};
+    sys::Epoll ep;
+    if (Status s = ep.open(); !s.ok()) return s;
+    if (Status s = ep.watch(tfd, EPOLLIN, 1); !s.ok()) return s;
+    const itimerspec every{sys::to_timespec(kTickNs), sys::to_timespec(kTickNs)};
+    if (::timerfd_settime(tfd, 0, &every, nullptr) != 0)
+      return Status::from_errno(-errno, "timerfd_settime");
+    const uint64_t armed = now_ns();
+    // The callback that blocks.
+    if (Status s = send(c); !s.ok()) return s;
+    step("1. [callback] request sent; read() blocks the loop");
+    bool done = false;
+    while (!done)
+      if (Status s = take(c, &done); !s.ok()) return s;
+    step("1. [callback] read() returned");
+    own_work();
+    used("3. [callback] data used; the loop runs again");
+    // Back in the loop: the timer's callback finally runs.
+    epoll_event ev{};
+    const long n = ep.wait(&ev, 1, 1000);
+    if (n <= 0) return Status::from_errno(n == 0 ? -ETIMEDOUT : n, "epoll_wait");
+    uint64_t due = 0;
+    if (::read(tfd, &due, sizeof due) != static_cast<ssize_t>(sizeof due))
+      return Status::from_errno(-errno, "read timerfd");
+    const uint64_t late = now_ns() - (armed + kTickNs);
+    story_->stalled_ticks = due;
+    story_->stall_ns = late;
+    step("   [timer callback] runs at last: " + std::to_string(due) + " ticks were due");
+    return {};
   }
 
   // The two epoll stories: a non-blocking fd that an epoll set watches.
@@ -671,6 +737,10 @@ nlohmann::json story_json(const Story& s) {
   j["work_ms"] = ms(s.work_ns);
   j["sat_ready_ms"] = ms(s.t_used - s.t_ready);
   j["followed"] = followed(s);
+  if (s.stalled_ticks != 0) {
+    j["stalled_ticks"] = s.stalled_ticks;
+    j["first_tick_late_ms"] = ms(s.stall_ns);
+  }
   if (s.main_sched.ok)
     j["main_thread"] = {{"running_ms", ms(s.main_sched.running)},
                         {"runnable_ms", ms(s.main_sched.runnable)},
