@@ -255,7 +255,7 @@ TEST_CASE("demo verdicts follow the demo's own measured times", "[demo][serial]"
         CHECK(wall >= wait + wk - 2);
       } else {
         CHECK(follows == (wk > wait ? "work" : "wait"));
-        CHECK(wall < wait + wk);
+        CHECK(wall >= std::max(wait, wk) - 2);
       }
       const std::vector<std::string> v = s.at("verdict");
       REQUIRE(v.size() >= 3);
@@ -269,7 +269,8 @@ TEST_CASE("demo verdicts follow the demo's own measured times", "[demo][serial]"
       CHECK(v[1].find(num) != std::string::npos);
       // Where the work held the thread past the data's arrival, the verdict
       // says the data waited: the lesson of the callback story.
-      if (quadrant == "async · non-blocking" && wk > wait) CHECK(used - ready > (wk - wait) / 2);
+      if (quadrant == "async · non-blocking" && !lazy && wk > wait)
+        CHECK(used - ready > (wk - wait) / 2);
       const std::string checks = std::to_string(s.at("wasted_checks").get<uint64_t>()) + " of " +
                                  std::to_string(s.at("checks").get<uint64_t>()) + " checks";
       CHECK(v[2].find(checks) != std::string::npos);
@@ -335,7 +336,8 @@ TEST_CASE("demo and run timelines keep the Trace Event Format and Perfetto's flo
     CHECK(check_timeline(doc) >= 2);  // main -> worker -> main in the thread story
     std::set<std::string> stories;
     for (const auto& e : doc.at("traceEvents"))
-      if (e.at("ph") == "X" && e.at("cat") == "story") stories.insert(e.at("name"));
+      if (e.at("ph") == "X" && e.at("name").get<std::string>().rfind("story: ", 0) == 0)
+        stories.insert(e.at("name"));
     CHECK(stories.size() == 7);
   }
   // A run with worker threads: every flow bound, every thread named.

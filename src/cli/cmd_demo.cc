@@ -203,22 +203,24 @@ struct Story {
   size_t trace_events = 0;     // events this story added to the timeline
   bool trace_cut = false;      // the timeline was full by the story's end
   // Story time (ns since the story began) of what the verdict is made of.
-  uint64_t t_sent = 0;   // the request left
-  uint64_t t_ready = 0;  // the fd first became readable (seen by a watcher thread)
-  uint64_t t_used = 0;   // the program used the data (step 3)
-  uint64_t t_got = 0;    // the first read that returned bytes
-  uint64_t work_ns = 0;  // the own work, first to last slice
+  uint64_t t_sent = 0;      // the request left
+  uint64_t t_ready = 0;     // the fd first became readable (seen by a watcher thread)
+  uint64_t t_used = 0;      // the program used the data (step 3)
+  uint64_t t_got = 0;       // the first read that returned bytes
+  uint64_t work_ns = 0;     // the own work, first to last slice
+  uint64_t t_work_end = 0;  // when it ended
 };
 
 double ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
-// What the wall time followed, judged from the story's own measurements: the
-// wait (request sent to data readable), the own work, or both one after the
-// other. Whichever of wait + work and max(wait, work) the wall is closer to.
+// What the wall time followed, judged from the story's own timestamps: if
+// the wait (request sent to data readable) and the own work did not overlap,
+// both, one after the other; if they did, whichever of the two ended last.
 std::string followed(const Story& s) {
-  const double wait = ms(s.t_ready - s.t_sent), work = ms(s.work_ns), wall = s.m.wall_s * 1e3;
-  if (std::fabs(wall - (wait + work)) < std::fabs(wall - std::max(wait, work))) return "wait+work";
-  return work >= wait ? "work" : "wait";
+  const uint64_t work_start = s.t_work_end - s.work_ns;
+  const bool overlapped = work_start < s.t_ready && s.t_sent < s.t_work_end;
+  if (!overlapped) return "wait+work";
+  return s.t_work_end >= s.t_ready ? "work" : "wait";
 }
 
 // The story's verdict, in words made of its numbers.
@@ -409,6 +411,7 @@ class Demo {
     burn_cpu(work_ns_);
     const uint64_t end = now_ns();
     story_->work_ns = end - start;
+    story_->t_work_end = end - t0_;
     if (Trace* t = Trace::active()) t->slice("own work", "work", start, end);
     step("2. own work done");
   }
@@ -479,6 +482,7 @@ class Demo {
     }
     const uint64_t end = now_ns();
     story_->work_ns = end - start;
+    story_->t_work_end = end - t0_;
     if (Trace* t = Trace::active()) t->slice("own work", "work", start, end);
     step("2. own work done; asked " + std::to_string(story_->checks) + " times so far");
     if (done) return {};
