@@ -294,6 +294,8 @@ class Demo {
     sc_.run.timeout_ns = sc.workload.latency.bound_ns() + work_ns + kWatchdogMarginNs;
   }
 
+  void set_trace_cap(size_t cap) { trace_cap_ = cap; }
+
   Story run(const StoryInfo& info) {
     Story s;
     s.python = info.python;
@@ -328,7 +330,15 @@ class Demo {
       t->slice(("story: " + s.title).c_str(), "story", start, after.at_ns,
                detail.empty() ? nullptr : detail.c_str());
       s.trace_events = t->events() - events_before;
-      s.trace_cut = t->truncated();
+      // The cap never cuts a story in half: one that did not fit whole is
+      // taken out, and only its parent slice stays, saying so.
+      s.trace_cut = t->events() >= trace_cap_;
+      if (s.trace_cut) {
+        t->drop_since(events_before);
+        t->slice(("story: " + s.title).c_str(), "story", start, after.at_ns,
+                 "not recorded: the timeline (--trace-events) was full");
+        s.trace_events = 0;
+      }
     }
     return s;
   }
@@ -671,6 +681,7 @@ class Demo {
   Story* story_ = nullptr;
   std::coroutine_handle<> waiting_;
   uint64_t story_index_ = 0;
+  size_t trace_cap_ = Trace::kDefaultMaxEvents;
   std::mutex mu_;
   uint64_t t0_ = 0;
   std::vector<uint8_t> buf_;
@@ -822,6 +833,7 @@ int run_demo() {
         "listed in the order they really happened.\n\n",
         format_duration(work_ns).c_str(), sc.workload.latency.text().c_str());
   Demo demo(sc, work_ns);
+  demo.set_trace_cap(max_events);
   std::vector<Story> stories;
   for (const StoryInfo& info : kStories) stories.push_back(demo.run(info));
   int code = 0;
@@ -873,15 +885,12 @@ int run_demo() {
     std::printf("\ntimeline: %s (%zu events%s) — open it in ui.perfetto.dev\n", flags.trace.c_str(),
                 trace->events(), trace->truncated() ? ", truncated" : "");
     // Which stories the timeline holds whole, and which it lost to --trace-events.
-    bool full = false;
-    for (const Story& s : stories) {
-      if (s.trace_cut && !full)
+    for (const Story& s : stories)
+      if (s.trace_cut)
         std::printf(
-            "  the timeline filled up (--trace-events %llu) during \"%s\"; it and the "
-            "stories after it are incomplete\n",
-            static_cast<unsigned long long>(max_events), s.title.c_str());
-      full |= s.trace_cut;
-    }
+            "  not on the timeline: \"%s\" did not fit whole in --trace-events %llu "
+            "(only its parent slice is there)\n",
+            s.title.c_str(), static_cast<unsigned long long>(max_events));
   }
   return code;
 }

@@ -132,6 +132,11 @@ size_t Trace::events() const {
   return events_.size();
 }
 
+void Trace::drop_since(size_t mark) {
+  std::lock_guard lock(mu_);
+  if (mark < events_.size()) events_.resize(mark);
+}
+
 bool Trace::truncated() const {
   std::lock_guard lock(mu_);
   return truncated_;
