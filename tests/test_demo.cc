@@ -3,7 +3,9 @@
 // its timeline is valid Chrome Trace JSON with every thread and request.
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -22,6 +24,77 @@ std::string section(const std::string& out, const std::string& heading) {
   if (at == std::string::npos) return {};
   const size_t end = out.find("\n\n", at);
   return out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// Checks a timeline against the Trace Event Format and the rules by which
+// Perfetto binds flows: every flow point ("s"/"f") lies inside a complete
+// slice ("X") on its own thread, each flow id starts once and ends once,
+// async begins and ends ("b"/"e") pair up by id, and every thread that has
+// events is named. Returns how many flows crossed threads.
+size_t check_timeline(const nlohmann::json& doc) {
+  const auto& evs = doc.at("traceEvents");
+  REQUIRE(evs.is_array());
+  std::map<int, std::vector<std::pair<double, double>>> slices;  // tid -> [ts, end]
+  std::set<int> named, used;
+  std::map<std::string, int> b_minus_e;
+  std::map<std::string, std::vector<std::pair<int, double>>> starts, finishes;
+  for (const auto& e : evs) {
+    INFO(e.dump());
+    const std::string ph = e.at("ph");
+    REQUIRE(e.contains("pid"));
+    REQUIRE(e.contains("tid"));
+    REQUIRE(e.at("name").is_string());
+    const int tid = e.at("tid");
+    if (ph == "M") {
+      if (e.at("name") == "thread_name") named.insert(tid);
+      continue;
+    }
+    REQUIRE(e.at("ts").is_number());
+    const double ts = e.at("ts");
+    CHECK(ts >= 0);
+    used.insert(tid);
+    if (ph == "X") {
+      const double dur = e.at("dur");
+      CHECK(dur >= 0);
+      slices[tid].push_back({ts, ts + dur});
+    } else if (ph == "b" || ph == "e") {
+      b_minus_e[e.at("id").get<std::string>()] += ph == "b" ? 1 : -1;
+    } else if (ph == "s") {
+      starts[e.at("id").get<std::string>()].push_back({tid, ts});
+    } else if (ph == "f") {
+      CHECK(e.at("bp") == "e");
+      finishes[e.at("id").get<std::string>()].push_back({tid, ts});
+    } else {
+      CHECK((ph == "i" || ph == "C"));
+    }
+  }
+  for (const auto& [id, n] : b_minus_e) {
+    INFO("async id " << id);
+    CHECK(n == 0);
+  }
+  const auto enclosed = [&](int tid, double ts) {
+    for (const auto& [a, b] : slices[tid])
+      if (a <= ts && ts <= b) return true;
+    return false;
+  };
+  size_t crossing = 0;
+  CHECK(starts.size() == finishes.size());
+  for (const auto& [id, pts] : starts) {
+    INFO("flow id " << id);
+    REQUIRE(pts.size() == 1);  // unique ids
+    REQUIRE(finishes[id].size() == 1);
+    const auto [stid, sts] = pts[0];
+    const auto [ftid, fts] = finishes[id][0];
+    CHECK(enclosed(stid, sts));
+    CHECK(enclosed(ftid, fts));
+    CHECK(sts <= fts);
+    crossing += stid != ftid;
+  }
+  for (int tid : used) {
+    INFO("tid " << tid);
+    CHECK(named.count(tid) == 1);
+  }
+  return crossing;
 }
 
 bool before(const std::string& s, const std::string& a, const std::string& b) {
@@ -78,13 +151,13 @@ TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo
       saw_callback |= e.at("name") == "callback";
       saw_eagain |= e.at("cat") == "eagain";
     }
-    if (ph == "b") begins.insert(e.at("id").get<std::string>());
-    if (ph == "e") ends.insert(e.at("id").get<std::string>());
+    if (ph == "b" && e.at("name") == "download") begins.insert(e.at("id").get<std::string>());
+    if (ph == "e" && e.at("name") == "download") ends.insert(e.at("id").get<std::string>());
   }
   CHECK(saw_own_work);
   CHECK(saw_eagain);
   CHECK(saw_callback);
-  CHECK(begins.size() == 5);  // one download per story
+  CHECK(begins.size() == 7);  // one download per story
   CHECK(begins == ends);
   for (int tid : tids_with_events) CHECK(named_tids.count(tid) == 1);
   std::remove(trace.c_str());
@@ -139,4 +212,166 @@ TEST_CASE("a polling loop's EAGAIN calls in a row become one slice with their co
   for (const auto& e : doc.at("traceEvents"))
     if (e.at("ph") == "X") details.push_back(e.at("args").at("detail"));
   CHECK(details == std::vector<std::string>{"EAGAIN x1000", "64", "EAGAIN x1"});
+}
+
+TEST_CASE("demo verdicts follow the demo's own measured times", "[demo][serial]") {
+  // {latency, work}: the device slower, then the own work slower, far enough
+  // apart (>= 40 ms) that load from other processes cannot swap them.
+  const std::vector<std::pair<int, int>> pairs = {
+      {100, 20}, {20, 100}, {10, 60}, {80, 10}, {30, 120}};
+  for (const auto& [lat, work] : pairs) {
+    const std::string args = "demo --json --color never --latency " + std::to_string(lat) +
+                             "ms --work " + std::to_string(work) + "ms";
+    const auto r = test::run_iomodels(args);
+    INFO(args << "\n" << r.out);
+    REQUIRE(r.exit_code == 0);
+    // The JSON document, whatever a logger may have said around it on stderr.
+    const size_t open = r.out.find("{\n"), close = r.out.rfind('}');
+    REQUIRE(open != std::string::npos);
+    REQUIRE(close != std::string::npos);
+    const auto doc = nlohmann::json::parse(r.out.substr(open, close - open + 1));
+    const auto& stories = doc.at("stories");
+    REQUIRE(stories.size() == 7);
+    for (const auto& s : stories) {
+      INFO(s.dump(2));
+      REQUIRE(s.at("ok") == true);
+      const double wait = s.at("wait_ms"), wk = s.at("work_ms"), wall = s.at("wall_ms");
+      const double ready = s.at("ready_ms"), used = s.at("used_ms"), sent = s.at("sent_ms");
+      const std::string quadrant = s.at("quadrant"), follows = s.at("followed");
+      const std::string title = s.at("title");
+      const bool lazy = title.find("lazily") != std::string::npos;
+      const bool stalled = title.find("inside the event loop") != std::string::npos;
+      // The measured parts are what was asked for, at least.
+      CHECK(wait >= lat * 0.95);
+      CHECK(wk >= work * 0.95);
+      CHECK(ready >= sent);
+      CHECK(used >= ready);
+      CHECK(std::abs(static_cast<double>(s.at("sat_ready_ms")) - (used - ready)) < 0.01);
+      CHECK(std::abs(wait - (ready - sent)) < 0.01);
+      // The verdict agrees with the numbers: the wall is the sum where the
+      // story waits and works in turn, the larger of the two where it overlaps.
+      if (quadrant == "sync · blocking" || lazy || stalled) {
+        CHECK(follows == "wait+work");
+        CHECK(wall >= wait + wk - 2);
+      } else {
+        CHECK(follows == (wk > wait ? "work" : "wait"));
+        CHECK(wall >= std::max(wait, wk) - 2);
+      }
+      const std::vector<std::string> v = s.at("verdict");
+      REQUIRE(v.size() >= 3);
+      char num[32];
+      std::snprintf(num, sizeof num, "%.1f", wall);
+      CHECK(v[0].find(std::string("wall ") + num) != std::string::npos);
+      CHECK(v[0].find(follows == "wait+work" ? "one after the other" : "followed the " + follows) !=
+            std::string::npos);
+      std::snprintf(num, sizeof num, "sat ready %.1f ms",
+                    static_cast<double>(s.at("sat_ready_ms")));
+      CHECK(v[1].find(num) != std::string::npos);
+      // Where the work held the thread past the data's arrival, the verdict
+      // says the data waited: the lesson of the callback story.
+      if (quadrant == "async · non-blocking" && !lazy && wk > wait)
+        CHECK(used - ready > (wk - wait) / 2);
+      const std::string checks = std::to_string(s.at("wasted_checks").get<uint64_t>()) + " of " +
+                                 std::to_string(s.at("checks").get<uint64_t>()) + " checks";
+      CHECK(v[2].find(checks) != std::string::npos);
+      // One line per step: no step text twice, one step 3.
+      std::set<std::string> texts;
+      int threes = 0;
+      for (const auto& st : s.at("steps")) {
+        const std::string t = st.at("text");
+        CHECK(texts.insert(t).second);
+        threes += t.rfind("3. ", 0) == 0 && t.find("used") != std::string::npos;
+      }
+      CHECK(threes == 1);
+    }
+    // The main thread's own scheduler statistics: blocked in read() it
+    // slept through the wait; polling, it never slept.
+    if (stories[0].contains("main_thread")) {
+      CHECK(stories[0].at("main_thread").at("sleeping_ms").get<double>() >
+            0.5 * stories[0].at("wait_ms").get<double>());
+      CHECK(stories[1].at("main_thread").at("sleeping_ms").get<double>() <
+            0.3 * stories[1].at("wall_ms").get<double>());
+    }
+    // A blocking call inside the event loop: the timer's ticks piled up for
+    // as long as the loop was held (a tick every 5 ms).
+    const auto& st = stories[6];
+    CHECK(st.at("stalled_ticks").get<double>() >=
+          0.8 * (st.at("wait_ms").get<double>() + st.at("work_ms").get<double>()) / 5);
+    CHECK(st.at("first_tick_late_ms").get<double>() >=
+          0.9 * (st.at("wait_ms").get<double>() + st.at("work_ms").get<double>()) - 5);
+    // The polling story wasted checks; the epoll story asked only when told.
+    CHECK(stories[1].at("wasted_checks").get<uint64_t>() > 0);
+    CHECK(stories[3].at("wasted_checks").get<uint64_t>() == 0);
+    // Eager start sends before the own work; lazy (asyncio's) only after it.
+    CHECK(stories[4].at("sent_ms").get<double>() < 1.0 * work / 2);
+    CHECK(stories[5].at("sent_ms").get<double>() >= 0.95 * work);
+  }
+}
+
+TEST_CASE("demo refuses the file transport and lists its transports", "[demo]") {
+  auto r = test::run_iomodels("demo -t file");
+  INFO(r.out);
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.find("--transport") != std::string::npos);
+  CHECK(r.out.find("no peer") != std::string::npos);
+  r = test::run_iomodels("demo --help");
+  CHECK(r.exit_code == 0);
+  for (const char* t : {"pipe", "socketpair", "tcp", "file"})
+    CHECK(r.out.find(t) != std::string::npos);
+}
+
+TEST_CASE("demo and run timelines keep the Trace Event Format and Perfetto's flow binding",
+          "[demo][serial]") {
+  const std::string trace = "/tmp/iomodels-test-timeline.json";
+  // The demo at its defaults: under 2 MB, every story whole, with its parent slice.
+  auto r = test::run_iomodels("demo --color never --trace " + trace);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("did not fit whole") == std::string::npos);
+  CHECK(std::filesystem::file_size(trace) < 2u * 1024 * 1024);
+  {
+    std::ifstream f(trace);
+    const auto doc = nlohmann::json::parse(f);
+    CHECK(doc.at("otherData").at("truncated") == false);
+    CHECK(check_timeline(doc) >= 2);  // main -> worker -> main in the thread story
+    std::set<std::string> stories;
+    for (const auto& e : doc.at("traceEvents"))
+      if (e.at("ph") == "X" && e.at("name").get<std::string>().rfind("story: ", 0) == 0)
+        stories.insert(e.at("name"));
+    CHECK(stories.size() == 7);
+  }
+  // A run with worker threads: every flow bound, every thread named.
+  r = test::run_iomodels("run -m threads -c 4 -r 5 -l 0 --trace " + trace);
+  REQUIRE(r.exit_code == 0);
+  {
+    std::ifstream f(trace);
+    const auto doc = nlohmann::json::parse(f);
+    check_timeline(doc);
+  }
+  r = test::run_iomodels("run -m threadpool -c 4 -r 5 -l 0 --trace " + trace);
+  REQUIRE(r.exit_code == 0);
+  {
+    std::ifstream f(trace);
+    check_timeline(nlohmann::json::parse(f));
+  }
+  std::remove(trace.c_str());
+}
+
+TEST_CASE("demo names the stories a small --trace-events cap left incomplete", "[demo][serial]") {
+  const std::string trace = "/tmp/iomodels-test-demo-cap.json";
+  const auto r =
+      test::run_iomodels("demo -l 20ms -w 5ms --color never --trace-events 60 --trace " + trace);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("did not fit whole in --trace-events 60") != std::string::npos);
+  // What is on the timeline is whole: every download begun there also ends.
+  std::ifstream f(trace);
+  const auto doc = nlohmann::json::parse(f);
+  std::map<std::string, int> open;
+  for (const auto& e : doc.at("traceEvents"))
+    if (e.at("ph") == "b" || e.at("ph") == "e")
+      open[e.at("id").get<std::string>()] += e.at("ph") == "b" ? 1 : -1;
+  for (const auto& [id, n] : open) CHECK(n == 0);
+  std::remove(trace.c_str());
+  CHECK(test::run_iomodels("demo --trace-events 0 --trace " + trace).exit_code == 2);
 }

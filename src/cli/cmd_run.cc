@@ -17,6 +17,7 @@ struct RunFlags {
   std::string json;
   std::string trace;
   std::string trace_events = "100000";
+  bool verbose = false;
 } flags;
 
 }  // namespace
@@ -31,6 +32,9 @@ CLI::App* add_run(CLI::App& app) {
   sub->add_option("--trace-events", flags.trace_events,
                   "stop recording the timeline after N events")
       ->capture_default_str();
+  sub->add_flag("-v,--verbose", flags.verbose,
+                "also print the peer's internals: its loop (io_uring or epoll) and how near a "
+                "deadline it busy-waits instead of sleeping");
   sub->footer(
       "Example: iomodels run --model epoll --transport socketpair --connections 64 "
       "--latency 1ms --requests 200");
@@ -71,7 +75,7 @@ int run_run() {
     std::fprintf(stderr, "iomodels: %s failed: %s\n", sc.model.c_str(), st.message().c_str());
     return 1;
   }
-  std::fputs(summary_text(sc, r).c_str(), human);
+  std::fputs(summary_text(sc, r, flags.verbose).c_str(), human);
   // On stderr, one line each, after the summary they qualify; they do not
   // change the exit code.
   std::fflush(human);

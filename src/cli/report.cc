@@ -10,7 +10,7 @@
 
 namespace iomodels::cli {
 
-std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
+std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbose) {
   const Figures& f = r.figures;
   const ModelInfo* info = find_model(sc.model);
   char buf[2048];
@@ -54,16 +54,20 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r) {
   } else {
     std::snprintf(buf, sizeof buf,
                   "  peer          lateness p50 %.1f us  p99 %.1f us  max %.1f us   CPU %.2f core, "
-                  "%.2f us/req%s%s\n"
-                  "                polls (busy-waits) for deadlines < %.0f us away; loop: %s\n",
+                  "%.2f us/req%s%s\n",
                   r.peer.late_p50_ns / 1e3, r.peer.late_p99_ns / 1e3, r.peer.late_max_ns / 1e3,
                   r.peer.cpu_util(), r.peer.cpu_us_per_req(),
                   r.peer.spin_ns ? ", spinning before deadlines" : "",
                   r.peer.peer_bound()
                       ? "\n  PEER-BOUND: the peer used >= 90% of a core; this measures the peer"
-                      : "",
-                  r.peer.poll_horizon_ns / 1e3, std::string(peer_loop_name(r.peer.loop)).c_str());
+                      : "");
     s += buf;
+    if (verbose) {
+      std::snprintf(buf, sizeof buf,
+                    "                polls (busy-waits) for deadlines < %.0f us away; loop: %s\n",
+                    r.peer.poll_horizon_ns / 1e3, std::string(peer_loop_name(r.peer.loop)).c_str());
+      s += buf;
+    }
   }
   if (!sc.workload.remote.empty()) {
     s += "  remote peer   " + sc.workload.remote +

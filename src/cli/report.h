@@ -7,6 +7,8 @@
 
 namespace iomodels::cli {
 
-std::string summary_text(const Scenario& sc, const ScenarioResult& r);
+// `verbose` adds the peer's internals (its loop, how near a deadline it
+// busy-waits): what explains an odd lateness, not what a result means.
+std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbose = false);
 
 }  // namespace iomodels::cli

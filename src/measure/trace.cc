@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -82,14 +83,27 @@ void Trace::syscall(const char* name, uint64_t start_ns, uint64_t end_ns, long r
             result == -EAGAIN ? 1u : 0u, name, cat, std::move(detail)});
 }
 
+// Perfetto binds a flow's start and end to the slice that encloses it on its
+// thread, and drops a flow point that no slice encloses. So each end of a
+// request's flow gets a slice of its own, "issue" or "complete", from the
+// moment the model marked it to the moment the trace has recorded it (the
+// trace's own bookkeeping, a few hundred ns), and the flow point lies in its
+// middle. The slice ends before the model's next syscall begins, so it never
+// overlaps a syscall slice.
 void Trace::request_begin(uint64_t id, uint64_t ts_ns, const std::string& name) {
-  add(Event{'b', this_tid(), ts_ns, 0, id, name, "request", ""});
-  add(Event{'s', this_tid(), ts_ns, 0, id, "issue", "flow", ""});
+  const int tid = this_tid();
+  const uint64_t end = std::max(now_ns(), ts_ns + 2);
+  add(Event{'X', tid, ts_ns, end - ts_ns, 0, "issue", "flow", name});
+  add(Event{'b', tid, ts_ns, 0, id, name, "request", ""});
+  add(Event{'s', tid, ts_ns + (end - ts_ns) / 2, 0, id, "issue", "flow", ""});
 }
 
 void Trace::request_end(uint64_t id, uint64_t ts_ns, const std::string& name) {
-  add(Event{'f', this_tid(), ts_ns, 0, id, "issue", "flow", ""});
-  add(Event{'e', this_tid(), ts_ns, 0, id, name, "request", ""});
+  const int tid = this_tid();
+  const uint64_t end = std::max(now_ns(), ts_ns + 2);
+  add(Event{'X', tid, ts_ns, end - ts_ns, 0, "complete", "flow", name});
+  add(Event{'f', tid, ts_ns + (end - ts_ns) / 2, 0, id, "issue", "flow", ""});
+  add(Event{'e', tid, ts_ns, 0, id, name, "request", ""});
 }
 
 void Trace::instant(const char* name, uint64_t ts_ns) {
@@ -116,6 +130,11 @@ void Trace::name_process(const std::string& name) {
 size_t Trace::events() const {
   std::lock_guard lock(mu_);
   return events_.size();
+}
+
+void Trace::drop_since(size_t mark) {
+  std::lock_guard lock(mu_);
+  if (mark < events_.size()) events_.resize(mark);
 }
 
 bool Trace::truncated() const {

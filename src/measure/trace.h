@@ -44,6 +44,10 @@ class Trace {
 
   size_t events() const;
   bool truncated() const;
+  // Drops every event recorded since events() returned `mark`, and makes
+  // room: a caller that records in chapters (the demo's stories) keeps each
+  // chapter whole or not at all, instead of one cut in half by the cap.
+  void drop_since(size_t mark);
   std::string to_json() const;
 
  private:

@@ -126,7 +126,12 @@ class ThreadPool final : public Model {
     bufs_ = std::vector<Buffer>(n);
     for (Buffer& b : bufs_) b.resize(std::min<size_t>(ctx.size(), kReadChunk));
     try {
-      for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this, i] { work(bufs_[i]); });
+      for (unsigned i = 0; i < n; ++i)
+        workers_.emplace_back([this, i] {
+          // Named on the timeline, as every thread the run makes.
+          if (Trace* t = Trace::active()) t->name_thread("pool worker " + std::to_string(i));
+          work(bufs_[i]);
+        });
     } catch (const std::system_error& e) {
       return Status::error("creating pool thread " + std::to_string(workers_.size() + 1) + " of " +
                            std::to_string(n) + ": " + e.what());

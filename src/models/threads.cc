@@ -145,6 +145,8 @@ class Threads final : public Model {
 
   static void* entry(void* arg) {
     auto* w = static_cast<Worker*>(arg);
+    // Named on the timeline, as every thread the run makes.
+    if (Trace* t = Trace::active()) t->name_thread("conn " + std::to_string(w->ex.conn().index));
     w->model->loop(*w);
     return nullptr;
   }
