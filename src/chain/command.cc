@@ -189,7 +189,10 @@ struct Config {
 class Run {
  public:
   explicit Run(Config& cfg) : cfg_(cfg) {}
-  ~Run() { teardown(); }
+  ~Run() {
+    teardown();
+    if (!dir_.empty()) remove_tree(dir_);
+  }
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
 
@@ -345,6 +348,14 @@ void Run::wait_ready(Role r) {
 // the run's failure (a crash fault's kill is reaped where it is made).
 void Run::reap() {
   int st;
+  // The broker first: services that lost it end too, and the broker is the cause.
+  if (broker_pid_ > 0 && ::waitpid(broker_pid_, &st, WNOHANG) == broker_pid_) {
+    broker_pid_ = -1;
+    throw std::runtime_error("the broker (nats-server) ended during the run (" +
+                             (WIFSIGNALED(st) ? std::string("signal ") + strsignal(WTERMSIG(st))
+                                              : "exit " + std::to_string(WEXITSTATUS(st))) +
+                             "): the queue's messages are gone with it; the run is void");
+  }
   for (int i = 0; i < kRoles; ++i) {
     if (pid_[i] <= 0 || ::waitpid(pid_[i], &st, WNOHANG) != pid_[i]) continue;
     pid_[i] = -1;
@@ -358,13 +369,6 @@ void Run::reap() {
                              (WIFSIGNALED(st) ? std::string("signal ") + strsignal(WTERMSIG(st))
                                               : "exit " + std::to_string(WEXITSTATUS(st))) +
                              ")" + (log.empty() ? "" : ": " + log));
-  }
-  if (broker_pid_ > 0 && ::waitpid(broker_pid_, &st, WNOHANG) == broker_pid_) {
-    broker_pid_ = -1;
-    throw std::runtime_error("the broker (nats-server) ended during the run (" +
-                             (WIFSIGNALED(st) ? std::string("signal ") + strsignal(WTERMSIG(st))
-                                              : "exit " + std::to_string(WEXITSTATUS(st))) +
-                             "): the queue's messages are gone with it; the run is void");
   }
 }
 
@@ -510,10 +514,6 @@ void Run::teardown() {
       sleep_ns(10'000'000);
     }
     broker_pid_ = -1;
-  }
-  if (sc_ != nullptr) {
-    // The records are read by report() before the directory goes; keep the
-    // mapping until then.
   }
 }
 
@@ -732,8 +732,6 @@ int Run::report() {
           : (std::to_string(drain.get<double>()).substr(0, 4) + " s after the fault").c_str());
   std::fflush(stdout);
   if (cfg_.json.given()) cfg_.json.write(out.dump(2) + "\n");
-  remove_tree(dir_);
-  dir_.clear();
   return corrupt == 0 ? 0 : 1;
 }
 
@@ -860,10 +858,14 @@ int run_chain() {
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
-  std::string dir;
   try {
-    Run run(cfg);
-    return run.execute();
+    int rc;
+    {
+      Run run(cfg);
+      rc = run.execute();
+    }
+    nats_Close();  // the client library's threads and memory, before exit
+    return rc;
   } catch (const Interrupted&) {
   }
   const int sig = g_stop_signal;

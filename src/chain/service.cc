@@ -320,7 +320,11 @@ int run_queue_consumer(const ServiceOptions& o, SharedCounters* sc) {
 int run_service(const ServiceOptions& o) {
   SharedCounters* sc = map_counters(o.dir, false);
   if (sc == nullptr) die("cannot map the counters in " + o.dir);
-  if (o.role == Role::kA) return run_a(o, sc);
+  if (o.role == Role::kA) {
+    const int rc = run_a(o, sc);
+    nats_Close();  // the client library's threads and memory, before exit
+    return rc;
+  }
   if (o.mode == Mode::kQueue) return run_queue_consumer(o, sc);
   return o.role == Role::kB ? run_b_sync(o, sc) : run_c_sync(o, sc);
 }
