@@ -555,14 +555,17 @@ int Run::report() {
       during.record(lat);
     Bin* b = bin_of(r.sched_ns);
     if (b != nullptr) b->lat.record(lat);
+    // Latency by when a request was due; answers and errors by when A had
+    // them, so a stall shows as a gap in A's throughput.
+    Bin* d = bin_of(r.done_ns);
     if (r.status == kAccepted) {
       ++accepted;
       accepted_ids[r.id] = 0;
-      if (b != nullptr) ++b->accepted;
+      if (d != nullptr) ++d->accepted;
     } else {
       ++a_errors;
       if (r.status == kTimeout) ++a_timeouts;
-      if (b != nullptr) ++(r.status == kTimeout ? b->timeouts : b->errors);
+      if (d != nullptr) ++(r.status == kTimeout ? d->timeouts : d->errors);
     }
   }
   std::unordered_map<uint64_t, uint32_t> seen;
