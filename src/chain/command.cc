@@ -741,8 +741,10 @@ int Run::report() {
 }  // namespace
 
 CLI::App* add_chain(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand(
-      "chain",
+  CLI::App* sub = app.add_subcommand("chain",
+                                     "services A -> B -> C as processes: synchronous calls against "
+                                     "a JetStream queue, faults injected");
+  sub->footer(
       "Services A -> B -> C as processes: a synchronous call chain (--mode sync) against a "
       "message\n"
       "queue on a real broker (--mode queue: NATS JetStream), with faults injected into B or C.\n"
@@ -870,6 +872,10 @@ int run_chain() {
     nats_Close();  // the client library's threads and memory, before exit
     return rc;
   } catch (const Interrupted&) {
+  } catch (const std::runtime_error&) {
+    // A Ctrl-C reaches the whole process group: the broker may end of it a
+    // moment before the loop sees the signal. The signal is the cause.
+    if (g_stop_signal == 0) throw;
   }
   const int sig = g_stop_signal;
   std::fprintf(stderr,
