@@ -23,7 +23,7 @@ def load(path):
             run = json.load(f)
     except (OSError, ValueError) as e:
         sys.exit(f"plot_chain.py: {path}: {e}")
-    if "timeline" not in run or "mode" not in run:
+    if not is_chain_result(run):
         sys.exit(f"plot_chain.py: {path}: not the JSON of `iomodels chain --json`")
     return run
 
@@ -53,12 +53,14 @@ def title(run):
             f"duplicates {run['duplicates']}, A errors {run['a_errors']}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("runs", nargs="+", help="JSON files written by `iomodels chain --json`")
-    ap.add_argument("-o", "--output", default="chain.png", help="the image to write (png, svg, pdf)")
-    args = ap.parse_args()
-    runs = [load(p) for p in args.runs]
+def is_chain_result(doc):
+    """True for the JSON of `iomodels chain --json` (for a caller that sorts files)."""
+    return isinstance(doc, dict) and "timeline" in doc and doc.get("mode") in ("sync", "queue")
+
+
+def plot(paths, output):
+    """Draws the runs in `paths`, one row each, into `output`."""
+    runs = [load(p) for p in paths]
     fig, axes = plt.subplots(len(runs), 3, figsize=(15, 3.6 * len(runs)), squeeze=False)
     for row, run in zip(axes, runs):
         lat, thr, back = row
@@ -89,8 +91,18 @@ def main():
             ax.legend(fontsize=7, loc="upper right")
         thr.set_title(title(run), fontsize=9)
     fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
-    print(args.output)
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    return output
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Draws `iomodels chain --json` results, one run per row (e.g. sync above queue).")
+    ap.add_argument("runs", nargs="+", help="JSON files written by `iomodels chain --json`")
+    ap.add_argument("-o", "--output", default="chain.png", help="the image to write (png, svg, pdf)")
+    args = ap.parse_args()
+    print(plot(args.runs, args.output))
 
 
 if __name__ == "__main__":
