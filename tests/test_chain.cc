@@ -48,6 +48,7 @@ void check_totals(const nlohmann::json& j) {
   INFO(j.dump().substr(0, 2000));
   CHECK(j["corrupt"] == 0);
   CHECK(j["lost"] == 0);
+  CHECK(j["a_unanswered"] == 0);
   CHECK(j["sent"].get<uint64_t>() == j["accepted"].get<uint64_t>() + j["a_errors"].get<uint64_t>());
   CHECK(j["delivered"].get<uint64_t>() >= j["accepted"].get<uint64_t>());
   CHECK(j["delivered"].get<uint64_t>() <= j["sent"].get<uint64_t>());
@@ -308,4 +309,26 @@ TEST_CASE("chain: Ctrl-C leaves no process and no directory behind", "[chain]") 
     CHECK(processes_mentioning(dir.path) == 0);
     CHECK(entries(dir.path) == 0);
   }
+}
+
+TEST_CASE("chain: tools/plot_chain.py draws the runs", "[chain]") {
+  test::TempDir dir("chain_plot");
+  const auto r = test::run_iomodels(
+      "chain --mode sync --rate 200 --duration 1s --fault slow:C:5x@0.2s+0.5s --json " +
+      dir.file("sync.json"));
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const auto p = test::run_shell(std::string("/usr/bin/python3 ") + IOMODELS_SOURCE_DIR +
+                                 "/tools/plot_chain.py " + dir.file("sync.json") + " " +
+                                 dir.file("sync.json") + " -o " + dir.file("c.png"));
+  INFO(p.out);
+  CHECK(p.exit_code == 0);
+  std::ifstream png(dir.file("c.png"), std::ios::binary);
+  char magic[4] = {};
+  png.read(magic, 4);
+  CHECK(std::string(magic + 1, 3) == "PNG");
+  // Not a chain result: refused with the reason.
+  const auto bad = test::run_shell(std::string("/usr/bin/python3 ") + IOMODELS_SOURCE_DIR +
+                                   "/tools/plot_chain.py /dev/null -o " + dir.file("d.png"));
+  CHECK(bad.exit_code != 0);
 }

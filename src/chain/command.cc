@@ -661,6 +661,8 @@ int Run::report() {
       {"corrupt", corrupt},
       {"a_errors", a_errors},
       {"a_timeouts", a_timeouts},
+      // Due but never answered before the drain timeout ended the run.
+      {"a_unanswered", sent - std::min<uint64_t>(sent, a.size())},
       {"b_errors", sc_->b_errors.load()},
       {"b_timeouts", sc_->b_timeouts.load()},
       {"a_p50_us", p_or_null(all, 0.5)},
