@@ -1,4 +1,5 @@
-// Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate, overhead.
+// Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate, overhead,
+// chain.
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -6,6 +7,7 @@
 
 #include "bench/command.h"
 #include "calibrate/command.h"
+#include "chain/command.h"
 #include "cli/commands.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
@@ -18,6 +20,10 @@ int main(int argc, char** argv) {
   using iomodels::bench::run_bench;
   using iomodels::calibrate::add_calibrate;
   using iomodels::calibrate::run_calibrate;
+  using iomodels::chain::add_chain;
+  using iomodels::chain::add_chain_service;
+  using iomodels::chain::run_chain;
+  using iomodels::chain::run_chain_service;
   using iomodels::frontend::UsageError;
   using iomodels::overhead::add_overhead;
   using iomodels::overhead::run_overhead;
@@ -40,6 +46,8 @@ int main(int argc, char** argv) {
   CLI::App* bench = add_bench(app);
   CLI::App* calibrate = add_calibrate(app);
   CLI::App* overhead = add_overhead(app);
+  CLI::App* chain = add_chain(app);
+  CLI::App* chain_service = add_chain_service(app);
   try {
     app.parse(argc, argv);
     if (list->parsed()) return run_list();
@@ -49,6 +57,8 @@ int main(int argc, char** argv) {
     if (bench->parsed()) return run_bench();
     if (calibrate->parsed()) return run_calibrate();
     if (overhead->parsed()) return run_overhead();
+    if (chain->parsed()) return run_chain();
+    if (chain_service->parsed()) return run_chain_service();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "check-install: $*" >&2; exit 1; }
 
 cmake --install "$build" --prefix "$tmp/usr" >/dev/null
-for f in bin/iomodels bin/iomodels-suite bin/iomodels-plot bin/iomodels-models-table; do
+for f in bin/iomodels bin/iomodels-suite bin/iomodels-plot bin/iomodels-plot-chain bin/iomodels-models-table; do
   [[ -x "$tmp/usr/$f" ]] || fail "$f not installed as an executable"
 done
 for f in README.md LICENSE models.md coroutines.md calibrate.md results/README.md; do

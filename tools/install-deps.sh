@@ -5,7 +5,9 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git
   libbenchmark-dev libspdlog-dev nlohmann-json3-dev catch2 liburing-dev libcli11-dev
-  python3 python3-matplotlib)
+  python3 python3-matplotlib libnats-dev nats-server)
+# libnats-dev: the NATS client the binary links; nats-server: the broker
+# `iomodels chain` starts for its queue mode.
 # Extra tools for the test suite (strace for syscall cross-checks, clang for the fuzzer,
 # fio and sockperf for `iomodels calibrate`, file for cpack's dependency scan).
 if [[ "${1:-}" == "--tests" ]]; then
