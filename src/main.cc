@@ -1,4 +1,4 @@
-// Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate, overhead.
+// Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate, overhead, compare.
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
+#include "compare/command.h"
 #include "overhead/command.h"
 #include "sys/cleanup.h"
 
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
   using iomodels::calibrate::add_calibrate;
   using iomodels::calibrate::run_calibrate;
   using iomodels::frontend::UsageError;
+  using iomodels::compare::add_compare;
+  using iomodels::compare::run_compare;
   using iomodels::overhead::add_overhead;
   using iomodels::overhead::run_overhead;
   // A write to a peer that died is an error to report (-EPIPE), not a reason
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
   CLI::App* bench = add_bench(app);
   CLI::App* calibrate = add_calibrate(app);
   CLI::App* overhead = add_overhead(app);
+  CLI::App* compare = add_compare(app);
   try {
     app.parse(argc, argv);
     if (list->parsed()) return run_list();
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
     if (bench->parsed()) return run_bench();
     if (calibrate->parsed()) return run_calibrate();
     if (overhead->parsed()) return run_overhead();
+    if (compare->parsed()) return run_compare();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
