@@ -7,9 +7,9 @@
 #include "bench/command.h"
 #include "calibrate/command.h"
 #include "cli/commands.h"
+#include "compare/command.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
-#include "compare/command.h"
 #include "overhead/command.h"
 #include "sys/cleanup.h"
 
@@ -19,9 +19,9 @@ int main(int argc, char** argv) {
   using iomodels::bench::run_bench;
   using iomodels::calibrate::add_calibrate;
   using iomodels::calibrate::run_calibrate;
-  using iomodels::frontend::UsageError;
   using iomodels::compare::add_compare;
   using iomodels::compare::run_compare;
+  using iomodels::frontend::UsageError;
   using iomodels::overhead::add_overhead;
   using iomodels::overhead::run_overhead;
   // A write to a peer that died is an error to report (-EPIPE), not a reason
