@@ -1,5 +1,5 @@
 // Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate, overhead,
-// chain.
+// chain, compare.
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -9,6 +9,7 @@
 #include "calibrate/command.h"
 #include "chain/command.h"
 #include "cli/commands.h"
+#include "compare/command.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
 #include "overhead/command.h"
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
   using iomodels::chain::add_chain_service;
   using iomodels::chain::run_chain;
   using iomodels::chain::run_chain_service;
+  using iomodels::compare::add_compare;
+  using iomodels::compare::run_compare;
   using iomodels::frontend::UsageError;
   using iomodels::overhead::add_overhead;
   using iomodels::overhead::run_overhead;
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   CLI::App* overhead = add_overhead(app);
   CLI::App* chain = add_chain(app);
   CLI::App* chain_service = add_chain_service(app);
+  CLI::App* compare = add_compare(app);
   try {
     app.parse(argc, argv);
     if (list->parsed()) return run_list();
@@ -59,6 +63,7 @@ int main(int argc, char** argv) {
     if (overhead->parsed()) return run_overhead();
     if (chain->parsed()) return run_chain();
     if (chain_service->parsed()) return run_chain_service();
+    if (compare->parsed()) return run_compare();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -47,17 +47,31 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("extra", nargs="*", help="flags for `iomodels run` (after --)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        print(f"models-table: --repeat must be at least 1, not {args.repeat}", file=sys.stderr)
+        return 2
     if not os.access(args.binary, os.X_OK):
         print(f"models-table: {args.binary} is not built", file=sys.stderr)
         return 2
     runs = {}
-    models = available_models(args.binary)
+    try:
+        models = available_models(args.binary)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"models-table: `{args.binary} list` failed: {e}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeat):
             for name, quadrant in models:
                 path = os.path.join(tmp, f"{name}-{rep}.json")
                 cmd = [args.binary, "run", "-m", name, "--json", path] + args.extra
                 p = subprocess.run(cmd, capture_output=True, text=True)
+                if p.returncode == 2:
+                    # A usage error (bad extra flags) would fail every model alike:
+                    # it is the caller's, not a row of the table.
+                    lines = p.stderr.strip().splitlines()
+                    print(f"models-table: `iomodels run` refused the flags: "
+                          f"{lines[-1] if lines else 'exit code 2'}", file=sys.stderr)
+                    return 2
                 if p.returncode != 0:
                     runs.setdefault(name, {"quadrant": quadrant, "error": p.stderr.strip(), "r": []})
                     continue

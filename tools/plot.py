@@ -35,6 +35,17 @@ NOISY_FIGURES = ("cpu_us_per_req", "items_per_second")
 RANGE_FIGURES = ("items_per_second", "cpu_us_per_req", "real_us", "cpu_us")
 
 
+# Inputs are refused above these sizes before they are parsed or drawn: a real
+# grid is a few hundred points and a spectrum a few hundred percentiles, while a
+# huge input would take minutes and gigabytes to plot.
+MAX_INPUT_BYTES = 64 << 20
+MAX_BENCHMARKS = 100_000
+MAX_SPECTRUM_POINTS = 1_000_000
+# The figures read from each benchmark entry; each must be a finite number.
+NUMERIC_FIELDS = ("real_time", "cpu_time", "items_per_second", "cpu_util", "cpu_us_per_req",
+                  "cpu_user_us_per_req", "cpu_sys_us_per_req", "p50_us", "p99_us")
+
+
 class InputError(Exception):
     """Bad or empty input: a one-line message, exit code 2."""
 
@@ -44,7 +55,18 @@ def fail(msg):
     sys.exit(2)
 
 
+def finite_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def load_json(path, what):
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise InputError(f"cannot read {what} {path}: {e.strerror}") from e
+    if size > MAX_INPUT_BYTES:
+        raise InputError(f"{what} {path} is {size} bytes, over the limit of "
+                         f"{MAX_INPUT_BYTES >> 20} MiB")
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
@@ -85,6 +107,9 @@ def load_benchmarks(paths):
         doc = load_json(path, "benchmark file")
         if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
             raise InputError(f"{path} is not Google Benchmark JSON (no 'benchmarks' list)")
+        if len(doc["benchmarks"]) > MAX_BENCHMARKS:
+            raise InputError(f"{path} has {len(doc['benchmarks'])} benchmark entries, over the "
+                             f"limit of {MAX_BENCHMARKS}")
         if context is None and isinstance(doc.get("context"), dict):
             context = doc["context"]
         for b in doc["benchmarks"]:
@@ -99,6 +124,14 @@ def load_benchmarks(paths):
             if b.get("error_occurred"):
                 errored[base] = b.get("error_message", "error")
                 continue
+            # The cv and stddev aggregates may be NaN (a figure that is zero in
+            # every repetition); runs, medians and means must be numbers.
+            checked = b.get("run_type") != "aggregate" or b.get("aggregate_name") in (
+                "median", "mean")
+            for key in NUMERIC_FIELDS if checked else ():
+                if key in b and not finite_number(b[key]):
+                    raise InputError(f"{path}: {b['name']}: {key} is not a finite number "
+                                     f"({json.dumps(b[key])})")
             if b.get("run_type") == "aggregate":
                 aggregates.setdefault(base, {})[b.get("aggregate_name")] = (info, b)
                 continue
@@ -360,15 +393,26 @@ def plot_cpu_waste(results, context, notes, out):
                                 elinewidth=0.9, capsize=2)
                     tops[k] = max(tops[k], r["range"]["cpu_us_per_req"][1])
             top = max(tops + [1e-9])
+            # A panel whose bars span more than 30x (a busy-polling model next
+            # to sleeping ones at 1 ms x 1 connection) is drawn on a log axis,
+            # where the small bars stay readable.
+            drawn = [t for t, r in zip(tops, rs) if r and t > 0]
+            log = bool(drawn) and max(drawn) > 30 * min(drawn)
             for k, r in enumerate(rs):
-                text = "n/a"
-                if r:
-                    text = f"{r['cpu_util']:.2f}\ncore" + ("\nnoisy" if r["noisy"] else "")
-                ax.text(k, tops[k] + top * 0.01, text, ha="center", va="bottom", fontsize=7)
+                # The hatching marks a noisy point; the label is the utilisation.
+                text = f"{r['cpu_util']:.2f}\ncore" if r else "n/a"
+                y = tops[k] * 1.05 if log and r else tops[k] + top * 0.01
+                ax.text(k, y, text, ha="center", va="bottom", fontsize=7)
+            if log:
+                ax.set_yscale("log")
+                ax.set_ylim(min(drawn) / 3, top * 4)
+                plain_log_ticks(ax)  # before the model names: it sets both axes
+                ax.set_ylabel("CPU per request (µs, log)")
+            else:
+                ax.set_ylim(0, top * 1.3)
+                ax.set_ylabel("CPU per request (µs)")
             ax.set_xticks(list(x))
             ax.set_xticklabels(names, rotation=40, ha="right", fontsize=8)
-            ax.set_ylim(0, top * 1.3)
-            ax.set_ylabel("CPU per request (µs)")
             ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
     handles = [Patch(color="#4c72b0", label="user"), Patch(color="#dd8452", label="system")]
     if any(r["noisy"] for r in results):
@@ -542,6 +586,28 @@ def plot_scaling(results, context, notes, out):
     return finish(fig, out, "scaling", context, notes, right=0.84)
 
 
+def check_spectra(path, spectra):
+    """Every spectrum a list of {fraction in [0, 1], us >= 0} points, in all at
+    most MAX_SPECTRUM_POINTS."""
+    total = 0
+    for name, spec in spectra.items():
+        if not isinstance(spec, list):
+            raise InputError(f"{path}: spectrum {name} is not a list of points")
+        total += len(spec)
+        if total > MAX_SPECTRUM_POINTS:
+            raise InputError(f"{path} has over {MAX_SPECTRUM_POINTS} spectrum points")
+        for point in spec:
+            if not isinstance(point, dict) or "fraction" not in point or "us" not in point:
+                raise InputError(f"{path}: spectrum {name}: a point without 'fraction' and 'us'")
+            f, us = point["fraction"], point["us"]
+            if not finite_number(f) or not 0 <= f <= 1:
+                raise InputError(f"{path}: spectrum {name}: fraction {json.dumps(f)} is not "
+                                 "a number in [0, 1]")
+            if not finite_number(us) or us < 0:
+                raise InputError(f"{path}: spectrum {name}: us {json.dumps(us)} is not a "
+                                 "non-negative number")
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description="Plot iomodels bench results (PNG and SVG).")
     ap.add_argument("inputs", nargs="+", help="Google Benchmark JSON from iomodels bench")
@@ -557,6 +623,7 @@ def main(argv):
             if not isinstance(doc, dict) or not isinstance(doc.get("spectra"), dict):
                 raise InputError(f"{args.spectra} is not an iomodels --latency-out file")
             spectra = doc["spectra"]
+            check_spectra(args.spectra, spectra)
             if not context.get("kernel") and isinstance(doc.get("environment"), dict):
                 context = {**doc["environment"], **context}
         if not results:

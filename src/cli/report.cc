@@ -2,6 +2,8 @@
 #include "cli/report.h"
 
 #include <cstdio>
+#include <iterator>
+#include <string>
 
 #include "measure/env.h"
 #include "run/figures.h"
@@ -10,19 +12,41 @@
 
 namespace iomodels::cli {
 
+namespace {
+
+// Bytes per second with a decimal prefix: "950 B/s", "12.3 MB/s", "1.20 GB/s".
+std::string bytes_rate_text(double bps) {
+  static constexpr const char* units[] = {"B/s", "kB/s", "MB/s", "GB/s", "TB/s"};
+  std::size_t u = 0;
+  while (bps >= 1000.0 && u + 1 < std::size(units)) {
+    bps /= 1000.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf,
+                u == 0     ? "%.0f %s"
+                : bps < 10 ? "%.2f %s"
+                           : "%.1f %s",
+                bps, units[u]);
+  return buf;
+}
+
+}  // namespace
+
 std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbose) {
   const Figures& f = r.figures;
   const ModelInfo* info = find_model(sc.model);
   char buf[2048];
   std::snprintf(buf, sizeof buf,
-                "%s (%s) on %s: %u connections, %u B responses, latency %s, %llu requests each\n"
-                "  wall          %10.3f s      requests/s %12.0f   bytes/s %12.0f\n"
+                "%s (%s) on %s: %u connection%s, %u B responses, latency %s, %llu requests each\n"
+                "  wall          %10.3f s      requests/s %12.0f   bytes %12s\n"
                 "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
                 sc.model.c_str(), info ? std::string(quadrant_name(info->quadrant)).c_str() : "?",
                 std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
-                sc.workload.size, sc.workload.latency.text().c_str(),
-                static_cast<unsigned long long>(sc.rounds), r.m.wall_s, f.requests_per_s,
-                f.bytes_per_s, r.m.cpu_s(), r.m.user_s, r.m.sys_s, f.cpu_util);
+                sc.workload.connections == 1 ? "" : "s", sc.workload.size,
+                sc.workload.latency.text().c_str(), static_cast<unsigned long long>(sc.rounds),
+                r.m.wall_s, f.requests_per_s, bytes_rate_text(f.bytes_per_s).c_str(), r.m.cpu_s(),
+                r.m.user_s, r.m.sys_s, f.cpu_util);
   std::string s = buf;
   // A part of the harness switched off leaves its figures out, not at 0.
   if (f.has_syscalls) {
