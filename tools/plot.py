@@ -608,12 +608,47 @@ def check_spectra(path, spectra):
                                  "non-negative number")
 
 
+def is_chain_file(path):
+    doc = load_json(path, "input file")
+    return isinstance(doc, dict) and "timeline" in doc and doc.get("mode") in ("sync", "queue")
+
+
+def plot_chain_files(paths, out):
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ("plot_chain.py", "iomodels-plot-chain"):
+        script = os.path.join(here, name)
+        if os.path.exists(script):
+            break
+    else:
+        fail("the chain plot (plot_chain.py or iomodels-plot-chain) is not beside " + here)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        fail(f"cannot create {out}: {e.strerror}")
+    target = os.path.join(out, "chain.png")
+    import subprocess
+    return subprocess.call(["/usr/bin/python3", script, *paths, "-o", target])
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description="Plot iomodels bench results (PNG and SVG).")
-    ap.add_argument("inputs", nargs="+", help="Google Benchmark JSON from iomodels bench")
+    ap.add_argument("inputs", nargs="+",
+                    help="Google Benchmark JSON from iomodels bench (or `iomodels chain --json` "
+                         "files: their timelines one above the other, in OUT/chain.png)")
     ap.add_argument("--spectra", help="the --latency-out file of iomodels bench")
     ap.add_argument("--out", required=True, help="directory for the plots")
     args = ap.parse_args(argv)
+
+    # `iomodels chain --json` files have a plot of their own (tools/plot_chain.py,
+    # installed as iomodels-plot-chain beside this one): handed over whole.
+    try:
+        chain = [is_chain_file(p) for p in args.inputs]
+    except InputError as e:
+        fail(str(e))
+    if any(chain):
+        if not all(chain):
+            fail("give either `iomodels chain --json` files or bench files, not both")
+        return plot_chain_files(args.inputs, args.out)
 
     try:
         results, errored, context = load_benchmarks(args.inputs)
