@@ -375,3 +375,32 @@ TEST_CASE("demo names the stories a small --trace-events cap left incomplete", "
   std::remove(trace.c_str());
   CHECK(test::run_iomodels("demo --trace-events 0 --trace " + trace).exit_code == 2);
 }
+
+TEST_CASE("demo's three downloads finish in the order their data came", "[demo][serial]") {
+  // Asked A, B, C from devices of 60, 20 and 40 ms: both the callbacks and
+  // the co_awaits must see B, then C, then A, each after its device's time.
+  const auto r = test::run_iomodels("demo -l 60ms -w 5ms --json");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  REQUIRE(doc.contains("race"));
+  const auto& lat = doc.at("race").at("latency_ms");
+  CHECK(lat.at(0).get<double>() == Approx(60.0));
+  CHECK(lat.at(1).get<double>() == Approx(20.0));
+  CHECK(lat.at(2).get<double>() == Approx(40.0));
+  REQUIRE(doc.at("race").at("runs").size() == 2);
+  for (const auto& run : doc.at("race").at("runs")) {
+    INFO(run.dump());
+    CHECK(run.at("ok") == true);
+    CHECK(run.at("order") == "BCA");
+    const auto& done = run.at("done_ms");
+    for (int i = 0; i < 3; ++i) {
+      CHECK(run.at("sent_ms").at(i).get<double>() < 5.0);          // all three asked at once
+      CHECK(done.at(i).get<double>() >= lat.at(i).get<double>());  // not before its device
+    }
+  }
+  // Below 3 ms the devices would not differ beyond noise: no race.
+  const auto quick = test::run_iomodels("demo -l 1ms -w 1ms --json");
+  REQUIRE(quick.exit_code == 0);
+  CHECK_FALSE(nlohmann::json::parse(quick.out).contains("race"));
+}
