@@ -404,3 +404,34 @@ TEST_CASE("demo's three downloads finish in the order their data came", "[demo][
   REQUIRE(quick.exit_code == 0);
   CHECK_FALSE(nlohmann::json::parse(quick.out).contains("race"));
 }
+
+TEST_CASE(
+    "demo's services story shows the stall passed on by a synchronous chain and held by a queue",
+    "[demo][serial]") {
+  if (test::run_shell("command -v nats-server").exit_code != 0)
+    test::skip("nats-server is not installed (apt-get install nats-server)");
+  const auto r = test::run_iomodels("demo -l 5ms -w 1ms --services --json");
+  INFO(r.out.substr(0, 2000));
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json s = nlohmann::json::parse(r.out).at("services");
+  REQUIRE(s.at("ran") == true);
+  // Synchronous: A's p99 during C's 1 s stall is about the stall.
+  CHECK(s.at("sync").at("a_p99_us_during_fault").get<double>() >= 900'000.0);
+  // Through the queue: A does not see it; nothing is lost.
+  const nlohmann::json& q = s.at("queue");
+  CHECK(q.at("a_p99_us_during_fault").get<double>() <=
+        10 * q.at("a_p99_us_before_fault").get<double>() + 1000.0);
+  CHECK(q.at("lost") == 0);
+  CHECK(q.at("delivered") == q.at("sent"));
+  CHECK(q.at("backlog_max").get<double>() >= 150.0);  // a second of 200 requests/s waited
+}
+
+TEST_CASE("demo's services story without nats-server is skipped with the reason", "[demo]") {
+  const auto r = test::run_shell("env PATH=/nonexistent " + std::string(IOMODELS_BINARY) +
+                                 " demo -l 1ms -w 1ms --services --json");
+  INFO(r.out.substr(0, 2000));
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json s = nlohmann::json::parse(r.out).at("services");
+  CHECK(s.at("ran") == false);
+  CHECK(s.at("skipped").get<std::string>().find("nats-server") != std::string::npos);
+}

@@ -22,6 +22,7 @@
 
 #include "cli/commands.h"
 #include "cli/demo_race.h"
+#include "cli/demo_services.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
 #include "measure/recorder.h"
@@ -49,6 +50,7 @@ struct DemoFlags {
   std::string color = "auto";
   bool json = false;
   bool python = false;
+  bool services = false;
 } flags;
 
 // How own work advances: in slices, so the polling version can ask between
@@ -828,6 +830,10 @@ CLI::App* add_demo(CLI::App& app) {
                   "stop recording the timeline after N events (the stories it missed are named)")
       ->capture_default_str();
   sub->add_option("--color", flags.color, "auto | always | never")->capture_default_str();
+  sub->add_flag("--services", flags.services,
+                "also the story between processes: services A -> B -> C with C stalled for 1 s, "
+                "called synchronously and through a queue (iomodels chain, a private "
+                "nats-server; about 10 s)");
   sub->add_flag("--python", flags.python,
                 "after each story, the same program as Python (socket, ThreadPoolExecutor, "
                 "asyncio) would write it; docs/python.md says what runs underneath");
@@ -881,16 +887,25 @@ int run_demo() {
   if (trace) trace->uninstall();
   Race race;
   if (race_on) race = run_race(sc);
+  ServicesStory services;
+  if (flags.services) services = run_services_story();
   int code = 0;
   for (const Story& s : stories)
     if (!s.status.ok()) code = 1;
   if (race_on && (!race.callbacks.status.ok() || !race.awaits.status.ok())) code = 1;
+  if (!services.error.empty()) code = 1;
   if (flags.json) {
     nlohmann::json doc;
     doc["latency"] = sc.workload.latency.text();
     doc["work_ms"] = ms(work_ns);
     doc["stories"] = nlohmann::json::array();
     for (const Story& s : stories) doc["stories"].push_back(story_json(s));
+    if (flags.services)
+      doc["services"] = {{"ran", services.ran},
+                         {"skipped", services.skipped},
+                         {"error", services.error},
+                         {"sync", services.sync},
+                         {"queue", services.queue}};
     if (race_on) {
       doc["race"] = {
           {"asked", "ABC"},
@@ -933,6 +948,7 @@ int run_demo() {
         k.bold, k.off, ms(stories[4].t_sent), stories[4].m.wall_s * 1e3, ms(stories[5].t_sent),
         stories[5].m.wall_s * 1e3);
   if (race_on) print_race(race, k);
+  if (flags.services) std::fputs(services_story_text(services, flags.python).c_str(), stdout);
   std::printf(
       "Each story's → lines are computed from its own measurements: what the wall time\n"
       "followed (the wait, the work, or both in a row), how long the data sat ready\n"
