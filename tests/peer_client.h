@@ -92,21 +92,27 @@ inline int connect_to(uint16_t port) {
   return fd;
 }
 
+// Reads exactly n bytes from fd, each read within 2 s; false if they did not come.
+inline bool read_exactly(int fd, uint8_t* buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) != 1) return false;
+    const ssize_t r = ::read(fd, buf + got, n - got);
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+
 // One request of 64 bytes on a fresh connection, answered within 2 s.
 inline bool served(uint16_t port) {
   const int fd = connect_to(port);
   if (fd < 0) return false;
   const Request rq{0, 64, 1};
-  bool ok = ::send(fd, &rq, sizeof rq, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof rq);
   uint8_t buf[64];
-  size_t got = 0;
-  while (ok && got < sizeof buf) {
-    pollfd p{fd, POLLIN, 0};
-    ok = ::poll(&p, 1, 2000) == 1;
-    const ssize_t n = ok ? ::read(fd, buf + got, sizeof buf - got) : -1;
-    ok = n > 0;
-    if (ok) got += static_cast<size_t>(n);
-  }
+  const bool ok = ::send(fd, &rq, sizeof rq, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof rq) &&
+                  read_exactly(fd, buf, sizeof buf);
   ::close(fd);
   return ok && verify_payload(0, 1, 0, buf, sizeof buf) == sizeof buf;
 }
@@ -160,16 +166,9 @@ inline int hello(uint16_t port, const std::string& token) {
   const Request rq{kHelloConn, detail::kHelloVersion, detail::kHelloMagic};
   std::memcpy(msg, &rq, sizeof rq);
   std::memcpy(msg + kRequestBytes, token.data(), std::min(token.size(), detail::kHelloTokenBytes));
-  bool ok = ::send(fd, msg, sizeof msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof msg);
   uint8_t ack[detail::kHelloAckBytes];
-  size_t got = 0;
-  while (ok && got < sizeof ack) {
-    pollfd p{fd, POLLIN, 0};
-    ok = ::poll(&p, 1, 2000) == 1;
-    const ssize_t n = ok ? ::read(fd, ack + got, sizeof ack - got) : -1;
-    ok = n > 0;
-    if (ok) got += static_cast<size_t>(n);
-  }
+  const bool ok = ::send(fd, msg, sizeof msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof msg) &&
+                  read_exactly(fd, ack, sizeof ack);
   if (!ok || verify_payload(kHelloConn, 0, 0, ack, sizeof ack) != sizeof ack) {
     ::close(fd);
     return -1;

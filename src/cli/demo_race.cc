@@ -70,19 +70,26 @@ Status open_downloads(const Scenario& sc, const std::array<uint64_t, 3>& lat,
   return {};
 }
 
+// The three downloads' peers, and one epoll set watching each (token i).
+Status prepare(const Scenario& sc, const std::array<uint64_t, 3>& lat, std::array<Download, 3>* d,
+               sys::Epoll* ep, RaceRun* r) {
+  r->sent_ms.assign(3, 0);
+  r->done_ms.assign(3, 0);
+  if (Status s = open_downloads(sc, lat, d); !s.ok()) return s;
+  if (Status s = ep->open(); !s.ok()) return s;
+  for (int i = 0; i < 3; ++i)
+    if (Status s = ep->watch((*d)[i].c.rfd, EPOLLIN, static_cast<uint64_t>(i)); !s.ok()) return s;
+  return {};
+}
+
 RaceRun with_callbacks(const Scenario& sc, const std::array<uint64_t, 3>& lat) {
   RaceRun r;
   r.how = "callbacks (epoll)";
-  r.sent_ms.assign(3, 0);
-  r.done_ms.assign(3, 0);
   std::array<Download, 3> d;
-  if (r.status = open_downloads(sc, lat, &d); !r.status.ok()) return r;
   sys::Epoll ep;
-  if (r.status = ep.open(); !r.status.ok()) return r;
+  if (r.status = prepare(sc, lat, &d, &ep, &r); !r.status.ok()) return r;
   const uint64_t t0 = now_ns();
   for (int i = 0; i < 3; ++i) {
-    if (r.status = ep.watch(d[i].c.rfd, EPOLLIN, static_cast<uint64_t>(i)); !r.status.ok())
-      return r;
     if (r.status = d[i].send(); !r.status.ok()) return r;
     r.sent_ms[i] = ms_since(t0);
   }
@@ -130,19 +137,14 @@ detail::Task download(Download* d, int i, std::coroutine_handle<>* slot, uint64_
 RaceRun with_await(const Scenario& sc, const std::array<uint64_t, 3>& lat) {
   RaceRun r;
   r.how = "co_await (three tasks)";
-  r.sent_ms.assign(3, 0);
-  r.done_ms.assign(3, 0);
   std::array<Download, 3> d;
-  if (r.status = open_downloads(sc, lat, &d); !r.status.ok()) return r;
   sys::Epoll ep;
-  if (r.status = ep.open(); !r.status.ok()) return r;
+  if (r.status = prepare(sc, lat, &d, &ep, &r); !r.status.ok()) return r;
   std::array<std::coroutine_handle<>, 3> waiting{};
   detail::TaskGroup group;
   std::array<detail::Task, 3> tasks;
   const uint64_t t0 = now_ns();
   for (int i = 0; i < 3; ++i) {
-    if (r.status = ep.watch(d[i].c.rfd, EPOLLIN, static_cast<uint64_t>(i)); !r.status.ok())
-      return r;
     tasks[i] = download(&d[i], i, &waiting[i], t0, &r);
     tasks[i].start(&group);  // each runs to its co_await: all three requests leave now
   }

@@ -223,20 +223,8 @@ class Peer {
       }
   }
 
-  // Closes the connections with no byte in or out for idle_timeout_ns, once
-  // a second at most.
   void sweep_idle() {
-    if (opts_.idle_timeout_ns == 0) return;
-    const uint64_t now = now_ns();
-    if (now < next_sweep_ns_) return;
-    next_sweep_ns_ = now + std::min<uint64_t>(opts_.idle_timeout_ns, 1'000'000'000);
-    for (uint32_t s = 0; s < slots_.size(); ++s) {
-      const Slot& sl = slots_[s];
-      if (sl.open && !sl.control && now - sl.last_active_ns >= opts_.idle_timeout_ns) {
-        ++core_.idle_closed;
-        close_slot(s);
-      }
-    }
+    detail::close_idle(slots_, &core_, &next_sweep_ns_, [this](uint32_t s) { close_slot(s); });
   }
 
   void accept_all() {
@@ -284,7 +272,7 @@ class Peer {
       }
       const long n = sys::read(sl.rfd, rx_.data(), want);
       if (n == -EAGAIN) return;
-      if (n > 0) sl.last_active_ns = now_ns();
+      if (n > 0 && opts_.idle_timeout_ns != 0) sl.last_active_ns = now_ns();
       if (n == 0 && !sl.control) {  // end of file: answer what was asked, then close
         sl.read_done = true;
         close_when_done(s);
@@ -319,7 +307,8 @@ class Peer {
         case detail::Hello::Verdict::kConsumed:
           return true;
         case detail::Hello::Verdict::kAck:
-          slots_[s].out.push_back(detail::Out{now, 0, kHelloConn, detail::kHelloAckBytes, 0, false});
+          slots_[s].out.push_back(
+              detail::Out{now, 0, kHelloConn, detail::kHelloAckBytes, 0, false});
           flush(s);
           return slots_[s].open;
         case detail::Hello::Verdict::kRefuse:
@@ -380,7 +369,7 @@ class Peer {
       core_.started(o.conn_index, start, o.due_ns);
       o.started = true;
     }
-    if (n > 0) sl.last_active_ns = now_ns();
+    if (n > 0 && opts_.idle_timeout_ns != 0) sl.last_active_ns = now_ns();
     o.offset += static_cast<uint32_t>(n);
     if (o.offset == o.size) {
       core_.served(o.conn_index);

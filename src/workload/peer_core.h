@@ -264,6 +264,25 @@ class PeerCore {
   uint64_t window_wall_ = 0, window_cpu_ = 0;
 };
 
+// Closes, through close(slot), the open client connections with no byte in
+// or out for the idle timeout (PeerOptions::idle_timeout_ns), counting them;
+// looks at most once a second (*next_ns: when to look again).
+template <typename Slot, typename Close>
+void close_idle(const std::vector<Slot>& slots, PeerCore* core, uint64_t* next_ns, Close&& close) {
+  const uint64_t idle = core->options().idle_timeout_ns;
+  if (idle == 0) return;
+  const uint64_t now = now_ns();
+  if (now < *next_ns) return;
+  *next_ns = now + std::min<uint64_t>(idle, 1'000'000'000);
+  for (uint32_t s = 0; s < slots.size(); ++s) {
+    const Slot& sl = slots[s];
+    if (sl.open && !sl.control && now - sl.last_active_ns >= idle) {
+      ++core->idle_closed;
+      close(s);
+    }
+  }
+}
+
 // The statistics as the wire carries them, as PeerStats (remote unset).
 PeerStats stats_from_wire(const PeerStatsWire& w);
 

@@ -282,20 +282,8 @@ class UringPeer {
       arm_recv(s);
   }
 
-  // Closes the connections with no byte in or out for idle_timeout_ns, once
-  // a second at most.
   void sweep_idle() {
-    if (opts_.idle_timeout_ns == 0) return;
-    const uint64_t now = now_ns();
-    if (now < next_sweep_ns_) return;
-    next_sweep_ns_ = now + std::min<uint64_t>(opts_.idle_timeout_ns, 1'000'000'000);
-    for (uint32_t s = 0; s < slots_.size(); ++s) {
-      const Slot& sl = slots_[s];
-      if (sl.open && !sl.control && now - sl.last_active_ns >= opts_.idle_timeout_ns) {
-        ++core_.idle_closed;
-        close_slot(s);
-      }
-    }
+    close_idle(slots_, &core_, &next_sweep_ns_, [this](uint32_t s) { close_slot(s); });
   }
 
   void arm_accept() {
@@ -346,7 +334,7 @@ class UringPeer {
     if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER) != 0) {
       const uint16_t bid = sys::BufferRing::id_of(cqe);
       if (current) {
-        sl.last_active_ns = now_ns();
+        if (opts_.idle_timeout_ns != 0) sl.last_active_ns = now_ns();
         const uint8_t* p = buffers_.buffer(bid);
         if (sl.throttled || !sl.held.empty()) {
           sl.held.insert(sl.held.end(), p, p + cqe.res);
@@ -509,7 +497,7 @@ class UringPeer {
     }
     Out& o = sl.out.front();
     o.offset += static_cast<uint32_t>(res);
-    sl.last_active_ns = now_ns();
+    if (opts_.idle_timeout_ns != 0) sl.last_active_ns = now_ns();
     if (o.offset == o.size) {
       core_.served(o.conn_index);
       sl.out.pop_front();
