@@ -175,8 +175,19 @@ void ScenarioFlags::add_to(CLI::App* app, ScenarioFlagParts parts) {
                   "the token that peer asks for (better: the environment variable "
                   "IOMODELS_PEER_TOKEN, which ps does not show)");
   app->add_option("--rate", rate,
-                  "open loop: rounds at R requests/s per connection, latency from the "
-                  "scheduled time (0 = closed loop)")
+                  "client role, open loop: rounds at R requests/s per connection (decimals "
+                  "allowed), latency from the scheduled time (0 = closed loop)")
+      ->capture_default_str();
+  app->add_option("--role", role,
+                  "client: the model asks, the peer answers after --latency (a device) | "
+                  "server: the peer sends requests at --offered and the model answers them")
+      ->capture_default_str();
+  app->add_option("--offered", offered,
+                  "server role: the load, in requests/s over all connections, each an equal "
+                  "share (e.g. 20000 or 20k)");
+  app->add_option("--arrivals", arrivals,
+                  "server role: each connection's requests come at a fixed interval (uniform, "
+                  "at a random phase) or at exponential intervals (poisson)")
       ->capture_default_str();
   app->add_option("--cpus", cpus,
                   "placement: none (the scheduler decides) | auto (the peer on the last CPU, "
@@ -263,7 +274,31 @@ Scenario ScenarioFlags::to_scenario() const {
       throw UsageError("--peer: a remote peer needs --transport tcp");
   }
   sc.rounds = flag_count("--requests", requests, 1, 100'000'000);
-  sc.rate_per_s = static_cast<double>(flag_count("--rate", rate, 0, 1'000'000));
+  sc.rate_per_s = rate == "0" ? 0 : flag_rate("--rate", rate, 1e6);
+  sc.workload.role = flag_role("--role", role);
+  sc.workload.arrivals = flag_arrivals("--arrivals", arrivals);
+  if (sc.workload.role == Role::kServer) {
+    if (offered.empty())
+      throw UsageError(
+          "--offered: the server role needs a load, e.g. --offered 20000 "
+          "(requests/s over all connections)");
+    sc.workload.offered_per_s = flag_rate("--offered", offered, 1e8);
+    if (file) throw UsageError("--role: server needs a peer; the file transport has none");
+    if (!peer.empty())
+      throw UsageError("--role: server needs the local peer (it generates the load), not --peer");
+    if (!latency.empty() && sc.workload.latency.bound_ns() != 0)
+      throw UsageError("--latency: the server role has no think time: the model is the server");
+    sc.workload.latency = LatencySpec{};
+    if (sc.rate_per_s > 0)
+      throw UsageError("--rate: paces the client role; the server role's load is --offered");
+    if (pattern != "free")
+      throw UsageError(
+          "--pattern: a client-role choice; in the server role the peer's "
+          "schedule decides when requests come");
+  } else {
+    if (!offered.empty()) throw UsageError("--offered: only with --role server");
+    if (arrivals != "uniform") throw UsageError("--arrivals: only with --role server");
+  }
   sc.pattern = flag_pattern("--pattern", pattern);
   flag_cpus("--cpus", cpus, &sc);
   sc.workload.peer_loop = flag_peer_loop("--peer-loop", peer_loop);
@@ -280,6 +315,51 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.run.counters = flag_on_off("--counters", counters);
   sc.run.trace_hooks = flag_on_off("--trace-hooks", trace_hooks);
   return sc;
+}
+
+double flag_rate(const std::string& flag, const std::string& text, double hi) {
+  double mult = 1;
+  std::string num = text;
+  if (!num.empty() && (num.back() == 'k' || num.back() == 'K')) {
+    mult = 1e3;
+    num.pop_back();
+  } else if (!num.empty() && num.back() == 'M') {
+    mult = 1e6;
+    num.pop_back();
+  }
+  size_t used = 0;
+  double v = 0;
+  const bool digits = !num.empty() && num.find_first_not_of("0123456789.") == std::string::npos;
+  try {
+    if (digits) v = std::stod(num, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (!digits || used != num.size())
+    throw UsageError(flag + ": '" + text +
+                     "' is not a rate (a number of requests/s: 500, 2.5, 20k)");
+  v *= mult;
+  if (!(v > 0) || v > hi) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.0f", hi);
+    throw UsageError(flag + ": '" + text + "' is out of range (above 0, at most " + buf +
+                     " requests/s)");
+  }
+  return v;
+}
+
+Role flag_role(const std::string& flag, const std::string& text) {
+  Role r;
+  std::string why;
+  if (!parse_role(text, &r, &why)) throw UsageError(flag + ": " + why);
+  return r;
+}
+
+Arrivals flag_arrivals(const std::string& flag, const std::string& text) {
+  Arrivals a;
+  std::string why;
+  if (!parse_arrivals(text, &a, &why)) throw UsageError(flag + ": " + why);
+  return a;
 }
 
 }  // namespace iomodels::frontend

@@ -39,13 +39,16 @@ struct ScenarioFlags {
   std::string trace_hooks = "on";
   std::string seed = "1";
   std::string peer_spin = "0";
-  std::string peer;                // HOST:PORT of a remote `iomodels peer`
-  std::string peer_token;          // its token (or IOMODELS_PEER_TOKEN)
-  std::string rate = "0";          // open loop: requests/s per connection (0 = closed loop)
-  std::string pattern = "free";    // closed loop: free | lockstep
-  std::string cpus = "none";       // none | auto | model=LIST,peer=LIST
-  std::string peer_loop = "auto";  // auto | uring | epoll
-  std::string file;                // the file transport's data file (empty: unnamed, in /dev/shm)
+  std::string peer;                  // HOST:PORT of a remote `iomodels peer`
+  std::string peer_token;            // its token (or IOMODELS_PEER_TOKEN)
+  std::string rate = "0";            // open loop: requests/s per connection (0 = closed loop)
+  std::string role = "client";       // client | server
+  std::string offered;               // server role: requests/s over all connections
+  std::string arrivals = "uniform";  // server role: uniform | poisson
+  std::string pattern = "free";      // closed loop: free | lockstep
+  std::string cpus = "none";         // none | auto | model=LIST,peer=LIST
+  std::string peer_loop = "auto";    // auto | uring | epoll
+  std::string file;                  // the file transport's data file (empty: unnamed, in /dev/shm)
   std::string file_size = "256MiB";
   bool direct = false;
 
@@ -74,6 +77,11 @@ void flag_cpus(const std::string& flag, const std::string& text, Scenario* sc);
 // io_uring loop is refused with the reason.
 PeerLoopChoice flag_peer_loop(const std::string& flag, const std::string& text);
 LatencySpec flag_latency(const std::string& flag, const std::string& text);
+// A rate in requests/s: a positive decimal number, with an optional k or M
+// (thousands, millions), in (0, hi].
+double flag_rate(const std::string& flag, const std::string& text, double hi);
+Role flag_role(const std::string& flag, const std::string& text);
+Arrivals flag_arrivals(const std::string& flag, const std::string& text);
 // "on" or "off".
 bool flag_on_off(const std::string& flag, const std::string& text);
 void flag_model(const std::string& flag, const std::string& text);

@@ -98,6 +98,22 @@ void Histogram::reset() {
   max_.store(0, kRelaxed);
 }
 
+void Histogram::save(Raw* r) const {
+  r->count = count_.load(kRelaxed);
+  r->sum = sum_.load(kRelaxed);
+  r->min = min_.load(kRelaxed);
+  r->max = max_.load(kRelaxed);
+  for (int i = 0; i < kBuckets; ++i) r->buckets[i] = buckets_[i].load(kRelaxed);
+}
+
+void Histogram::load(const Raw& r) {
+  for (int i = 0; i < kBuckets; ++i) buckets_[i].store(r.buckets[i], kRelaxed);
+  count_.store(r.count, kRelaxed);
+  sum_.store(r.sum, kRelaxed);
+  min_.store(r.min, kRelaxed);
+  max_.store(r.max, kRelaxed);
+}
+
 uint64_t Histogram::min() const { return count() == 0 ? 0 : min_.load(kRelaxed); }
 
 double Histogram::mean() const {

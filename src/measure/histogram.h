@@ -29,6 +29,15 @@ class Histogram {
   void merge(const Histogram& o);
   void reset();
 
+  // The whole state as plain numbers, to carry a histogram to another
+  // process (the load generator's, over its control socket) and back.
+  struct Raw {
+    uint64_t count, sum, min, max;
+    std::array<uint64_t, kBuckets> buckets;
+  };
+  void save(Raw* r) const;
+  void load(const Raw& r);
+
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
   uint64_t min() const;
   uint64_t max() const { return max_.load(std::memory_order_relaxed); }

@@ -35,7 +35,7 @@ class Blocking final : public Model {
           Status err;
           if (!ex.feed(buf_.data(), static_cast<size_t>(n), &err)) return err;
         }
-        detail::finish(*ctx_, ex);
+        if (Status s = detail::finish(*ctx_, ex); !s.ok()) return s;
       }
     }
     return {};

@@ -29,11 +29,12 @@ const Request& begin_request(const RunContext& ctx, Exchange& ex) {
   return rq;
 }
 
-Status send_request(const RunContext& ctx, Exchange& ex) {
-  const Request& rq = begin_request(ctx, ex);
-  if (ex.file()) return {};  // the read itself is the request
-  const auto* p = reinterpret_cast<const uint8_t*>(&rq);
-  size_t left = sizeof rq;
+namespace {
+
+// Writes n bytes whole; a non-blocking fd that is full waits in poll(),
+// bounded by the timeout.
+Status write_all(const RunContext& ctx, const Exchange& ex, const uint8_t* p, size_t left,
+                 const char* what) {
   while (left > 0) {
     const long n = sys::write(ex.wfd(), p, left);
     if (n > 0) {
@@ -44,13 +45,29 @@ Status send_request(const RunContext& ctx, Exchange& ex) {
     if (n == -EAGAIN) {
       pollfd pf{ex.wfd(), POLLOUT, 0};
       const long pr = sys::poll(&pf, 1, static_cast<int>(ctx.options.timeout_ns / 1'000'000));
-      if (pr == 0) return timed_out(ctx, "room to send a request");
+      if (pr == 0) return timed_out(ctx, what);
       if (pr < 0) return Status::from_errno(pr, ex.where() + ": poll");
       continue;
     }
     return read_failed(ctx, ex, n == 0 ? -EIO : n);
   }
   return {};
+}
+
+}  // namespace
+
+Status send_request(const RunContext& ctx, Exchange& ex) {
+  const Request& rq = begin_request(ctx, ex);
+  // On a file the read itself is the request; in the server role the peer
+  // sends it.
+  if (ex.file() || ex.server()) return {};
+  return write_all(ctx, ex, reinterpret_cast<const uint8_t*>(&rq), sizeof rq,
+                   "room to send a request");
+}
+
+Status send_response(const RunContext& ctx, Exchange& ex) {
+  const std::span<const uint8_t> out = ex.make_response();
+  return write_all(ctx, ex, out.data(), out.size(), "room to send a response");
 }
 
 Status read_until_eagain(const RunContext& ctx, Exchange& ex, std::span<uint8_t> buf,
@@ -63,7 +80,7 @@ Status read_until_eagain(const RunContext& ctx, Exchange& ex, std::span<uint8_t>
     Status err;
     if (!ex.feed(buf.data(), static_cast<size_t>(n), &err)) return err;
   }
-  finish(ctx, ex);
+  if (Status s = finish(ctx, ex); !s.ok()) return s;
   if (--*left == 0) {
     *done = true;
     return {};
@@ -150,7 +167,8 @@ std::vector<Exchange> make_exchanges(const RunContext& ctx) {
   const WorkloadOptions& w = ctx.workload->options();
   const uint64_t file_bytes = w.transport == Transport::kFile ? w.file_bytes : 0;
   for (size_t i = 0; i < v.size(); ++i)
-    v[i].init(ctx.conns()[i], ctx.size(), ctx.options.verify, file_bytes, w.seed);
+    v[i].init(ctx.conns()[i], ctx.size(), ctx.options.verify, file_bytes, w.seed,
+              w.role == Role::kServer);
   return v;
 }
 

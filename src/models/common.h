@@ -54,7 +54,8 @@ inline uint64_t request_token(const Exchange& ex) {
 const Request& begin_request(const RunContext& ctx, Exchange& ex);
 
 // Starts the next request (begin_request) and writes it whole (on the file
-// transport there is nothing to write: the read is the request). Requests are 16 bytes into a
+// transport there is nothing to write: the read is the request; in the
+// server role the peer sends it, and the model waits to receive it). Requests are 16 bytes into a
 // buffer that holds at most one other request, so the first write nearly always takes it all; a
 // non-blocking fd that is full waits in poll(), bounded by the timeout.
 Status send_request(const RunContext& ctx, Exchange& ex);
@@ -91,17 +92,23 @@ std::string poll_not_applicable(const WorkloadOptions& w);
 // says whether the watchdog killed the peer.
 Status read_failed(const RunContext& ctx, const Exchange& ex, long r);
 
-// The response is complete: record its latency (when the histogram is on),
-// note the progress the watchdog looks for, and end its slice on the
-// timeline. The time is read only when the histogram or a timeline needs it.
-// Worker threads that share ctx.latency pass shared = true.
-inline void finish(const RunContext& ctx, const Exchange& ex, bool shared = false) {
+// The server role: writes the response to ex's request whole, with write()
+// (a full non-blocking fd waits in poll(), bounded by the timeout).
+Status send_response(const RunContext& ctx, Exchange& ex);
+
+// The exchange is complete and, in the server role, its response sent: note
+// the progress the watchdog looks for, record the latency (client role, when
+// the histogram is on; in the server role the peer measures it) and end its
+// slice on the timeline. The time is read only when the histogram or a
+// timeline needs it. Worker threads that share ctx.latency pass shared = true.
+inline void finish_sent(const RunContext& ctx, const Exchange& ex, bool shared = false) {
   // Always: without it the watchdog could not tell a slow run from a hung one.
   ctx.workload->note_progress();
   Trace* t = ctx.options.trace_hooks ? Trace::active() : nullptr;
-  if (!ctx.options.histogram && t == nullptr) return;
+  const bool record = ctx.options.histogram && !ex.server();
+  if (!record && t == nullptr) return;
   const uint64_t now = now_ns();
-  if (ctx.options.histogram) {
+  if (record) {
     if (shared)
       ctx.latency->record_shared(ex.latency_ns(now));
     else
@@ -110,8 +117,21 @@ inline void finish(const RunContext& ctx, const Exchange& ex, bool shared = fals
   if (t != nullptr) t->request_end(request_token(ex), now, "request");
 }
 
+// The incoming message is complete: in the server role, answer it with
+// send_response; then finish_sent. Every model but the io_uring ones (which
+// send through the ring) finishes through here.
+[[nodiscard]] inline Status finish(const RunContext& ctx, Exchange& ex, bool shared = false) {
+  if (ex.server()) {
+    if (Status s = send_response(ctx, ex); !s.ok()) return s;
+  }
+  finish_sent(ctx, ex, shared);
+  return {};
+}
+
 // The same from a worker thread that shares ctx.latency with others.
-inline void finish_shared(const RunContext& ctx, const Exchange& ex) { finish(ctx, ex, true); }
+[[nodiscard]] inline Status finish_shared(const RunContext& ctx, Exchange& ex) {
+  return finish(ctx, ex, true);
+}
 
 // One Exchange per connection.
 std::vector<Exchange> make_exchanges(const RunContext& ctx);

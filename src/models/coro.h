@@ -17,6 +17,7 @@
 #include <exception>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "measure/recorder.h"
 #include "measure/trace.h"
@@ -110,21 +111,32 @@ Task client_loop(const RunContext& ctx, Exchange& ex, Conn conn, std::span<uint8
   for (uint64_t k = 0; k < rounds; ++k) {
     const Request& rq = begin_request(ctx, ex);
     const auto* p = reinterpret_cast<const uint8_t*>(&rq);
-    // On the file transport the read is the request: nothing to send.
-    for (size_t sent = ex.file() ? sizeof rq : 0; sent < sizeof rq;) {
+    // On the file transport the read is the request: nothing to send; in
+    // the server role the peer sends it.
+    for (size_t sent = ex.file() || ex.server() ? sizeof rq : 0; sent < sizeof rq;) {
       const long n = co_await conn.send(p + sent, sizeof rq - sent);
       if (n <= 0) co_return read_failed(ctx, ex, n == 0 ? -EIO : n);
       sent += static_cast<size_t>(n);
     }
     while (!ex.complete()) {
       // A file holds more than the response: ask for the rest of it only.
-      const size_t want = ex.file() ? std::min<size_t>(ex.remaining(), buf.size()) : buf.size();
+      const size_t want =
+          ex.file() || ex.server() ? std::min<size_t>(ex.remaining(), buf.size()) : buf.size();
       const long n = co_await conn.recv(buf.data(), want);
       if (n <= 0) co_return read_failed(ctx, ex, n);
       Status err;
       if (!ex.feed(buf.data(), static_cast<size_t>(n), &err)) co_return err;
     }
-    finish(ctx, ex);
+    // The server role: the response, sent the way this backend sends.
+    if (ex.server()) {
+      const std::span<const uint8_t> out = ex.make_response();
+      for (size_t sent = 0; sent < out.size();) {
+        const long n = co_await conn.send(out.data() + sent, out.size() - sent);
+        if (n <= 0) co_return read_failed(ctx, ex, n == 0 ? -EIO : n);
+        sent += static_cast<size_t>(n);
+      }
+    }
+    finish_sent(ctx, ex);
   }
   co_return Status();
 }

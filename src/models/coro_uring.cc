@@ -199,6 +199,13 @@ class CoroUring final : public Model {
       if (!group.error.ok()) return with_sqe_error(group.error);
       if (reaped > 0) last_progress = now_ns();
     }
+    // The server role's last responses may be queued still (a send whose
+    // success posts no CQE is not waited for): submit them.
+    if (group.error.ok()) {
+      const long r = ring_.enter(0, 0);
+      if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN)
+        return Status::from_errno(r, "io_uring_enter");
+    }
     return group.error;
   }
 

@@ -93,7 +93,7 @@ class EpollReactor final : public Model {
       Status err;
       if (!ex.feed(buf_.data(), static_cast<size_t>(n), &err)) return err;
       if (ex.complete()) {
-        finish(*ctx_, ex);
+        if (Status s = finish(*ctx_, ex); !s.ok()) return s;
         if (--left_[i] == 0) {
           *done = true;
           return {};

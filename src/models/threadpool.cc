@@ -175,11 +175,11 @@ class ThreadPool final : public Model {
           s = std::move(err);
         }
       }
+      if (s.ok()) s = detail::finish_shared(*ctx_, ex);
       if (!s.ok()) {
         failed_.store(true, std::memory_order_relaxed);
         return s;
       }
-      detail::finish_shared(*ctx_, ex);
     }
     return {};
   }

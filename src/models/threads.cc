@@ -182,7 +182,7 @@ class Threads final : public Model {
         Status err;
         if (!ex.feed(w.buf.data(), static_cast<size_t>(n), &err)) return err;
       }
-      detail::finish_shared(*ctx_, ex);
+      if (Status s = detail::finish_shared(*ctx_, ex); !s.ok()) return s;
     }
     return {};
   }

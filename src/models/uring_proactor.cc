@@ -9,6 +9,10 @@
 
 namespace iomodels::detail {
 
+namespace {
+constexpr size_t kMaxResponseMemory = size_t{1} << 30;
+}  // namespace
+
 Status UringProactor::setup(RunContext& ctx) {
   ctx_ = &ctx;
   // Blocking fds: io_uring waits for them itself (it polls internally); on an
@@ -16,9 +20,15 @@ Status UringProactor::setup(RunContext& ctx) {
   if (Status s = set_nonblocking(ctx, false); !s.ok()) return s;
   ex_ = make_exchanges(ctx);
   conns_.assign(ex_.size(), Conn{});
-  chunk_ = std::min(ctx.size(), kUringChunkBytes);
+  server_ = ctx.workload->options().role == Role::kServer;
+  chunk_ = std::max<uint32_t>(std::min(ctx.size(), kUringChunkBytes), sizeof(Request));
   const size_t n = ex_.size();
-  recv_base_ = (n * sizeof(Request) + 4095) / 4096 * 4096;
+  send_bytes_ = server_ ? ctx.size() : static_cast<uint32_t>(sizeof(Request));
+  if (server_ && n * send_bytes_ > kMaxResponseMemory)
+    return Status::not_applicable(
+        "the server role keeps a response buffer per connection in the ring's memory, and " +
+        std::to_string(n) + " x " + std::to_string(send_bytes_) + " bytes is over 1 GiB");
+  recv_base_ = (n * send_bytes_ + 4095) / 4096 * 4096;
   // Aligned (IoBuffer), and each receive buffer starts at a multiple of the
   // chunk, which --direct makes a multiple of 4 KiB: O_DIRECT reads need both.
   mem_.resize(recv_base_ + (own_recv_buffers() ? n * chunk_ : 0));
@@ -57,12 +67,19 @@ Status UringProactor::run(uint64_t rounds) {
     if (!s.ok()) return broken_ = s;
     if (reaped > 0) last_progress = now_ns();
   }
+  // The server role's last responses may be queued still (a send whose
+  // success posts no CQE is not waited for): submit them.
+  const long r = ring_.enter(0, 0);
+  if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN)
+    return broken_ = Status::from_errno(r, "io_uring_enter");
   return {};
 }
 
 Status UringProactor::start_request(uint32_t i) {
   const Request& rq = begin_request(*ctx_, ex_[i]);
   if (is_file()) return queue_recv(i);  // on a file the read is the request
+  // The server role: the peer sends the request; receive it.
+  if (server_) return conns_[i].recv_armed ? Status() : queue_recv(i);
   std::memcpy(send_slot(i), &rq, sizeof rq);
   conns_[i].sent = 0;
   if (Status s = queue_send(i); !s.ok()) return s;
@@ -75,7 +92,7 @@ Status UringProactor::queue_send(uint32_t i) {
   io_uring_sqe* sqe = ring_.sqe(&err);
   if (sqe == nullptr) return err;
   const uint32_t sent = conns_[i].sent;
-  prep_send(sqe, i, send_slot(i) + sent, static_cast<unsigned>(sizeof(Request) - sent));
+  prep_send(sqe, i, send_slot(i) + sent, send_bytes_ - sent);
   io_uring_sqe_set_data64(sqe, token(i, Op::kSend));
   if (skip_success_)
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;  // a failed or short send still posts one
@@ -109,9 +126,27 @@ Status UringProactor::on_send(uint32_t i, const io_uring_cqe& cqe) {
   if (cqe.res <= 0) return read_failed(*ctx_, ex_[i], cqe.res == 0 ? -EIO : cqe.res);
   Conn& c = conns_[i];
   c.sent += static_cast<uint32_t>(cqe.res);
-  if (c.sent > sizeof(Request))
-    return Status::error(ex_[i].where() + ": the kernel sent more request bytes than given");
-  return c.sent < sizeof(Request) ? queue_send(i) : Status();  // short: send the rest
+  if (c.sent > send_bytes_)
+    return Status::error(ex_[i].where() + ": the kernel sent more bytes than given");
+  return c.sent < send_bytes_ ? queue_send(i) : Status();  // short: send the rest
+}
+
+Status UringProactor::respond(uint32_t i) {
+  // The response goes out through the ring with the next enter. The peer
+  // sends this connection's next request only once it has the whole
+  // response, so the slot is not rewritten while the kernel reads it.
+  ex_[i].fill_response(send_slot(i));
+  conns_[i].sent = 0;
+  return queue_send(i);
+}
+
+Status UringProactor::finished(uint32_t i) {
+  finish_sent(*ctx_, ex_[i]);
+  if (--conns_[i].left == 0) {
+    --active_;
+    return {};
+  }
+  return start_request(i);
 }
 
 Status UringProactor::on_recv(uint32_t i, const io_uring_cqe& cqe) {
@@ -130,12 +165,10 @@ Status UringProactor::on_recv(uint32_t i, const io_uring_cqe& cqe) {
   recycle(cqe);
   if (!fed) return err;
   if (ex.complete()) {
-    finish(*ctx_, ex);
-    if (--c.left == 0) {
-      --active_;
-      return {};
+    if (server_) {
+      if (Status s = respond(i); !s.ok()) return s;
     }
-    return start_request(i);
+    return finished(i);
   }
   return c.recv_armed ? Status() : queue_recv(i);  // a partial response: receive the rest
 }

@@ -52,8 +52,9 @@ class UringProactor : public Model {
   bool is_file() const { return ctx_->workload->options().transport == Transport::kFile; }
   // Bytes per receive: min(response size, 64 KiB); a larger response takes several.
   uint32_t chunk_bytes() const { return chunk_; }
-  // Connection i's 16-byte send slot and its receive buffer, both inside io_memory().
-  uint8_t* send_slot(uint32_t i) { return mem_.data() + size_t{i} * sizeof(Request); }
+  // Connection i's send slot (its request; in the server role its response)
+  // and its receive buffer, both inside io_memory().
+  uint8_t* send_slot(uint32_t i) { return mem_.data() + size_t{i} * send_bytes_; }
   uint8_t* recv_slot(uint32_t i) { return mem_.data() + recv_base_ + size_t{i} * chunk_; }
   // All buffers the kernel reads or writes (what uring-fixed registers).
   std::span<uint8_t> io_memory() { return mem_; }
@@ -67,11 +68,13 @@ class UringProactor : public Model {
 
   struct Conn {
     uint64_t left = 0;        // requests still to complete in this run
-    uint32_t sent = 0;        // request bytes the kernel has taken
+    uint32_t sent = 0;        // bytes of the send slot the kernel has taken
     bool recv_armed = false;  // a receive is in flight (or a multishot one stays armed)
   };
 
   Status start_request(uint32_t i);
+  Status respond(uint32_t i);
+  Status finished(uint32_t i);
   Status queue_send(uint32_t i);
   Status queue_recv(uint32_t i);
   Status on_completion(const io_uring_cqe& cqe);
@@ -85,6 +88,8 @@ class UringProactor : public Model {
   std::vector<Exchange> ex_;
   std::vector<Conn> conns_;
   size_t recv_base_ = 0;
+  uint32_t send_bytes_ = 0;  // a send slot: a request's 16 bytes, or a response
+  bool server_ = false;      // the server role: receive the request, send the response
   uint32_t chunk_ = 0;
   bool skip_success_ = false;
   bool batch_wait_ = false;

@@ -148,7 +148,9 @@ Status Session::measure(const Body& body, ScenarioResult* out) {
   PeerStats peer;
   if (Status e = workload_->peer_stats(&peer, false); !e.ok()) return e;
   out->m = m;
-  out->latency = latency_;
+  // The server role: the latency is the load generator's, from each
+  // request's scheduled time to its response's last byte.
+  out->latency = peer.generator ? peer.generator->corrected : latency_;
   out->peer = peer;
   out->rounds = done;
   out->requests = done * sc_.workload.connections;

@@ -1,12 +1,18 @@
 // Description: Exchange, one connection's request/response cycle as the
-// client sees it. Every model uses it, so framing, verification and latency
-// are the same for all of them. On the file transport a "request" is a read
-// of size bytes at a random aligned offset of the data file, and the
-// response is what that read returns.
+// model sees it. Every model uses it, so framing, verification and latency
+// are the same for all of them. In the client role the model sends the
+// 16-byte request and receives the response; in the server role it receives
+// the request (checked: this connection, this size, the next id) and sends
+// the response. Either way it waits for one incoming message per cycle, which
+// feed() takes and complete() ends; the role decides only who speaks first.
+// On the file transport a "request" is a read of size bytes at a random
+// aligned offset of the data file, and the response is what that read returns.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "measure/histogram.h"
 #include "sys/status.h"
@@ -19,17 +25,21 @@ class Exchange {
  public:
   // `file_bytes` > 0: the file transport, reading a file of that size; the
   // offsets are drawn from `seed`, the same for every model.
+  // `server`: the server role (the incoming message is the request).
   void init(const ClientConn& c, uint32_t size, bool verify, uint64_t file_bytes = 0,
-            uint64_t seed = 0) {
+            uint64_t seed = 0, bool server = false) {
     conn_ = c;
     size_ = size;
+    server_ = server;
+    in_size_ = server ? static_cast<uint32_t>(kRequestBytes) : size;
     verify_ = verify;
     file_slots_ = file_bytes >= size ? (file_bytes - size) / kFileAlign + 1 : 0;
     seed_ = seed;
   }
 
   // Starts the next request, issued at `issued_ns`; returns its 16 bytes
-  // (on a file there is nothing to send: offset() says where to read).
+  // (on a file there is nothing to send: offset() says where to read; in
+  // the server role they are what the peer is expected to send).
   const Request& begin(uint64_t issued_ns) {
     req_ = Request{conn_.index, size_, ++last_id_};
     got_ = 0;
@@ -52,14 +62,16 @@ class Exchange {
     return (mix64(x + 0x9e3779b97f4a7c15ULL) % slots) * kFileAlign;
   }
 
-  // Takes `n` received bytes of the response. Returns false (with the reason
-  // in *err) on a wrong byte or more bytes than were asked for.
+  // Takes `n` received bytes of the incoming message (the response; in the
+  // server role, the request). Returns false (with the reason in *err) on a
+  // wrong byte or more bytes than were asked for.
   bool feed(const uint8_t* p, size_t n, Status* err) {
-    if (n > size_ - got_) {
-      *err = Status::error(where() + ": " + std::to_string(n - (size_ - got_)) +
-                           " bytes more than the " + std::to_string(size_) + " asked for");
+    if (n > in_size_ - got_) {
+      *err = Status::error(where() + ": " + std::to_string(n - (in_size_ - got_)) +
+                           " bytes more than the " + std::to_string(in_size_) + " expected");
       return false;
     }
+    if (server_) return feed_request(p, n, err);
     if (verify_) {
       const size_t bad = file_slots_ != 0 ? verify_payload(kFileDataConn, 0, offset_ + got_, p, n)
                                           : verify_payload(conn_.index, last_id_, got_, p, n);
@@ -72,8 +84,21 @@ class Exchange {
     return true;
   }
 
-  bool complete() const { return got_ == size_; }
-  uint32_t remaining() const { return size_ - got_; }
+  bool complete() const { return got_ == in_size_; }
+  uint32_t remaining() const { return in_size_ - got_; }
+  // The server role: the model receives requests and sends responses.
+  bool server() const { return server_; }
+  // The server role: the response to the request just received, whole, in
+  // a buffer this exchange owns until its next response (so an asynchronous
+  // send may still be reading it after the model moved on).
+  std::span<const uint8_t> make_response() {
+    out_.resize(size_);
+    fill_response(out_.data());
+    return out_;
+  }
+  // The same into the caller's buffer of size() bytes.
+  void fill_response(uint8_t* dst) const { fill_payload(conn_.index, last_id_, 0, dst, size_); }
+  uint32_t size() const { return size_; }
   uint32_t received() const { return got_; }
   uint64_t issued_ns() const { return issued_ns_; }
   uint64_t id() const { return last_id_; }
@@ -91,6 +116,7 @@ class Exchange {
 
  private:
   Status mismatch(uint64_t offset, uint8_t got) const;
+  bool feed_request(const uint8_t* p, size_t n, Status* err);
 
   ClientConn conn_;
   Request req_{};
@@ -102,6 +128,10 @@ class Exchange {
   uint64_t seed_ = 0;
   uint64_t offset_ = 0;
   bool verify_ = true;
+  bool server_ = false;
+  uint32_t in_size_ = 0;      // bytes of the incoming message: size_, or a request's 16
+  Request in_req_{};          // the server role: the request as it arrives
+  std::vector<uint8_t> out_;  // the server role: the response being sent
 };
 
 }  // namespace iomodels

@@ -292,4 +292,8 @@ PeerStats stats_from_wire(const PeerStatsWire& w);
 int run_uring_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
                    std::string* why);
 
+// The load generator of the server role (peer_gen.cc): a process exit code.
+int run_generator(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
+                  std::string* why);
+
 }  // namespace iomodels::detail

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "measure/histogram.h"
+
 namespace iomodels::detail {
 
 inline constexpr uint64_t kStatsMagic = 0x696f6d6f64737461ULL;  // "iomodsta"
@@ -24,6 +26,21 @@ struct PeerStatsWire {
   uint64_t bad_token;        // hellos with a wrong token
   uint64_t idle_closed;      // connections closed for silence
   uint64_t throttled;        // times reading stopped for responses not being read
+};
+
+// The load generator's (server role) second answer to a control request,
+// right after PeerStatsWire on the local control socket.
+inline constexpr uint64_t kGeneratorMagic = 0x696f6d6f6467656eULL;  // "iomodgen"
+struct GeneratorStatsWire {
+  uint64_t magic;
+  uint64_t sent;
+  uint64_t responses;
+  uint64_t bad_bytes;
+  uint64_t send_late_p99_ns;
+  uint64_t send_late_max_ns;
+  uint64_t behind;
+  Histogram::Raw corrected;
+  Histogram::Raw uncorrected;
 };
 
 // The hello a client of a network-facing peer sends first on every

@@ -76,6 +76,10 @@ Status send_fds(int sock, SetupKind kind, const int* fds, int count) {
   po.spin_ns = opts.peer_spin_ns;
   po.loop = opts.peer_loop;
   po.control_fd = ctl;
+  po.role = opts.role;
+  po.size = opts.size;
+  po.offered_per_s = opts.offered_per_s;
+  po.arrivals = opts.arrivals;
   for (;;) {
     SetupHeader h{};
     iovec iov{&h, sizeof h};
@@ -107,7 +111,8 @@ Status send_fds(int sock, SetupKind kind, const int* fds, int count) {
     }
   }
   std::string why;
-  const int code = run_peer_loop(po, std::move(conns), &why);
+  const int code = po.role == Role::kServer ? detail::run_generator(po, conns, &why)
+                                            : run_peer_loop(po, std::move(conns), &why);
   if (code != 0) {
     const std::string line = "iomodels peer: " + why + "\n";
     [[maybe_unused]] auto w = ::write(2, line.data(), line.size());
@@ -145,6 +150,23 @@ Status control_exchange(int fd, uint64_t cmd, detail::PeerStatsWire* w) {
   }
   if (w->magic != detail::kStatsMagic) return Status::error("the peer's statistics are garbled");
   return {};
+}
+
+// The load generator's second answer (server role): one message on the
+// local control socket, right after the first.
+Status read_generator_stats(int fd, detail::GeneratorStatsWire* g) {
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    const int pr = ::poll(&p, 1, 5000);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr == 0) return Status::error("the load generator did not answer within 5 s");
+    const ssize_t n = ::recv(fd, g, sizeof *g, 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) return Status::from_errno(-errno, "reading the load generator's statistics");
+    if (n != static_cast<ssize_t>(sizeof *g) || g->magic != detail::kGeneratorMagic)
+      return Status::error("the load generator's statistics are garbled");
+    return {};
+  }
 }
 
 // The hello a remote peer may require (wire.h): the token, then its answer
@@ -203,6 +225,36 @@ bool parse_peer_loop(std::string_view text, PeerLoopChoice* out, std::string* wh
     *out = PeerLoopChoice::kEpoll;
   } else {
     *why = "'" + std::string(text) + "' is not one of auto, uring, epoll";
+    return false;
+  }
+  return true;
+}
+
+std::string_view role_name(Role r) { return r == Role::kServer ? "server" : "client"; }
+
+bool parse_role(std::string_view text, Role* out, std::string* why) {
+  if (text == "client") {
+    *out = Role::kClient;
+  } else if (text == "server") {
+    *out = Role::kServer;
+  } else {
+    *why = "'" + std::string(text) + "' is not one of client, server";
+    return false;
+  }
+  return true;
+}
+
+std::string_view arrivals_name(Arrivals a) {
+  return a == Arrivals::kPoisson ? "poisson" : "uniform";
+}
+
+bool parse_arrivals(std::string_view text, Arrivals* out, std::string* why) {
+  if (text == "uniform") {
+    *out = Arrivals::kUniform;
+  } else if (text == "poisson") {
+    *out = Arrivals::kPoisson;
+  } else {
+    *why = "'" + std::string(text) + "' is not one of uniform, poisson";
     return false;
   }
   return true;
@@ -286,6 +338,19 @@ Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* 
     return Status::error("--size must be 1 B..1 MiB, got " + std::to_string(opts.size));
   if (!opts.remote.empty() && opts.transport != Transport::kTcp)
     return Status::error("--peer needs --transport tcp");
+  if (opts.role == Role::kServer) {
+    if (opts.transport == Transport::kFile)
+      return Status::error("--role server: the file transport has no peer to send requests");
+    if (!opts.remote.empty())
+      return Status::error(
+          "--role server needs the local peer (no --peer): it is the load generator");
+    if (!(opts.offered_per_s > 0) || opts.offered_per_s > 1e8)
+      return Status::error(
+          "--role server needs an offered load (--offered) of 1..100000000 "
+          "requests/s");
+    if (opts.latency.bound_ns() != 0)
+      return Status::error("--latency: in the server role the model answers, with no think time");
+  }
   if (opts.transport != Transport::kFile && (opts.direct || !opts.file_path.empty()))
     return Status::error("--file and --direct need --transport file");
   if (opts.transport == Transport::kFile) {
@@ -500,6 +565,22 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
   if (Status s = control_exchange(control_.get(), cmd, &w); !s.ok()) return s;
   *out = detail::stats_from_wire(w);
   out->remote = !opts_.remote.empty();
+  if (opts_.role == Role::kServer) {
+    auto g = std::make_unique<detail::GeneratorStatsWire>();
+    if (Status s = read_generator_stats(control_.get(), g.get()); !s.ok()) return s;
+    auto gs = std::make_shared<GeneratorStats>();
+    gs->sent = g->sent;
+    gs->responses = g->responses;
+    gs->bad_bytes = g->bad_bytes;
+    gs->send_late_p99_ns = g->send_late_p99_ns;
+    gs->send_late_max_ns = g->send_late_max_ns;
+    gs->behind = g->behind;
+    gs->corrected.load(g->corrected);
+    gs->uncorrected.load(g->uncorrected);
+    gs->offered_per_s = opts_.offered_per_s;
+    gs->arrivals = opts_.arrivals;
+    out->generator = std::move(gs);
+  }
   return {};
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "measure/histogram.h"
 #include "sys/fd.h"
 #include "sys/status.h"
 #include "workload/parse.h"
@@ -55,8 +56,27 @@ bool uring_peer_available(std::string* why);
 // "io_uring", or "epoll" with the reason io_uring was not used.
 std::string peer_loop_text(PeerLoopChoice c);
 
+// Who speaks first. kClient: the model asks and the peer answers after its
+// latency (a device, a remote service). kServer: the peer is the load
+// generator; it sends each connection's requests on its own schedule and the
+// model answers them (a server under a known load).
+enum class Role { kClient, kServer };
+std::string_view role_name(Role r);
+bool parse_role(std::string_view text, Role* out, std::string* why);
+// The server role's arrival process, per connection and independent:
+// uniform (a fixed interval, each connection at its own random phase) or
+// poisson (exponential intervals of the same mean).
+enum class Arrivals { kUniform, kPoisson };
+std::string_view arrivals_name(Arrivals a);
+bool parse_arrivals(std::string_view text, Arrivals* out, std::string* why);
+
 struct WorkloadOptions {
   Transport transport = Transport::kSocketpair;
+  Role role = Role::kClient;
+  // The server role: requests per second over all connections (each
+  // connection offers an equal share), and how they arrive.
+  double offered_per_s = 0;
+  Arrivals arrivals = Arrivals::kUniform;
   uint32_t connections = 1;    // 1..kMaxConnections
   uint32_t size = 4096;        // response bytes, 1..kMaxResponseBytes
   LatencySpec latency;         // the peer's think time per request
@@ -82,6 +102,8 @@ struct ClientConn {
   uint32_t index = 0;
 };
 
+struct GeneratorStats;
+
 // What the peer says about itself over a window (since the last reset).
 struct PeerStats {
   uint64_t requests = 0;
@@ -100,6 +122,8 @@ struct PeerStats {
   uint64_t refused = 0, bad_token = 0, idle_closed = 0, throttled = 0;
   bool remote = false;
   bool none = false;  // the file transport: no peer, so every figure above is 0
+  // The server role: what the load generator saw (GeneratorStats below).
+  std::shared_ptr<const GeneratorStats> generator;
   double cpu_util() const { return wall_ns ? static_cast<double>(cpu_ns) / wall_ns : 0; }
   // The peer's CPU per response it sent, in microseconds.
   double cpu_us_per_req() const {
@@ -107,6 +131,30 @@ struct PeerStats {
   }
   // At >= 90% of a core the peer, not the model, sets the pace.
   bool peer_bound() const { return cpu_util() >= 0.9; }
+};
+
+// The server role's peer is a load generator. Each connection has its own
+// schedule of request times; a request is sent at its time, or, when the
+// model has not yet answered the connection's previous request, as soon as
+// it has (one request in flight per connection, as an HTTP/1.1 client). Each
+// response is verified byte for byte and timed twice: from the request's
+// scheduled time (corrected: includes the time it waited for the model to
+// catch up, so no coordinated omission) and from its actual send
+// (uncorrected, what a closed-loop client would report).
+struct GeneratorStats {
+  uint64_t sent = 0;       // requests sent in the window
+  uint64_t responses = 0;  // responses received whole and verified
+  uint64_t bad_bytes = 0;  // responses with a wrong byte (0 in a good run)
+  Histogram corrected;     // ns from scheduled time to the response's last byte
+  Histogram uncorrected;   // ns from the send to the response's last byte
+  // How late the generator itself sent requests whose connection was free:
+  // its own lag, not the model's (p99 and max, ns).
+  uint64_t send_late_p99_ns = 0, send_late_max_ns = 0;
+  // Requests scheduled in the window but not yet sent when it was read,
+  // because their connection still waited for the model.
+  uint64_t behind = 0;
+  double offered_per_s = 0;
+  Arrivals arrivals = Arrivals::kUniform;
 };
 
 class Workload {
@@ -182,6 +230,11 @@ struct PeerOptions {
   uint64_t idle_timeout_ns = 0;  // no byte in or out this long: closed, counted
   // When set, the loop's statistics (since its last reset) are left here when it returns.
   PeerStats* final_stats = nullptr;
+  // The server role (a local peer only): the load to generate.
+  Role role = Role::kClient;
+  uint32_t size = 0;  // response bytes each request asks for
+  double offered_per_s = 0;
+  Arrivals arrivals = Arrivals::kUniform;
 };
 // Runs the peer's event loop over the connections it already has (read fd,
 // write fd; set up by Workload) and those it accepts; returns when stop_fd

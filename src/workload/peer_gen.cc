@@ -1,0 +1,290 @@
+// Description: the peer as a load generator (the server role). Each
+// connection has its own schedule of request times (uniform: a fixed
+// interval at a random phase; poisson: exponential intervals), drawn from
+// the seed and independent of the model. A request leaves at its time, or,
+// when the model has not answered the connection's previous request yet, the
+// moment it has: one request in flight per connection. Every response byte is
+// verified, and each response is timed from its request's scheduled time
+// (corrected) and from its send (uncorrected). One thread, epoll and
+// read()/write() on non-blocking descriptors; a send time nearer than this
+// machine's sleep overshoot is awaited by polling, as in the serving loops.
+#include <fcntl.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <memory>
+#include <queue>
+#include <random>
+#include <vector>
+
+#include "sys/epoll_owner.h"
+#include "sys/sys.h"
+#include "sys/time.h"
+#include "workload/peer_core.h"
+
+namespace iomodels::detail {
+namespace {
+
+constexpr uint64_t kTokenControl = ~uint64_t{0};
+constexpr int kMaxEvents = 256;
+constexpr size_t kReadChunk = 64 * 1024;
+
+struct GenConn {
+  int rfd = -1;  // responses arrive here
+  int wfd = -1;  // requests leave here
+  uint32_t index = 0;
+  bool open = true;
+  std::mt19937_64 rng;
+  uint64_t next_ns = 0;  // scheduled time of the next request not yet sent
+  uint64_t next_id = 1;
+  // The request in flight, if any.
+  bool in_flight = false;
+  uint64_t id = 0, sched_ns = 0, sent_ns = 0;
+  uint32_t got = 0;  // its response's bytes so far
+};
+
+// When a free connection's next request is due.
+struct Next {
+  uint64_t due_ns;
+  uint32_t conn;
+  bool operator>(const Next& o) const {
+    return due_ns != o.due_ns ? due_ns > o.due_ns : conn > o.conn;
+  }
+};
+
+class Generator {
+ public:
+  Generator(const PeerOptions& o) : opts_(o), core_(o, PeerLoop::kEpollWrite) {}
+
+  int run(std::vector<std::pair<int, int>>& fds, std::string* why) {
+    if (opts_.offered_per_s <= 0 || fds.empty()) {
+      *why = "the load generator needs connections and an offered load above 0";
+      return 1;
+    }
+    if (Status s = ep_.open(); !s.ok()) {
+      *why = s.message();
+      return 1;
+    }
+    // Each connection offers an equal share of the load.
+    interval_ns_ = static_cast<double>(fds.size()) * 1e9 / opts_.offered_per_s;
+    conns_.resize(fds.size());
+    for (uint32_t i = 0; i < fds.size(); ++i) {
+      GenConn& c = conns_[i];
+      c.rfd = fds[i].first;
+      c.wfd = fds[i].second;
+      c.index = i;
+      c.rng.seed(opts_.seed ^ (uint64_t{i} * 0x9e3779b97f4a7c15ULL));
+      for (int fd : {c.rfd, c.wfd}) {
+        const int fl = ::fcntl(fd, F_GETFL);
+        if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+          *why = "fcntl(O_NONBLOCK): " + errno_text(-errno);
+          return 1;
+        }
+      }
+      if (ep_.add(c.rfd, EPOLLIN, i) < 0) {
+        *why = "epoll_ctl: " + errno_text(-errno);
+        return 1;
+      }
+    }
+    if (opts_.control_fd >= 0 && ep_.add(opts_.control_fd, EPOLLIN, kTokenControl) < 0) {
+      *why = "epoll_ctl(control): " + errno_text(-errno);
+      return 1;
+    }
+    rx_.resize(kReadChunk);
+    rebase(now_ns());
+    core_.reset_window();
+    return loop(why);
+  }
+
+ private:
+  // The interval to a connection's next request.
+  uint64_t draw(GenConn& c) {
+    if (opts_.arrivals == Arrivals::kUniform) return static_cast<uint64_t>(interval_ns_);
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(c.rng);
+    return static_cast<uint64_t>(-std::log1p(-u) * interval_ns_);
+  }
+
+  // A new schedule from `now`: requests not yet sent are forgotten, each
+  // connection's first time a random phase (uniform) or draw (poisson) away.
+  void rebase(uint64_t now) {
+    heap_ = {};
+    for (GenConn& c : conns_) {
+      if (!c.open) continue;
+      const double u = std::uniform_real_distribution<double>(0.0, 1.0)(c.rng);
+      c.next_ns = now + (opts_.arrivals == Arrivals::kUniform
+                             ? static_cast<uint64_t>(u * interval_ns_)
+                             : static_cast<uint64_t>(-std::log1p(-u) * interval_ns_));
+      if (!c.in_flight) heap_.push(Next{c.next_ns, c.index});
+    }
+  }
+
+  int loop(std::string* why) {
+    std::vector<epoll_event> events(kMaxEvents);
+    for (;;) {
+      uint64_t now = now_ns();
+      send_due(now);
+      // Sleep until the next send, or, with no free connection, until a
+      // response comes.
+      timespec ts{};
+      const timespec* tmo = nullptr;
+      if (!heap_.empty()) {
+        const uint64_t due = heap_.top().due_ns;
+        if (due > now) ts = sys::to_timespec(due - now);
+        tmo = &ts;
+      }
+      const long n = ep_.wait(events.data(), kMaxEvents, tmo);
+      if (n < 0 && n != -EINTR) {
+        *why = "epoll_pwait2: " + errno_text(n);
+        return 1;
+      }
+      for (long e = 0; e < n; ++e) {
+        const uint64_t tok = events[e].data.u64;
+        if (tok == kTokenControl) {
+          if (!control()) return 0;  // the parent is done
+          continue;
+        }
+        on_readable(static_cast<uint32_t>(tok));
+      }
+    }
+  }
+
+  // Sends every free connection's request whose time has come.
+  void send_due(uint64_t now) {
+    while (!heap_.empty() && heap_.top().due_ns <= now) {
+      const Next nx = heap_.top();
+      heap_.pop();
+      GenConn& c = conns_[nx.conn];
+      if (!c.open || c.in_flight || c.next_ns != nx.due_ns) continue;  // stale
+      // The connection was free at its time: any delay is the generator's.
+      core_.started(c.index, now, c.next_ns);
+      send(c, now);
+    }
+  }
+
+  void send(GenConn& c, uint64_t now) {
+    const Request rq{c.index, opts_.size, c.next_id};
+    const long w = sys::write(c.wfd, &rq, sizeof rq);
+    if (w != static_cast<long>(sizeof rq)) {
+      // One request in flight per connection, and the model has read the
+      // last: a full or closed connection means the model is gone.
+      close_conn(c);
+      return;
+    }
+    ++sent_;
+    c.in_flight = true;
+    c.id = c.next_id++;
+    c.sched_ns = c.next_ns;
+    c.sent_ns = now;
+    c.got = 0;
+    c.next_ns += draw(c);
+  }
+
+  void on_readable(uint32_t i) {
+    GenConn& c = conns_[i];
+    if (!c.open) return;
+    for (;;) {
+      const size_t want = c.in_flight ? std::min<size_t>(opts_.size - c.got, rx_.size()) : 1;
+      const long n = sys::read(c.rfd, rx_.data(), want);
+      if (n == -EAGAIN) return;
+      if (n <= 0 || !c.in_flight) {
+        // End of file, an error, or a byte nobody asked for.
+        if (n > 0) core_.protocol_error();
+        close_conn(c);
+        return;
+      }
+      const auto got = static_cast<size_t>(n);
+      if (verify_payload(c.index, c.id, c.got, rx_.data(), got) != got) {
+        ++bad_bytes_;
+        core_.protocol_error();
+        close_conn(c);
+        return;
+      }
+      c.got += static_cast<uint32_t>(got);
+      if (c.got < opts_.size) continue;
+      const uint64_t now = now_ns();
+      corrected_.record(now - c.sched_ns);
+      uncorrected_.record(now - c.sent_ns);
+      core_.served(c.index);
+      c.in_flight = false;
+      if (c.next_ns <= now) {
+        // Its next request's time has passed while the model was busy: it
+        // leaves now, and its latency still counts from its time.
+        send(c, now);
+      } else {
+        heap_.push(Next{c.next_ns, c.index});
+      }
+      return;
+    }
+  }
+
+  void close_conn(GenConn& c) {
+    if (!c.open) return;
+    c.open = false;
+    c.in_flight = false;
+    ep_.remove(c.rfd);
+    ::close(c.rfd);
+    if (c.wfd != c.rfd) ::close(c.wfd);
+  }
+
+  // A control request on the local control socket: the serving loops'
+  // statistics, then the generator's. False when the parent has gone.
+  bool control() {
+    Request rq{};
+    const long n = ::recv(opts_.control_fd, &rq, sizeof rq, 0);
+    if (n == -1 && (errno == EINTR || errno == EAGAIN)) return true;
+    if (n != static_cast<long>(sizeof rq) || rq.conn != kControlConn) return false;
+    const PeerStatsWire w = core_.control(rq.id);
+    auto g = std::make_unique<GeneratorStatsWire>();
+    g->magic = kGeneratorMagic;
+    g->sent = sent_;
+    g->responses = w.requests;
+    g->bad_bytes = bad_bytes_;
+    g->send_late_p99_ns = w.late_p99_ns;
+    g->send_late_max_ns = w.late_max_ns;
+    const uint64_t now = now_ns();
+    for (const GenConn& c : conns_) {
+      if (!c.open || c.next_ns > now) continue;
+      g->behind += 1 + static_cast<uint64_t>(static_cast<double>(now - c.next_ns) / interval_ns_);
+    }
+    corrected_.save(&g->corrected);
+    uncorrected_.save(&g->uncorrected);
+    if (::send(opts_.control_fd, &w, sizeof w, MSG_NOSIGNAL) != static_cast<long>(sizeof w) ||
+        ::send(opts_.control_fd, g.get(), sizeof *g, MSG_NOSIGNAL) != static_cast<long>(sizeof *g))
+      return false;
+    if (rq.id == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) {
+      // A new window, and a new schedule from now: what the last window left
+      // unsent is not carried into this one.
+      sent_ = 0;
+      bad_bytes_ = 0;
+      corrected_.reset();
+      uncorrected_.reset();
+      rebase(now_ns());
+    }
+    return true;
+  }
+
+  const PeerOptions opts_;
+  PeerCore core_;
+  sys::Epoll ep_;
+  std::vector<GenConn> conns_;
+  std::priority_queue<Next, std::vector<Next>, std::greater<>> heap_;
+  std::vector<uint8_t> rx_;
+  double interval_ns_ = 0;
+  uint64_t sent_ = 0, bad_bytes_ = 0;
+  Histogram corrected_, uncorrected_;
+};
+
+}  // namespace
+
+int run_generator(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
+                  std::string* why) {
+  // A model that closes its end mid-send is an error on that connection, not
+  // the generator's death.
+  ::signal(SIGPIPE, SIG_IGN);
+  auto g = std::make_unique<Generator>(opts);  // two histograms: off the stack
+  return g->run(conns, why);
+}
+
+}  // namespace iomodels::detail
