@@ -31,6 +31,39 @@ std::string bytes_rate_text(double bps) {
   return buf;
 }
 
+// "latency 1ms" (client role), "serving 20000 requests/s, uniform" (server).
+std::string role_text(const Scenario& sc) {
+  if (sc.workload.role == Role::kClient) return "latency " + sc.workload.latency.text();
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "serving %.0f requests/s offered, %s arrivals",
+                sc.workload.offered_per_s,
+                std::string(arrivals_name(sc.workload.arrivals)).c_str());
+  return buf;
+}
+
+// The server role's lines: what the load generator offered, saw and verified.
+std::string generator_text(const Scenario& sc, const ScenarioResult& r) {
+  const GeneratorStats& g = *r.peer.generator;
+  char buf[1024];
+  std::snprintf(
+      buf, sizeof buf,
+      "  uncorrected   p50 %9.1f   p90 %9.1f   p99 %9.1f   p99.9 %9.1f   max %9.1f  (from each "
+      "send; the line above counts from each request's scheduled time)\n"
+      "  generator     offered %.0f/s, achieved %.0f/s; sent %llu, %llu responses verified, %llu "
+      "bad; %llu behind schedule\n"
+      "                sent late p99 %.1f us  max %.1f us   CPU %.2f core%s\n",
+      g.uncorrected.percentile(0.50) / 1e3, g.uncorrected.percentile(0.90) / 1e3,
+      g.uncorrected.percentile(0.99) / 1e3, g.uncorrected.percentile(0.999) / 1e3,
+      g.uncorrected.max() / 1e3, g.offered_per_s, r.figures.requests_per_s,
+      static_cast<unsigned long long>(g.sent), static_cast<unsigned long long>(g.responses),
+      static_cast<unsigned long long>(g.bad_bytes), static_cast<unsigned long long>(g.behind),
+      g.send_late_p99_ns / 1e3, g.send_late_max_ns / 1e3, r.peer.cpu_util(),
+      generator_late(sc, r.peer) ? "\n  GENERATOR-LATE: the load generator fell behind its own "
+                                   "schedule; the offered load was partly its limit"
+                                 : "");
+  return buf;
+}
+
 }  // namespace
 
 std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbose) {
@@ -38,13 +71,13 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
   const ModelInfo* info = find_model(sc.model);
   char buf[2048];
   std::snprintf(buf, sizeof buf,
-                "%s (%s) on %s: %u connection%s, %u B responses, latency %s, %llu requests each\n"
+                "%s (%s) on %s: %u connection%s, %u B responses, %s, %llu requests each\n"
                 "  wall          %10.3f s      requests/s %12.0f   bytes %12s\n"
                 "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
                 sc.model.c_str(), info ? std::string(quadrant_name(info->quadrant)).c_str() : "?",
                 std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
                 sc.workload.connections == 1 ? "" : "s", sc.workload.size,
-                sc.workload.latency.text().c_str(), static_cast<unsigned long long>(sc.rounds),
+                role_text(sc).c_str(), static_cast<unsigned long long>(sc.rounds),
                 r.m.wall_s, f.requests_per_s, bytes_rate_text(f.bytes_per_s).c_str(), r.m.cpu_s(),
                 r.m.user_s, r.m.sys_s, f.cpu_util);
   std::string s = buf;
@@ -75,6 +108,8 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
          (w.file_path.empty() ? std::string("unnamed, in /dev/shm") : w.file_path) + ", " +
          std::to_string(w.file_bytes >> 20) + " MiB, reads at random 4 KiB-aligned offsets" +
          (w.direct ? ", O_DIRECT" : ", through the page cache") + "; no peer\n";
+  } else if (r.peer.generator) {
+    s += generator_text(sc, r);
   } else {
     std::snprintf(buf, sizeof buf,
                   "  peer          lateness p50 %.1f us  p99 %.1f us  max %.1f us   CPU %.2f core, "

@@ -139,6 +139,7 @@ class CoroEpoll final : public Model {
     long* wresult = nullptr;
     bool maybe_readable = false;  // the last read filled its buffer: more may be there
     bool out_armed = false;       // EPOLLOUT is registered
+    bool parked = false;          // EPOLLIN is not registered until the next run
   };
 
   // epoll's token: the connection and whether the event is for its write fd
@@ -149,6 +150,9 @@ class CoroEpoll final : public Model {
     TaskGroup group;
     for (uint32_t i = 0; i < ex_.size(); ++i) {
       const bool armed = slots_[i].out_armed;  // kept: it mirrors the kernel's state
+      if (slots_[i].parked) {
+        if (const long r = watch_readable(i, true); r < 0) return Status::from_errno(r, "epoll_ctl");
+      }
       slots_[i] = Slot{};
       slots_[i].out_armed = armed;
       tasks_.push_back(client_loop(*ctx_, ex_[i], Conn{this, i}, buf_, rounds));
@@ -201,7 +205,23 @@ class CoroEpoll final : public Model {
         resumed = true;
       }
     }
+    // The server role: the peer's next request came to a connection whose
+    // coroutine is done with this run (it waits on nothing). It waits in the
+    // socket for the next run; unwatched until then, or level-triggered
+    // epoll would report it at every wait.
+    if ((ev.data.u64 & 1) == 0 && (ev.events & EPOLLIN) != 0 && !s.reader && !s.writer &&
+        ex_[i].server() && !s.parked) {
+      watch_readable(i, false);
+      s.parked = true;
+    }
     return resumed;
+  }
+
+  // Adds or removes interest in connection i's read fd becoming readable.
+  long watch_readable(uint32_t i, bool on) {
+    const ClientConn& c = ex_[i].conn();
+    const uint32_t out = c.rfd == c.wfd && slots_[i].out_armed ? EPOLLOUT : 0u;
+    return ep_.modify(c.rfd, (on ? EPOLLIN : 0u) | out, token(i, false));
   }
 
   // Adds or removes interest in connection i's write fd becoming writable.

@@ -30,6 +30,7 @@ class EpollReactor final : public Model {
     if (Status s = set_nonblocking(ctx, true); !s.ok()) return s;
     ex_ = make_exchanges(ctx);
     left_.assign(ex_.size(), 0);
+    parked_.assign(ex_.size(), false);
     buf_.resize(std::min<size_t>(ctx.size(), kReadChunk));
     events_.resize(kMaxEvents);
     if (Status s = ep_.open(); !s.ok()) return s;
@@ -50,6 +51,14 @@ class EpollReactor final : public Model {
         if (const long r = ep_.modify(ex_[i].rfd(), EPOLLIN | EPOLLET, i); r < 0)
           return Status::from_errno(r, "epoll_ctl");
       rearm_ = false;
+      parked_.assign(ex_.size(), false);
+    }
+    // The server role: connections parked in the last run are watched again.
+    for (uint32_t i = 0; i < parked_.size(); ++i) {
+      if (!parked_[i]) continue;
+      if (const long r = ep_.modify(ex_[i].rfd(), EPOLLIN | (edge_ ? EPOLLET : 0u), i); r < 0)
+        return Status::from_errno(r, "epoll_ctl");
+      parked_[i] = false;
     }
     Status s = run_rounds(rounds);
     if (!s.ok() && edge_) rearm_ = true;
@@ -72,6 +81,16 @@ class EpollReactor final : public Model {
       if (n == 0) return timed_out(*ctx_, "any connection to become readable");
       for (long e = 0; e < n; ++e) {
         const auto i = static_cast<uint32_t>(events_[e].data.u64);
+        if (left_[i] == 0) {
+          // The server role: the peer's next request came to a connection
+          // done with this run. It waits in the socket for the next run;
+          // unwatched until then, or level-triggered epoll would report it
+          // at every wait.
+          if (const long r = ep_.modify(ex_[i].rfd(), 0, i); r < 0)
+            return Status::from_errno(r, "epoll_ctl");
+          parked_[i] = true;
+          continue;
+        }
         bool done = false;
         if (Status s = on_readable(i, &done); !s.ok()) return s;
         if (done) --active;
@@ -113,6 +132,7 @@ class EpollReactor final : public Model {
   sys::Epoll ep_;
   std::vector<Exchange> ex_;
   std::vector<uint64_t> left_;
+  std::vector<bool> parked_;  // unwatched until the next run (see run_rounds)
   std::vector<uint8_t> buf_;
   std::vector<epoll_event> events_;
 };

@@ -47,6 +47,11 @@ Status UringProactor::run(uint64_t rounds) {
   for (uint32_t i = 0; i < ex_.size(); ++i) {
     conns_[i].left = rounds;
     if (Status s = start_request(i); !s.ok()) return broken_ = s;
+    if (!conns_[i].early.empty()) {
+      const std::vector<uint8_t> early = std::move(conns_[i].early);
+      conns_[i].early.clear();
+      if (Status s = take(i, early.data(), early.size()); !s.ok()) return broken_ = s;
+    }
   }
   const uint64_t timeout = ctx_->options.timeout_ns;
   uint64_t last_progress = now_ns();
@@ -160,10 +165,23 @@ Status UringProactor::on_recv(uint32_t i, const io_uring_cqe& cqe) {
     return c.recv_armed ? Status() : queue_recv(i);
   }
   if (cqe.res <= 0) return read_failed(*ctx_, ex, cqe.res);  // EOF, ECONNRESET, ...
-  Status err;
-  const bool fed = ex.feed(received(i, cqe), static_cast<size_t>(cqe.res), &err);
+  if (c.left == 0) {
+    // Done with this run: keep the bytes for the next.
+    const uint8_t* p = received(i, cqe);
+    c.early.insert(c.early.end(), p, p + cqe.res);
+    recycle(cqe);
+    return {};
+  }
+  const Status s = take(i, received(i, cqe), static_cast<size_t>(cqe.res));
   recycle(cqe);
-  if (!fed) return err;
+  return s;
+}
+
+Status UringProactor::take(uint32_t i, const uint8_t* p, size_t n) {
+  Conn& c = conns_[i];
+  Exchange& ex = ex_[i];
+  Status err;
+  if (!ex.feed(p, n, &err)) return err;
   if (ex.complete()) {
     if (server_) {
       if (Status s = respond(i); !s.ok()) return s;

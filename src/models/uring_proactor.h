@@ -70,6 +70,10 @@ class UringProactor : public Model {
     uint64_t left = 0;        // requests still to complete in this run
     uint32_t sent = 0;        // bytes of the send slot the kernel has taken
     bool recv_armed = false;  // a receive is in flight (or a multishot one stays armed)
+    // The server role: bytes a multishot receive delivered after this
+    // connection was done with its run (the peer's next request), taken at
+    // the next run's start.
+    std::vector<uint8_t> early;
   };
 
   Status start_request(uint32_t i);
@@ -80,6 +84,9 @@ class UringProactor : public Model {
   Status on_completion(const io_uring_cqe& cqe);
   Status on_send(uint32_t i, const io_uring_cqe& cqe);
   Status on_recv(uint32_t i, const io_uring_cqe& cqe);
+  // Received bytes of connection i's incoming message, verified; a whole
+  // message completes the exchange (and, in the server role, sends the response).
+  Status take(uint32_t i, const uint8_t* p, size_t n);
 
   const sys::RingOptions ring_opts_;
   RunContext* ctx_ = nullptr;

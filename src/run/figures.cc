@@ -1,6 +1,7 @@
 // Description: the per-request figures of a measurement, and a result as JSON.
 #include "run/figures.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "measure/env.h"
@@ -66,6 +67,42 @@ bool peer_late(const Scenario& sc, const PeerStats& peer) {
          peer.late_p99_ns > latency_ns;
 }
 
+// A sleep's overshoot on a busy 2-core VM reaches a few hundred microseconds;
+// below this the generator's lateness is timer noise, not a lost load.
+constexpr double kGeneratorLateNs = 500'000;
+
+bool generator_late(const Scenario& sc, const PeerStats& peer) {
+  if (!peer.generator || sc.workload.offered_per_s <= 0) return false;
+  const double interval_ns = sc.workload.connections * 1e9 / sc.workload.offered_per_s;
+  return static_cast<double>(peer.generator->send_late_p99_ns) >
+             std::max(interval_ns / 4, kGeneratorLateNs) ||
+         peer.peer_bound();
+}
+
+nlohmann::json generator_json(const Scenario& sc, const ScenarioResult& r) {
+  const GeneratorStats* g = r.peer.generator.get();
+  if (g == nullptr) return nullptr;
+  const auto pct = [](const Histogram& h) {
+    return nlohmann::json{{"p50", h.percentile(0.50) / 1e3}, {"p90", h.percentile(0.90) / 1e3},
+                          {"p99", h.percentile(0.99) / 1e3}, {"p999", h.percentile(0.999) / 1e3},
+                          {"max", h.max() / 1e3},           {"mean", h.mean() / 1e3}};
+  };
+  return {{"offered_per_s", g->offered_per_s},
+          {"achieved_per_s", r.m.wall_s > 0 ? static_cast<double>(r.requests) / r.m.wall_s : 0},
+          {"arrivals", arrivals_name(g->arrivals)},
+          {"sent", g->sent},
+          {"responses", g->responses},
+          {"bad_bytes", g->bad_bytes},
+          {"behind", g->behind},
+          {"sched_span_s", g->sched_span_ns / 1e9},
+          {"corrected_us", pct(g->corrected)},
+          {"uncorrected_us", pct(g->uncorrected)},
+          {"send_late_p99_us", g->send_late_p99_ns / 1e3},
+          {"send_late_max_us", g->send_late_max_ns / 1e3},
+          {"cpu_util", r.peer.cpu_util()},
+          {"late", generator_late(sc, r.peer)}};
+}
+
 std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResult& r) {
   std::vector<std::string> out;
   char buf[256];
@@ -75,6 +112,14 @@ std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResul
                   "the machine was busy at the start: load average %.2f on %d CPUs (above %.1f "
                   "per CPU); figures move with the other load",
                   r.load_at_start, cpus, kBusyLoadPerCpu);
+    out.emplace_back(buf);
+  }
+  if (generator_late(sc, r.peer)) {
+    std::snprintf(buf, sizeof buf,
+                  "the load generator sent late: p99 %.1f us after the schedule, CPU %.2f core; "
+                  "the load offered was partly its, not the model's, limit",
+                  static_cast<double>(r.peer.generator->send_late_p99_ns) / 1e3,
+                  r.peer.cpu_util());
     out.emplace_back(buf);
   }
   if (peer_late(sc, r.peer)) {
@@ -117,6 +162,11 @@ nlohmann::json scenario_json(const Scenario& sc) {
   const WorkloadOptions& w = sc.workload;
   return {{"model", sc.model},
           {"transport", transport_name(w.transport)},
+          {"role", role_name(w.role)},
+          {"offered_per_s", w.role == Role::kServer ? nlohmann::json(w.offered_per_s)
+                                                    : nlohmann::json(nullptr)},
+          {"arrivals", w.role == Role::kServer ? nlohmann::json(arrivals_name(w.arrivals))
+                                               : nlohmann::json(nullptr)},
           {"connections", w.connections},
           {"size", w.size},
           {"latency", w.latency.text()},
@@ -192,6 +242,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
                                                     {"min", r.latency.min() / 1e3}}
                                    : nlohmann::json(nullptr)},
       {"latency_spectrum", f.has_latency ? spectrum_json(r.latency) : nlohmann::json(nullptr)},
+      {"generator", generator_json(sc, r)},
       {"peer",
        {{"requests", r.peer.requests},
         {"cpu_util", r.peer.cpu_util()},

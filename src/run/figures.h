@@ -39,6 +39,16 @@ Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uin
 // peer (a remote peer applies its own latency; a file has no peer).
 bool peer_late(const Scenario& sc, const PeerStats& peer);
 
+// The server role: true when the load generator, not the model, held the
+// load back: its p99 lateness in sending a free connection's request above a
+// quarter of a connection's interval between requests and above 500 us (a
+// sleep's overshoot here), or its CPU at >= 90% of a core.
+bool generator_late(const Scenario& sc, const PeerStats& peer);
+// The generator's figures for results: offered and achieved load, latency
+// from the schedule (corrected) and from the send (uncorrected); null in the
+// client role.
+nlohmann::json generator_json(const Scenario& sc, const ScenarioResult& r);
+
 // What makes a result's figures less trustworthy, one sentence each (no
 // newline): the machine was busy when the run started (r.load_at_start, see
 // machine_busy in measure/env.h), the peer answered late (peer_late).

@@ -9,6 +9,10 @@
 // read()/write() on non-blocking descriptors; a send time nearer than this
 // machine's sleep overshoot is awaited by polling, as in the serving loops.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -59,6 +63,7 @@ class Generator {
   Generator(const PeerOptions& o) : opts_(o), core_(o, PeerLoop::kEpollWrite) {}
 
   int run(std::vector<std::pair<int, int>>& fds, std::string* why) {
+    if (opts_.listen_fd >= 0 && !accept_all(&fds, why)) return 1;
     if (opts_.offered_per_s <= 0 || fds.empty()) {
       *why = "the load generator needs connections and an offered load above 0";
       return 1;
@@ -99,6 +104,32 @@ class Generator {
   }
 
  private:
+  // tcp: the parent connects its connections one after another, each
+  // connect() returning once the handshake is done, so they are accepted in
+  // index order.
+  bool accept_all(std::vector<std::pair<int, int>>* fds, std::string* why) {
+    while (fds->size() < opts_.connections) {
+      pollfd p{opts_.listen_fd, POLLIN, 0};
+      const int pr = ::poll(&p, 1, 10'000);
+      if (pr < 0 && errno == EINTR) continue;
+      if (pr <= 0) {
+        *why = "the load generator waited 10 s for its tcp connections";
+        return false;
+      }
+      const int fd = ::accept4(opts_.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
+        *why = "accept: " + errno_text(-errno);
+        return false;
+      }
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      fds->emplace_back(fd, fd);
+    }
+    ::close(opts_.listen_fd);
+    return true;
+  }
+
   // The interval to a connection's next request.
   uint64_t draw(GenConn& c) {
     if (opts_.arrivals == Arrivals::kUniform) return static_cast<uint64_t>(interval_ns_);
@@ -110,6 +141,8 @@ class Generator {
   // connection's first time a random phase (uniform) or draw (poisson) away.
   void rebase(uint64_t now) {
     heap_ = {};
+    window_ns_ = now;
+    last_sched_ns_ = 0;
     for (GenConn& c : conns_) {
       if (!c.open) continue;
       const double u = std::uniform_real_distribution<double>(0.0, 1.0)(c.rng);
@@ -177,6 +210,7 @@ class Generator {
     c.id = c.next_id++;
     c.sched_ns = c.next_ns;
     c.sent_ns = now;
+    last_sched_ns_ = std::max(last_sched_ns_, c.sched_ns);
     c.got = 0;
     c.next_ns += draw(c);
   }
@@ -243,6 +277,7 @@ class Generator {
     g->bad_bytes = bad_bytes_;
     g->send_late_p99_ns = w.late_p99_ns;
     g->send_late_max_ns = w.late_max_ns;
+    g->sched_span_ns = last_sched_ns_ > window_ns_ ? last_sched_ns_ - window_ns_ : 0;
     const uint64_t now = now_ns();
     for (const GenConn& c : conns_) {
       if (!c.open || c.next_ns > now) continue;
@@ -273,6 +308,8 @@ class Generator {
   std::vector<uint8_t> rx_;
   double interval_ns_ = 0;
   uint64_t sent_ = 0, bad_bytes_ = 0;
+  uint64_t window_ns_ = 0;      // when the window (and its schedule) began
+  uint64_t last_sched_ns_ = 0;  // the latest scheduled time of a request sent in it
   Histogram corrected_, uncorrected_;
 };
 

@@ -39,6 +39,7 @@ struct GeneratorStatsWire {
   uint64_t send_late_p99_ns;
   uint64_t send_late_max_ns;
   uint64_t behind;
+  uint64_t sched_span_ns;
   Histogram::Raw corrected;
   Histogram::Raw uncorrected;
 };

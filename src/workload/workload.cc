@@ -78,6 +78,7 @@ Status send_fds(int sock, SetupKind kind, const int* fds, int count) {
   po.control_fd = ctl;
   po.role = opts.role;
   po.size = opts.size;
+  po.connections = opts.connections;
   po.offered_per_s = opts.offered_per_s;
   po.arrivals = opts.arrivals;
   for (;;) {
@@ -575,6 +576,7 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
     gs->send_late_p99_ns = g->send_late_p99_ns;
     gs->send_late_max_ns = g->send_late_max_ns;
     gs->behind = g->behind;
+    gs->sched_span_ns = g->sched_span_ns;
     gs->corrected.load(g->corrected);
     gs->uncorrected.load(g->uncorrected);
     gs->offered_per_s = opts_.offered_per_s;

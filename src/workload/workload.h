@@ -153,6 +153,10 @@ struct GeneratorStats {
   // Requests scheduled in the window but not yet sent when it was read,
   // because their connection still waited for the model.
   uint64_t behind = 0;
+  // From the window's start to the scheduled time of the latest request sent
+  // in it: how long the schedule of the requests served took. A model that
+  // keeps up finishes just after it; wall / span > 1 says by how much it lagged.
+  uint64_t sched_span_ns = 0;
   double offered_per_s = 0;
   Arrivals arrivals = Arrivals::kUniform;
 };
@@ -232,7 +236,8 @@ struct PeerOptions {
   PeerStats* final_stats = nullptr;
   // The server role (a local peer only): the load to generate.
   Role role = Role::kClient;
-  uint32_t size = 0;  // response bytes each request asks for
+  uint32_t size = 0;         // response bytes each request asks for
+  uint32_t connections = 0;  // tcp: connections to accept, in index order
   double offered_per_s = 0;
   Arrivals arrivals = Arrivals::kUniform;
 };
