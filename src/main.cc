@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   CLI::App* run = add_run(app);
   CLI::App* peer = add_peer(app);
   CLI::App* demo = add_demo(app);
+  CLI::App* sweep = add_sweep(app);
   CLI::App* bench = add_bench(app);
   CLI::App* calibrate = add_calibrate(app);
   CLI::App* overhead = add_overhead(app);
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     if (run->parsed()) return run_run();
     if (peer->parsed()) return run_peer();
     if (demo->parsed()) return run_demo();
+    if (sweep->parsed()) return run_sweep();
     if (bench->parsed()) return run_bench();
     if (calibrate->parsed()) return run_calibrate();
     if (overhead->parsed()) return run_overhead();

@@ -15,5 +15,7 @@ CLI::App* add_peer(CLI::App& app);
 int run_peer();
 CLI::App* add_demo(CLI::App& app);
 int run_demo();
+CLI::App* add_sweep(CLI::App& app);
+int run_sweep();
 
 }  // namespace iomodels::cli

@@ -76,10 +76,10 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
                 "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
                 sc.model.c_str(), info ? std::string(quadrant_name(info->quadrant)).c_str() : "?",
                 std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
-                sc.workload.connections == 1 ? "" : "s", sc.workload.size,
-                role_text(sc).c_str(), static_cast<unsigned long long>(sc.rounds),
-                r.m.wall_s, f.requests_per_s, bytes_rate_text(f.bytes_per_s).c_str(), r.m.cpu_s(),
-                r.m.user_s, r.m.sys_s, f.cpu_util);
+                sc.workload.connections == 1 ? "" : "s", sc.workload.size, role_text(sc).c_str(),
+                static_cast<unsigned long long>(sc.rounds), r.m.wall_s, f.requests_per_s,
+                bytes_rate_text(f.bytes_per_s).c_str(), r.m.cpu_s(), r.m.user_s, r.m.sys_s,
+                f.cpu_util);
   std::string s = buf;
   // A part of the harness switched off leaves its figures out, not at 0.
   if (f.has_syscalls) {

@@ -151,7 +151,8 @@ class CoroEpoll final : public Model {
     for (uint32_t i = 0; i < ex_.size(); ++i) {
       const bool armed = slots_[i].out_armed;  // kept: it mirrors the kernel's state
       if (slots_[i].parked) {
-        if (const long r = watch_readable(i, true); r < 0) return Status::from_errno(r, "epoll_ctl");
+        if (const long r = watch_readable(i, true); r < 0)
+          return Status::from_errno(r, "epoll_ctl");
       }
       slots_[i] = Slot{};
       slots_[i].out_armed = armed;

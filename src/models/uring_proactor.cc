@@ -35,7 +35,9 @@ Status UringProactor::setup(RunContext& ctx) {
 
   if (Status s = ring_.init(ring_options_for(n, ring_opts_)); !s.ok()) return s;
   // Successful sends then post no CQE: a sweep's wait is woken by responses only.
-  skip_success_ = ring_.can_skip_success();
+  // The server role waits for its sends' completions: a run ends when its
+  // responses are out, even where a kernel thread (SQPOLL) submits them.
+  skip_success_ = ring_.can_skip_success() && !server_;
   batch_wait_ = ring_.can_batch_wait();
   return prepare();
 }

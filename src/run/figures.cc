@@ -83,9 +83,12 @@ nlohmann::json generator_json(const Scenario& sc, const ScenarioResult& r) {
   const GeneratorStats* g = r.peer.generator.get();
   if (g == nullptr) return nullptr;
   const auto pct = [](const Histogram& h) {
-    return nlohmann::json{{"p50", h.percentile(0.50) / 1e3}, {"p90", h.percentile(0.90) / 1e3},
-                          {"p99", h.percentile(0.99) / 1e3}, {"p999", h.percentile(0.999) / 1e3},
-                          {"max", h.max() / 1e3},           {"mean", h.mean() / 1e3}};
+    return nlohmann::json{{"p50", h.percentile(0.50) / 1e3},
+                          {"p90", h.percentile(0.90) / 1e3},
+                          {"p99", h.percentile(0.99) / 1e3},
+                          {"p999", h.percentile(0.999) / 1e3},
+                          {"max", h.max() / 1e3},
+                          {"mean", h.mean() / 1e3}};
   };
   return {{"offered_per_s", g->offered_per_s},
           {"achieved_per_s", r.m.wall_s > 0 ? static_cast<double>(r.requests) / r.m.wall_s : 0},
@@ -118,8 +121,7 @@ std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResul
     std::snprintf(buf, sizeof buf,
                   "the load generator sent late: p99 %.1f us after the schedule, CPU %.2f core; "
                   "the load offered was partly its, not the model's, limit",
-                  static_cast<double>(r.peer.generator->send_late_p99_ns) / 1e3,
-                  r.peer.cpu_util());
+                  static_cast<double>(r.peer.generator->send_late_p99_ns) / 1e3, r.peer.cpu_util());
     out.emplace_back(buf);
   }
   if (peer_late(sc, r.peer)) {
@@ -163,8 +165,8 @@ nlohmann::json scenario_json(const Scenario& sc) {
   return {{"model", sc.model},
           {"transport", transport_name(w.transport)},
           {"role", role_name(w.role)},
-          {"offered_per_s", w.role == Role::kServer ? nlohmann::json(w.offered_per_s)
-                                                    : nlohmann::json(nullptr)},
+          {"offered_per_s",
+           w.role == Role::kServer ? nlohmann::json(w.offered_per_s) : nlohmann::json(nullptr)},
           {"arrivals", w.role == Role::kServer ? nlohmann::json(arrivals_name(w.arrivals))
                                                : nlohmann::json(nullptr)},
           {"connections", w.connections},

@@ -292,6 +292,12 @@ PeerStats stats_from_wire(const PeerStatsWire& w);
 int run_uring_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
                    std::string* why);
 
+// The server role's arrivals: the wait from one request of a connection to
+// its next (uniform: exactly mean_ns; poisson: exponential with that mean),
+// and the wait before its first.
+uint64_t arrival_interval(Arrivals a, double mean_ns, std::mt19937_64& rng);
+uint64_t arrival_phase(Arrivals a, double mean_ns, std::mt19937_64& rng);
+
 // The load generator of the server role (peer_gen.cc): a process exit code.
 int run_generator(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
                   std::string* why);

@@ -12,8 +12,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -130,12 +130,7 @@ class Generator {
     return true;
   }
 
-  // The interval to a connection's next request.
-  uint64_t draw(GenConn& c) {
-    if (opts_.arrivals == Arrivals::kUniform) return static_cast<uint64_t>(interval_ns_);
-    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(c.rng);
-    return static_cast<uint64_t>(-std::log1p(-u) * interval_ns_);
-  }
+  uint64_t draw(GenConn& c) { return arrival_interval(opts_.arrivals, interval_ns_, c.rng); }
 
   // A new schedule from `now`: requests not yet sent are forgotten, each
   // connection's first time a random phase (uniform) or draw (poisson) away.
@@ -145,10 +140,10 @@ class Generator {
     last_sched_ns_ = 0;
     for (GenConn& c : conns_) {
       if (!c.open) continue;
-      const double u = std::uniform_real_distribution<double>(0.0, 1.0)(c.rng);
-      c.next_ns = now + (opts_.arrivals == Arrivals::kUniform
-                             ? static_cast<uint64_t>(u * interval_ns_)
-                             : static_cast<uint64_t>(-std::log1p(-u) * interval_ns_));
+      // A request still unanswered (responses already there were read just
+      // before) is the model's first of the new window: timed from its start.
+      if (c.in_flight) c.sched_ns = c.sent_ns = std::max(c.sent_ns, now);
+      c.next_ns = now + arrival_phase(opts_.arrivals, interval_ns_, c.rng);
       if (!c.in_flight) heap_.push(Next{c.next_ns, c.index});
     }
   }
@@ -269,6 +264,10 @@ class Generator {
     const long n = ::recv(opts_.control_fd, &rq, sizeof rq, 0);
     if (n == -1 && (errno == EINTR || errno == EAGAIN)) return true;
     if (n != static_cast<long>(sizeof rq) || rq.conn != kControlConn) return false;
+    // Responses already in the sockets belong to the window: a model that
+    // has just answered its last request is counted whole.
+    for (GenConn& c : conns_)
+      if (c.in_flight) on_readable(c.index);
     const PeerStatsWire w = core_.control(rq.id);
     auto g = std::make_unique<GeneratorStatsWire>();
     g->magic = kGeneratorMagic;
@@ -314,6 +313,20 @@ class Generator {
 };
 
 }  // namespace
+
+uint64_t arrival_interval(Arrivals a, double mean_ns, std::mt19937_64& rng) {
+  if (a == Arrivals::kUniform) return static_cast<uint64_t>(mean_ns);
+  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  return static_cast<uint64_t>(-std::log1p(-u) * mean_ns);
+}
+
+uint64_t arrival_phase(Arrivals a, double mean_ns, std::mt19937_64& rng) {
+  // Uniform: anywhere in the first interval, so that connections do not send
+  // together. Poisson: memoryless, so the first wait is one more draw.
+  if (a == Arrivals::kUniform)
+    return static_cast<uint64_t>(std::uniform_real_distribution<double>(0.0, 1.0)(rng) * mean_ns);
+  return arrival_interval(a, mean_ns, rng);
+}
 
 int run_generator(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
                   std::string* why) {
