@@ -19,7 +19,10 @@
 # project's 2-core VM the default grid then takes about 3 minutes and the
 # file transport about half a minute, plus the build.
 # With no arguments it also runs the file transport (1 and 16 reads in
-# flight) into results/<date>-<host>/file/.
+# flight) into results/<date>-<host>/file/, and the sweep: every model at
+# 5,000, 20,000 and 40,000 requests/s offered, in the server role
+# (sweep.json, sweep.png) and the client role (sweep-client.json,
+# sweep-client.png), about two minutes more.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
@@ -27,10 +30,12 @@ if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
   cd "$here/.."
   iomodels=build/release/iomodels
   plot=(/usr/bin/python3 tools/plot.py)
+  plot_sweep=(/usr/bin/python3 tools/plot_sweep.py)
 else
   source_tree=0
   iomodels="$here/iomodels"
   plot=("$here/iomodels-plot")
+  plot_sweep=("$here/iomodels-plot-sweep")
 fi
 
 # Before the caller's arguments: Google Benchmark takes the last value of a flag.
@@ -77,6 +82,16 @@ if ((${#args[@]} == 0)); then
     --latency-out "$tmp/file/spectra.json" | tee "$tmp/file/console.txt"
   "${plot[@]}" "$tmp/file/bench.json" --spectra "$tmp/file/spectra.json" \
     --out "$tmp/file"
+  # Like for like: every model at the same offered loads, in both roles.
+  # Server: the peer sends 64 connections' requests on its schedule and the
+  # model answers. Client: the model asks a 1 ms device, paced at the load.
+  echo "suite.sh: the sweep at equal offered loads into $dir/sweep.json, sweep-client.json" >&2
+  "$iomodels" sweep --role server -c 64 -s 4KiB --rates 5000,20000,40000 --duration 500ms \
+    --json "$tmp/sweep.json" | tee "$tmp/sweep.txt"
+  "${plot_sweep[@]}" "$tmp/sweep.json" -o "$tmp/sweep.png"
+  "$iomodels" sweep --role client -c 64 -s 4KiB -l 1ms --rates 5000,20000,40000 \
+    --duration 500ms --json "$tmp/sweep-client.json" | tee "$tmp/sweep-client.txt"
+  "${plot_sweep[@]}" "$tmp/sweep-client.json" -o "$tmp/sweep-client.png"
 fi
 rm -rf "$dir"
 mv "$tmp" "$dir"

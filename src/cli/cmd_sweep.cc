@@ -79,7 +79,9 @@ bool instrument_late(const Point& p) {
 nlohmann::json point_json(const Point& p) {
   const Figures& f = p.r.figures;
   const GeneratorStats* g = p.r.peer.generator.get();
+  const ModelInfo* info = find_model(p.model);
   return {{"model", p.model},
+          {"quadrant", info ? quadrant_name(info->quadrant) : "?"},
           {"role", role_name(p.sc.workload.role)},
           {"offered_per_s", p.offered},
           {"achieved_per_s", f.requests_per_s},
@@ -258,7 +260,10 @@ int run_sweep() {
                    p.holds ? "" : "KNEE PASSED",
                    late ? (server ? " generator-late" : " peer-late") : "");
       std::fflush(human);
-      if (autorate && !p.holds) stopped[mi] = true;
+      // Past the knee by falling behind, a higher load only takes longer to
+      // say the same: the model stops here. Past it by its tail only, a
+      // listed load is still measured.
+      if (!p.holds && (autorate || p.on_schedule < kOnSchedule)) stopped[mi] = true;
       points.push_back(std::move(p));
     }
   }
