@@ -26,6 +26,7 @@ struct SweepFlags {
   std::string rates = "auto";
   std::string duration = "500ms";
   std::string from = "1000";
+  std::string repetitions = "1";
   std::string json;
 } flags;
 
@@ -37,15 +38,38 @@ constexpr double kTailFactor = 10;
 // --rates auto: x2 per step, at most this many steps.
 constexpr int kAutoSteps = 14;
 
+// One measurement of a point.
+struct Rep {
+  ScenarioResult r;
+  double on_schedule = 0;  // the schedule's span over the model's wall, at most 1
+  bool late = false;       // the peer (generator) itself was late
+};
+
+// One model at one load: its repetitions and their medians.
 struct Point {
   std::string model;
   double offered = 0;
-  ScenarioResult r;
   Scenario sc;
-  double on_schedule = 0;  // expected wall / actual wall, at most 1
+  std::vector<Rep> reps;
+  // Medians over the repetitions.
+  double achieved = 0, on_schedule = 0, cpu_util = 0, cpu_us = 0, syscalls = 0, ctx = 0;
+  double p50 = 0, p99 = 0, p999 = 0, uncorrected_p99 = -1, peer_cpu = 0;
+  double cpu_util_min = 0, cpu_util_max = 0, p99_min = 0, p99_max = 0;
+  bool late = false;  // in any repetition
   bool holds = false;
   std::string why;  // why it does not hold
 };
+
+double median_of(const std::vector<Rep>& reps, double (*f)(const Rep&), double* lo = nullptr,
+                 double* hi = nullptr) {
+  std::vector<double> v;
+  for (const Rep& r : reps) v.push_back(f(r));
+  std::sort(v.begin(), v.end());
+  if (lo) *lo = v.front();
+  if (hi) *hi = v.back();
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -72,35 +96,93 @@ double on_schedule(const Scenario& sc, const ScenarioResult& r) {
 }
 
 // The peer (generator) was late: a tail it made is not the model's knee.
-bool instrument_late(const Point& p) {
-  return p.r.peer.generator ? generator_late(p.sc, p.r.peer) : peer_late(p.sc, p.r.peer);
+bool instrument_late(const Scenario& sc, const ScenarioResult& r) {
+  return r.peer.generator ? generator_late(sc, r.peer) : peer_late(sc, r.peer);
+}
+
+// The medians of a point's repetitions, and whether it holds: served on
+// schedule, and p99 within kTailFactor of base_p99 (unless the peer was late).
+void summarise(Point* p, double base_p99) {
+  const auto& v = p->reps;
+  p->achieved = median_of(v, [](const Rep& r) { return r.r.figures.requests_per_s; });
+  p->on_schedule = median_of(v, [](const Rep& r) { return r.on_schedule; });
+  p->cpu_util = median_of(
+      v, [](const Rep& r) { return r.r.figures.cpu_util; }, &p->cpu_util_min, &p->cpu_util_max);
+  p->cpu_us = median_of(v, [](const Rep& r) { return r.r.figures.cpu_us_per_req; });
+  p->syscalls = median_of(v, [](const Rep& r) { return r.r.figures.syscalls_per_req; });
+  p->ctx = median_of(v, [](const Rep& r) { return r.r.figures.ctx_per_req; });
+  p->p50 = median_of(v, [](const Rep& r) { return r.r.figures.p50_us; });
+  p->p99 = median_of(
+      v, [](const Rep& r) { return r.r.figures.p99_us; }, &p->p99_min, &p->p99_max);
+  p->p999 = median_of(v, [](const Rep& r) { return r.r.figures.p999_us; });
+  p->peer_cpu = median_of(v, [](const Rep& r) { return r.r.peer.cpu_util(); });
+  if (v.front().r.peer.generator)
+    p->uncorrected_p99 = median_of(
+        v, [](const Rep& r) { return r.r.peer.generator->uncorrected.percentile(0.99) / 1e3; });
+  p->late = std::any_of(v.begin(), v.end(), [](const Rep& r) { return r.late; });
+  p->holds = true;
+  p->why.clear();
+  if (p->on_schedule < kOnSchedule) {
+    p->holds = false;
+    p->why = "fell behind: served the load in " +
+             std::to_string(static_cast<int>(std::lround(100 / p->on_schedule))) +
+             "% of its schedule's time";
+  } else if (p->p99 > kTailFactor * base_p99 && !p->late) {
+    p->holds = false;
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "p99 %.0f us, over 10x its %.0f us at the lowest load", p->p99,
+                  base_p99);
+    p->why = buf;
+  }
 }
 
 nlohmann::json point_json(const Point& p) {
-  const Figures& f = p.r.figures;
-  const GeneratorStats* g = p.r.peer.generator.get();
   const ModelInfo* info = find_model(p.model);
+  std::vector<std::string> warnings;
+  for (const Rep& r : p.reps)
+    for (const std::string& w : result_warnings(p.sc, r.r))
+      if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(w);
   return {{"model", p.model},
           {"quadrant", info ? quadrant_name(info->quadrant) : "?"},
           {"role", role_name(p.sc.workload.role)},
           {"offered_per_s", p.offered},
-          {"achieved_per_s", f.requests_per_s},
+          {"achieved_per_s", p.achieved},
           {"on_schedule", p.on_schedule},
-          {"cpu_util", f.cpu_util},
-          {"cpu_us_per_req", f.cpu_us_per_req},
-          {"syscalls_per_req", f.syscalls_per_req},
-          {"ctx_per_req", f.ctx_per_req},
-          {"p50_us", f.p50_us},
-          {"p99_us", f.p99_us},
-          {"p999_us", f.p999_us},
+          {"cpu_util", p.cpu_util},
+          {"cpu_util_range", {p.cpu_util_min, p.cpu_util_max}},
+          {"cpu_us_per_req", p.cpu_us},
+          {"syscalls_per_req", p.syscalls},
+          {"ctx_per_req", p.ctx},
+          {"p50_us", p.p50},
+          {"p99_us", p.p99},
+          {"p99_us_range", {p.p99_min, p.p99_max}},
+          {"p999_us", p.p999},
           {"uncorrected_p99_us",
-           g ? nlohmann::json(g->uncorrected.percentile(0.99) / 1e3) : nlohmann::json(nullptr)},
-          {"requests", p.r.requests},
-          {"peer_cpu_util", p.r.peer.cpu_util()},
-          {"peer_late", instrument_late(p)},
+           p.uncorrected_p99 >= 0 ? nlohmann::json(p.uncorrected_p99) : nlohmann::json(nullptr)},
+          {"repetitions", p.reps.size()},
+          {"requests", p.reps.front().r.requests},
+          {"peer_cpu_util", p.peer_cpu},
+          {"peer_late", p.late},
           {"holds", p.holds},
           {"why", p.why},
-          {"warnings", result_warnings(p.sc, p.r)}};
+          {"warnings", warnings}};
+}
+
+std::string rate_text(double r);
+
+// A point's line of the table: medians, and with repetitions their range.
+void print_point(FILE* out, const Point& p) {
+  char unc[32] = "";
+  if (p.uncorrected_p99 >= 0) std::snprintf(unc, sizeof unc, "%9.0f", p.uncorrected_p99);
+  char range[96] = "";
+  if (p.reps.size() > 1)
+    std::snprintf(range, sizeof range, "  (of %zu: CPU %.2f..%.2f, p99 %.0f..%.0f)", p.reps.size(),
+                  p.cpu_util_min, p.cpu_util_max, p.p99_min, p.p99_max);
+  std::fprintf(out, "%-16s %9s %9.0f %5.0f%% %6.2f %8.2f %8.2f %9.0f %9.0f %9s %s%s%s\n",
+               p.model.c_str(), rate_text(p.offered).c_str(), p.achieved, 100 * p.on_schedule,
+               p.cpu_util, p.cpu_us, p.syscalls, p.p50, p.p99, unc, p.holds ? "" : "KNEE PASSED",
+               p.late ? (p.uncorrected_p99 >= 0 ? " generator-late" : " peer-late") : "", range);
+  std::fflush(out);
 }
 
 std::string rate_text(double r) {
@@ -130,6 +212,11 @@ CLI::App* add_sweep(CLI::App& app) {
   sub->add_option("--duration", flags.duration,
                   "how long each point's schedule runs (requests per connection = load x "
                   "duration / connections, at least 10)")
+      ->capture_default_str();
+  sub->add_option("--repetitions", flags.repetitions,
+                  "measure every point this many times, the passes interleaved (each a full "
+                  "pass over the loads and models); the table and the JSON give medians and "
+                  "the range")
       ->capture_default_str();
   sub->add_option("--json", flags.json, "also write every point and each model's knee here");
   flags.sc.role = "server";
@@ -183,6 +270,7 @@ int run_sweep() {
   }
   const uint64_t duration_ns = flag_duration("--duration", flags.duration);
   if (duration_ns < 10'000'000) throw UsageError("--duration: at least 10ms");
+  const uint64_t reps = flag_count("--repetitions", flags.repetitions, 1, 100);
   const OutputPath json_out = check_output("--json", flags.json);
   FILE* const human = json_out.is_stdout() ? stderr : stdout;
 
@@ -198,74 +286,79 @@ int run_sweep() {
              : (", latency " + base.workload.latency.text()).c_str(),
       format_duration(duration_ns).c_str(), "model", "offered/s", "achieved", "sched", "CPU",
       "CPU/req", "sys/req", "p50 us", "p99 us", server ? "uncor p99" : "", "");
-  std::vector<Point> points;
-  std::vector<bool> stopped(models.size(), false);
-  std::vector<double> base_p99(models.size(), 0);
+  // points[mi][k]: model mi at rates[k]; a model stops at the first load it
+  // fell behind at (auto: at the first it did not hold) in the first pass,
+  // and later passes go no further.
+  std::vector<std::vector<Point>> points(models.size());
+  std::vector<size_t> limit(models.size(), rates.size());
   int failed = 0;
-  // Load-major: at each load every model in turn, so a disturbance of the
-  // machine spreads over the models instead of spoiling one.
-  for (double rate : rates) {
-    for (size_t mi = 0; mi < models.size(); ++mi) {
-      if (stopped[mi]) continue;
-      Point p;
-      p.model = models[mi];
-      p.offered = rate;
-      p.sc = base;
-      p.sc.model = models[mi];
-      p.sc.warmup_rounds = 2;
-      const double per_conn = rate / conns;
-      p.sc.rounds =
-          std::max<uint64_t>(10, static_cast<uint64_t>(per_conn * (duration_ns / 1e9) + 0.5));
-      if (server)
-        p.sc.workload.offered_per_s = rate;
-      else
-        p.sc.rate_per_s = per_conn;
-      const ModelInfo* info = find_model(p.model);
-      if (const std::string no = why_not(*info, p.sc.workload); !no.empty()) {
-        std::fprintf(human, "%-16s not applicable: %s\n", p.model.c_str(), no.c_str());
-        stopped[mi] = true;
-        continue;
+  for (uint64_t rep = 0; rep < reps; ++rep) {
+    if (reps > 1)
+      std::fprintf(stderr, "sweep: repetition %llu of %llu\n",
+                   static_cast<unsigned long long>(rep + 1), static_cast<unsigned long long>(reps));
+    // Load-major: at each load every model in turn, so a disturbance of the
+    // machine spreads over the models instead of spoiling one.
+    for (size_t k = 0; k < rates.size(); ++k) {
+      for (size_t mi = 0; mi < models.size(); ++mi) {
+        if (k >= limit[mi]) continue;
+        if (points[mi].size() <= k) {
+          Point p;
+          p.model = models[mi];
+          p.offered = rates[k];
+          p.sc = base;
+          p.sc.model = models[mi];
+          p.sc.warmup_rounds = 2;
+          const double per_conn = rates[k] / conns;
+          p.sc.rounds =
+              std::max<uint64_t>(10, static_cast<uint64_t>(per_conn * (duration_ns / 1e9) + 0.5));
+          if (server)
+            p.sc.workload.offered_per_s = rates[k];
+          else
+            p.sc.rate_per_s = per_conn;
+          points[mi].push_back(std::move(p));
+        }
+        Point& p = points[mi][k];
+        if (const std::string no = why_not(*find_model(p.model), p.sc.workload); !no.empty()) {
+          std::fprintf(human, "%-16s not applicable: %s\n", p.model.c_str(), no.c_str());
+          points[mi].pop_back();
+          limit[mi] = 0;
+          continue;
+        }
+        Rep r;
+        const Status st = run_scenario(p.sc, &r.r);
+        if (!st.ok()) {
+          std::fprintf(human, "%-16s %9s  %s: %s\n", p.model.c_str(), rate_text(rates[k]).c_str(),
+                       st.not_applicable() ? "not applicable" : "failed", st.message().c_str());
+          if (!st.not_applicable()) ++failed;
+          points[mi].resize(k);
+          limit[mi] = k;
+          continue;
+        }
+        r.on_schedule = on_schedule(p.sc, r.r);
+        r.late = instrument_late(p.sc, r.r);
+        p.reps.push_back(std::move(r));
+        const double base_p99 = std::max(points[mi].front().reps.front().r.figures.p99_us, 1.0);
+        summarise(&p, base_p99);
+        if (rep == 0) {
+          if (reps == 1) print_point(human, p);
+          if (!p.holds && (autorate || p.on_schedule < kOnSchedule)) limit[mi] = k + 1;
+        }
       }
-      const Status st = run_scenario(p.sc, &p.r);
-      if (!st.ok()) {
-        std::fprintf(human, "%-16s %9s  %s: %s\n", p.model.c_str(), rate_text(rate).c_str(),
-                     st.not_applicable() ? "not applicable" : "failed", st.message().c_str());
-        if (!st.not_applicable()) ++failed;
-        stopped[mi] = true;
-        continue;
-      }
-      p.on_schedule = on_schedule(p.sc, p.r);
-      if (base_p99[mi] == 0) base_p99[mi] = std::max(p.r.figures.p99_us, 1.0);
-      p.holds = true;
-      if (p.on_schedule < kOnSchedule) {
-        p.holds = false;
-        p.why = "fell behind: served the load in " +
-                std::to_string(static_cast<int>(std::lround(100 / p.on_schedule))) +
-                "% of its schedule's time";
-      } else if (p.r.figures.p99_us > kTailFactor * base_p99[mi] && !instrument_late(p)) {
-        p.holds = false;
-        char buf[128];
-        std::snprintf(buf, sizeof buf, "p99 %.0f us, over 10x its %.0f us at the lowest load",
-                      p.r.figures.p99_us, base_p99[mi]);
-        p.why = buf;
-      }
-      const Figures& f = p.r.figures;
-      const GeneratorStats* g = p.r.peer.generator.get();
-      char unc[32] = "";
-      if (g) std::snprintf(unc, sizeof unc, "%9.0f", g->uncorrected.percentile(0.99) / 1e3);
-      const bool late = instrument_late(p);
-      std::fprintf(human, "%-16s %9s %9.0f %5.0f%% %6.2f %8.2f %8.2f %9.0f %9.0f %9s %s%s\n",
-                   p.model.c_str(), rate_text(rate).c_str(), f.requests_per_s, 100 * p.on_schedule,
-                   f.cpu_util, f.cpu_us_per_req, f.syscalls_per_req, f.p50_us, f.p99_us, unc,
-                   p.holds ? "" : "KNEE PASSED",
-                   late ? (server ? " generator-late" : " peer-late") : "");
-      std::fflush(human);
-      // Past the knee by falling behind, a higher load only takes longer to
-      // say the same: the model stops here. Past it by its tail only, a
-      // listed load is still measured.
-      if (!p.holds && (autorate || p.on_schedule < kOnSchedule)) stopped[mi] = true;
-      points.push_back(std::move(p));
     }
+  }
+  if (reps > 1) {
+    // The medians, now that every repetition is in.
+    for (size_t mi = 0; mi < models.size(); ++mi) {
+      if (points[mi].empty()) continue;
+      std::vector<double> base_reps;
+      for (const Rep& r : points[mi].front().reps) base_reps.push_back(r.r.figures.p99_us);
+      std::sort(base_reps.begin(), base_reps.end());
+      const double base_p99 = std::max(base_reps[base_reps.size() / 2], 1.0);
+      for (Point& p : points[mi]) summarise(&p, base_p99);
+    }
+    for (size_t k = 0; k < rates.size(); ++k)
+      for (size_t mi = 0; mi < models.size(); ++mi)
+        if (k < points[mi].size()) print_point(human, points[mi][k]);
   }
 
   // The knee: the highest load a model held with every load below it held too.
@@ -276,8 +369,9 @@ int run_sweep() {
     std::string why = "no point measured";
     bool broke = false;
     bool any = false;
-    for (const Point& p : points) {
-      if (p.model != m) continue;
+    const size_t mi =
+        static_cast<size_t>(std::find(models.begin(), models.end(), m) - models.begin());
+    for (const Point& p : points[mi]) {
       any = true;
       if (!p.holds) {
         why = p.why + " at " + rate_text(p.offered) + "/s";
@@ -300,7 +394,9 @@ int run_sweep() {
       {"points", nlohmann::json::array()}, {"knee", knees}};
   doc["scenario"].erase("model");
   doc["scenario"].erase("offered_per_s");
-  for (const Point& p : points) doc["points"].push_back(point_json(p));
+  for (size_t k = 0; k < rates.size(); ++k)
+    for (const auto& pm : points)
+      if (k < pm.size()) doc["points"].push_back(point_json(pm[k]));
   json_out.write(doc.dump(2) + "\n");
   return failed > 0 ? 1 : 0;
 }
