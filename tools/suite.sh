@@ -27,10 +27,12 @@ if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
   cd "$here/.."
   iomodels=build/release/iomodels
   plot=(/usr/bin/python3 tools/plot.py)
+  report=(/usr/bin/python3 tools/report.py)
 else
   source_tree=0
   iomodels="$here/iomodels"
   plot=("$here/iomodels-plot")
+  report=("$here/iomodels-report")
 fi
 
 # Before the caller's arguments: Google Benchmark takes the last value of a flag.
@@ -78,6 +80,8 @@ if ((${#args[@]} == 0)); then
   "${plot[@]}" "$tmp/file/bench.json" --spectra "$tmp/file/spectra.json" \
     --out "$tmp/file"
 fi
+# One self-contained page of it all: $dir/report.html.
+"${report[@]}" "$tmp" --out "$tmp/report.html"
 rm -rf "$dir"
 mv "$tmp" "$dir"
 trap - EXIT
