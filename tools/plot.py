@@ -313,14 +313,57 @@ def panels(results):
     return lats, conns
 
 
-def plain_log_ticks(ax):
-    """Decades as plain numbers (10, 100, 1000) instead of 10^n."""
+def compact(v):
+    """One tick style everywhere: 1, 10, 100, 1k, 10k, 100k, 1M; 0.1 below 1."""
+    if v == 0:
+        return "0"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{suffix}"
+    return f"{v:g}"
+
+
+def plain_log_ticks(ax, axes="xy"):
+    """Log ticks in the compact style (10, 100, 1k, 10k) instead of 10^n or 1e4;
+    minor ticks labelled only when the axis spans less than a decade or two."""
     from matplotlib.ticker import LogFormatter
 
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(LogFormatter())
-        # Labels some minor ticks too when the axis spans less than a decade or two.
-        axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
+    class Compact(LogFormatter):
+        def __call__(self, x, pos=None):
+            return compact(x) if super().__call__(x, pos) else ""
+
+    for name in axes:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        if axis.get_scale() != "log":
+            continue
+        axis.set_major_formatter(Compact())
+        axis.set_minor_formatter(Compact(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
+
+
+def place_labels(ax, points, gap=0.05):
+    """Names beside their points without overlap: each label goes right of its
+    point (left near the right edge), then labels are pushed apart vertically
+    to at least `gap` (axes fraction) and joined to their point by a thin line.
+    points: [(x, y, text, colour)] in data coordinates; call after the limits."""
+    to_axes = ax.transData + ax.transAxes.inverted()
+    items = []
+    for x, y, text, colour in points:
+        fx, fy = to_axes.transform((x, y))
+        items.append([fy, fx, fy, text, colour, (x, y)])
+    items.sort(key=lambda it: it[0])
+    # Push up from the bottom, then back down from the top if past it.
+    for k, it in enumerate(items):
+        it[0] = max(it[0], 0.03) if k == 0 else max(it[0], items[k - 1][0] + gap)
+    for k in range(len(items) - 1, -1, -1):
+        limit = 0.97 if k == len(items) - 1 else items[k + 1][0] - gap
+        items[k][0] = min(items[k][0], limit)
+    for ly, fx, fy, text, colour, xy in items:
+        right = fx < 0.62
+        lx = fx + 0.07 if right else fx - 0.07
+        ax.annotate(text, xy, xytext=(lx, ly), textcoords="axes fraction", fontsize=7,
+                    color=colour, ha="left" if right else "right", va="center",
+                    arrowprops=dict(arrowstyle="-", lw=0.4, color=colour, alpha=0.6,
+                                    shrinkA=0, shrinkB=3))
 
 
 def shared_legend(fig, axes, extra=()):
@@ -450,8 +493,6 @@ def plot_map(results, context, notes, out):
                 else:
                     ax.scatter(r["real_us"], r["cpu_us"], s=40, zorder=3, color=colour,
                                marker=marker)
-                ax.annotate(variant(r, mt, ms), (r["real_us"], r["cpu_us"]), fontsize=7,
-                            xytext=(4, 3), textcoords="offset points")
             ax.set_xscale("log")
             ax.set_yscale("log")
             if rs:
@@ -470,26 +511,35 @@ def plot_map(results, context, notes, out):
                 ax.set_xlim(lo, hi)
                 ax.set_ylim(lo, hi)
                 ax.set_aspect("equal")
+                place_labels(ax, [(r["real_us"], r["cpu_us"], variant(r, mt, ms),
+                                   QUADRANT_COLOURS.get(r["quadrant"], "#777")) for r in rs],
+                             gap=min(0.06, 0.9 / max(len(rs), 1)))
             plain_log_ticks(ax)
             ax.set_xlabel("wall time per round (µs, log)")
             ax.set_ylabel("CPU per round (µs, log)")
             ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
             ax.grid(True, which="major", lw=0.3)
+    # The legend lists only what is drawn.
+    drawn = {r["quadrant"] for r in results}
     handles = [Line2D([], [], marker="o", ls="", color=c, label=q)
-               for q, c in QUADRANT_COLOURS.items()]
-    handles.append(Line2D([], [], marker="X", ls="", color="#777", label="peer-bound"))
+               for q, c in QUADRANT_COLOURS.items() if q in drawn]
+    if any(r["peer_bound"] for r in results):
+        handles.append(Line2D([], [], marker="X", ls="", color="#777", label="peer-bound"))
     if any(r["noisy"] for r in results):
         handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none",
                               markeredgecolor="#777", label=NOISY_LABEL))
+    # Legend and caption below the panels, at fixed heights in inches.
+    height = fig.get_figheight()
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
-               bbox_to_anchor=(0.5, 0.03), frameon=False)
+               bbox_to_anchor=(0.5, 0.55 / height), frameon=False)
     fig.suptitle("Wall time vs CPU per round, by quadrant\n"
                  "(one round = every connection completes one request)")
-    return finish(fig, out, "map_2x2", context, notes, bottom=0.03)
+    return finish(fig, out, "map_2x2", context, notes, bottom=0.75 / height)
 
 
 def plot_latency(results, spectra, context, notes, out):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     # In the order of the results (the registry's), not the file's (sorted).
     items = [(r, spectra[r["base"]]) for r in results
@@ -515,15 +565,18 @@ def plot_latency(results, spectra, context, notes, out):
                     xs.append(1 / (1 - p))
                     ys.append(max(float(point["us"]), 1e-3))
                 colour, ls = styles[r["model"]]
-                label = variant(r, mt, ms) + (" (noisy)" if r["noisy"] else "")
+                # One legend entry per model: a model noisy in one panel only
+                # would otherwise be listed twice (the caption counts noisy points).
+                label = variant(r, mt, ms)
                 ax.step(xs, ys, where="post", lw=1.2, label=label, color=colour, ls=ls)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ticks = [1, 2, 10, 100, 1000, 1e4, 1e5]
-            plain_log_ticks(ax)
+            # 50% (x = 2) is left out: beside 0% its label runs into it.
+            ticks = [1, 10, 100, 1000, 1e4, 1e5]
+            plain_log_ticks(ax, "y")
             ax.set_xticks(ticks)
-            ax.set_xticklabels(["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"],
-                               fontsize=8)
+            ax.set_xticklabels(["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"], fontsize=8)
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlim(1, max_x)
             ax.set_xlabel("percentile")
             ax.set_ylabel("latency (µs, log)")
