@@ -297,13 +297,26 @@ def variant(r, multi_transport, multi_size):
     return s + (f" [{', '.join(extra)}]" if extra else "")
 
 
-def model_styles(models):
-    """{model: (colour, line style)}: ten distinct colours, then dashed."""
-    import matplotlib.pyplot as plt
+def model_styles(models, quadrant_of):
+    """{model: (colour, line style)}: the colour of the model's quadrant (as in
+    every plot), the models of one quadrant told apart by their line style."""
+    dashes = ("-", "--", ":", "-.", (0, (6, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2)),
+              (0, (3, 1, 1, 1)), (0, (4, 4)), (0, (2, 1)))
+    seen = {}
+    out = {}
+    for m in models:
+        q = quadrant_of.get(m, "?")
+        k = seen.get(q, 0)
+        seen[q] = k + 1
+        out[m] = (QUADRANT_COLOURS.get(q, "#777"), dashes[k % len(dashes)])
+    return out
 
-    cmap = plt.get_cmap("tab10")
-    styles = ("-", "--", ":")
-    return {m: (cmap(i % 10), styles[(i // 10) % 3]) for i, m in enumerate(models)}
+
+def by_quadrant(keys, quadrant_of):
+    """keys in quadrant order (as QUADRANT_COLOURS lists them), stable within."""
+    order = list(QUADRANT_COLOURS)
+    return sorted(keys, key=lambda k: order.index(quadrant_of[k])
+                  if quadrant_of.get(k) in order else len(order))
 
 
 def panels(results):
@@ -549,7 +562,11 @@ def plot_latency(results, spectra, context, notes, out):
     lats, conns = panels([r for r, _ in items])
     mt = len({r["transport"] for r, _ in items}) > 1
     ms = len({r["size"] for r, _ in items}) > 1
-    styles = model_styles(list(dict.fromkeys(r["model"] for r, _ in items)))
+    quadrant_of = {r["model"]: r["quadrant"] for r, _ in items}
+    order = by_quadrant(list(dict.fromkeys(r["model"] for r, _ in items)), quadrant_of)
+    styles = model_styles(order, quadrant_of)
+    # Drawn (and so listed in the legend) quadrant by quadrant.
+    items.sort(key=lambda it: order.index(it[0]["model"]))
     fig, axes = plt.subplots(len(lats), len(conns), squeeze=False,
                              figsize=(max(6, 5 * len(conns)), 4 * len(lats) + 0.8))
     max_x = 1e5  # up to the 99.999th percentile
@@ -596,8 +613,9 @@ def plot_scaling(results, context, notes, out):
     ms = len({r["size"] for r in results}) > 1
     fig, axes = plt.subplots(2, len(lats), squeeze=False,
                              figsize=(max(6, 5.5 * len(lats)), 8.3))
-    keys = list(dict.fromkeys(variant(r, mt, ms) for r in results))
-    styles = model_styles(keys)
+    quadrant_of = {variant(r, mt, ms): r["quadrant"] for r in results}
+    keys = by_quadrant(list(dict.fromkeys(variant(r, mt, ms) for r in results)), quadrant_of)
+    styles = model_styles(keys, quadrant_of)
     for j, lat in enumerate(lats):
         for row, (key, ylabel) in enumerate((("items_per_second", "requests/s (log)"),
                                              ("cpu_us_per_req", "CPU per request (µs, log)"))):
