@@ -402,7 +402,9 @@ def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
         text += f"\nleft out (error or not applicable): {len(notes)} benchmarks, listed in notes.txt"
     fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="#444")
     lines = 1 + bool(SPREAD_NOTE) + bool(notes)
-    fig.tight_layout(rect=(0, 0.02 + 0.015 * lines + bottom, right, 1))
+    # Room for a two-line title above the panels, in inches.
+    top = 1 - 0.55 / fig.get_figheight() if fig._suptitle is not None else 1
+    fig.tight_layout(rect=(0, 0.02 + 0.015 * lines + bottom, right, top))
     written = []
     for ext in ("png", "svg"):
         path = os.path.join(out, f"{name}.{ext}")
@@ -679,6 +681,93 @@ def check_spectra(path, spectra):
                                  "non-negative number")
 
 
+def is_run_file(path):
+    doc = load_json(path, "input file")
+    return (isinstance(doc, dict) and isinstance(doc.get("scenario"), dict)
+            and "items_per_second" in doc and "wall_s" in doc)
+
+
+LATENCY_UNITS_US = {"ns": 1e-3, "us": 1.0, "µs": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def latency_us(text):
+    """'0', '500us', '1ms' (the run JSON's scenario.latency) -> µs; a
+    distribution ('exp:1ms') by the first figure in it."""
+    import re
+
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)?", str(text))
+    if not m:
+        return 0
+    return int(round(float(m.group(1)) * LATENCY_UNITS_US.get(m.group(2) or "us", 1.0)))
+
+
+def load_run_files(paths):
+    """`iomodels run --json` results as results like load_benchmarks' (one per
+    scenario; several files of one scenario are its repetitions: median, min-max
+    and noisy as for bench). Returns (results, {}, environment)."""
+    groups = {}
+    order = []
+    context = {}
+    for path in paths:
+        doc = load_json(path, "run file")
+        sc = doc["scenario"]
+        try:
+            conns = int(sc["connections"])
+            size = int(sc["size"])
+            model = str(sc["model"])
+            transport = str(sc["transport"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{path}: scenario without model, transport, connections and size")
+        lat = latency_us(sc.get("latency", 0))
+        base = f"{model}/{transport}/conns:{conns}/size:{size}/lat_us:{lat}"
+        requests = doc.get("requests")
+        if not finite_number(requests) or requests <= 0 or conns <= 0:
+            raise InputError(f"{path}: no requests counted")
+        for key in ("wall_s", "cpu_user_s", "cpu_sys_s", "items_per_second", "cpu_util",
+                    "cpu_us_per_req"):
+            if not finite_number(doc.get(key)):
+                raise InputError(f"{path}: {key} is not a finite number "
+                                 f"({json.dumps(doc.get(key))})")
+        rounds = requests / conns
+        lat_us = doc.get("latency_us") if isinstance(doc.get("latency_us"), dict) else {}
+        one = {"real_us": doc["wall_s"] * 1e6 / rounds,
+               "cpu_us": (doc["cpu_user_s"] + doc["cpu_sys_s"]) * 1e6 / rounds,
+               "items_per_second": doc["items_per_second"], "cpu_util": doc["cpu_util"],
+               "cpu_us_per_req": doc["cpu_us_per_req"],
+               "cpu_user_us_per_req": doc["cpu_user_s"] * 1e6 / requests,
+               "cpu_sys_us_per_req": doc["cpu_sys_s"] * 1e6 / requests,
+               "p50_us": float(lat_us.get("p50", float("nan")) or float("nan")),
+               "p99_us": float(lat_us.get("p99", float("nan")) or float("nan"))}
+        if base not in groups:
+            order.append(base)
+            groups[base] = {"info": {"model": model, "transport": transport, "conns": conns,
+                                     "size": size, "lat_us": lat, "base": base},
+                            "quadrant": str(doc.get("quadrant", "?")),
+                            "peer_bound": bool((doc.get("peer") or {}).get("peer_bound")),
+                            "runs": []}
+        groups[base]["runs"].append(one)
+        if not context and isinstance(doc.get("environment"), dict):
+            context = dict(doc["environment"])
+    results = []
+    for base in order:
+        g = groups[base]
+        r = dict(g["info"])
+        runs = g["runs"]
+        for key in runs[0]:
+            vals = sorted(v[key] for v in runs)
+            m = len(vals) // 2
+            r[key] = vals[m] if len(vals) % 2 else (vals[m - 1] + vals[m]) / 2
+        r["quadrant"] = g["quadrant"]
+        r["peer_bound"] = g["peer_bound"]
+        r["reps"] = len(runs) if len(runs) > 1 else 0
+        r["range"] = ({k: (min(v[k] for v in runs), max(v[k] for v in runs))
+                       for k in RANGE_FIGURES} if len(runs) > 1 else {})
+        r["noisy"] = len(runs) > 1 and any(
+            coefficient_of_variation([v[k] for v in runs]) > NOISY_CV for k in NOISY_FIGURES)
+        results.append(r)
+    return results, {}, context
+
+
 def is_chain_file(path):
     doc = load_json(path, "input file")
     return isinstance(doc, dict) and "timeline" in doc and doc.get("mode") in ("sync", "queue")
@@ -704,8 +793,10 @@ def plot_chain_files(paths, out):
 def main(argv):
     ap = argparse.ArgumentParser(description="Plot iomodels bench results (PNG and SVG).")
     ap.add_argument("inputs", nargs="+",
-                    help="Google Benchmark JSON from iomodels bench (or `iomodels chain --json` "
-                         "files: their timelines one above the other, in OUT/chain.png)")
+                    help="Google Benchmark JSON from iomodels bench; or `iomodels run --json` "
+                         "results (the map, CPU waste and scaling plots; several files of one "
+                         "scenario are its repetitions); or `iomodels chain --json` files (their "
+                         "timelines one above the other, in OUT/chain.png)")
     ap.add_argument("--spectra", help="the --latency-out file of iomodels bench")
     ap.add_argument("--out", required=True, help="directory for the plots")
     args = ap.parse_args(argv)
@@ -722,7 +813,17 @@ def main(argv):
         return plot_chain_files(args.inputs, args.out)
 
     try:
-        results, errored, context = load_benchmarks(args.inputs)
+        runs = [is_run_file(p) for p in args.inputs]
+    except InputError as e:
+        fail(str(e))
+    if any(runs) and not all(runs):
+        fail("give either `iomodels run --json` files or bench files, not both")
+
+    try:
+        if all(runs):
+            results, errored, context = load_run_files(args.inputs)
+        else:
+            results, errored, context = load_benchmarks(args.inputs)
         spectra = None
         if args.spectra:
             doc = load_json(args.spectra, "spectra file")
