@@ -1,6 +1,6 @@
 #!/bin/sh
 # Description: `iomodels compare` on real `iomodels bench` runs of this build:
-# two runs of the same grid stay within a 25% gate on CPU per request, and a
+# two runs of the same grid stay within a 40% gate on CPU per request, and a
 # run where epoll burns 50% more CPU per request (IOMODELS_TEST_SLOWDOWN, a
 # knob for testing compare) is flagged on epoll's cpu_us_per_req and fails a
 # 20% gate. Runs alone (RUN_SERIAL): it measures CPU.
@@ -11,8 +11,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-grid="--models blocking,epoll --connections 4 --sizes 64 --latencies 0
-  --benchmark_repetitions=5 --benchmark_min_time=0.05"
+grid="--models poll,epoll --connections 4 --sizes 64 --latencies 0
+  --benchmark_repetitions=5 --benchmark_min_time=0.1"
 bench() { # bench OUT [ENV=VALUE]: one run of the grid into OUT
     out=$1
     shift
@@ -39,12 +39,16 @@ if grep -Eq "_per_req=[0-9.]+[munkM] " "$tmp/a.json.console"; then
     fail "console counters with SI suffixes: $(grep _per_req "$tmp/a.json.console" | head -3)"
 fi
 
-# Same build, same grid: nothing beyond a 25% gate (a 2-core machine shared
-# with other work moves a figure by a few percent, and a significant p-value
-# alone could then appear by chance).
-"$bin" compare "$tmp/a.json" "$tmp/b.json" --fail-on cpu_us_per_req:25 >"$tmp/same" 2>&1 ||
-    fail "same build beyond the 25% gate: $(cat "$tmp/same")"
-echo "ok   same build: within the 25% gate"
+# Same build, same grid: nothing beyond a 40% gate. A 2-core machine shared
+# with other work (builds, other tests) moves CPU per request by 5-30% from
+# one run to the next, and a significant p-value alone can then appear by
+# chance: the gate is wide, the slowdown below is wider. The models are two
+# single-threaded event loops: blocking's threads at 4 connections switch
+# between two regimes from run to run (1.0 and 1.35 context switches per
+# request, 5 and 24 us of CPU), a real difference, not a slowdown.
+"$bin" compare "$tmp/a.json" "$tmp/b.json" --fail-on cpu_us_per_req:40 >"$tmp/same" 2>&1 ||
+    fail "same build beyond the 40% gate: $(cat "$tmp/same")"
+echo "ok   same build: within the 40% gate"
 
 "$bin" compare "$tmp/a.json" "$tmp/slow.json" >"$tmp/slow" 2>&1 || fail "compare: $(cat "$tmp/slow")"
 grep -E "^epoll/.* cpu_us_per_req .* \*$" "$tmp/slow" >/dev/null ||
