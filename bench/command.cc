@@ -9,17 +9,20 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string_view>
 #include <vector>
 
+#include "bench/console.h"
 #include "bench/grid.h"
 #include "bench/noisy.h"
 #include "frontend/frontend.h"
@@ -343,7 +346,12 @@ int run_bench() {
                      "' must be trace, debug, info, warn, error or off");
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
 
-  const bench::Grid grid = make_grid();
+  bench::Grid grid = make_grid();
+  bench::parse_test_slowdown(std::getenv(bench::kSlowdownEnv), &grid);
+  if (!grid.slow_model.empty() &&
+      std::find(grid.models.begin(), grid.models.end(), grid.slow_model) == grid.models.end())
+    throw UsageError(std::string(bench::kSlowdownEnv) + ": model '" + grid.slow_model +
+                     "' is not in --models");
 
   if (out_file.given()) {
     const std::string name = out_file.begin_by_name();
@@ -410,7 +418,10 @@ int run_bench() {
   // points: the display (console by default) and, for a JSON --benchmark_out,
   // the file (another format gets Google Benchmark's reporter, unmarked).
   SpreadLog spreads;
-  NoisyReporter display(benchmark::CreateDefaultDisplayReporter(), &spreads, true);
+  // The console's counters as plain decimals (bench/console.h).
+  const std::unique_ptr<benchmark::BenchmarkReporter> shown(
+      plain_console(benchmark::CreateDefaultDisplayReporter()));
+  NoisyReporter display(shown.get(), &spreads, true);
   benchmark::JSONReporter json_file;
   NoisyReporter file(&json_file, &spreads, false);
   const bool mark_file =

@@ -5,9 +5,13 @@
 #include "bench/grid.h"
 
 #include <benchmark/benchmark.h>
+#include <time.h>
 
+#include <cstdlib>
 #include <memory>
 #include <utility>
+
+#include "frontend/frontend.h"
 
 namespace iomodels::bench {
 namespace {
@@ -38,8 +42,23 @@ void skip(benchmark::State& bs, const std::string& name, const Status& st) {
   g.session.reset();
 }
 
+double cpu_seconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// IOMODELS_TEST_SLOWDOWN: spins this thread for `percent` of the process CPU
+// the iteration's rounds took, so that CPU per request grows by that much.
+void burn_extra(double process_cpu_s, double percent) {
+  const double extra = process_cpu_s * percent / 100;
+  const double end = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) + extra;
+  while (cpu_seconds(CLOCK_THREAD_CPUTIME_ID) < end) {
+  }
+}
+
 void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
-               const std::string& name) {
+               const std::string& name, double slow_percent) {
   GridState& g = state();
   if (name != g.current) {
     // Free the previous benchmark's peer and fds before opening new ones:
@@ -59,9 +78,12 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
   // One iteration: every connection completes `per_iteration` requests.
   ScenarioResult r;
   const Status st = s.measure(
-      [&bs, per_iteration](Session& session, uint64_t* done) {
+      [&bs, per_iteration, slow_percent](Session& session, uint64_t* done) {
         for (auto _ : bs) {
+          const double before = slow_percent > 0 ? cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) : 0;
           if (Status e = session.rounds(per_iteration); !e.ok()) return e;
+          if (slow_percent > 0)
+            burn_extra(cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - before, slow_percent);
         }
         *done = static_cast<uint64_t>(bs.iterations()) * per_iteration;
         return Status{};
@@ -137,8 +159,9 @@ std::vector<std::string> register_grid(const Grid& grid) {
             sc.workload.latency = lat;
             std::string name = benchmark_name(sc);
             benchmark::RegisterBenchmark(
-                name.c_str(), [sc, name, per = grid.requests_per_iteration](
-                                  benchmark::State& bs) { run_point(bs, sc, per, name); })
+                name.c_str(), [sc, name, per = grid.requests_per_iteration,
+                               slow = model == grid.slow_model ? grid.slow_percent : 0.0](
+                                  benchmark::State& bs) { run_point(bs, sc, per, name, slow); })
                 ->UseRealTime()
                 ->MeasureProcessCPUTime()
                 // The models make their own threads; Threads(N) would divide
@@ -148,6 +171,20 @@ std::vector<std::string> register_grid(const Grid& grid) {
             names.push_back(std::move(name));
           }
   return names;
+}
+
+void parse_test_slowdown(const char* value, Grid* g) {
+  if (value == nullptr || *value == 0) return;
+  const std::string v = value;
+  const size_t colon = v.rfind(':');
+  char* end = nullptr;
+  const double pct = colon == std::string::npos ? 0 : std::strtod(v.c_str() + colon + 1, &end);
+  if (colon == std::string::npos || colon == 0 || end == v.c_str() + colon + 1 || *end != 0 ||
+      !(pct > 0 && pct <= 1000))
+    throw frontend::UsageError(std::string(kSlowdownEnv) + ": '" + v +
+                               "' must be MODEL:PERCENT, a percentage in (0, 1000]");
+  g->slow_model = v.substr(0, colon);
+  g->slow_percent = pct;
 }
 
 void on_benchmark_start(std::function<void(const std::string&)> hook) {

@@ -24,7 +24,16 @@ struct Grid {
   std::vector<LatencySpec> latencies;
   uint64_t requests_per_iteration = 8;
   Scenario base;
+  // For testing `iomodels compare` only: the model named here burns this many
+  // percent more CPU per request (set from IOMODELS_TEST_SLOWDOWN=MODEL:PCT).
+  std::string slow_model;
+  double slow_percent = 0;
 };
+
+// The environment variable of Grid::slow_model, and its parser: "" when
+// unset; throws frontend::UsageError on a malformed value.
+inline constexpr const char* kSlowdownEnv = "IOMODELS_TEST_SLOWDOWN";
+void parse_test_slowdown(const char* value, Grid* g);
 
 // "<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>", then "/rate:<R>" in
 // open loop and "/lockstep" for that pattern. Google Benchmark

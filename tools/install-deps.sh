@@ -9,9 +9,10 @@ packages=(build-essential cmake pkg-config git
 # libnats-dev: the NATS client the binary links; nats-server: the broker
 # `iomodels chain` starts for its queue mode.
 # Extra tools for the test suite (strace for syscall cross-checks, clang for the fuzzer,
-# fio and sockperf for `iomodels calibrate`, file for cpack's dependency scan).
+# fio and sockperf for `iomodels calibrate`, file for cpack's dependency scan,
+# chromium to render report.html headless).
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(strace clang libclang-rt-14-dev iproute2 fio sockperf file)
+  packages+=(strace clang libclang-rt-14-dev iproute2 fio sockperf file chromium)
 fi
 
 missing=()

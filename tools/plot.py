@@ -297,13 +297,26 @@ def variant(r, multi_transport, multi_size):
     return s + (f" [{', '.join(extra)}]" if extra else "")
 
 
-def model_styles(models):
-    """{model: (colour, line style)}: ten distinct colours, then dashed."""
-    import matplotlib.pyplot as plt
+def model_styles(models, quadrant_of):
+    """{model: (colour, line style)}: the colour of the model's quadrant (as in
+    every plot), the models of one quadrant told apart by their line style."""
+    dashes = ("-", "--", ":", "-.", (0, (6, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2)),
+              (0, (3, 1, 1, 1)), (0, (4, 4)), (0, (2, 1)))
+    seen = {}
+    out = {}
+    for m in models:
+        q = quadrant_of.get(m, "?")
+        k = seen.get(q, 0)
+        seen[q] = k + 1
+        out[m] = (QUADRANT_COLOURS.get(q, "#777"), dashes[k % len(dashes)])
+    return out
 
-    cmap = plt.get_cmap("tab10")
-    styles = ("-", "--", ":")
-    return {m: (cmap(i % 10), styles[(i // 10) % 3]) for i, m in enumerate(models)}
+
+def by_quadrant(keys, quadrant_of):
+    """keys in quadrant order (as QUADRANT_COLOURS lists them), stable within."""
+    order = list(QUADRANT_COLOURS)
+    return sorted(keys, key=lambda k: order.index(quadrant_of[k])
+                  if quadrant_of.get(k) in order else len(order))
 
 
 def panels(results):
@@ -313,14 +326,57 @@ def panels(results):
     return lats, conns
 
 
-def plain_log_ticks(ax):
-    """Decades as plain numbers (10, 100, 1000) instead of 10^n."""
+def compact(v):
+    """One tick style everywhere: 1, 10, 100, 1k, 10k, 100k, 1M; 0.1 below 1."""
+    if v == 0:
+        return "0"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{suffix}"
+    return f"{v:g}"
+
+
+def plain_log_ticks(ax, axes="xy"):
+    """Log ticks in the compact style (10, 100, 1k, 10k) instead of 10^n or 1e4;
+    minor ticks labelled only when the axis spans less than a decade or two."""
     from matplotlib.ticker import LogFormatter
 
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(LogFormatter())
-        # Labels some minor ticks too when the axis spans less than a decade or two.
-        axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
+    class Compact(LogFormatter):
+        def __call__(self, x, pos=None):
+            return compact(x) if super().__call__(x, pos) else ""
+
+    for name in axes:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        if axis.get_scale() != "log":
+            continue
+        axis.set_major_formatter(Compact())
+        axis.set_minor_formatter(Compact(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
+
+
+def place_labels(ax, points, gap=0.05):
+    """Names beside their points without overlap: each label goes right of its
+    point (left near the right edge), then labels are pushed apart vertically
+    to at least `gap` (axes fraction) and joined to their point by a thin line.
+    points: [(x, y, text, colour)] in data coordinates; call after the limits."""
+    to_axes = ax.transData + ax.transAxes.inverted()
+    items = []
+    for x, y, text, colour in points:
+        fx, fy = to_axes.transform((x, y))
+        items.append([fy, fx, fy, text, colour, (x, y)])
+    items.sort(key=lambda it: it[0])
+    # Push up from the bottom, then back down from the top if past it.
+    for k, it in enumerate(items):
+        it[0] = max(it[0], 0.03) if k == 0 else max(it[0], items[k - 1][0] + gap)
+    for k in range(len(items) - 1, -1, -1):
+        limit = 0.97 if k == len(items) - 1 else items[k + 1][0] - gap
+        items[k][0] = min(items[k][0], limit)
+    for ly, fx, fy, text, colour, xy in items:
+        right = fx < 0.62
+        lx = fx + 0.07 if right else fx - 0.07
+        ax.annotate(text, xy, xytext=(lx, ly), textcoords="axes fraction", fontsize=7,
+                    color=colour, ha="left" if right else "right", va="center",
+                    arrowprops=dict(arrowstyle="-", lw=0.4, color=colour, alpha=0.6,
+                                    shrinkA=0, shrinkB=3))
 
 
 def shared_legend(fig, axes, extra=()):
@@ -346,7 +402,9 @@ def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
         text += f"\nleft out (error or not applicable): {len(notes)} benchmarks, listed in notes.txt"
     fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="#444")
     lines = 1 + bool(SPREAD_NOTE) + bool(notes)
-    fig.tight_layout(rect=(0, 0.02 + 0.015 * lines + bottom, right, 1))
+    # Room for a two-line title above the panels, in inches.
+    top = 1 - 0.55 / fig.get_figheight() if fig._suptitle is not None else 1
+    fig.tight_layout(rect=(0, 0.02 + 0.015 * lines + bottom, right, top))
     written = []
     for ext in ("png", "svg"):
         path = os.path.join(out, f"{name}.{ext}")
@@ -450,8 +508,6 @@ def plot_map(results, context, notes, out):
                 else:
                     ax.scatter(r["real_us"], r["cpu_us"], s=40, zorder=3, color=colour,
                                marker=marker)
-                ax.annotate(variant(r, mt, ms), (r["real_us"], r["cpu_us"]), fontsize=7,
-                            xytext=(4, 3), textcoords="offset points")
             ax.set_xscale("log")
             ax.set_yscale("log")
             if rs:
@@ -470,26 +526,35 @@ def plot_map(results, context, notes, out):
                 ax.set_xlim(lo, hi)
                 ax.set_ylim(lo, hi)
                 ax.set_aspect("equal")
+                place_labels(ax, [(r["real_us"], r["cpu_us"], variant(r, mt, ms),
+                                   QUADRANT_COLOURS.get(r["quadrant"], "#777")) for r in rs],
+                             gap=min(0.06, 0.9 / max(len(rs), 1)))
             plain_log_ticks(ax)
             ax.set_xlabel("wall time per round (µs, log)")
             ax.set_ylabel("CPU per round (µs, log)")
             ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
             ax.grid(True, which="major", lw=0.3)
+    # The legend lists only what is drawn.
+    drawn = {r["quadrant"] for r in results}
     handles = [Line2D([], [], marker="o", ls="", color=c, label=q)
-               for q, c in QUADRANT_COLOURS.items()]
-    handles.append(Line2D([], [], marker="X", ls="", color="#777", label="peer-bound"))
+               for q, c in QUADRANT_COLOURS.items() if q in drawn]
+    if any(r["peer_bound"] for r in results):
+        handles.append(Line2D([], [], marker="X", ls="", color="#777", label="peer-bound"))
     if any(r["noisy"] for r in results):
         handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none",
                               markeredgecolor="#777", label=NOISY_LABEL))
+    # Legend and caption below the panels, at fixed heights in inches.
+    height = fig.get_figheight()
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
-               bbox_to_anchor=(0.5, 0.03), frameon=False)
+               bbox_to_anchor=(0.5, 0.55 / height), frameon=False)
     fig.suptitle("Wall time vs CPU per round, by quadrant\n"
                  "(one round = every connection completes one request)")
-    return finish(fig, out, "map_2x2", context, notes, bottom=0.03)
+    return finish(fig, out, "map_2x2", context, notes, bottom=0.75 / height)
 
 
 def plot_latency(results, spectra, context, notes, out):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     # In the order of the results (the registry's), not the file's (sorted).
     items = [(r, spectra[r["base"]]) for r in results
@@ -499,7 +564,11 @@ def plot_latency(results, spectra, context, notes, out):
     lats, conns = panels([r for r, _ in items])
     mt = len({r["transport"] for r, _ in items}) > 1
     ms = len({r["size"] for r, _ in items}) > 1
-    styles = model_styles(list(dict.fromkeys(r["model"] for r, _ in items)))
+    quadrant_of = {r["model"]: r["quadrant"] for r, _ in items}
+    order = by_quadrant(list(dict.fromkeys(r["model"] for r, _ in items)), quadrant_of)
+    styles = model_styles(order, quadrant_of)
+    # Drawn (and so listed in the legend) quadrant by quadrant.
+    items.sort(key=lambda it: order.index(it[0]["model"]))
     fig, axes = plt.subplots(len(lats), len(conns), squeeze=False,
                              figsize=(max(6, 5 * len(conns)), 4 * len(lats) + 0.8))
     max_x = 1e5  # up to the 99.999th percentile
@@ -515,15 +584,18 @@ def plot_latency(results, spectra, context, notes, out):
                     xs.append(1 / (1 - p))
                     ys.append(max(float(point["us"]), 1e-3))
                 colour, ls = styles[r["model"]]
-                label = variant(r, mt, ms) + (" (noisy)" if r["noisy"] else "")
+                # One legend entry per model: a model noisy in one panel only
+                # would otherwise be listed twice (the caption counts noisy points).
+                label = variant(r, mt, ms)
                 ax.step(xs, ys, where="post", lw=1.2, label=label, color=colour, ls=ls)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ticks = [1, 2, 10, 100, 1000, 1e4, 1e5]
-            plain_log_ticks(ax)
+            # 50% (x = 2) is left out: beside 0% its label runs into it.
+            ticks = [1, 10, 100, 1000, 1e4, 1e5]
+            plain_log_ticks(ax, "y")
             ax.set_xticks(ticks)
-            ax.set_xticklabels(["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"],
-                               fontsize=8)
+            ax.set_xticklabels(["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"], fontsize=8)
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlim(1, max_x)
             ax.set_xlabel("percentile")
             ax.set_ylabel("latency (µs, log)")
@@ -543,8 +615,9 @@ def plot_scaling(results, context, notes, out):
     ms = len({r["size"] for r in results}) > 1
     fig, axes = plt.subplots(2, len(lats), squeeze=False,
                              figsize=(max(6, 5.5 * len(lats)), 8.3))
-    keys = list(dict.fromkeys(variant(r, mt, ms) for r in results))
-    styles = model_styles(keys)
+    quadrant_of = {variant(r, mt, ms): r["quadrant"] for r in results}
+    keys = by_quadrant(list(dict.fromkeys(variant(r, mt, ms) for r in results)), quadrant_of)
+    styles = model_styles(keys, quadrant_of)
     for j, lat in enumerate(lats):
         for row, (key, ylabel) in enumerate((("items_per_second", "requests/s (log)"),
                                              ("cpu_us_per_req", "CPU per request (µs, log)"))):
@@ -608,6 +681,93 @@ def check_spectra(path, spectra):
                                  "non-negative number")
 
 
+def is_run_file(path):
+    doc = load_json(path, "input file")
+    return (isinstance(doc, dict) and isinstance(doc.get("scenario"), dict)
+            and "items_per_second" in doc and "wall_s" in doc)
+
+
+LATENCY_UNITS_US = {"ns": 1e-3, "us": 1.0, "µs": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def latency_us(text):
+    """'0', '500us', '1ms' (the run JSON's scenario.latency) -> µs; a
+    distribution ('exp:1ms') by the first figure in it."""
+    import re
+
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)?", str(text))
+    if not m:
+        return 0
+    return int(round(float(m.group(1)) * LATENCY_UNITS_US.get(m.group(2) or "us", 1.0)))
+
+
+def load_run_files(paths):
+    """`iomodels run --json` results as results like load_benchmarks' (one per
+    scenario; several files of one scenario are its repetitions: median, min-max
+    and noisy as for bench). Returns (results, {}, environment)."""
+    groups = {}
+    order = []
+    context = {}
+    for path in paths:
+        doc = load_json(path, "run file")
+        sc = doc["scenario"]
+        try:
+            conns = int(sc["connections"])
+            size = int(sc["size"])
+            model = str(sc["model"])
+            transport = str(sc["transport"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{path}: scenario without model, transport, connections and size")
+        lat = latency_us(sc.get("latency", 0))
+        base = f"{model}/{transport}/conns:{conns}/size:{size}/lat_us:{lat}"
+        requests = doc.get("requests")
+        if not finite_number(requests) or requests <= 0 or conns <= 0:
+            raise InputError(f"{path}: no requests counted")
+        for key in ("wall_s", "cpu_user_s", "cpu_sys_s", "items_per_second", "cpu_util",
+                    "cpu_us_per_req"):
+            if not finite_number(doc.get(key)):
+                raise InputError(f"{path}: {key} is not a finite number "
+                                 f"({json.dumps(doc.get(key))})")
+        rounds = requests / conns
+        lat_us = doc.get("latency_us") if isinstance(doc.get("latency_us"), dict) else {}
+        one = {"real_us": doc["wall_s"] * 1e6 / rounds,
+               "cpu_us": (doc["cpu_user_s"] + doc["cpu_sys_s"]) * 1e6 / rounds,
+               "items_per_second": doc["items_per_second"], "cpu_util": doc["cpu_util"],
+               "cpu_us_per_req": doc["cpu_us_per_req"],
+               "cpu_user_us_per_req": doc["cpu_user_s"] * 1e6 / requests,
+               "cpu_sys_us_per_req": doc["cpu_sys_s"] * 1e6 / requests,
+               "p50_us": float(lat_us.get("p50", float("nan")) or float("nan")),
+               "p99_us": float(lat_us.get("p99", float("nan")) or float("nan"))}
+        if base not in groups:
+            order.append(base)
+            groups[base] = {"info": {"model": model, "transport": transport, "conns": conns,
+                                     "size": size, "lat_us": lat, "base": base},
+                            "quadrant": str(doc.get("quadrant", "?")),
+                            "peer_bound": bool((doc.get("peer") or {}).get("peer_bound")),
+                            "runs": []}
+        groups[base]["runs"].append(one)
+        if not context and isinstance(doc.get("environment"), dict):
+            context = dict(doc["environment"])
+    results = []
+    for base in order:
+        g = groups[base]
+        r = dict(g["info"])
+        runs = g["runs"]
+        for key in runs[0]:
+            vals = sorted(v[key] for v in runs)
+            m = len(vals) // 2
+            r[key] = vals[m] if len(vals) % 2 else (vals[m - 1] + vals[m]) / 2
+        r["quadrant"] = g["quadrant"]
+        r["peer_bound"] = g["peer_bound"]
+        r["reps"] = len(runs) if len(runs) > 1 else 0
+        r["range"] = ({k: (min(v[k] for v in runs), max(v[k] for v in runs))
+                       for k in RANGE_FIGURES} if len(runs) > 1 else {})
+        r["noisy"] = len(runs) > 1 and any(
+            coefficient_of_variation([v[k] for v in runs]) > NOISY_CV for k in NOISY_FIGURES)
+        results.append(r)
+    return results, {}, context
+
+
 def is_chain_file(path):
     doc = load_json(path, "input file")
     return isinstance(doc, dict) and "timeline" in doc and doc.get("mode") in ("sync", "queue")
@@ -633,8 +793,10 @@ def plot_chain_files(paths, out):
 def main(argv):
     ap = argparse.ArgumentParser(description="Plot iomodels bench results (PNG and SVG).")
     ap.add_argument("inputs", nargs="+",
-                    help="Google Benchmark JSON from iomodels bench (or `iomodels chain --json` "
-                         "files: their timelines one above the other, in OUT/chain.png)")
+                    help="Google Benchmark JSON from iomodels bench; or `iomodels run --json` "
+                         "results (the map, CPU waste and scaling plots; several files of one "
+                         "scenario are its repetitions); or `iomodels chain --json` files (their "
+                         "timelines one above the other, in OUT/chain.png)")
     ap.add_argument("--spectra", help="the --latency-out file of iomodels bench")
     ap.add_argument("--out", required=True, help="directory for the plots")
     args = ap.parse_args(argv)
@@ -651,7 +813,17 @@ def main(argv):
         return plot_chain_files(args.inputs, args.out)
 
     try:
-        results, errored, context = load_benchmarks(args.inputs)
+        runs = [is_run_file(p) for p in args.inputs]
+    except InputError as e:
+        fail(str(e))
+    if any(runs) and not all(runs):
+        fail("give either `iomodels run --json` files or bench files, not both")
+
+    try:
+        if all(runs):
+            results, errored, context = load_run_files(args.inputs)
+        else:
+            results, errored, context = load_benchmarks(args.inputs)
         spectra = None
         if args.spectra:
             doc = load_json(args.spectra, "spectra file")

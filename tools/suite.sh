@@ -31,11 +31,13 @@ if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
   iomodels=build/release/iomodels
   plot=(/usr/bin/python3 tools/plot.py)
   plot_sweep=(/usr/bin/python3 tools/plot_sweep.py)
+  report=(/usr/bin/python3 tools/report.py)
 else
   source_tree=0
   iomodels="$here/iomodels"
   plot=("$here/iomodels-plot")
   plot_sweep=("$here/iomodels-plot-sweep")
+  report=("$here/iomodels-report")
 fi
 
 # Before the caller's arguments: Google Benchmark takes the last value of a flag.
@@ -93,6 +95,8 @@ if ((${#args[@]} == 0)); then
     --duration 500ms --json "$tmp/sweep-client.json" | tee "$tmp/sweep-client.txt"
   "${plot_sweep[@]}" "$tmp/sweep-client.json" -o "$tmp/sweep-client.png"
 fi
+# One self-contained page of it all: $dir/report.html.
+"${report[@]}" "$tmp" --out "$tmp/report.html"
 rm -rf "$dir"
 mv "$tmp" "$dir"
 trap - EXIT

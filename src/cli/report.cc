@@ -1,6 +1,7 @@
 // Description: the one-screen summary of a result.
 #include "cli/report.h"
 
+#include <cmath>
 #include <cstdio>
 #include <iterator>
 #include <string>
@@ -31,14 +32,21 @@ std::string bytes_rate_text(double bps) {
   return buf;
 }
 
-// "latency 1ms" (client role), "serving 20000 requests/s, uniform" (server).
+// A whole number with thousands separators: 147436 -> "147,436".
+std::string grouped(double v) {
+  if (!std::isfinite(v)) return "n/a";
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%.0f", std::fabs(v));
+  std::string s = digits;
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return (v < 0 && s != "0" ? "-" : "") + s;
+}
+
+// "latency 1ms" (client role), "serving 20,000 requests/s offered, uniform arrivals".
 std::string role_text(const Scenario& sc) {
   if (sc.workload.role == Role::kClient) return "latency " + sc.workload.latency.text();
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "serving %.0f requests/s offered, %s arrivals",
-                sc.workload.offered_per_s,
-                std::string(arrivals_name(sc.workload.arrivals)).c_str());
-  return buf;
+  return "serving " + grouped(sc.workload.offered_per_s) + " requests/s offered, " +
+         std::string(arrivals_name(sc.workload.arrivals)) + " arrivals";
 }
 
 // The server role's lines: what the load generator offered, saw and verified.
@@ -71,15 +79,15 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
   const ModelInfo* info = find_model(sc.model);
   char buf[2048];
   std::snprintf(buf, sizeof buf,
-                "%s (%s) on %s: %u connection%s, %u B responses, %s, %llu requests each\n"
-                "  wall          %10.3f s      requests/s %12.0f   bytes %12s\n"
+                "%s (%s) on %s: %u connection%s, %u B responses, %s, %s requests each\n"
+                "  wall          %10.3f s      requests/s %12s   bytes %12s\n"
                 "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
                 sc.model.c_str(), info ? std::string(quadrant_name(info->quadrant)).c_str() : "?",
                 std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
                 sc.workload.connections == 1 ? "" : "s", sc.workload.size, role_text(sc).c_str(),
-                static_cast<unsigned long long>(sc.rounds), r.m.wall_s, f.requests_per_s,
-                bytes_rate_text(f.bytes_per_s).c_str(), r.m.cpu_s(), r.m.user_s, r.m.sys_s,
-                f.cpu_util);
+                grouped(static_cast<double>(sc.rounds)).c_str(), r.m.wall_s,
+                grouped(f.requests_per_s).c_str(), bytes_rate_text(f.bytes_per_s).c_str(),
+                r.m.cpu_s(), r.m.user_s, r.m.sys_s, f.cpu_util);
   std::string s = buf;
   // A part of the harness switched off leaves its figures out, not at 0.
   if (f.has_syscalls) {

@@ -1,0 +1,424 @@
+#!/usr/bin/python3
+# Description: writes report.html for an `iomodels bench` results directory
+# (what tools/suite.sh writes): one self-contained HTML file with inline SVG
+# plots (drawn by tools/plot.py), the environment, a sortable table of every
+# point with noisy points marked, the sweep curves when sweep.json is present,
+# and with --previous DIR a comparison of the medians with a Mann-Whitney test.
+#
+# Runs with Debian's python3-matplotlib: /usr/bin/python3 tools/report.py DIR
+"""Write DIR/report.html from an iomodels results directory.
+
+usage: tools/report.py DIR [--previous OLD_DIR] [--out FILE]
+"""
+
+import argparse
+import html
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+try:
+    import plot  # tools/plot.py, or iomodels-plot's module when installed beside it
+except ImportError:  # installed: the module is the renamed iomodels-plot script
+    import importlib.machinery
+    import importlib.util
+
+    _path = os.path.join(os.path.dirname(os.path.realpath(__file__)), "iomodels-plot")
+    _loader = importlib.machinery.SourceFileLoader("plot", _path)
+    _spec = importlib.util.spec_from_loader("plot", _loader)
+    plot = importlib.util.module_from_spec(_spec)
+    _loader.exec_module(plot)
+
+# The figures compared between two results directories, per benchmark.
+COMPARED = ("cpu_us_per_req", "items_per_second", "p99_us")
+# A change is marked significant below this two-sided p-value.
+ALPHA = 0.05
+
+CSS = """
+body{font-family:sans-serif;margin:1.5em auto;max-width:1200px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:0.85em}
+td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
+th{background:#f0f0f0;cursor:pointer;user-select:none}
+td.t,th.t{text-align:left}
+tr.noisy td{background:#fff4e0}
+tr.sig td{background:#fde0e0}
+figure{margin:1em 0}figure svg{max-width:100%;height:auto}
+.note{color:#555;font-size:0.9em}
+"""
+
+# Sorts a table by the clicked column: numbers as numbers (data-v), text as text.
+JS = """
+document.querySelectorAll('table.sortable th').forEach(function(th, i) {
+  th.addEventListener('click', function() {
+    var tb = th.closest('table').tBodies[0];
+    var rows = Array.prototype.slice.call(tb.rows);
+    var up = th.dataset.dir !== 'up'; th.dataset.dir = up ? 'up' : 'down';
+    rows.sort(function(a, b) {
+      var x = a.cells[i].dataset.v, y = b.cells[i].dataset.v;
+      var r = (x !== undefined && y !== undefined) ? (parseFloat(x) - parseFloat(y))
+            : a.cells[i].textContent.localeCompare(b.cells[i].textContent);
+      return up ? r : -r;
+    });
+    rows.forEach(function(r) { tb.appendChild(r); });
+  });
+});
+"""
+
+
+def fail(msg):
+    print(f"report.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def esc(s):
+    return html.escape(str(s))
+
+
+def num(v, digits=3):
+    """A plain decimal with thousands separators and `digits` significant digits."""
+    if v is None or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return "–"
+    if v == 0:
+        return "0"
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))
+    return f"{v:,.{decimals}f}"
+
+
+def inline_svg(path):
+    """The SVG of a plot without its XML prologue, for inlining in HTML."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else ""
+
+
+def load_dir(d, what):
+    """(results, errored, context, spectra) of a results directory."""
+    if not os.path.isdir(d):
+        raise plot.InputError(f"{what} {d} is not a directory")
+    bench = os.path.join(d, "bench.json")
+    if not os.path.isfile(bench):
+        raise plot.InputError(f"{what} {d} has no bench.json (not a tools/suite.sh results "
+                              "directory)")
+    results, errored, context = plot.load_benchmarks([bench])
+    if not results:
+        raise plot.InputError(f"{bench}: every benchmark was skipped or failed")
+    spectra = None
+    sp = os.path.join(d, "spectra.json")
+    if os.path.isfile(sp):
+        doc = plot.load_json(sp, "spectra file")
+        if not isinstance(doc, dict) or not isinstance(doc.get("spectra"), dict):
+            raise plot.InputError(f"{sp} is not an iomodels --latency-out file")
+        spectra = doc["spectra"]
+        plot.check_spectra(sp, spectra)
+    return results, errored, context, spectra
+
+
+def repetition_values(path):
+    """base name -> figure -> list of per-repetition values, from a bench JSON."""
+    doc = plot.load_json(path, "benchmark file")
+    out = {}
+    for b in doc.get("benchmarks", []):
+        if not isinstance(b, dict) or b.get("run_type") == "aggregate" or b.get(
+                "error_occurred"):
+            continue
+        info = plot.parse_name(b.get("run_name", b.get("name", "")))
+        if info is None:
+            continue
+        figs = out.setdefault(info["base"], {})
+        for k in COMPARED:
+            if plot.finite_number(b.get(k)):
+                figs.setdefault(k, []).append(float(b[k]))
+    return out
+
+
+def mann_whitney_p(a, b):
+    """Two-sided p-value of the Mann-Whitney U test, computed as `iomodels
+    compare` does (src/compare/stats.cc): the normal approximation with tie
+    correction and continuity correction."""
+    n1, n2 = len(a), len(b)
+    if n1 == 0 or n2 == 0:
+        return float("nan")
+    pooled = sorted([(v, 0) for v in a] + [(v, 1) for v in b])
+    ranks = [0.0] * len(pooled)
+    i = 0
+    while i < len(pooled):
+        j = i
+        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2 + 1
+        i = j + 1
+    r1 = sum(r for r, (_, g) in zip(ranks, pooled) if g == 0)
+    u1 = r1 - n1 * (n1 + 1) / 2
+    mean_u = n1 * n2 / 2
+    n = n1 + n2
+    ties = {}
+    for v, _ in pooled:
+        ties[v] = ties.get(v, 0) + 1
+    t = sum(c ** 3 - c for c in ties.values())
+    var = n1 * n2 / 12 * ((n + 1) - t / (n * (n - 1)))
+    if var <= 0:
+        return 1.0
+    z = max(0.0, abs(u1 - mean_u) - 0.5) / math.sqrt(var)
+    return min(1.0, math.erfc(z / math.sqrt(2)))
+
+
+def median(vals):
+    s = sorted(vals)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+def comparison_rows(old_path, new_path):
+    old, new = repetition_values(old_path), repetition_values(new_path)
+    rows = []
+    for base in new:
+        if base not in old:
+            continue
+        for k in COMPARED:
+            a, b = old[base].get(k, []), new[base].get(k, [])
+            if not a or not b:
+                continue
+            mo, mn = median(a), median(b)
+            change = (mn - mo) / mo if mo else float("nan")
+            rows.append((base, k, mo, mn, change, mann_whitney_p(a, b), len(a), len(b)))
+    return rows
+
+
+def td(v, text=None, cls=""):
+    c = f' class="{cls}"' if cls else ""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return f'<td{c} data-v="{v!r}">{esc(text if text is not None else num(v))}</td>'
+    return f'<td{c}>{esc(text if text is not None else v)}</td>'
+
+
+def th(name, text_col=False):
+    return f'<th class="t">{esc(name)}</th>' if text_col else f"<th>{esc(name)}</th>"
+
+
+def points_table(results):
+    cols = [("model", True), ("quadrant", True), ("transport", True), ("conns", False),
+            ("size", False), ("lat_us", False), ("req/s", False), ("cpu µs/req", False),
+            ("cpu_util", False), ("p50 µs", False), ("p99 µs", False), ("reps", False),
+            ("noisy", True)]
+    out = ['<table class="sortable" id="points"><thead><tr>']
+    out += [th(c, t) for c, t in cols]
+    out.append("</tr></thead><tbody>")
+    for r in results:
+        cls = ' class="noisy"' if r["noisy"] else ""
+        out.append(f"<tr{cls}>")
+        out.append(td(r.get("model", "?"), cls="t"))
+        out.append(td(r.get("quadrant", "?"), cls="t"))
+        out.append(td(r.get("transport", "?"), cls="t"))
+        for k in ("conns", "size", "lat_us"):
+            v = r.get(k)
+            out.append(td(v, f"{v:,}" if isinstance(v, int) else None))
+        out.append(td(r["items_per_second"]))
+        out.append(td(r["cpu_us_per_req"]))
+        out.append(td(r["cpu_util"], f"{r['cpu_util']:.1%}"
+                      if plot.finite_number(r["cpu_util"]) else None))
+        out.append(td(r["p50_us"]))
+        out.append(td(r["p99_us"]))
+        out.append(td(r.get("reps", 0), str(r.get("reps", 0))))
+        out.append(td("noisy" if r["noisy"] else "", cls="t"))
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def compare_table(rows):
+    cols = [("benchmark", True), ("figure", True), ("old median", False),
+            ("new median", False), ("change", False), ("p-value", False), ("n old/new", True)]
+    out = ['<table class="sortable" id="compare"><thead><tr>']
+    out += [th(c, t) for c, t in cols]
+    out.append("</tr></thead><tbody>")
+    for base, k, mo, mn, change, p, na, nb in rows:
+        sig = plot.finite_number(p) and p < ALPHA
+        out.append('<tr class="sig">' if sig else "<tr>")
+        out.append(td(base, cls="t"))
+        out.append(td(k, cls="t"))
+        out.append(td(mo))
+        out.append(td(mn))
+        out.append(td(change, f"{change:+.1%}" if plot.finite_number(change) else None))
+        out.append(td(p, f"{p:.3f}" if plot.finite_number(p) else None))
+        out.append(td(f"{na}/{nb}", cls="t"))
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def environment_table(context):
+    keys = ("date", "hostname", "host_name", "kernel", "cpu", "cores", "num_cpus",
+            "mhz_per_cpu", "cpu_scaling_enabled", "mitigations", "io_uring",
+            "iomodels_version", "library_build_type", "load_avg", "noisy_cv", "pattern",
+            "peer_loop", "requests_per_iteration")
+    out = ['<table id="environment"><tbody>']
+    for k in keys:
+        if k in context:
+            v = context[k]
+            if isinstance(v, list):
+                v = ", ".join(num(x) if isinstance(x, float) else str(x) for x in v)
+            out.append(f'<tr><th class="t">{esc(k)}</th><td class="t">{esc(v)}</td></tr>')
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def load_sweep(path):
+    doc = plot.load_json(path, "sweep file")
+    pts = doc.get("points") if isinstance(doc, dict) else None
+    if not isinstance(pts, list):
+        raise plot.InputError(f"{path} has no 'points' list")
+    out = []
+    for p in pts:
+        if not isinstance(p, dict) or not isinstance(p.get("model"), str):
+            raise plot.InputError(f"{path}: a sweep point without a model")
+        for k in ("offered_per_s", "achieved_per_s"):
+            if not plot.finite_number(p.get(k)):
+                raise plot.InputError(f"{path}: a sweep point's {k} is not a finite number")
+        out.append(p)
+    return out
+
+
+def plot_sweep(points, out):
+    """Achieved rate, CPU use and p99 latency against the offered rate."""
+    import matplotlib.pyplot as plt
+
+    models = sorted({p["model"] for p in points})
+    keys = [k for k in ("achieved_per_s", "cpu_util", "p99_us")
+            if any(plot.finite_number(p.get(k)) for p in points)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
+    titles = {"achieved_per_s": "achieved requests/s", "cpu_util": "CPU use",
+              "p99_us": "p99 latency (µs)"}
+    for ax, k in zip(axes[0], keys):
+        for m in models:
+            ps = sorted((p for p in points if p["model"] == m and plot.finite_number(p.get(k))),
+                        key=lambda p: p["offered_per_s"])
+            if ps:
+                ax.plot([p["offered_per_s"] for p in ps], [p[k] for p in ps], marker="o",
+                        label=m)
+        ax.set_xscale("log")
+        if k != "cpu_util":
+            ax.set_yscale("log")
+        ax.set_xlabel("offered requests/s")
+        ax.set_title(titles[k])
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(out, "sweep.svg")
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(
+        description="Write one self-contained report.html (inline SVG plots, tables; no "
+                    "network) for a results directory of tools/suite.sh: bench.json, "
+                    "spectra.json, optional sweep.json and file/.",
+        epilog="example: tools/report.py results/reference --previous results/old "
+               "--out /tmp/report.html")
+    ap.add_argument("dir", help="results directory (bench.json, spectra.json, ...)")
+    ap.add_argument("--previous", metavar="DIR",
+                    help="an earlier results directory: adds a table of old/new medians, the "
+                         "change and the Mann-Whitney p-value per benchmark and figure")
+    ap.add_argument("--out", help="the HTML file to write (default DIR/report.html)")
+    args = ap.parse_args(argv)
+    out_path = args.out or os.path.join(args.dir, "report.html")
+
+    try:
+        results, errored, context, spectra = load_dir(args.dir, "results directory")
+        file_dir = os.path.join(args.dir, "file")
+        file_part = None
+        if os.path.isfile(os.path.join(file_dir, "bench.json")):
+            file_part = load_dir(file_dir, "results directory")
+        sweep = None
+        sweep_path = os.path.join(args.dir, "sweep.json")
+        if os.path.isfile(sweep_path):
+            sweep = load_sweep(sweep_path)
+        rows = None
+        if args.previous:
+            load_dir(args.previous, "--previous")
+            rows = comparison_rows(os.path.join(args.previous, "bench.json"),
+                                   os.path.join(args.dir, "bench.json"))
+    except plot.InputError as e:
+        fail(str(e))
+    out_parent = os.path.dirname(os.path.abspath(out_path))
+    if not os.path.isdir(out_parent):
+        fail(f"--out: directory {out_parent} does not exist")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    parts = []
+
+    def plots_of(results, errored, context, spectra):
+        notes = sorted(errored.items())
+        plot.FILE_ONLY = all(r.get("transport") == "file" for r in results)
+        plot.SPREAD_NOTE = plot.spread_note(results, plot.NOISY_LABEL)
+        figs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            plot.plot_map(results, context, notes, tmp)
+            plot.plot_cpu_waste(results, context, notes, tmp)
+            if spectra is not None:
+                plot.plot_latency(results, spectra, context, notes, tmp)
+            plot.plot_scaling(results, context, notes, tmp)
+            for name, title in (("map_2x2", "The 2×2 map: wall time against CPU"),
+                                ("cpu_waste", "CPU wasted per request"),
+                                ("latency", "Latency spectra"),
+                                ("scaling", "Scaling with connections")):
+                p = os.path.join(tmp, name + ".svg")
+                if os.path.isfile(p):
+                    figs.append(f'<figure id="{name}"><figcaption><b>{esc(title)}</b>'
+                                f"</figcaption>{inline_svg(p)}</figure>")
+        return "\n".join(figs)
+
+    parts.append("<h2>Environment</h2>" + environment_table(context))
+    parts.append("<h2>Socket transports</h2>" + plots_of(results, errored, context, spectra))
+    if file_part:
+        parts.append("<h2>File transport</h2>" + plots_of(*file_part))
+    if sweep:
+        with tempfile.TemporaryDirectory() as tmp:
+            parts.append('<h2>Sweep: offered against achieved rate</h2><figure id="sweep">'
+                         + inline_svg(plot_sweep(sweep, tmp)) + "</figure>")
+    if rows is not None:
+        parts.append(f"<h2>Comparison with {esc(args.previous)}</h2>"
+                     f'<p class="note">Medians over the repetitions; p-value of a two-sided '
+                     f"Mann–Whitney U test on the repetitions; rows with p &lt; {ALPHA} are "
+                     f"shaded (computed as <code>iomodels compare</code> does).</p>"
+                     + compare_table(rows))
+    all_results = results + (file_part[0] if file_part else [])
+    noisy = sum(1 for r in all_results if r["noisy"])
+    parts.append(f"<h2>Every point</h2><p class=\"note\">{len(all_results)} points, "
+                 f"{noisy} noisy (shaded; CV of CPU per request or throughput over the "
+                 f"repetitions above {plot.NOISY_LABEL.split('> ')[-1].rstrip(')')}). "
+                 f"Click a column to sort.</p>" + points_table(all_results))
+    if errored:
+        parts.append(f'<p class="note">Left out (error or not applicable): '
+                     f"{len(errored)} benchmarks, listed in notes.txt.</p>")
+
+    title = f"iomodels results: {os.path.basename(os.path.abspath(args.dir))}"
+    doc = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+           f"<h1>{esc(title)}</h1>\n" + "\n".join(parts)
+           + f"\n<script>{JS}</script></body></html>\n")
+    # Drawn SVG may reference nothing outside; drop any xlink to be certain.
+    doc = re.sub(r'xlink:href="http[^"]*"', "", doc)
+    tmp_path = out_path + ".partial"
+    try:
+        with open(tmp_path, "w", encoding="utf-8") as f:
+            f.write(doc)
+        os.replace(tmp_path, out_path)
+    except OSError as e:
+        fail(f"cannot write {out_path}: {e.strerror}")
+    print(out_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
