@@ -130,6 +130,15 @@ def draw(doc, out, title):
     plt.close(fig)
 
 
+def title_of(doc):
+    sc = doc.get("scenario", {})
+    role = doc.get("role", "?")
+    what = (f"{sc.get('arrivals', '')} arrivals" if role == "server"
+            else f"latency {sc.get('latency', '?')}")
+    return (f"iomodels sweep, {role} role: {sc.get('connections', '?')} "
+            f"{sc.get('transport', '?')} connections x {sc.get('size', '?')} B, {what}")
+
+
 def main():
     ap = argparse.ArgumentParser(description="Draw `iomodels sweep --json` results.")
     ap.add_argument("json", help="a sweep's JSON")
@@ -139,13 +148,7 @@ def main():
     if not args.out.endswith(".png"):
         fail(f"--out: '{args.out}' does not end in .png")
     doc = load(args.json)
-    sc = doc.get("scenario", {})
-    role = doc.get("role", "?")
-    what = (f"{sc.get('arrivals', '')} arrivals" if role == "server"
-            else f"latency {sc.get('latency', '?')}")
-    title = (f"iomodels sweep, {role} role: {sc.get('connections', '?')} "
-             f"{sc.get('transport', '?')} connections x {sc.get('size', '?')} B, {what}")
-    draw(doc, args.out, title)
+    draw(doc, args.out, title_of(doc))
     print(f"plot_sweep.py: wrote {args.out}", file=sys.stderr)
 
 

@@ -2,7 +2,8 @@
 # Description: writes report.html for an `iomodels bench` results directory
 # (what tools/suite.sh writes): one self-contained HTML file with inline SVG
 # plots (drawn by tools/plot.py), the environment, a sortable table of every
-# point with noisy points marked, the sweep curves when sweep.json is present,
+# point with noisy points marked, the sweeps when sweep.json or sweep-client.json
+# are present (drawn by tools/plot_sweep.py),
 # and with --previous DIR a comparison of the medians with a Mann-Whitney test.
 #
 # Runs with Debian's python3-matplotlib: /usr/bin/python3 tools/report.py DIR
@@ -32,6 +33,26 @@ except ImportError:  # installed: the module is the renamed iomodels-plot script
     _spec = importlib.util.spec_from_loader("plot", _loader)
     plot = importlib.util.module_from_spec(_spec)
     _loader.exec_module(plot)
+
+
+def _sibling(module, installed):
+    """A tool beside this script: tools/<module>.py, or the installed,
+    renamed script."""
+    import importlib.machinery
+    import importlib.util
+
+    here = os.path.dirname(os.path.realpath(__file__))
+    for path in (os.path.join(here, module + ".py"), os.path.join(here, installed)):
+        if os.path.exists(path):
+            loader = importlib.machinery.SourceFileLoader(module, path)
+            spec = importlib.util.spec_from_loader(module, loader)
+            mod = importlib.util.module_from_spec(spec)
+            loader.exec_module(mod)
+            return mod
+    raise ImportError(f"neither {module}.py nor {installed} beside {__file__}")
+
+
+plot_sweep = _sibling("plot_sweep", "iomodels-plot-sweep")
 
 # The figures compared between two results directories, per benchmark.
 COMPARED = ("cpu_us_per_req", "items_per_second", "p99_us")
@@ -269,51 +290,23 @@ def environment_table(context):
     return "\n".join(out)
 
 
-def load_sweep(path):
-    doc = plot.load_json(path, "sweep file")
-    pts = doc.get("points") if isinstance(doc, dict) else None
-    if not isinstance(pts, list):
-        raise plot.InputError(f"{path} has no 'points' list")
-    out = []
-    for p in pts:
-        if not isinstance(p, dict) or not isinstance(p.get("model"), str):
-            raise plot.InputError(f"{path}: a sweep point without a model")
-        for k in ("offered_per_s", "achieved_per_s"):
-            if not plot.finite_number(p.get(k)):
-                raise plot.InputError(f"{path}: a sweep point's {k} is not a finite number")
-        out.append(p)
-    return out
+# The sweeps suite.sh writes, in the order the report shows them.
+SWEEPS = (("sweep.json", "Sweep, server role: the peer offers the load, the model answers"),
+          ("sweep-client.json", "Sweep, client role: the model asks a slow device at the load"))
 
 
-def plot_sweep(points, out):
-    """Achieved rate, CPU use and p99 latency against the offered rate."""
-    import matplotlib.pyplot as plt
+def load_sweeps(d):
+    """[(heading, doc)] for each sweep present in d; bad input exits 2."""
+    return [(heading, plot_sweep.load(os.path.join(d, name)))
+            for name, heading in SWEEPS if os.path.isfile(os.path.join(d, name))]
 
-    models = sorted({p["model"] for p in points})
-    keys = [k for k in ("achieved_per_s", "cpu_util", "p99_us")
-            if any(plot.finite_number(p.get(k)) for p in points)]
-    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
-    titles = {"achieved_per_s": "achieved requests/s", "cpu_util": "CPU use",
-              "p99_us": "p99 latency (µs)"}
-    for ax, k in zip(axes[0], keys):
-        for m in models:
-            ps = sorted((p for p in points if p["model"] == m and plot.finite_number(p.get(k))),
-                        key=lambda p: p["offered_per_s"])
-            if ps:
-                ax.plot([p["offered_per_s"] for p in ps], [p[k] for p in ps], marker="o",
-                        label=m)
-        ax.set_xscale("log")
-        if k != "cpu_util":
-            ax.set_yscale("log")
-        ax.set_xlabel("offered requests/s")
-        ax.set_title(titles[k])
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(out, "sweep.svg")
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+
+def sweep_svg(doc, tmp):
+    """The sweep's two plots (plot_sweep.py: latency against achieved load,
+    CPU against offered load), as an SVG file in tmp."""
+    out = os.path.join(tmp, "sweep.png")
+    plot_sweep.draw(doc, out, plot_sweep.title_of(doc))
+    return os.path.join(tmp, "sweep.svg")
 
 
 def main(argv):
@@ -337,10 +330,7 @@ def main(argv):
         file_part = None
         if os.path.isfile(os.path.join(file_dir, "bench.json")):
             file_part = load_dir(file_dir, "results directory")
-        sweep = None
-        sweep_path = os.path.join(args.dir, "sweep.json")
-        if os.path.isfile(sweep_path):
-            sweep = load_sweep(sweep_path)
+        sweeps = load_sweeps(args.dir)
         rows = None
         if args.previous:
             load_dir(args.previous, "--previous")
@@ -382,10 +372,10 @@ def main(argv):
     parts.append("<h2>Socket transports</h2>" + plots_of(results, errored, context, spectra))
     if file_part:
         parts.append("<h2>File transport</h2>" + plots_of(*file_part))
-    if sweep:
+    for i, (heading, doc) in enumerate(sweeps):
         with tempfile.TemporaryDirectory() as tmp:
-            parts.append('<h2>Sweep: offered against achieved rate</h2><figure id="sweep">'
-                         + inline_svg(plot_sweep(sweep, tmp)) + "</figure>")
+            parts.append(f'<h2>{esc(heading)}</h2><figure id="sweep{i}">'
+                         + inline_svg(sweep_svg(doc, tmp)) + "</figure>")
     if rows is not None:
         parts.append(f"<h2>Comparison with {esc(args.previous)}</h2>"
                      f'<p class="note">Medians over the repetitions; p-value of a two-sided '
