@@ -291,6 +291,7 @@ int run_sweep() {
   // and later passes go no further.
   std::vector<std::vector<Point>> points(models.size());
   std::vector<size_t> limit(models.size(), rates.size());
+  std::vector<std::string> stop_why(models.size());
   int failed = 0;
   for (uint64_t rep = 0; rep < reps; ++rep) {
     if (reps > 1)
@@ -341,7 +342,11 @@ int run_sweep() {
         summarise(&p, base_p99);
         if (rep == 0) {
           if (reps == 1) print_point(human, p);
-          if (!p.holds && (autorate || p.on_schedule < kOnSchedule)) limit[mi] = k + 1;
+          if (!p.holds && (autorate || p.on_schedule < kOnSchedule)) {
+            limit[mi] = k + 1;
+            stop_why[mi] = "stopped at " + rate_text(rates[k]) + "/s, where the first pass " +
+                           p.why.substr(0, p.why.find(':'));
+          }
         }
       }
     }
@@ -381,7 +386,9 @@ int run_sweep() {
       knee = p.offered;
     }
     if (!any) continue;
-    if (!broke) why = "held at every load tried";
+    if (!broke)
+      why = stop_why[mi].empty() ? "held at every load tried"
+                                 : stop_why[mi] + "; the medians of all passes held";
     std::fprintf(human, "  %-16s %s  (%s)\n", m.c_str(),
                  knee ? (rate_text(*knee) + "/s").c_str() : "below the lowest load", why.c_str());
     knees[m] = {{"offered_per_s", knee ? nlohmann::json(*knee) : nlohmann::json(nullptr)},
