@@ -213,7 +213,7 @@ void check_default_file(const Matrix& mx) {
 void check_no_leaks(const Matrix& mx, Transport t) {
   if (!check_verified(mx, mx.scenario(t, 16, 512, "0", 3))) return;
   const int fds = test::open_fds();
-  const int threads = test::threads_settled(test::threads());
+  const int threads = test::threads_quiet();
   for (int k = 0; k < 2; ++k) {
     std::unique_ptr<Session> session;
     const Status s = Session::open(mx.scenario(t, 32, 4096, "0", 10), &session);

@@ -480,7 +480,7 @@ TEST_CASE("destroying a Workload leaks no descriptor, thread or zombie", "[peer]
   for (Transport t : all_transports()) {
     DYNAMIC_SECTION(transport_name(t)) {
       const int fds = test::open_fds();
-      const int threads = test::threads();
+      const int threads = test::threads_quiet();
       pid_t peer = -1;
       {
         auto w = make_workload(t, 16, 1000, "0");
@@ -494,7 +494,7 @@ TEST_CASE("destroying a Workload leaks no descriptor, thread or zombie", "[peer]
         w->disarm_watchdog();
       }
       CHECK(test::open_fds() == fds);
-      CHECK(test::threads() == threads);
+      CHECK(test::threads_settled(threads) == threads);
       errno = 0;
       CHECK(::waitpid(peer, nullptr, WNOHANG) == -1);
       CHECK(errno == ECHILD);  // reaped, not a zombie

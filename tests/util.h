@@ -152,13 +152,28 @@ inline int open_fds() { return count_entries("/proc/self/fd"); }
 inline int threads() { return count_entries("/proc/self/task"); }
 
 // The kernel ends io_uring's SQPOLL and io-wq threads asynchronously after the
-// ring is closed: gives /proc/self/task up to 2 s to reach `want`, and
-// returns the count it settled at.
+// ring is closed, and a joined thread's /proc/self/task entry can outlive
+// pthread_join by a moment: gives /proc/self/task up to 2 s to reach `want`,
+// and returns the count it settled at.
 inline int threads_settled(int want) {
   int n = threads();
   for (int i = 0; i < 200 && n != want; ++i) {
     ::usleep(10'000);
     n = threads();
+  }
+  return n;
+}
+
+// The thread count once it has stayed the same for 100 ms (at most 2 s): a
+// baseline taken while an earlier run's threads are still exiting would make
+// a later, correct count look like a loss.
+inline int threads_quiet() {
+  int n = threads();
+  for (int i = 0, same = 0; i < 200 && same < 10; ++i) {
+    ::usleep(10'000);
+    const int m = threads();
+    same = m == n ? same + 1 : 0;
+    n = m;
   }
   return n;
 }
