@@ -6,6 +6,7 @@
 #include "frontend/frontend.h"
 #include "frontend/output.h"
 #include "measure/trace.h"
+#include "run/exec.h"
 
 namespace iomodels::cli {
 
@@ -18,13 +19,93 @@ struct RunFlags {
   std::string trace;
   std::string trace_events = "100000";
   bool verbose = false;
+  std::string exec;
+  std::string name;
+  std::string count_syscalls = "on";
 } flags;
+CLI::App* run_app = nullptr;
+
+// --exec: what the flags say of the program; every refusal before any work.
+ExecSpec exec_spec(Scenario* sc) {
+  const auto given = [](const char* flag) { return run_app->count(flag) > 0; };
+  if (flags.exec.empty()) {
+    for (const char* f : {"--name", "--count-syscalls"})
+      if (given(f)) throw UsageError(std::string(f) + ": only with --exec");
+    return {};
+  }
+  // A model's own flags, and the harness's switches of its per-request work,
+  // say nothing of a program: refused, not ignored.
+  for (const char* f : {"--model", "--pool-threads", "--poll-interval", "--verify", "--histogram",
+                        "--counters", "--trace-hooks", "--trace", "--pattern"})
+    if (given(f))
+      throw UsageError(std::string(f) +
+                       ": not with --exec (the program is the model: it paces, verifies and "
+                       "times itself; see docs/protocol.md)");
+  if (sc->workload.role != Role::kClient)
+    throw UsageError("--exec: runs the client role only: the program asks, the peer answers");
+  if (!sc->workload.remote.empty())
+    throw UsageError("--exec: needs the local peer (no --peer): it checks every request");
+  if (sc->workload.transport == Transport::kFile)
+    throw UsageError("--exec: the file transport has no peer; use pipe, socketpair or tcp");
+  ExecSpec spec;
+  if (Status s = parse_exec_command(flags.exec, &spec); !s.ok()) throw UsageError(s.message());
+  spec.count_syscalls = flag_on_off("--count-syscalls", flags.count_syscalls);
+  if (given("--name") && flags.name.empty()) throw UsageError("--name: must not be empty");
+  sc->model = flags.name.empty() ? exec_default_name(spec) : flags.name;
+  return spec;
+}
+
+// The program's own lines under the summary: what only --exec measures.
+void print_exec(FILE* out, const ScenarioResult& r) {
+  const ExecRun& x = *r.exec;
+  const ExecPeerStats& p = *r.peer.exec;
+  std::fprintf(out,
+               "  turnaround    p50 %9.1f   p90 %9.1f   p99 %9.1f   max %9.1f us  (the peer's "
+               "clock: response written -> next request)\n",
+               p.turnaround.percentile(0.50) / 1e3, p.turnaround.percentile(0.90) / 1e3,
+               p.turnaround.percentile(0.99) / 1e3, p.turnaround.max() / 1e3);
+  std::fprintf(out,
+               "  program       %s\n"
+               "                its life %.3f s (start-up %.3f s before the first request), CPU "
+               "%.3f s, peak RSS %.1f MiB\n",
+               x.command.c_str(), x.life_s, x.startup_s, x.life_cpu_s, r.m.max_rss_kb / 1024.0);
+  if (!x.counters_why.empty())
+    std::fprintf(out,
+                 "                CPU and context switches over its whole life, start-up "
+                 "included: %s\n",
+                 x.counters_why.c_str());
+  if (!x.syscalls_why.empty())
+    std::fprintf(out, "                syscalls not counted: %s\n", x.syscalls_why.c_str());
+  if (x.reported == 0)
+    std::fprintf(out,
+                 "                latency not reported by the program (IOMODELS_REPORT_FD; "
+                 "the client library reports it)\n");
+  else if (x.reported != r.requests)
+    std::fprintf(out, "                latency reported for %llu of %llu requests\n",
+                 static_cast<unsigned long long>(x.reported),
+                 static_cast<unsigned long long>(r.requests));
+  if (x.leftovers)
+    std::fprintf(out, "                it left processes running in its group: killed\n");
+}
 
 }  // namespace
 
 CLI::App* add_run(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("run", "run one scenario and print what it cost");
+  run_app = sub;
   flags.sc.add_to(sub);
+  sub->add_option("--exec", flags.exec,
+                  "measure a program of yours instead of a model: CMD is started with the "
+                  "connections to the peer and the environment of docs/protocol.md, and "
+                  "measured from outside (CPU of its process tree, syscalls, turnaround)");
+  sub->add_option("--name", flags.name,
+                  "--exec: the program's name in results [default: its script's or its own "
+                  "file name]");
+  sub->add_option("--count-syscalls", flags.count_syscalls,
+                  "--exec: count the program's syscalls with the kernel's raw_syscalls "
+                  "tracepoint (a counter in the kernel: the program is not slowed; needs root "
+                  "or perf_event_paranoid <= -1) | off")
+      ->capture_default_str();
   sub->add_option("--json", flags.json,
                   "also write the result (with the full latency spectrum) here");
   sub->add_option("--trace", flags.trace,
@@ -36,13 +117,16 @@ CLI::App* add_run(CLI::App& app) {
                 "also print the peer's internals: its loop (io_uring or epoll) and how near a "
                 "deadline it busy-waits instead of sleeping");
   sub->footer(
-      "Example: iomodels run --model epoll --transport socketpair --connections 64 "
-      "--latency 1ms --requests 200");
+      "Examples:\n"
+      "  iomodels run --model epoll --transport socketpair --connections 64 --latency 1ms "
+      "--requests 200\n"
+      "  iomodels run --exec \"examples/python/blocking.py\" -c 8 -s 4KiB -l 5ms -r 50");
   return sub;
 }
 
 int run_run() {
-  const Scenario sc = flags.sc.to_scenario();
+  Scenario sc = flags.sc.to_scenario();
+  const ExecSpec spec = exec_spec(&sc);
   const uint64_t max_events = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
   if (!flags.trace.empty() && !sc.run.trace_hooks)
     throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
@@ -61,7 +145,7 @@ int run_run() {
     trace->install();
   }
   ScenarioResult r;
-  const Status st = run_scenario(sc, &r);
+  const Status st = spec.argv.empty() ? run_scenario(sc, &r) : run_exec(sc, spec, &r);
   if (trace) trace->uninstall();
   if (st.not_applicable()) {
     std::fprintf(stderr, "iomodels: not applicable: %s\n", st.message().c_str());
@@ -76,6 +160,7 @@ int run_run() {
     return 1;
   }
   std::fputs(summary_text(sc, r, flags.verbose).c_str(), human);
+  if (r.exec) print_exec(human, r);
   // On stderr, one line each, after the summary they qualify; they do not
   // change the exit code.
   std::fflush(human);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "measure/env.h"
+#include "run/exec.h"
 #include "run/figures.h"
 #include "sys/cpus.h"
 #include "workload/parse.h"
@@ -82,7 +83,10 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
                 "%s (%s) on %s: %u connection%s, %u B responses, %s, %s requests each\n"
                 "  wall          %10.3f s      requests/s %12s   bytes %12s\n"
                 "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
-                sc.model.c_str(), info ? std::string(quadrant_name(info->quadrant)).c_str() : "?",
+                sc.model.c_str(),
+                r.exec ? "a program, --exec"
+                : info ? std::string(quadrant_name(info->quadrant)).c_str()
+                       : "?",
                 std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
                 sc.workload.connections == 1 ? "" : "s", sc.workload.size, role_text(sc).c_str(),
                 grouped(static_cast<double>(sc.rounds)).c_str(), r.m.wall_s,
@@ -90,7 +94,15 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
                 r.m.cpu_s(), r.m.user_s, r.m.sys_s, f.cpu_util);
   std::string s = buf;
   // A part of the harness switched off leaves its figures out, not at 0.
-  if (f.has_syscalls) {
+  if (r.exec) {
+    // A program's EAGAINs are its own business: the kernel's counter sees
+    // every syscall, not what each returned.
+    char calls[32] = "not counted (below)";
+    if (f.has_syscalls) std::snprintf(calls, sizeof calls, "%6.2f", f.syscalls_per_req);
+    std::snprintf(buf, sizeof buf,
+                  "  per request   CPU %8.2f us   syscalls %s   ctx switches %5.2f\n",
+                  f.cpu_us_per_req, calls, f.ctx_per_req);
+  } else if (f.has_syscalls) {
     std::snprintf(buf, sizeof buf,
                   "  per request   CPU %8.2f us   syscalls %6.2f   EAGAIN %6.2f   ctx switches "
                   "%5.2f\n",
@@ -107,6 +119,8 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
                   "  latency (us)  p50 %9.1f   p90 %9.1f   p99 %9.1f   p99.9 %9.1f   max %9.1f\n",
                   f.p50_us, f.p90_us, f.p99_us, f.p999_us, f.max_us);
     s += buf;
+  } else if (r.exec) {
+    s += "  latency       not reported by the program\n";
   } else {
     s += "  latency       not measured (--histogram off)\n";
   }

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "measure/env.h"
+#include "run/exec.h"
 #include "run/session.h"
 #include "sys/cpus.h"
 #include "sys/uring.h"
@@ -213,7 +214,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
   const auto counted = [&](auto v) {
     return f.has_syscalls ? nlohmann::json(v) : nlohmann::json(nullptr);
   };
-  return {
+  nlohmann::json j = {
       {"scenario", scenario_json(sc)},
       {"quadrant", info ? quadrant_name(info->quadrant) : "?"},
       {"environment", environment_json()},
@@ -270,6 +271,35 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
       {"machine_busy_at_start", machine_busy(r.load_at_start, environment().cores)},
       {"warnings", result_warnings(sc, r)},
   };
+  if (r.exec) {
+    // A program measured from outside: no EAGAIN or io_uring_enter count
+    // (the kernel's counter sees every syscall, not what each returned).
+    const ExecRun& x = *r.exec;
+    const ExecPeerStats& p = *r.peer.exec;
+    j["quadrant"] = "program";
+    j["eagain_per_req"] = nullptr;
+    j["uring_enter_per_req"] = nullptr;
+    j["exec"] = {
+        {"command", x.command},
+        {"window", x.counters_why.empty() ? "first request to last response"
+                                          : "the program's whole life (" + x.counters_why + ")"},
+        {"syscalls_not_counted", x.syscalls_why.empty() ? nlohmann::json(nullptr)
+                                                        : nlohmann::json(x.syscalls_why)},
+        {"life_s", x.life_s},
+        {"life_cpu_s", x.life_cpu_s},
+        {"startup_s", x.startup_s},
+        {"latencies_reported", x.reported},
+        {"leftover_processes_killed", x.leftovers},
+        {"turnaround_us",
+         {{"p50", p.turnaround.percentile(0.50) / 1e3},
+          {"p90", p.turnaround.percentile(0.90) / 1e3},
+          {"p99", p.turnaround.percentile(0.99) / 1e3},
+          {"max", p.turnaround.max() / 1e3},
+          {"mean", p.turnaround.mean() / 1e3}}},
+        {"turnaround_spectrum", spectrum_json(p.turnaround)},
+    };
+  }
+  return j;
 }
 
 }  // namespace iomodels

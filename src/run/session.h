@@ -31,6 +31,8 @@ std::string_view pattern_name(Pattern p);
 // Parses "free" or "lockstep"; false for anything else.
 bool parse_pattern(std::string_view text, Pattern* out);
 
+struct ExecRun;  // run/exec.h
+
 struct Scenario {
   std::string model = "epoll";
   WorkloadOptions workload;
@@ -61,6 +63,8 @@ struct ScenarioResult {
   // The 1-minute load average just before the session opened (run_scenario),
   // while nothing of the run was running yet; -1: not measured.
   double load_at_start = -1;
+  // A program run under --exec instead of a model (run/exec.h); null otherwise.
+  std::shared_ptr<const ExecRun> exec;
 };
 
 // A model set up on a live workload, ready for timed rounds. Bench keeps one

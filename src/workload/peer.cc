@@ -57,6 +57,7 @@ struct Slot {
   std::deque<detail::Out> out;
   uint64_t last_due_ns = 0;     // of its latest request: responses leave in request order
   uint64_t last_active_ns = 0;  // its latest byte in or out (idle_timeout_ns)
+  detail::ExecCheck exec;             // a program under `run --exec`: what the peer checks
   uint32_t queued() const { return pending + static_cast<uint32_t>(out.size()); }
 };
 
@@ -183,6 +184,7 @@ class Peer {
     sl.last_due_ns = 0;
     sl.last_active_ns = now_ns();
     sl.hello.reset();
+    sl.exec = {};
     if (control) control_slot_ = s;
     if (!control) ++clients_;
     sys::fcntl_setfl(rfd, O_NONBLOCK, 0);
@@ -316,19 +318,22 @@ class Peer {
           close_slot(s);
           return false;
       }
-      if (rq.conn == kControlConn) {
+      if (rq.conn == kControlConn && (slots_[s].control || !core_.exec_on())) {
         // The reply is tiny and the client waits for it: a full socket here
         // means a broken client, so a failed write just drops it.
-        const detail::PeerStatsWire w = core_.control(rq.id);
-        sys::write(slots_[s].wfd, &w, sizeof w);
+        answer_control(slots_[s], rq.id);
         return true;
+      }
+      Slot& sl = slots_[s];
+      if (core_.exec_on()) {
+        core_.exec_request(&sl.exec, rq, now);
+        if (rq.conn == kControlConn) return true;  // counted; not served
       }
       if (!detail::PeerCore::valid_size(rq.size)) {
         core_.protocol_error();
         close_slot(s);
         return false;
       }
-      Slot& sl = slots_[s];
       const uint64_t due = core_.due(now, &sl.last_due_ns);
       if (due <= now) {
         sl.out.push_back(detail::Out{due, rq.id, rq.conn, rq.size, 0, false});
@@ -339,6 +344,20 @@ class Peer {
       heap_.push(detail::Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
       return true;
     });
+  }
+
+  // The statistics on the control socket: PeerStatsWire, then, when the peer
+  // checks a program run under --exec, ExecStatsWire (taken before the
+  // window's reset).
+  void answer_control(const Slot& sl, uint64_t cmd) {
+    std::unique_ptr<detail::ExecStatsWire> x;
+    if (core_.exec_on()) {
+      x = std::make_unique<detail::ExecStatsWire>();
+      core_.exec_stats(x.get());
+    }
+    const detail::PeerStatsWire w = core_.control(cmd);
+    sys::write(sl.wfd, &w, sizeof w);
+    if (x) sys::write(sl.wfd, x.get(), sizeof *x);
   }
 
   // Writes queued responses until done or the kernel's buffer is full.
@@ -373,6 +392,7 @@ class Peer {
     o.offset += static_cast<uint32_t>(n);
     if (o.offset == o.size) {
       core_.served(o.conn_index);
+      if (core_.exec_on() && o.conn_index != kHelloConn) core_.exec_done(&sl.exec);
       sl.out.pop_front();
       if (sl.throttled && core_.may_resume(sl.queued())) resume_.push_back(s);
       if (sl.out.empty()) close_when_done(s);

@@ -181,6 +181,16 @@ class Hello {
   size_t got_len_ = 0;
 };
 
+// What the peer checks of one connection of a program run under
+// `run --exec` (docs/protocol.md section 2), and when it last finished a
+// response there.
+struct ExecCheck {
+  int64_t index = -1;         // the connection index its first request named
+  uint64_t next_id = 0;       // the id its next request must carry
+  uint64_t last_done_ns = 0;  // its latest response's last byte written; 0: none yet
+  bool in_flight = false;     // a request is being served
+};
+
 // The peer's side of the protocol, whichever loop moves the bytes: due times,
 // and the window of statistics since the last reset.
 class PeerCore {
@@ -211,6 +221,52 @@ class PeerCore {
     if (conn != kHelloConn) ++requests_;
   }
   void protocol_error() { ++protocol_errors_; }
+
+  // --- a program run under `run --exec` (opts.exec_requests != 0) ---
+  bool exec_on() const { return opts_.exec_requests != 0; }
+  // A request arrived at `now` on the connection `c` tracks: checked against
+  // docs/protocol.md section 2, and its turnaround recorded.
+  void exec_request(ExecCheck* c, const Request& rq, uint64_t now) {
+    if (first_request_ns_ == 0) first_request_ns_ = now;
+    if (c->in_flight) ++exec_.early;
+    if (c->last_done_ns != 0) turnaround_.record(now - c->last_done_ns);
+    c->in_flight = true;
+    if (c->index < 0) {
+      if (rq.conn >= opts_.connections || claimed_[rq.conn]) {
+        ++exec_.wrong_conn;
+      } else {
+        claimed_[rq.conn] = true;
+        c->index = rq.conn;
+      }
+    } else if (rq.conn != static_cast<uint64_t>(c->index)) {
+      ++exec_.wrong_conn;
+    }
+    if (rq.size != opts_.size) ++exec_.wrong_size;
+    if (c->next_id >= opts_.exec_requests) {
+      ++exec_.extra;
+    } else if (rq.id != c->next_id) {
+      ++exec_.wrong_id;
+    }
+    c->next_id = c->next_id + 1;
+  }
+  // The response to the connection's latest request is out, all of it.
+  void exec_done(ExecCheck* c) {
+    const uint64_t now = now_ns();
+    c->last_done_ns = now;
+    c->in_flight = false;
+    last_response_ns_ = now;
+    if (c->next_id == opts_.exec_requests) ++exec_.complete_conns;
+  }
+  // The third answer to a control request (wire.h), read before control()
+  // resets the window.
+  void exec_stats(ExecStatsWire* w) const {
+    *w = exec_;
+    w->magic = kExecMagic;
+    w->first_request_ns = first_request_ns_;
+    w->last_response_ns = last_response_ns_;
+    turnaround_.save(&w->turnaround);
+  }
+
   // What the limits turned away, for the statistics and the log.
   uint64_t refused = 0, bad_token = 0, idle_closed = 0, throttled = 0;
   // Whether a connection with `queued` responses owed may be read further.
@@ -250,6 +306,7 @@ class PeerCore {
     window_cpu_ = process_cpu_ns();
     lateness_.reset();
     requests_ = 0;
+    turnaround_.reset();
   }
 
  private:
@@ -262,6 +319,11 @@ class PeerCore {
   uint64_t requests_ = 0;
   uint64_t protocol_errors_ = 0;
   uint64_t window_wall_ = 0, window_cpu_ = 0;
+  // --- exec_on() ---
+  Histogram turnaround_;
+  ExecStatsWire exec_{};  // the counts; the rest is filled by exec_stats()
+  std::vector<bool> claimed_ = std::vector<bool>(exec_on() ? opts_.connections : 0);
+  uint64_t first_request_ns_ = 0, last_response_ns_ = 0;
 };
 
 // Closes, through close(slot), the open client connections with no byte in

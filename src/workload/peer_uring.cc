@@ -81,6 +81,7 @@ struct Slot {
   std::deque<Out> out;
   uint64_t last_due_ns = 0;
   uint64_t last_active_ns = 0;  // its latest byte in or out (idle_timeout_ns)
+  ExecCheck exec;             // a program under `run --exec`: what the peer checks
   std::vector<uint8_t> tx;      // the bytes of the send in flight
   // Bytes received while throttled (the receive's cancel takes a turn to
   // land), parsed when it is read again: never more than the kernel had
@@ -221,6 +222,7 @@ class UringPeer {
     sl.pending = 0;
     sl.last_active_ns = now_ns();
     sl.hello.reset();
+    sl.exec = {};
     if (!control) ++clients_;
     sl.in.clear();
     sl.out.clear();
@@ -390,12 +392,22 @@ class UringPeer {
           close_slot(s);
           return false;
       }
-      if (rq.conn == kControlConn) {
+      if (rq.conn == kControlConn && (sl.control || !core_.exec_on())) {
         // The reply is tiny and the client waits for it: a full socket here
         // means a broken client, so a failed write just drops it.
+        std::unique_ptr<ExecStatsWire> x;
+        if (core_.exec_on()) {  // the third answer (wire.h), before the reset
+          x = std::make_unique<ExecStatsWire>();
+          core_.exec_stats(x.get());
+        }
         const PeerStatsWire w = core_.control(rq.id);
         sys::write(sl.wfd, &w, sizeof w);
+        if (x) sys::write(sl.wfd, x.get(), sizeof *x);
         return true;
+      }
+      if (core_.exec_on()) {
+        core_.exec_request(&sl.exec, rq, now);
+        if (rq.conn == kControlConn) return true;  // counted; not served
       }
       if (!PeerCore::valid_size(rq.size)) {
         core_.protocol_error();
@@ -500,6 +512,7 @@ class UringPeer {
     if (opts_.idle_timeout_ns != 0) sl.last_active_ns = now_ns();
     if (o.offset == o.size) {
       core_.served(o.conn_index);
+      if (core_.exec_on() && o.conn_index != kHelloConn) core_.exec_done(&sl.exec);
       sl.out.pop_front();
       unthrottle(s);
     }

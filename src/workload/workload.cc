@@ -81,6 +81,7 @@ Status send_fds(int sock, SetupKind kind, const int* fds, int count) {
   po.connections = opts.connections;
   po.offered_per_s = opts.offered_per_s;
   po.arrivals = opts.arrivals;
+  po.exec_requests = opts.exec_requests;
   for (;;) {
     SetupHeader h{};
     iovec iov{&h, sizeof h};
@@ -153,19 +154,21 @@ Status control_exchange(int fd, uint64_t cmd, detail::PeerStatsWire* w) {
   return {};
 }
 
-// The load generator's second answer (server role): one message on the
-// local control socket, right after the first.
-Status read_generator_stats(int fd, detail::GeneratorStatsWire* g) {
+// The second answer to a control request on the local control socket, right
+// after the first: the load generator's (server role) or a program's checks
+// (--exec). One message of exactly sizeof(T) starting with `magic`.
+template <typename T>
+Status read_second_answer(int fd, uint64_t magic, T* out, const char* what) {
   for (;;) {
     pollfd p{fd, POLLIN, 0};
     const int pr = ::poll(&p, 1, 5000);
     if (pr < 0 && errno == EINTR) continue;
-    if (pr == 0) return Status::error("the load generator did not answer within 5 s");
-    const ssize_t n = ::recv(fd, g, sizeof *g, 0);
+    if (pr == 0) return Status::error(std::string(what) + " did not come within 5 s");
+    const ssize_t n = ::recv(fd, out, sizeof *out, 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) return Status::from_errno(-errno, "reading the load generator's statistics");
-    if (n != static_cast<ssize_t>(sizeof *g) || g->magic != detail::kGeneratorMagic)
-      return Status::error("the load generator's statistics are garbled");
+    if (n < 0) return Status::from_errno(-errno, std::string("reading ") + what);
+    if (n != static_cast<ssize_t>(sizeof *out) || out->magic != magic)
+      return Status::error(std::string(what) + " are garbled");
     return {};
   }
 }
@@ -453,6 +456,8 @@ Status Workload::start_local() {
     if (Status s = send_fds(control_.get(), SetupKind::kGo, nullptr, 0); !s.ok()) return s;
     char host[INET_ADDRSTRLEN];
     ::inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
+    tcp_address_ = std::string(host) + ":" + std::to_string(ntohs(a.sin_port));
+    if (!opts_.connect) return {};
     for (uint32_t i = 0; i < n; ++i) {
       Fd c;
       if (Status s = connect_tcp(host, ntohs(a.sin_port), &c); !s.ok()) return s;
@@ -568,7 +573,10 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
   out->remote = !opts_.remote.empty();
   if (opts_.role == Role::kServer) {
     auto g = std::make_unique<detail::GeneratorStatsWire>();
-    if (Status s = read_generator_stats(control_.get(), g.get()); !s.ok()) return s;
+    if (Status s = read_second_answer(control_.get(), detail::kGeneratorMagic, g.get(),
+                                      "the load generator's statistics");
+        !s.ok())
+      return s;
     auto gs = std::make_shared<GeneratorStats>();
     gs->sent = g->sent;
     gs->responses = g->responses;
@@ -582,6 +590,24 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
     gs->offered_per_s = opts_.offered_per_s;
     gs->arrivals = opts_.arrivals;
     out->generator = std::move(gs);
+  }
+  if (opts_.exec_requests != 0) {
+    auto x = std::make_unique<detail::ExecStatsWire>();
+    if (Status s = read_second_answer(control_.get(), detail::kExecMagic, x.get(),
+                                      "the peer's checks of the program");
+        !s.ok())
+      return s;
+    auto es = std::make_shared<ExecPeerStats>();
+    es->first_request_ns = x->first_request_ns;
+    es->last_response_ns = x->last_response_ns;
+    es->complete_conns = x->complete_conns;
+    es->early = x->early;
+    es->wrong_conn = x->wrong_conn;
+    es->wrong_size = x->wrong_size;
+    es->wrong_id = x->wrong_id;
+    es->extra = x->extra;
+    es->turnaround.load(x->turnaround);
+    out->exec = std::move(es);
   }
   return {};
 }

@@ -93,6 +93,12 @@ struct WorkloadOptions {
   std::string file_path;
   uint64_t file_bytes = kDefaultFileBytes;
   bool direct = false;  // O_DIRECT: past the page cache, to the device
+  // --- a program run under `run --exec` (client role, local peer) ---
+  // Requests per connection the peer expects and checks (PeerOptions); 0: none.
+  uint64_t exec_requests = 0;
+  // tcp: the peer listens but nothing connects here; the program does
+  // (Workload::tcp_address). The other transports always connect.
+  bool connect = true;
 };
 
 // One connection as the client sees it. For sockets rfd == wfd.
@@ -103,6 +109,7 @@ struct ClientConn {
 };
 
 struct GeneratorStats;
+struct ExecPeerStats;
 
 // What the peer says about itself over a window (since the last reset).
 struct PeerStats {
@@ -124,6 +131,8 @@ struct PeerStats {
   bool none = false;  // the file transport: no peer, so every figure above is 0
   // The server role: what the load generator saw (GeneratorStats below).
   std::shared_ptr<const GeneratorStats> generator;
+  // A program run under --exec: what the peer checked (ExecPeerStats below).
+  std::shared_ptr<const ExecPeerStats> exec;
   double cpu_util() const { return wall_ns ? static_cast<double>(cpu_ns) / wall_ns : 0; }
   // The peer's CPU per response it sent, in microseconds.
   double cpu_us_per_req() const {
@@ -161,6 +170,21 @@ struct GeneratorStats {
   Arrivals arrivals = Arrivals::kUniform;
 };
 
+// What the peer saw of a program run under --exec (docs/protocol.md): the
+// rules it broke, counted, and each connection's turnaround.
+struct ExecPeerStats {
+  uint64_t first_request_ns = 0;   // CLOCK_MONOTONIC; 0: no request came
+  uint64_t last_response_ns = 0;   // the last response's last byte written
+  uint64_t complete_conns = 0;     // connections whose every request was served
+  uint64_t early = 0;              // a request before the previous response was out
+  uint64_t wrong_conn = 0;         // an index out of range, changed, or another's
+  uint64_t wrong_size = 0;         // a size other than the workload's
+  uint64_t wrong_id = 0;           // an id out of order
+  uint64_t extra = 0;              // requests beyond the workload's count
+  Histogram turnaround;            // ns: a response's last byte -> the next request
+  uint64_t errors() const { return early + wrong_conn + wrong_size + wrong_id + extra; }
+};
+
 class Workload {
  public:
   // Forks the peer (or connects to opts.remote) and opens every connection.
@@ -173,6 +197,8 @@ class Workload {
   const WorkloadOptions& options() const { return opts_; }
   std::span<const ClientConn> conns() const { return conns_; }
   pid_t peer_pid() const { return peer_pid_; }
+  // tcp with options().connect off: "127.0.0.1:PORT", where the peer listens.
+  const std::string& tcp_address() const { return tcp_address_; }
 
   // The peer's statistics since the last reset; `reset` starts a new window.
   // Control traffic is not counted in the syscall counters.
@@ -203,6 +229,7 @@ class Workload {
 
   WorkloadOptions opts_;
   pid_t peer_pid_ = -1;
+  std::string tcp_address_;
   Fd control_;
   std::vector<Fd> owned_;
   std::vector<ClientConn> conns_;
@@ -240,6 +267,11 @@ struct PeerOptions {
   uint32_t connections = 0;  // tcp: connections to accept, in index order
   double offered_per_s = 0;
   Arrivals arrivals = Arrivals::kUniform;
+  // A program run under `run --exec` (a local peer, client role): each of
+  // the `connections` must send exactly this many requests, of `size`, one
+  // at a time and in order (docs/protocol.md); the peer counts what breaks
+  // that and each connection's turnaround. 0: no checks.
+  uint64_t exec_requests = 0;
 };
 // Runs the peer's event loop over the connections it already has (read fd,
 // write fd; set up by Workload) and those it accepts; returns when stop_fd

@@ -1,0 +1,470 @@
+// Description: `run --exec` (see exec.h): start the peer and the program,
+// sample the kernel's counters of its process tree while the peer checks
+// every request, then cut the figures to the window from the peer's first
+// request to its last response.
+#include "run/exec.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <wordexp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "measure/env.h"
+#include "measure/perfcount.h"
+#include "measure/recorder.h"
+#include "sys/fd.h"
+#include "workload/parse.h"
+
+extern char** environ;
+
+namespace iomodels {
+namespace {
+
+constexpr int kSampleMs = 5;                         // counters read this often
+constexpr uint64_t kProgressCheckNs = 250'000'000;  // the peer asked this often
+
+// `name` as a path to an executable regular file: itself when it has a
+// slash, else the first match in PATH. Empty when there is none; *why says
+// what was found instead.
+std::string resolve(const std::string& name, std::string* why) {
+  const auto executable = [&](const std::string& p) {
+    struct stat st;
+    if (::stat(p.c_str(), &st) != 0) {
+      *why = std::strerror(errno);
+      return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      *why = "not a regular file";
+      return false;
+    }
+    if (::access(p.c_str(), X_OK) != 0) {
+      *why = "not executable (chmod +x, or name its interpreter: \"python3 " + name + "\")";
+      return false;
+    }
+    return true;
+  };
+  if (name.find('/') != std::string::npos) return executable(name) ? name : "";
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  *why = "not found in PATH";
+  size_t at = 0;
+  for (;;) {
+    const size_t colon = dirs.find(':', at);
+    std::string dir = dirs.substr(at, colon == std::string::npos ? std::string::npos : colon - at);
+    if (dir.empty()) dir = ".";
+    if (const std::string p = dir + "/" + name; executable(p)) return p;
+    if (colon == std::string::npos) break;
+    at = colon + 1;
+  }
+  *why = "not found in PATH";
+  return "";
+}
+
+// The environment of docs/protocol.md section 1, on top of ours.
+std::vector<std::string> program_environment(const Scenario& sc, const Workload& w,
+                                             int report_fd) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e)
+    if (std::strncmp(*e, "IOMODELS_", 9) != 0) env.emplace_back(*e);
+  const WorkloadOptions& o = w.options();
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.17g", sc.rate_per_s);
+  env.push_back("IOMODELS_PROTOCOL=1");
+  env.push_back("IOMODELS_TRANSPORT=" + std::string(transport_name(o.transport)));
+  env.push_back("IOMODELS_CONNECTIONS=" + std::to_string(o.connections));
+  env.push_back("IOMODELS_SIZE=" + std::to_string(o.size));
+  env.push_back("IOMODELS_REQUESTS=" + std::to_string(sc.rounds));
+  env.push_back(std::string("IOMODELS_RATE=") + rate);
+  env.push_back("IOMODELS_LATENCY=" + o.latency.text());
+  env.push_back("IOMODELS_REPORT_FD=" + std::to_string(report_fd));
+  if (o.transport == Transport::kTcp) {
+    env.push_back("IOMODELS_ADDRESS=" + w.tcp_address());
+  } else {
+    std::string fds;
+    for (const ClientConn& c : w.conns()) {
+      if (!fds.empty()) fds += ',';
+      fds += std::to_string(c.rfd) + ":" + std::to_string(c.wfd);
+    }
+    env.push_back("IOMODELS_FDS=" + fds);
+  }
+  return env;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (std::string& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// The latencies the program writes on IOMODELS_REPORT_FD, line by line.
+class ReportReader {
+ public:
+  explicit ReportReader(Histogram* h) : h_(h) {}
+  // Reads what is there; false at end of file.
+  bool pump(int fd) {
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno == EAGAIN;
+      if (n == 0) return false;
+      take(buf, static_cast<size_t>(n));
+    }
+  }
+  uint64_t count() const { return count_; }
+  const std::string& error() const { return error_; }
+  void finish() {
+    if (!partial_.empty() && error_.empty())
+      error_ = "IOMODELS_REPORT_FD: the last line has no newline";
+  }
+
+ private:
+  void take(const char* p, size_t n) {
+    partial_.append(p, n);
+    size_t at = 0;
+    for (size_t nl; (nl = partial_.find('\n', at)) != std::string::npos; at = nl + 1)
+      line(partial_.substr(at, nl - at));
+    partial_.erase(0, at);
+  }
+  void line(const std::string& l) {
+    ++lines_;
+    unsigned long long conn, id, ns;
+    int used = 0;
+    if (std::sscanf(l.c_str(), "%llu %llu %llu%n", &conn, &id, &ns, &used) != 3 ||
+        static_cast<size_t>(used) != l.size()) {
+      if (error_.empty())
+        error_ = "IOMODELS_REPORT_FD: line " + std::to_string(lines_) + " is '" + l.substr(0, 60) +
+                 "', not '<conn> <id> <latency_ns>'";
+      return;
+    }
+    h_->record(ns);
+    ++count_;
+  }
+  Histogram* h_;
+  std::string partial_, error_;
+  uint64_t lines_ = 0, count_ = 0;
+};
+
+// A counter's value at time t, interpolated between the samples around it.
+template <typename Get>
+double at(const std::vector<CounterSample>& s, uint64_t t, Get get) {
+  auto it = std::lower_bound(s.begin(), s.end(), t,
+                             [](const CounterSample& c, uint64_t v) { return c.t_ns < v; });
+  if (it == s.begin()) return static_cast<double>(get(s.front()));
+  if (it == s.end()) return static_cast<double>(get(s.back()));
+  const CounterSample& b = *it;
+  const CounterSample& a = *(it - 1);
+  const double f = b.t_ns == a.t_ns ? 1.0 : static_cast<double>(t - a.t_ns) / (b.t_ns - a.t_ns);
+  return get(a) + f * (static_cast<double>(get(b)) - static_cast<double>(get(a)));
+}
+
+std::string status_text(int st) {
+  if (WIFEXITED(st)) return "exited with status " + std::to_string(WEXITSTATUS(st));
+  if (WIFSIGNALED(st))
+    return std::string("was killed by signal ") + std::to_string(WTERMSIG(st)) + " (" +
+           ::strsignal(WTERMSIG(st)) + ")";
+  return "stopped";
+}
+
+// The peer's counts of broken rules, as one clause ("2 wrong ids, 1 early").
+std::string rule_text(const ExecPeerStats& x) {
+  std::string s;
+  const auto add = [&](uint64_t n, const char* what) {
+    if (n == 0) return;
+    if (!s.empty()) s += ", ";
+    s += std::to_string(n) + " " + what;
+  };
+  add(x.early, "sent before the previous response was read (one request in flight)");
+  add(x.wrong_conn, "with a wrong connection index");
+  add(x.wrong_size, "with a wrong size");
+  add(x.wrong_id, "with an id out of order");
+  add(x.extra, "beyond IOMODELS_REQUESTS");
+  return s;
+}
+
+}  // namespace
+
+Status parse_exec_command(const std::string& cmd, ExecSpec* out) {
+  wordexp_t we{};
+  const int rc = ::wordexp(cmd.c_str(), &we, WRDE_NOCMD | WRDE_UNDEF);
+  if (rc != 0) {
+    if (rc == 0 || rc == WRDE_NOSPACE) ::wordfree(&we);
+    const char* why = rc == WRDE_BADCHAR ? "has one of | & ; < > ( ) { } unquoted: it is run "
+                                           "without a shell (wrap it: \"sh -c '...'\")"
+                      : rc == WRDE_CMDSUB ? "has a command substitution"
+                      : rc == WRDE_BADVAL ? "names an unset variable"
+                      : rc == WRDE_SYNTAX ? "has unbalanced quotes"
+                                          : "cannot be split into words";
+    return Status::invalid("--exec: '" + cmd + "' " + why);
+  }
+  std::vector<std::string> argv(we.we_wordv, we.we_wordv + we.we_wordc);
+  ::wordfree(&we);
+  if (argv.empty()) return Status::invalid("--exec: no program given");
+  std::string why;
+  const std::string path = resolve(argv[0], &why);
+  if (path.empty()) return Status::invalid("--exec: cannot start '" + argv[0] + "': " + why);
+  out->command = cmd;
+  out->argv = std::move(argv);
+  out->argv[0] = path;
+  return {};
+}
+
+std::string exec_default_name(const ExecSpec& spec) {
+  const auto base = [](const std::string& p) {
+    const size_t slash = p.rfind('/');
+    return slash == std::string::npos ? p : p.substr(slash + 1);
+  };
+  std::string name = base(spec.argv.at(0));
+  static constexpr const char* kInterpreters[] = {"python", "node", "sh", "bash", "perl", "ruby"};
+  const bool interpreter = std::any_of(std::begin(kInterpreters), std::end(kInterpreters),
+                                       [&](const char* i) { return name.rfind(i, 0) == 0; });
+  if (interpreter) {
+    for (size_t i = 1; i < spec.argv.size(); ++i) {
+      const std::string& a = spec.argv[i];
+      if (a.empty() || a[0] == '-') continue;
+      if (::access(a.c_str(), R_OK) != 0) break;
+      name = base(a);
+      break;
+    }
+  }
+  if (const size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0)
+    name.resize(dot);
+  return name;
+}
+
+Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
+  const double load = load_average();  // before anything of the run is running
+  WorkloadOptions wo = sc.workload;
+  wo.exec_requests = sc.rounds;
+  wo.connect = false;
+  std::unique_ptr<Workload> w;
+  if (Status s = Workload::create(wo, &w); !s.ok()) return s;
+
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) < 0) return Status::from_errno(-errno, "pipe(report)");
+  Fd report_r(p[0]), report_w(p[1]);
+  if (::pipe2(p, O_CLOEXEC) < 0) return Status::from_errno(-errno, "pipe(go)");
+  Fd go_r(p[0]), go_w(p[1]);
+  if (::pipe2(p, O_CLOEXEC) < 0) return Status::from_errno(-errno, "pipe(exec)");
+  Fd err_r(p[0]), err_w(p[1]);
+
+  // Everything the child needs is made before the fork: after it, the child
+  // only makes system calls.
+  std::vector<std::string> env = program_environment(sc, *w, report_w.get());
+  std::vector<std::string> args = spec.argv;
+  std::vector<char*> envp = c_strings(env), argv = c_strings(args);
+  std::vector<int> pass;
+  for (const ClientConn& c : w->conns()) {
+    pass.push_back(c.rfd);
+    if (c.wfd != c.rfd) pass.push_back(c.wfd);
+  }
+  pass.push_back(report_w.get());
+  // Descendants the program orphans are re-parented here, so they can be
+  // reaped when it is done, not left to init.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::from_errno(-errno, "fork(program)");
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::signal(SIGINT, SIG_DFL);
+    for (int fd : pass) {
+      ::fcntl(fd, F_SETFD, 0);
+      const int fl = ::fcntl(fd, F_GETFL);
+      if (fl >= 0 && fd != pass.back()) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    char go;
+    while (::read(go_r.get(), &go, 1) < 0 && errno == EINTR) {
+    }
+    ::execve(argv[0], argv.data(), envp.data());
+    const int e = errno;
+    [[maybe_unused]] auto n = ::write(err_w.get(), &e, sizeof e);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before exec
+  report_w.reset();
+  err_w.reset();
+  go_r.reset();
+
+  ProcessCounters counters;
+  std::string counters_why;
+  const bool counting = counters.open(pid, spec.count_syscalls, &counters_why);
+  [[maybe_unused]] auto g = ::write(go_w.get(), "g", 1);
+  go_w.reset();
+  int exec_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(err_r.get(), &exec_errno, sizeof exec_errno);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+    int st;
+    ::waitpid(pid, &st, 0);
+    return Status::invalid("--exec: cannot start '" + spec.argv[0] +
+                           "': " + std::strerror(exec_errno));
+  }
+  const uint64_t t_exec = now_ns();
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  Fd pidfd_owner(pidfd);
+
+  auto rx = std::make_shared<ExecRun>();
+  Histogram reported;
+  ReportReader reader(&reported);
+  ::fcntl(report_r.get(), F_SETFL, O_NONBLOCK);
+  bool report_open = true;
+  std::vector<CounterSample> samples;
+  if (counting) samples.push_back(counters.read());
+  uint64_t next_check = t_exec + kProgressCheckNs, last_progress = t_exec, served = 0;
+  bool timed_out = false;
+  Status peer_error;
+  for (;;) {
+    pollfd fds[2] = {{pidfd, POLLIN, 0}, {report_r.get(), POLLIN, 0}};
+    const int pr = ::poll(fds, report_open ? 2 : 1, kSampleMs);
+    if (counting) samples.push_back(counters.read());
+    if (pr > 0 && report_open && (fds[1].revents & (POLLIN | POLLHUP)))
+      report_open = reader.pump(report_r.get());
+    if (pr > 0 && (fds[0].revents & POLLIN)) break;
+    if (pidfd < 0) {  // no pidfd: ask waitid instead
+      siginfo_t si{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          si.si_pid == pid)
+        break;
+    }
+    const uint64_t now = now_ns();
+    if (now < next_check) continue;
+    next_check = now + kProgressCheckNs;
+    PeerStats ps;
+    if (Status s = w->peer_stats(&ps, false); !s.ok()) {
+      peer_error = s;
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+    if (ps.requests != served) {
+      served = ps.requests;
+      last_progress = now;
+    } else if (now - last_progress >= sc.run.timeout_ns) {
+      timed_out = true;
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+  }
+  if (counting) samples.push_back(counters.read());
+  int status = 0;
+  rusage ru{};
+  while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+  }
+  const uint64_t t_exit = now_ns();
+  // What the program left running in its group is killed and reaped.
+  if (::kill(-pid, 0) == 0) {
+    rx->leftovers = true;
+    ::kill(-pid, SIGKILL);
+  }
+  for (int i = 0; i < 100; ++i) {
+    const pid_t r = ::waitpid(-pid, nullptr, WNOHANG);
+    if (r < 0) break;  // none left in the group
+    if (r == 0) ::usleep(10'000);
+  }
+  while (report_open) {  // what it wrote before it went
+    report_open = reader.pump(report_r.get());
+    if (report_open) break;  // nothing more without a writer's end of file
+  }
+  reader.finish();
+
+  if (!peer_error.ok()) return peer_error;
+  if (timed_out)
+    return Status::error("the program made no request for " + format_duration(sc.run.timeout_ns) +
+                         " (--timeout): killed, with its process group");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Status::error("the program " + status_text(status));
+  PeerStats ps;
+  if (Status s = w->peer_stats(&ps, false); !s.ok()) return s;
+  const ExecPeerStats& x = *ps.exec;
+  const uint64_t want = sc.rounds * sc.workload.connections;
+  if (x.errors() != 0)
+    return Status::error("the peer refused requests the protocol does not allow: " + rule_text(x) +
+                         " (docs/protocol.md, section 2)");
+  if (ps.requests < want)
+    return Status::error("the program exited (status 0) after " + std::to_string(ps.requests) +
+                         " of its " + std::to_string(want) + " requests; " +
+                         std::to_string(x.complete_conns) + " of " +
+                         std::to_string(sc.workload.connections) + " connections complete");
+  if (!reader.error().empty()) return Status::error(reader.error());
+
+  // The measurement window: the peer's first request to its last response.
+  const uint64_t t0 = x.first_request_ns, t1 = std::max(x.last_response_ns, t0 + 1);
+  Measurement m;
+  m.wall_s = static_cast<double>(t1 - t0) / 1e9;
+  const double ru_user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+  const double ru_sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  rx->life_cpu_s = ru_user + ru_sys;
+  double cpu_s = rx->life_cpu_s;
+  if (counting) {
+    const auto cpu = [](const CounterSample& c) { return c.cpu_ns; };
+    const auto ctx = [](const CounterSample& c) { return c.ctx; };
+    const auto calls = [](const CounterSample& c) { return c.syscalls; };
+    cpu_s = (at(samples, t1, cpu) - at(samples, t0, cpu)) / 1e9;
+    const double ctxs = at(samples, t1, ctx) - at(samples, t0, ctx);
+    m.voluntary_ctx = static_cast<uint64_t>(std::max(0.0, ctxs) + 0.5);
+    if (counters.syscalls_counted())
+      m.calls.syscalls = static_cast<uint64_t>(
+          std::max(0.0, at(samples, t1, calls) - at(samples, t0, calls)) + 0.5);
+  } else {
+    rx->counters_why = counters_why;
+    m.voluntary_ctx = static_cast<uint64_t>(ru.ru_nvcsw);
+    m.involuntary_ctx = static_cast<uint64_t>(ru.ru_nivcsw);
+  }
+  // The counters give CPU as one figure; rusage's split of the whole life
+  // divides it into user and system.
+  const double user_share = rx->life_cpu_s > 0 ? ru_user / rx->life_cpu_s : 1.0;
+  m.user_s = cpu_s * user_share;
+  m.sys_s = cpu_s - m.user_s;
+  m.max_rss_kb = ru.ru_maxrss;
+
+  rx->command = spec.command;
+  rx->syscalls_why = !counting                    ? "the kernel's counters: " + counters_why
+                     : counters.syscalls_counted() ? ""
+                                                   : counters.syscalls_why();
+  rx->reported = reader.count();
+  rx->life_s = static_cast<double>(t_exit - t_exec) / 1e9;
+  rx->startup_s = static_cast<double>(t0 > t_exec ? t0 - t_exec : 0) / 1e9;
+
+  RunOptions run = sc.run;
+  run.counters = rx->syscalls_why.empty();
+  run.histogram = rx->reported > 0;
+  out->m = m;
+  out->latency.reset();
+  if (rx->reported > 0) {
+    auto raw = std::make_unique<Histogram::Raw>();
+    reported.save(raw.get());
+    out->latency.load(*raw);
+  }
+  out->peer = ps;
+  out->rounds = sc.rounds;
+  out->requests = want;
+  out->bytes = want * sc.workload.size;
+  out->figures = figures(m, out->latency, want, out->bytes, run);
+  out->model_threads = 0;
+  out->load_at_start = load;
+  out->exec = std::move(rx);
+  return {};
+}
+
+}  // namespace iomodels

@@ -1,0 +1,58 @@
+// Description: `run --exec`: a program that is not iomodels' measured on the
+// same workload. The harness starts the peer, then the program with the
+// connections and the environment of docs/protocol.md, and measures it from
+// outside: its process tree's CPU, context switches and syscalls (the
+// kernel's counters, measurement window only), the peer's checks of every
+// request and each connection's turnaround, and the latencies the program
+// reports itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "run/session.h"
+#include "sys/status.h"
+
+namespace iomodels {
+
+struct ExecSpec {
+  std::string command;            // as typed, for messages and results
+  std::vector<std::string> argv;  // argv[0] is the resolved path that is executed
+  bool count_syscalls = true;     // the raw_syscalls:sys_enter counter
+};
+
+// What only a program run under --exec has (ScenarioResult::exec).
+struct ExecRun {
+  std::string command;
+  // Empty when the kernel's counters covered the measurement window; else
+  // why not, and the CPU and context switches are the program's whole life.
+  std::string counters_why;
+  std::string syscalls_why;  // empty when syscalls were counted
+  uint64_t reported = 0;     // latencies the program reported (IOMODELS_REPORT_FD)
+  double life_s = 0;         // from its exec to its exit
+  double life_cpu_s = 0;     // CPU over that whole life (rusage)
+  double startup_s = 0;      // from its exec to the peer's first request
+  bool leftovers = false;    // processes of its group still ran when it exited (killed)
+};
+
+// Splits CMD into words as a shell would (quotes, backslashes, $VARIABLES;
+// no command substitution, no redirection) and resolves the first through
+// PATH. Status::invalid naming --exec when CMD is empty, cannot be split, or
+// names nothing executable.
+Status parse_exec_command(const std::string& cmd, ExecSpec* out);
+// The name results give the program when --name is not given: the script's
+// file name without its extension when the program is an interpreter given
+// one (python3 examples/python/blocking.py: "blocking"), else the program's.
+std::string exec_default_name(const ExecSpec& spec);
+
+// Runs the program once on sc's workload (client role, a local peer; the
+// frontend refuses anything else) and fills *out: the figures over the
+// measurement window, from the peer's first request to its last response.
+// Errors name what went wrong: the program's exit status or signal, a
+// request the peer refused (counted by kind), requests missing, a program
+// that made no request for sc.run.timeout_ns (killed, with its process
+// group). Status::invalid when the program cannot be started.
+Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out);
+
+}  // namespace iomodels
