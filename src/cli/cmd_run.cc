@@ -28,7 +28,7 @@ CLI::App* run_app = nullptr;
 // --exec: what the flags say of the program; every refusal before any work.
 ExecSpec exec_spec(Scenario* sc) {
   const auto given = [](const char* flag) { return run_app->count(flag) > 0; };
-  if (flags.exec.empty()) {
+  if (!given("--exec")) {
     for (const char* f : {"--name", "--count-syscalls"})
       if (given(f)) throw UsageError(std::string(f) + ": only with --exec");
     return {};
