@@ -22,6 +22,7 @@ struct RunFlags {
   std::string exec;
   std::string name;
   std::string count_syscalls = "on";
+  std::string quadrant;
 } flags;
 CLI::App* run_app = nullptr;
 
@@ -29,7 +30,7 @@ CLI::App* run_app = nullptr;
 ExecSpec exec_spec(Scenario* sc) {
   const auto given = [](const char* flag) { return run_app->count(flag) > 0; };
   if (!given("--exec")) {
-    for (const char* f : {"--name", "--count-syscalls"})
+    for (const char* f : {"--name", "--count-syscalls", "--quadrant"})
       if (given(f)) throw UsageError(std::string(f) + ": only with --exec");
     return {};
   }
@@ -52,6 +53,17 @@ ExecSpec exec_spec(Scenario* sc) {
   spec.count_syscalls = flag_on_off("--count-syscalls", flags.count_syscalls);
   if (given("--name") && flags.name.empty()) throw UsageError("--name: must not be empty");
   sc->model = flags.name.empty() ? exec_default_name(spec) : flags.name;
+  if (given("--quadrant")) {
+    std::string all;
+    for (Quadrant q : {Quadrant::kSyncBlocking, Quadrant::kSyncNonblocking,
+                       Quadrant::kAsyncBlocking, Quadrant::kAsyncNonblocking,
+                       Quadrant::kMultiplexing}) {
+      if (flags.quadrant == quadrant_name(q)) spec.quadrant = flags.quadrant;
+      all += (all.empty() ? "" : " | ") + std::string(quadrant_name(q));
+    }
+    if (spec.quadrant.empty())
+      throw UsageError("--quadrant: '" + flags.quadrant + "' is none of " + all);
+  }
   return spec;
 }
 
@@ -101,6 +113,10 @@ CLI::App* add_run(CLI::App& app) {
   sub->add_option("--name", flags.name,
                   "--exec: the program's name in results [default: its script's or its own "
                   "file name]");
+  sub->add_option("--quadrant", flags.quadrant,
+                  "--exec: the program's quadrant, so tables and plots place it among the "
+                  "models: sync-blocking | sync-nonblocking | async-blocking | "
+                  "async-nonblocking | multiplexing");
   sub->add_option("--count-syscalls", flags.count_syscalls,
                   "--exec: count the program's syscalls with the kernel's raw_syscalls "
                   "tracepoint (a counter in the kernel: the program is not slowed; needs root "

@@ -84,7 +84,8 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
                 "  wall          %10.3f s      requests/s %12s   bytes %12s\n"
                 "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
                 sc.model.c_str(),
-                r.exec ? "a program, --exec"
+                r.exec ? (r.exec->quadrant.empty() ? "a program" : r.exec->quadrant + ", a program")
+                             .c_str()
                 : info ? std::string(quadrant_name(info->quadrant)).c_str()
                        : "?",
                 std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,

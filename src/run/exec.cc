@@ -439,6 +439,7 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
   m.max_rss_kb = ru.ru_maxrss;
 
   rx->command = spec.command;
+  rx->quadrant = spec.quadrant;
   rx->syscalls_why = !counting                    ? "the kernel's counters: " + counters_why
                      : counters.syscalls_counted() ? ""
                                                    : counters.syscalls_why();

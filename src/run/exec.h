@@ -20,11 +20,13 @@ struct ExecSpec {
   std::string command;            // as typed, for messages and results
   std::vector<std::string> argv;  // argv[0] is the resolved path that is executed
   bool count_syscalls = true;     // the raw_syscalls:sys_enter counter
+  std::string quadrant;           // the user's word for it (quadrant_name), or empty
 };
 
 // What only a program run under --exec has (ScenarioResult::exec).
 struct ExecRun {
   std::string command;
+  std::string quadrant;  // as ExecSpec::quadrant
   // Empty when the kernel's counters covered the measurement window; else
   // why not, and the CPU and context switches are the program's whole life.
   std::string counters_why;

@@ -276,7 +276,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
     // (the kernel's counter sees every syscall, not what each returned).
     const ExecRun& x = *r.exec;
     const ExecPeerStats& p = *r.peer.exec;
-    j["quadrant"] = "program";
+    j["quadrant"] = x.quadrant.empty() ? "program" : x.quadrant;
     j["eagain_per_req"] = nullptr;
     j["uring_enter_per_req"] = nullptr;
     j["exec"] = {
