@@ -5,9 +5,10 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git
   libbenchmark-dev libspdlog-dev nlohmann-json3-dev catch2 liburing-dev libcli11-dev
-  python3 python3-matplotlib libnats-dev nats-server)
+  python3 python3-matplotlib python3-uvloop nodejs libnats-dev nats-server)
 # libnats-dev: the NATS client the binary links; nats-server: the broker
-# `iomodels chain` starts for its queue mode.
+# `iomodels chain` starts for its queue mode. python3-uvloop and nodejs: the
+# example clients of examples/ that `run --exec` measures beside the models.
 # Extra tools for the test suite (strace for syscall cross-checks, clang for the fuzzer,
 # fio and sockperf for `iomodels calibrate`, file for cpack's dependency scan,
 # chromium to render report.html headless).
