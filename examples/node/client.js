@@ -66,45 +66,51 @@ function finish() {
 }
 
 // §2: one connection: a request, its whole response, the next request.
-function serve(conn, input, output) {
-  let id = 0n, start = 0n, chunks = [], got = 0;
-  const request = Buffer.alloc(16);
+// Reads use net.Socket's `onread` option: every read lands in one shared
+// buffer and calls back at once (no stream machinery, no allocation per read).
+const readBuffer = Buffer.allocUnsafe(65536);
+function serve(conn, open) {
+  let id = 0n, start = 0n, got = 0;
+  const request = Buffer.alloc(16), response = Buffer.allocUnsafe(S);
+  const onread = (n, buf) => {  // a read returned n bytes into buf
+    if (got + n > S) die(`connection ${conn}: ${got + n - S} bytes more than the response`, 1);
+    buf.copy(response, got, 0, n); got += n;
+    if (got < S) return;
+    const end = process.hrtime.bigint();
+    check(conn, id, response);
+    report.push(`${conn} ${id} ${end - start}\n`);
+    got = 0;
+    if (++id < R) ask(); else if (--left === 0) finish();
+  };
+  const [input, output] = open({ buffer: readBuffer, callback: onread });
   const ask = () => {
     const now = process.hrtime.bigint();
     if (rate > 0 && scheduled(id) > now) return setTimeout(ask, Number(scheduled(id) - now) / 1e6);
     start = rate > 0 ? scheduled(id) : now;
     request.writeUInt32LE(conn, 0); request.writeUInt32LE(S, 4); request.writeBigUInt64LE(id, 8);
-    output.write(Buffer.from(request));
+    output.write(Buffer.from(request));  // a copy: the write may finish later
   };
-  input.on('data', (chunk) => {
-    chunks.push(chunk); got += chunk.length;
-    if (got < S) return;
-    const end = process.hrtime.bigint();
-    if (got > S) die(`connection ${conn}: ${got - S} bytes more than the response`, 1);
-    check(conn, id, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-    report.push(`${conn} ${id} ${end - start}\n`);
-    chunks = []; got = 0;
-    if (++id < R) ask(); else if (--left === 0) finish();
-  });
-  input.on('end', () => die(`connection ${conn}: closed by the peer at request ${id}`, 1));
-  for (const s of new Set([input, output])) s.on('error', (e) => die(`connection ${conn}: ${e.message}`, 1));
+  input.on('end', () => id < R && die(`connection ${conn}: closed by the peer at request ${id}`, 1));
+  for (const s of new Set([input, output])) s.on('error', (e) => id < R && die(`connection ${conn}: ${e.message}`, 1));
   ask();
 }
 
 if (transport === 'tcp') {
   const [, host, port] = env('IOMODELS_ADDRESS', /^([\d.]+):(\d+)$/).match(/^(.*):(\d+)$/);
   for (let i = 0; i < N; i++) {  // connection i is the i-th connect
-    const s = net.connect({ host, port: Number(port), noDelay: true });
-    serve(i, s, s);
+    serve(i, (onread) => {
+      const s = net.connect({ host, port: Number(port), noDelay: true, onread });
+      return [s, s];
+    });
   }
 } else {
   const fds = env('IOMODELS_FDS', /^\d+:\d+(,\d+:\d+)*$/).split(',').map((e) => e.split(':').map(Number));
   if (fds.length !== N) die(`IOMODELS_FDS has ${fds.length} entries, not ${N}`, 2);
-  const open = (fd, readable, writable) => {
-    try { return new net.Socket({ fd, readable, writable }); } catch (e) { die(`IOMODELS_FDS: fd ${fd}: ${e.message}`, 2); }
+  const open = (fd, options) => {
+    try { return new net.Socket({ fd, ...options }); } catch (e) { die(`IOMODELS_FDS: fd ${fd}: ${e.message}`, 2); }
   };
-  fds.forEach(([r, w], i) => {
-    if (r === w) { const s = open(r, true, true); serve(i, s, s); }
-    else serve(i, open(r, true, false), open(w, false, true));
-  });
+  fds.forEach(([r, w], i) => serve(i, (onread) => {
+    if (r === w) { const s = open(r, { onread }); return [s, s]; }  // a socket
+    return [open(r, { onread, writable: false }), open(w, { readable: false })];  // two pipes
+  }));
 }
