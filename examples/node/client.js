@@ -3,12 +3,12 @@
 // under `iomodels run --exec "examples/node/client.js"`.
 //
 // Event-driven, every connection at once on Node's one event loop (libuv on
-// epoll): each connection sends a request, its 'data' events gather the
+// epoll): each connection sends a request, its read callbacks gather the
 // response, and once it is all in the client checks every byte, records the
 // latency and sends the next. Sockets (socketpair: an inherited fd; tcp: N
-// connects) and pipes alike are net.Socket streams, so libuv polls them all
-// (fs streams on a pipe would read in libuv's 4-thread pool, a blocking
-// read() each, one pool for every connection's reads and writes).
+// connects) and pipes alike are net.Sockets, so libuv polls them all (fs
+// streams on a pipe would read in libuv's 4-thread pool, a blocking read()
+// each, one pool for every connection's reads and writes: they hang here).
 //
 // Mirrors: epoll
 // Quadrant: async-nonblocking

@@ -27,6 +27,7 @@ from iomodels_client import Closed, Pacer, request_bytes, run
 sel = selectors.DefaultSelector()  # epoll_create1
 timers = []  # a heap of (due_ns, index, client): open-loop requests not yet due
 
+
 class Client:
     """One connection's state, and its callback."""
 
