@@ -8,8 +8,8 @@ JSON.
 usage: tools/exec_table.py [--binary PATH] [--repetitions N] [--out DIR]
                            [--connections C] [--size S] [--latency L]
 
-Each example names, in its docstring, the built-in model it mirrors
-("Mirrors: blocking") and what to expect ("Expect: cpu=sleep"); the model
+Each example names, in its docstring, the built-in model it mirrors and the
+flags that make it a twin ("Mirrors: polling-sleep --poll-interval 100ms") and what to expect ("Expect: cpu=sleep"); the model
 runs once per repetition too, right beside it. Examples that skip themselves
 (exit 77: uvloop missing) are listed as skipped.
 """
@@ -99,7 +99,10 @@ def main():
         plan.append({
             "path": ex, "name": name, "tags": t,
             "rounds": "10" if "turnaround=" in t.get("expect", "") else "40",
+            # "Mirrors: MODEL [FLAGS]": the model and the flags that make it
+            # the example's twin (polling-sleep --poll-interval 100ms).
             "model": t["mirrors"].split()[0] if t.get("mirrors") else "",
+            "model_args": t["mirrors"].split()[1:] if t.get("mirrors") else [],
             "runs": [], "model_runs": [], "skipped": None})
     for rep in range(a.repetitions):
         for p in plan:
@@ -116,7 +119,8 @@ def main():
             p["runs"].append(j)
             print("%s %d: %.2f core" % (p["name"], rep, j["cpu_util"]), file=sys.stderr)
             if p["model"]:
-                j, _ = run(a.binary, ["-m", p["model"], "-r", p["rounds"]] + workload,
+                j, _ = run(a.binary,
+                           ["-m", p["model"], "-r", p["rounds"]] + p["model_args"] + workload,
                            os.path.join(out_dir, "%s-model-%s-%d.json"
                                         % (p["name"], p["model"], rep)))
                 p["model_runs"].append(j)
@@ -127,7 +131,8 @@ def main():
             continue
         rows.append((p["name"], p["tags"].get("quadrant", "program"), "program", p["runs"]))
         if p["model"]:
-            rows.append((p["model"], p["model_runs"][0]["quadrant"], "model", p["model_runs"]))
+            rows.append((" ".join([p["model"]] + p["model_args"]),
+                         p["model_runs"][0]["quadrant"], "model", p["model_runs"]))
 
     print("| program or model | quadrant | requests/s | CPU (core) | CPU µs/request | "
           "syscalls/request | turnaround p50 (ms) | latency p50 (ms) |")

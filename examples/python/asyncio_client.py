@@ -13,7 +13,15 @@ this same code on uvloop's loop.
 
 Mirrors: coro-epoll
 Quadrant: async-nonblocking
-Expect: cpu=sleep
+Expect: cpu=sleep cpu_max=0.25
+
+It sleeps in epoll_wait, but each request costs more CPU than the other
+Python clients (60-90 us at 8 connections x 4 KiB x 5 ms: 0.09-0.14
+core, where the others stay at or under 0.07): asyncio's transport reads up to 256 KiB
+at a time (max_size), a buffer glibc serves with mmap and frees with munmap
+on every read, which the syscall count shows (about 5.8 a request, against
+uvloop's 2.3). That is asyncio as written, so it stays; the bound above is
+the one this work needs, not a spin.
 
 Run: build/release/iomodels run --exec "examples/python/asyncio_client.py" -c 8 -s 4KiB -l 5ms -r 50
 """

@@ -11,7 +11,7 @@ found nothing sleeps 0.1 s. It uses little CPU, but a response that comes
 during the sleep waits for it: the peer sees a turnaround near 100 ms.
 nonblocking_spin.py is this loop without the sleep.
 
-Mirrors: polling-sleep (with --poll-interval 100ms)
+Mirrors: polling-sleep --poll-interval 100ms
 Quadrant: sync-nonblocking
 Expect: cpu=sleep turnaround=100ms
 
