@@ -64,7 +64,7 @@ TEST_CASE("run --exec: the client in docs/protocol.md, taken from its text, is m
   REQUIRE(r.exit_code == 0);
   const auto j = test::read_json(json);
   CHECK(j["requests"] == 21);
-  CHECK(j["scenario"]["model"] == "client");
+  CHECK(j["scenario"]["model"] == "client.py");
   CHECK(j["quadrant"] == "program");
   CHECK(j["peer"]["requests"] == 21);
   CHECK(j["exec"]["latencies_reported"] == 0);
@@ -170,9 +170,12 @@ TEST_CASE("run --exec: a program that cannot start is refused with exit 2, befor
       INFO(extra << "\n" << r.out);
       CHECK(r.exit_code == 2);
     }
-    const auto r = test::run_iomodels("run --name x");
+    auto r = test::run_iomodels("run --name x");
     CHECK(r.exit_code == 2);
     CHECK(r.out.find("--name: only with --exec") != std::string::npos);
+    r = test::run_iomodels("run --exec true --name epoll");
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.find("--name: 'epoll' is a built-in model's name") != std::string::npos);
   }
 }
 

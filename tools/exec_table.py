@@ -93,9 +93,7 @@ def main():
     plan = []
     for ex in examples():
         t = tags(ex)
-        name = os.path.splitext(os.path.basename(ex))[0]
-        if ex.endswith(".js"):
-            name += " (node)"
+        name = os.path.basename(ex)  # blocking.py: never a built-in model's name
         plan.append({
             "path": ex, "name": name, "tags": t,
             "rounds": "10" if "turnaround=" in t.get("expect", "") else "40",

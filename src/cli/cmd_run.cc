@@ -52,6 +52,9 @@ ExecSpec exec_spec(Scenario* sc) {
   if (Status s = parse_exec_command(flags.exec, &spec); !s.ok()) throw UsageError(s.message());
   spec.count_syscalls = flag_on_off("--count-syscalls", flags.count_syscalls);
   if (given("--name") && flags.name.empty()) throw UsageError("--name: must not be empty");
+  if (find_model(flags.name) != nullptr)
+    throw UsageError("--name: '" + flags.name +
+                     "' is a built-in model's name: tables and plots would mix the two");
   sc->model = flags.name.empty() ? exec_default_name(spec) : flags.name;
   if (given("--quadrant")) {
     std::string all;

@@ -239,8 +239,6 @@ std::string exec_default_name(const ExecSpec& spec) {
       break;
     }
   }
-  if (const size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0)
-    name.resize(dot);
   return name;
 }
 

@@ -44,8 +44,9 @@ struct ExecRun {
 // names nothing executable.
 Status parse_exec_command(const std::string& cmd, ExecSpec* out);
 // The name results give the program when --name is not given: the script's
-// file name without its extension when the program is an interpreter given
-// one (python3 examples/python/blocking.py: "blocking"), else the program's.
+// file name when the program is an interpreter given one (python3
+// examples/python/blocking.py: "blocking.py"), else the program's. The
+// extension stays: it keeps a program apart from the model it mirrors.
 std::string exec_default_name(const ExecSpec& spec);
 
 // Runs the program once on sc's workload (client role, a local peer; the
