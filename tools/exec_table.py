@@ -155,9 +155,11 @@ def main():
             cell(col(lambda j: j["latency_us"]["p50"] / 1e3 if j.get("latency_us") else None),
                  "%.2f")))
     print()
-    print("%d repetitions, interleaved (each example, then its model, then the next "
-          "repetition); median (min–max). Workload: %s connections (socketpair) x %s x %s."
-          % (a.repetitions, a.connections, a.size, a.latency))
+    how = ("%d repetitions, interleaved (each example, then its model, then the next "
+           "repetition); median (min–max)" % a.repetitions if a.repetitions > 1
+           else "1 repetition (each example, then its model)")
+    print("%s. Workload: %s connections (socketpair) x %s x %s."
+          % (how, a.connections, a.size, a.latency))
 
 
 if __name__ == "__main__":

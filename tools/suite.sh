@@ -22,7 +22,8 @@
 # flight) into results/<date>-<host>/file/, and the sweep: every model at
 # 5,000, 20,000 and 40,000 requests/s offered, in the server role
 # (sweep.json, sweep.png) and the client role (sweep-client.json,
-# sweep-client.png), about two minutes more.
+# sweep-client.png), about two minutes more, and, from the source tree, the
+# example clients of examples/ beside their models (exec/table.md, plots).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
@@ -94,6 +95,16 @@ if ((${#args[@]} == 0)); then
   "$iomodels" sweep --role client -c 64 -s 4KiB -l 1ms --rates 5000,20000,40000 \
     --duration 500ms --json "$tmp/sweep-client.json" | tee "$tmp/sweep-client.txt"
   "${plot_sweep[@]}" "$tmp/sweep-client.json" -o "$tmp/sweep-client.png"
+  # The seeds' Python (and Node.js) clients under run --exec, each beside the
+  # model it mirrors: one repetition, about half a minute (the examples live
+  # in the source tree only).
+  if ((source_tree)); then
+    echo "suite.sh: the example clients beside their models into $dir/exec" >&2
+    mkdir -p "$tmp/exec"
+    /usr/bin/python3 tools/exec_table.py --repetitions 1 --out "$tmp/exec" |
+      tee "$tmp/exec/table.md"
+    "${plot[@]}" "$tmp/exec"/*.json --out "$tmp/exec"
+  fi
 fi
 # One self-contained page of it all: $dir/report.html.
 "${report[@]}" "$tmp" --out "$tmp/report.html"
