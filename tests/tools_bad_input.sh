@@ -59,6 +59,12 @@ else
     skipped="models-table bad run flag: $bin is not built"
 fi
 
+# exec_table: --repetitions 0, a binary that is not there.
+expect_refusal "exec_table --repetitions 0" '--repetitions: must be at least 1' \
+    /usr/bin/python3 "$src/tools/exec_table.py" --binary "$bin" --repetitions 0
+expect_refusal "exec_table missing binary" '--binary: .* is not an executable' \
+    /usr/bin/python3 "$src/tools/exec_table.py" --binary "$tmp/no-such-iomodels"
+
 [ "$failures" -eq 0 ] || exit 1
 if [ -n "$skipped" ]; then
     echo "skip $skipped"
