@@ -137,6 +137,21 @@ TEST_CASE("run --exec: what a program leaves running in its group is killed", "[
   for (pid_t pid : p) CHECK_FALSE(alive(pid));
 }
 
+TEST_CASE("run --exec --cpus: the program runs where a model would", "[exec]") {
+  need_python();
+  if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) test::skip("one CPU: nothing to place");
+  test::TempDir dir;
+  const std::string cpus = dir.path + "/cpus";
+  const auto r = test::run_iomodels("run --exec \"" + kMisbehave + " cpus " + cpus +
+                                    "\" -c 2 -r 3 --cpus model=0,peer=1");
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  std::ifstream f(cpus);
+  std::string got;
+  f >> got;
+  CHECK(got == "0");
+}
+
 TEST_CASE("run --exec: a program that cannot start is refused with exit 2, before any work",
           "[exec]") {
   test::TempDir dir;

@@ -23,6 +23,7 @@
 #include "measure/env.h"
 #include "measure/perfcount.h"
 #include "measure/recorder.h"
+#include "sys/cpus.h"
 #include "sys/fd.h"
 #include "workload/parse.h"
 
@@ -303,6 +304,16 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
   err_w.reset();
   go_r.reset();
 
+  // --cpus: the program where a model would run (its threads and children
+  // inherit it), set before it execs.
+  if (!sc.model_cpus.empty()) {
+    if (Status st = sys::set_affinity(sc.model_cpus, pid); !st.ok()) {
+      ::kill(pid, SIGKILL);
+      int st2;
+      ::waitpid(pid, &st2, 0);
+      return st;
+    }
+  }
   ProcessCounters counters;
   std::string counters_why;
   const bool counting = counters.open(pid, spec.count_syscalls, &counters_why);

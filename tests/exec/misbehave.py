@@ -10,6 +10,7 @@ one connection after another) and misbehaves as argv[1] says:
   hang        connects, sends one request, then sleeps forever
   orphan      works, but leaves a child sleeping in its process group
   bad-report  reports a latency line that is not three numbers
+  cpus        breaks nothing, and writes the CPUs it may run on into argv[2]
 
 argv[2], when given, is a file the program writes its pid (and an orphan's)
 into, so a test can check that nothing is left running.
@@ -21,7 +22,10 @@ import sys
 import time
 
 mode = sys.argv[1]
-if len(sys.argv) > 2:
+if mode == 'cpus':
+    with open(sys.argv[2], 'w') as f:
+        f.write(','.join(str(c) for c in sorted(os.sched_getaffinity(0))))
+elif len(sys.argv) > 2:
     with open(sys.argv[2], 'a') as f:
         f.write('%d\n' % os.getpid())
 size = int(os.environ['IOMODELS_SIZE'])
