@@ -88,9 +88,9 @@ TEST_CASE("run --exec: every rule the peer checks fails the run, naming it", "[e
   for (Transport t : {Transport::kSocketpair, Transport::kPipe}) {
     for (const Case& c : cases) {
       DYNAMIC_SECTION(transport_name(t) << ": " << c.mode) {
-        const auto r = test::run_iomodels("run -t " + std::string(transport_name(t)) +
-                                          " --exec \"" + kMisbehave + " " + c.mode +
-                                          "\" -c 2 -r 4 -l 1ms");
+        const auto r =
+            test::run_iomodels("run -t " + std::string(transport_name(t)) + " --exec \"" +
+                               kMisbehave + " " + c.mode + "\" -c 2 -r 4 -l 1ms");
         INFO(r.out);
         CHECK(r.exit_code == 1);
         CHECK(r.out.find(c.message) != std::string::npos);
@@ -112,8 +112,7 @@ TEST_CASE("run --exec: a program that hangs is killed with its group at --timeou
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = test::run_iomodels("run --exec \"" + kMisbehave + " hang " + pids +
                                     "\" -c 2 -r 4 -l 1ms --timeout 1s");
-  const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   INFO(r.out);
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("made no request for 1s (--timeout): killed") != std::string::npos);
@@ -127,8 +126,8 @@ TEST_CASE("run --exec: what a program leaves running in its group is killed", "[
   need_python();
   test::TempDir dir;
   const std::string pids = dir.path + "/pids";
-  const auto r = test::run_iomodels("run --exec \"" + kMisbehave + " orphan " + pids +
-                                    "\" -c 2 -r 3 -l 1ms");
+  const auto r =
+      test::run_iomodels("run --exec \"" + kMisbehave + " orphan " + pids + "\" -c 2 -r 3 -l 1ms");
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("it left processes running in its group: killed") != std::string::npos);

@@ -58,9 +58,9 @@ ExecSpec exec_spec(Scenario* sc) {
   sc->model = flags.name.empty() ? exec_default_name(spec) : flags.name;
   if (given("--quadrant")) {
     std::string all;
-    for (Quadrant q : {Quadrant::kSyncBlocking, Quadrant::kSyncNonblocking,
-                       Quadrant::kAsyncBlocking, Quadrant::kAsyncNonblocking,
-                       Quadrant::kMultiplexing}) {
+    for (Quadrant q :
+         {Quadrant::kSyncBlocking, Quadrant::kSyncNonblocking, Quadrant::kAsyncBlocking,
+          Quadrant::kAsyncNonblocking, Quadrant::kMultiplexing}) {
       if (flags.quadrant == quadrant_name(q)) spec.quadrant = flags.quadrant;
       all += (all.empty() ? "" : " | ") + std::string(quadrant_name(q));
     }

@@ -79,20 +79,20 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
   const Figures& f = r.figures;
   const ModelInfo* info = find_model(sc.model);
   char buf[2048];
-  std::snprintf(buf, sizeof buf,
-                "%s (%s) on %s: %u connection%s, %u B responses, %s, %s requests each\n"
-                "  wall          %10.3f s      requests/s %12s   bytes %12s\n"
-                "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
-                sc.model.c_str(),
-                r.exec ? (r.exec->quadrant.empty() ? "a program" : r.exec->quadrant + ", a program")
-                             .c_str()
-                : info ? std::string(quadrant_name(info->quadrant)).c_str()
-                       : "?",
-                std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
-                sc.workload.connections == 1 ? "" : "s", sc.workload.size, role_text(sc).c_str(),
-                grouped(static_cast<double>(sc.rounds)).c_str(), r.m.wall_s,
-                grouped(f.requests_per_s).c_str(), bytes_rate_text(f.bytes_per_s).c_str(),
-                r.m.cpu_s(), r.m.user_s, r.m.sys_s, f.cpu_util);
+  std::snprintf(
+      buf, sizeof buf,
+      "%s (%s) on %s: %u connection%s, %u B responses, %s, %s requests each\n"
+      "  wall          %10.3f s      requests/s %12s   bytes %12s\n"
+      "  CPU           %10.3f s      user %.3f s  sys %.3f s  utilisation %.2f core\n",
+      sc.model.c_str(),
+      r.exec ? (r.exec->quadrant.empty() ? "a program" : r.exec->quadrant + ", a program").c_str()
+      : info ? std::string(quadrant_name(info->quadrant)).c_str()
+             : "?",
+      std::string(transport_name(sc.workload.transport)).c_str(), sc.workload.connections,
+      sc.workload.connections == 1 ? "" : "s", sc.workload.size, role_text(sc).c_str(),
+      grouped(static_cast<double>(sc.rounds)).c_str(), r.m.wall_s,
+      grouped(f.requests_per_s).c_str(), bytes_rate_text(f.bytes_per_s).c_str(), r.m.cpu_s(),
+      r.m.user_s, r.m.sys_s, f.cpu_util);
   std::string s = buf;
   // A part of the harness switched off leaves its figures out, not at 0.
   if (r.exec) {

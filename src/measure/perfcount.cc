@@ -79,7 +79,8 @@ uint64_t id_from_private_tracefs(std::string* why) {
     ::close(p[0]);
     uint64_t id = 0;
     int err = 0;
-    if (::unshare(CLONE_NEWNS) < 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
+    if (::unshare(CLONE_NEWNS) < 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
         ::mount("tracefs", kTracefsDirs[0], "tracefs", 0, nullptr) < 0) {
       err = errno;
     } else {

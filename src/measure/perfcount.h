@@ -16,10 +16,10 @@ namespace iomodels {
 
 // One reading of a ProcessCounters.
 struct CounterSample {
-  uint64_t t_ns = 0;        // CLOCK_MONOTONIC when read
-  uint64_t cpu_ns = 0;      // task-clock: CPU time of every task, user and system
-  uint64_t ctx = 0;         // context switches
-  uint64_t syscalls = 0;    // raw_syscalls:sys_enter hits (0 when !syscalls_counted())
+  uint64_t t_ns = 0;      // CLOCK_MONOTONIC when read
+  uint64_t cpu_ns = 0;    // task-clock: CPU time of every task, user and system
+  uint64_t ctx = 0;       // context switches
+  uint64_t syscalls = 0;  // raw_syscalls:sys_enter hits (0 when !syscalls_counted())
 };
 
 // Counters attached to `pid` before it execs: they start counting at its

@@ -32,7 +32,7 @@ extern char** environ;
 namespace iomodels {
 namespace {
 
-constexpr int kSampleMs = 5;                         // counters read this often
+constexpr int kSampleMs = 5;                        // counters read this often
 constexpr uint64_t kProgressCheckNs = 250'000'000;  // the peer asked this often
 
 // `name` as a path to an executable regular file: itself when it has a
@@ -73,8 +73,7 @@ std::string resolve(const std::string& name, std::string* why) {
 }
 
 // The environment of docs/protocol.md section 1, on top of ours.
-std::vector<std::string> program_environment(const Scenario& sc, const Workload& w,
-                                             int report_fd) {
+std::vector<std::string> program_environment(const Scenario& sc, const Workload& w, int report_fd) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e)
     if (std::strncmp(*e, "IOMODELS_", 9) != 0) env.emplace_back(*e);
@@ -202,8 +201,8 @@ Status parse_exec_command(const std::string& cmd, ExecSpec* out) {
   const int rc = ::wordexp(cmd.c_str(), &we, WRDE_NOCMD | WRDE_UNDEF);
   if (rc != 0) {
     if (rc == 0 || rc == WRDE_NOSPACE) ::wordfree(&we);
-    const char* why = rc == WRDE_BADCHAR ? "has one of | & ; < > ( ) { } unquoted: it is run "
-                                           "without a shell (wrap it: \"sh -c '...'\")"
+    const char* why = rc == WRDE_BADCHAR  ? "has one of | & ; < > ( ) { } unquoted: it is run "
+                                            "without a shell (wrap it: \"sh -c '...'\")"
                       : rc == WRDE_CMDSUB ? "has a command substitution"
                       : rc == WRDE_BADVAL ? "names an unset variable"
                       : rc == WRDE_SYNTAX ? "has unbalanced quotes"
@@ -449,7 +448,7 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
 
   rx->command = spec.command;
   rx->quadrant = spec.quadrant;
-  rx->syscalls_why = !counting                    ? "the kernel's counters: " + counters_why
+  rx->syscalls_why = !counting                     ? "the kernel's counters: " + counters_why
                      : counters.syscalls_counted() ? ""
                                                    : counters.syscalls_why();
   rx->reported = reader.count();

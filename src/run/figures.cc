@@ -283,8 +283,8 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
         {"command", x.command},
         {"window", x.counters_why.empty() ? "first request to last response"
                                           : "the program's whole life (" + x.counters_why + ")"},
-        {"syscalls_not_counted", x.syscalls_why.empty() ? nlohmann::json(nullptr)
-                                                        : nlohmann::json(x.syscalls_why)},
+        {"syscalls_not_counted",
+         x.syscalls_why.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.syscalls_why)},
         {"life_s", x.life_s},
         {"life_cpu_s", x.life_cpu_s},
         {"startup_s", x.startup_s},

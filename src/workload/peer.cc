@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <deque>
-#include <memory>
 #include <vector>
 
 #include "sys/epoll_owner.h"
@@ -57,7 +56,7 @@ struct Slot {
   std::deque<detail::Out> out;
   uint64_t last_due_ns = 0;     // of its latest request: responses leave in request order
   uint64_t last_active_ns = 0;  // its latest byte in or out (idle_timeout_ns)
-  detail::ExecCheck exec;             // a program under `run --exec`: what the peer checks
+  detail::ExecCheck exec;       // a program under `run --exec`: what the peer checks
   uint32_t queued() const { return pending + static_cast<uint32_t>(out.size()); }
 };
 
@@ -319,9 +318,7 @@ class Peer {
           return false;
       }
       if (rq.conn == kControlConn && (slots_[s].control || !core_.exec_on())) {
-        // The reply is tiny and the client waits for it: a full socket here
-        // means a broken client, so a failed write just drops it.
-        answer_control(slots_[s], rq.id);
+        core_.answer_control(slots_[s].wfd, rq.id);
         return true;
       }
       Slot& sl = slots_[s];
@@ -344,20 +341,6 @@ class Peer {
       heap_.push(detail::Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
       return true;
     });
-  }
-
-  // The statistics on the control socket: PeerStatsWire, then, when the peer
-  // checks a program run under --exec, ExecStatsWire (taken before the
-  // window's reset).
-  void answer_control(const Slot& sl, uint64_t cmd) {
-    std::unique_ptr<detail::ExecStatsWire> x;
-    if (core_.exec_on()) {
-      x = std::make_unique<detail::ExecStatsWire>();
-      core_.exec_stats(x.get());
-    }
-    const detail::PeerStatsWire w = core_.control(cmd);
-    sys::write(sl.wfd, &w, sizeof w);
-    if (x) sys::write(sl.wfd, x.get(), sizeof *x);
   }
 
   // Writes queued responses until done or the kernel's buffer is full.

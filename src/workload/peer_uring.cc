@@ -25,7 +25,6 @@
 #include <bit>
 #include <cerrno>
 #include <deque>
-#include <memory>
 #include <vector>
 
 #include "sys/sys.h"
@@ -81,7 +80,7 @@ struct Slot {
   std::deque<Out> out;
   uint64_t last_due_ns = 0;
   uint64_t last_active_ns = 0;  // its latest byte in or out (idle_timeout_ns)
-  ExecCheck exec;             // a program under `run --exec`: what the peer checks
+  ExecCheck exec;               // a program under `run --exec`: what the peer checks
   std::vector<uint8_t> tx;      // the bytes of the send in flight
   // Bytes received while throttled (the receive's cancel takes a turn to
   // land), parsed when it is read again: never more than the kernel had
@@ -393,16 +392,7 @@ class UringPeer {
           return false;
       }
       if (rq.conn == kControlConn && (sl.control || !core_.exec_on())) {
-        // The reply is tiny and the client waits for it: a full socket here
-        // means a broken client, so a failed write just drops it.
-        std::unique_ptr<ExecStatsWire> x;
-        if (core_.exec_on()) {  // the third answer (wire.h), before the reset
-          x = std::make_unique<ExecStatsWire>();
-          core_.exec_stats(x.get());
-        }
-        const PeerStatsWire w = core_.control(rq.id);
-        sys::write(sl.wfd, &w, sizeof w);
-        if (x) sys::write(sl.wfd, x.get(), sizeof *x);
+        core_.answer_control(sl.wfd, rq.id);
         return true;
       }
       if (core_.exec_on()) {

@@ -50,11 +50,11 @@ struct GeneratorStatsWire {
 inline constexpr uint64_t kExecMagic = 0x696f6d6f64657865ULL;  // "iomodexe"
 struct ExecStatsWire {
   uint64_t magic;
-  uint64_t first_request_ns;   // CLOCK_MONOTONIC; 0: none yet
-  uint64_t last_response_ns;   // its last byte written
-  uint64_t complete_conns;     // connections whose every request was served
+  uint64_t first_request_ns;  // CLOCK_MONOTONIC; 0: none yet
+  uint64_t last_response_ns;  // its last byte written
+  uint64_t complete_conns;    // connections whose every request was served
   uint64_t early, wrong_conn, wrong_size, wrong_id, extra;
-  Histogram::Raw turnaround;   // ns: a response's last byte -> the next request
+  Histogram::Raw turnaround;  // ns: a response's last byte -> the next request
 };
 
 // The hello a client of a network-facing peer sends first on every

@@ -173,15 +173,15 @@ struct GeneratorStats {
 // What the peer saw of a program run under --exec (docs/protocol.md): the
 // rules it broke, counted, and each connection's turnaround.
 struct ExecPeerStats {
-  uint64_t first_request_ns = 0;   // CLOCK_MONOTONIC; 0: no request came
-  uint64_t last_response_ns = 0;   // the last response's last byte written
-  uint64_t complete_conns = 0;     // connections whose every request was served
-  uint64_t early = 0;              // a request before the previous response was out
-  uint64_t wrong_conn = 0;         // an index out of range, changed, or another's
-  uint64_t wrong_size = 0;         // a size other than the workload's
-  uint64_t wrong_id = 0;           // an id out of order
-  uint64_t extra = 0;              // requests beyond the workload's count
-  Histogram turnaround;            // ns: a response's last byte -> the next request
+  uint64_t first_request_ns = 0;  // CLOCK_MONOTONIC; 0: no request came
+  uint64_t last_response_ns = 0;  // the last response's last byte written
+  uint64_t complete_conns = 0;    // connections whose every request was served
+  uint64_t early = 0;             // a request before the previous response was out
+  uint64_t wrong_conn = 0;        // an index out of range, changed, or another's
+  uint64_t wrong_size = 0;        // a size other than the workload's
+  uint64_t wrong_id = 0;          // an id out of order
+  uint64_t extra = 0;             // requests beyond the workload's count
+  Histogram turnaround;           // ns: a response's last byte -> the next request
   uint64_t errors() const { return early + wrong_conn + wrong_size + wrong_id + extra; }
 };
 
