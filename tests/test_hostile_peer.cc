@@ -31,6 +31,15 @@ std::vector<std::string> loops() {
   return v;
 }
 
+// How much a peer's RSS may grow under hostile clients. ASan keeps freed
+// blocks in quarantine and adds an eighth in shadow, so a sanitized peer's RSS
+// counts much of what was ever allocated, not only what is held.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr long kRssGrowthKiB = 48 * 1024;
+#else
+constexpr long kRssGrowthKiB = 16 * 1024;
+#endif
+
 // VmRSS of a process, in KiB.
 long rss_kib(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -147,7 +156,7 @@ TEST_CASE("a client that never reads is no longer read: the peer's memory stays 
     INFO("sent " << sent / sizeof(Request) << " requests; peer RSS " << rss0 << " -> " << rss1
                  << " KiB");
     CHECK(sent / sizeof(Request) > 2048);  // more than the limit was offered
-    CHECK(rss1 - rss0 < 16 * 1024);
+    CHECK(rss1 - rss0 < kRssGrowthKiB);
     ::close(fd);
     const std::string log = peer.stop();
     INFO(log);
@@ -314,7 +323,7 @@ TEST_CASE("a soak of hostile clients leaves the good ones served and the peer fl
     INFO("peer descriptors " << fds0 << " -> " << fds1 << ", RSS " << rss0 << " -> " << rss1
                              << " KiB");
     CHECK(fds1 <= fds0);
-    CHECK(rss1 - rss0 < 16 * 1024);
+    CHECK(rss1 - rss0 < kRssGrowthKiB);
     for (int fd : good) ::close(fd);
     // The hostile clients reached the limits they were meant to.
     const std::string log = peer.stop();
