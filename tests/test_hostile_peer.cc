@@ -31,9 +31,10 @@ std::vector<std::string> loops() {
   return v;
 }
 
-// How much a peer's RSS may grow under hostile clients. ASan keeps freed
-// blocks in quarantine and adds an eighth in shadow, so a sanitized peer's RSS
-// counts much of what was ever allocated, not only what is held.
+// How much a peer's RSS may grow under hostile clients. The sanitizers'
+// allocators keep freed blocks back (ASan's quarantine) and map shadow memory
+// beside what is touched, so a sanitized peer's RSS counts much of what was
+// ever allocated, not only what is held.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr long kRssGrowthKiB = 48 * 1024;
 #else
