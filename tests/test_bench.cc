@@ -52,7 +52,7 @@ const char* const kCounters[] = {"items_per_second",
 }  // namespace
 
 TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws it",
-          "[bench][serial]") {
+          "[bench]") {
   const test::TempDir tmp_dir("iomodels_bench");
   const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/bench.json", spectra = dir + "/spectra.json";
@@ -133,7 +133,7 @@ TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws i
 }
 
 TEST_CASE("bench reports a not-applicable point as an error and still runs the rest",
-          "[bench][serial]") {
+          "[bench][heavy]") {
   const test::TempDir tmp_dir("iomodels_bench");
   const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/bench.json";
@@ -188,7 +188,7 @@ TEST_CASE("bench --help explains the grid and the passthrough", "[bench]") {
   }
 }
 
-TEST_CASE("plot.py draws medians with min-max bars and marks noisy points", "[bench]") {
+TEST_CASE("plot.py draws medians with min-max bars and marks noisy points", "[bench][tools]") {
   // Two points of three repetitions each, as iomodels bench writes them: the
   // runs, then the aggregates; epoll moves by 30% (noisy), uring by 1%.
   const test::TempDir dir("iomodels_plot");

@@ -102,7 +102,7 @@ TEST_CASE("calibrate: a missing tool is skipped with how to install it", "[calib
 }
 
 TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
-          "[calibrate][serial]") {
+          "[calibrate][heavy]") {
   if (calibrate::find_executable("fio").empty())
     test::skip("fio is not installed (apt-get install fio): calibrate's fio part not tested");
   // The uring row needs io_uring itself.
@@ -152,7 +152,7 @@ TEST_CASE("calibrate: fio against blocking, uring and threadpool on one file",
 }
 
 TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll and blocking on tcp",
-          "[calibrate][serial]") {
+          "[calibrate][heavy]") {
   if (calibrate::find_executable("sockperf").empty())
     test::skip(
         "sockperf is not installed (apt-get install sockperf): calibrate's sockperf part "
@@ -191,7 +191,7 @@ TEST_CASE("calibrate: sockperf ping-pong (recv and epoll modes) against epoll an
   CHECK(rows.at(0).at("goal").at("what").get<std::string>().find("1.05") != std::string::npos);
 }
 
-TEST_CASE("calibrate: SIGINT removes the data file it made and stops fio", "[calibrate][serial]") {
+TEST_CASE("calibrate: SIGINT removes the data file it made and stops fio", "[calibrate]") {
   if (calibrate::find_executable("fio").empty())
     test::skip("fio is not installed (apt-get install fio): calibrate's clean-up not tested");
   const test::TempDir tmp_dir("iomodels_calibrate");

@@ -148,7 +148,7 @@ TEST_CASE("chain: queue mode delivers every message through the broker", "[chain
   CHECK(depth_seen);
 }
 
-TEST_CASE("chain: a stall of C spreads to A in sync mode", "[chain][serial]") {
+TEST_CASE("chain: a stall of C spreads to A in sync mode", "[chain][timing]") {
   const auto j = run_chain("--mode sync --rate 300 --duration 5s --fault stall:C:2s@2s");
   check_totals(j);
   INFO(j["a_p99_us_during_fault"] << " " << j["a_errors"]);
@@ -158,7 +158,7 @@ TEST_CASE("chain: a stall of C spreads to A in sync mode", "[chain][serial]") {
   CHECK(j["a_p99_us_during_fault"].get<double>() > 10 * j["a_p99_us_before_fault"].get<double>());
 }
 
-TEST_CASE("chain: a stall of C waits in the queue in queue mode", "[chain][serial]") {
+TEST_CASE("chain: a stall of C waits in the queue in queue mode", "[chain][timing]") {
   need_nats_server();
   const auto j = run_chain("--mode queue --rate 300 --duration 5s --fault stall:C:2s@2s");
   check_totals(j);
@@ -193,7 +193,7 @@ TEST_CASE("chain: a crash of C in sync mode is seen by A as errors", "[chain]") 
 }
 
 TEST_CASE("chain: an ack wait that runs out makes duplicates and they are counted",
-          "[chain][serial]") {
+          "[chain][timing]") {
   need_nats_server();
   const auto j =
       run_chain("--mode queue --rate 300 --duration 3s --ack-wait 200ms --fault stall:C:1s@1s");
@@ -202,7 +202,7 @@ TEST_CASE("chain: an ack wait that runs out makes duplicates and they are counte
   CHECK(j["duplicates"].get<uint64_t>() >= 1);
 }
 
-TEST_CASE("chain: a slow C builds a backlog in queue mode", "[chain][serial]") {
+TEST_CASE("chain: a slow C builds a backlog in queue mode", "[chain][timing]") {
   need_nats_server();
   // 1 ms of work x20 = 20 ms a message: C keeps up with 50/s, 300/s arrive.
   const auto j =
@@ -213,7 +213,7 @@ TEST_CASE("chain: a slow C builds a backlog in queue mode", "[chain][serial]") {
   CHECK(j["faults"][0]["factor"] == 20);
 }
 
-TEST_CASE("chain: faults on B reach A in sync mode", "[chain][serial]") {
+TEST_CASE("chain: faults on B reach A in sync mode", "[chain][timing]") {
   const auto j = run_chain(
       "--mode sync --rate 300 --duration 4s --fault stall:B:1s@1s --fault slow:B:10x@2.5s+1s");
   check_totals(j);
@@ -311,7 +311,7 @@ TEST_CASE("chain: Ctrl-C leaves no process and no directory behind", "[chain]") 
   }
 }
 
-TEST_CASE("chain: tools/plot_chain.py draws the runs", "[chain]") {
+TEST_CASE("chain: tools/plot_chain.py draws the runs", "[chain][tools]") {
   test::TempDir dir("chain_plot");
   const auto r = test::run_iomodels(
       "chain --mode sync --rate 200 --duration 1s --fault slow:C:5x@0.2s+0.5s --json " +

@@ -143,6 +143,6 @@ void check_cpu_close_to_loops(const ModelInfo& m) {
 
 [[maybe_unused]] const bool kCpu = test::register_per_model(
     "coroutines cost about as much CPU per request as the loops of their mechanism: ",
-    "[coro][serial]", check_cpu_close_to_loops, is_coroutine);
+    "[coro][timing]", check_cpu_close_to_loops, is_coroutine);
 
 }  // namespace

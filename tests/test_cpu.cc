@@ -49,7 +49,7 @@ void check_cpu(const Measurement& m, uint64_t burnt_ns) {
 
 }  // namespace
 
-TEST_CASE("Recorder: a spinning thread reads about one core", "[cpu][serial]") {
+TEST_CASE("Recorder: a spinning thread reads about one core", "[cpu][timing]") {
   Recorder rec;
   rec.start();
   const uint64_t burnt = spin_cpu(kSpinNs);
@@ -68,7 +68,7 @@ TEST_CASE("Recorder: a spinning thread reads about one core", "[cpu][serial]") {
   }
 }
 
-TEST_CASE("Recorder: a sleeping thread reads about zero", "[cpu][serial]") {
+TEST_CASE("Recorder: a sleeping thread reads about zero", "[cpu][timing]") {
   Recorder rec;
   rec.start();
   std::this_thread::sleep_for(std::chrono::nanoseconds(kSpinNs));
@@ -79,7 +79,7 @@ TEST_CASE("Recorder: a sleeping thread reads about zero", "[cpu][serial]") {
   CHECK(m.voluntary_ctx >= 1);  // it went to sleep at least once
 }
 
-TEST_CASE("Recorder: another thread's CPU is included", "[cpu][serial]") {
+TEST_CASE("Recorder: another thread's CPU is included", "[cpu][timing]") {
   Recorder rec;
   rec.start();
   uint64_t burnt = 0;
@@ -91,7 +91,7 @@ TEST_CASE("Recorder: another thread's CPU is included", "[cpu][serial]") {
   if (m.wall_s < 1.5 * static_cast<double>(burnt) * 1e-9) CHECK(m.cpu_util() > 0.7);
 }
 
-TEST_CASE("Recorder: two spinning threads read about two cores", "[cpu][serial]") {
+TEST_CASE("Recorder: two spinning threads read about two cores", "[cpu][timing]") {
   Recorder rec;
   rec.start();
   uint64_t a_ns = 0, b_ns = 0;
@@ -107,7 +107,7 @@ TEST_CASE("Recorder: two spinning threads read about two cores", "[cpu][serial]"
     CHECK(m.cpu_util() > 1.4);
 }
 
-TEST_CASE("process_cpu_ns agrees with the Recorder's user + sys", "[cpu][serial]") {
+TEST_CASE("process_cpu_ns agrees with the Recorder's user + sys", "[cpu][timing]") {
   Recorder rec;
   const uint64_t c0 = process_cpu_ns();
   rec.start();

@@ -104,7 +104,7 @@ bool before(const std::string& s, const std::string& a, const std::string& b) {
 
 }  // namespace
 
-TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo][serial]") {
+TEST_CASE("demo prints each quadrant's steps in the order they happened", "[demo][timing]") {
   const std::string trace = "/tmp/iomodels-test-demo-trace.json";
   // The device (200 ms) is slow against the own work (20 ms), as in the story.
   const auto r =
@@ -214,7 +214,7 @@ TEST_CASE("a polling loop's EAGAIN calls in a row become one slice with their co
   CHECK(details == std::vector<std::string>{"EAGAIN x1000", "64", "EAGAIN x1"});
 }
 
-TEST_CASE("demo verdicts follow the demo's own measured times", "[demo][serial]") {
+TEST_CASE("demo verdicts follow the demo's own measured times", "[demo][timing]") {
   // {latency, work}: the device slower, then the own work slower, far enough
   // apart (>= 40 ms) that load from other processes cannot swap them.
   const std::vector<std::pair<int, int>> pairs = {
@@ -321,7 +321,7 @@ TEST_CASE("demo refuses the file transport and lists its transports", "[demo]") 
 }
 
 TEST_CASE("demo and run timelines keep the Trace Event Format and Perfetto's flow binding",
-          "[demo][serial]") {
+          "[demo]") {
   const std::string trace = "/tmp/iomodels-test-timeline.json";
   // The demo at its defaults: under 2 MB, every story whole, with its parent slice.
   auto r = test::run_iomodels("demo --color never --trace " + trace);
@@ -357,7 +357,7 @@ TEST_CASE("demo and run timelines keep the Trace Event Format and Perfetto's flo
   std::remove(trace.c_str());
 }
 
-TEST_CASE("demo names the stories a small --trace-events cap left incomplete", "[demo][serial]") {
+TEST_CASE("demo names the stories a small --trace-events cap left incomplete", "[demo]") {
   const std::string trace = "/tmp/iomodels-test-demo-cap.json";
   const auto r =
       test::run_iomodels("demo -l 20ms -w 5ms --color never --trace-events 60 --trace " + trace);
@@ -376,7 +376,7 @@ TEST_CASE("demo names the stories a small --trace-events cap left incomplete", "
   CHECK(test::run_iomodels("demo --trace-events 0 --trace " + trace).exit_code == 2);
 }
 
-TEST_CASE("demo's three downloads finish in the order their data came", "[demo][serial]") {
+TEST_CASE("demo's three downloads finish in the order their data came", "[demo][timing]") {
   // Asked A, B, C from devices of 60, 20 and 40 ms: both the callbacks and
   // the co_awaits must see B, then C, then A, each after its device's time.
   const auto r = test::run_iomodels("demo -l 60ms -w 5ms --json");
@@ -407,7 +407,7 @@ TEST_CASE("demo's three downloads finish in the order their data came", "[demo][
 
 TEST_CASE(
     "demo's services story shows the stall passed on by a synchronous chain and held by a queue",
-    "[demo][serial]") {
+    "[demo][heavy]") {
   if (test::run_shell("command -v nats-server").exit_code != 0)
     test::skip("nats-server is not installed (apt-get install nats-server)");
   const auto r = test::run_iomodels("demo -l 5ms -w 1ms --services --json");

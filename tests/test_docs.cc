@@ -11,7 +11,7 @@
 
 namespace fs = std::filesystem;
 
-TEST_CASE("README and docs link only to files in the repository", "[docs]") {
+TEST_CASE("README and docs link only to files in the repository", "[docs][tools]") {
   const fs::path root = IOMODELS_SOURCE_DIR;
   std::vector<fs::path> files = {root / "README.md"};
   for (const auto& e : fs::directory_iterator(root / "docs"))

@@ -223,7 +223,7 @@ TEST_CASE("SIGHUP is logged and the peer goes on serving", "[hostile]") {
 }
 
 TEST_CASE("a soak of hostile clients leaves the good ones served and the peer flat",
-          "[hostile][serial]") {
+          "[hostile][heavy]") {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   constexpr int kSoakS = 8;
 #else

@@ -165,7 +165,7 @@ TEST_CASE("NoisyReporter marks the mean and median aggregates and sums up the no
 }
 
 TEST_CASE("bench marks a point noisy when a spinner takes its CPU for some repetitions",
-          "[bench][serial]") {
+          "[bench][timing]") {
   // The model (polling: it wants its whole CPU) on CPU 0 and the peer on the
   // last one; a spinner shares CPU 0 during the first repetitions only, so
   // those run at a fraction of the others' throughput.

@@ -7,7 +7,7 @@
 
 using namespace iomodels;
 
-TEST_CASE("open loop paces rounds and counts latency from the schedule", "[openloop][serial]") {
+TEST_CASE("open loop paces rounds and counts latency from the schedule", "[openloop][timing]") {
   // epoll keeps up: 8 connections, 1 ms device, a round every 5 ms.
   Scenario sc = test::scenario("epoll", Transport::kSocketpair, 8, 512, "1ms", 40);
   sc.rate_per_s = 200;

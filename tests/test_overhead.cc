@@ -100,7 +100,7 @@ TEST_CASE("minimal loops: the file transport and other mechanisms are refused wi
   }
 }
 
-TEST_CASE("iomodels overhead: a row per registered model, end to end", "[overhead][serial]") {
+TEST_CASE("iomodels overhead: a row per registered model, end to end", "[overhead]") {
   const test::TempDir dir("iomodels_overhead");
   const auto r = test::run_iomodels("overhead -c 2 -s 512 -l 0 -r 3 --repeat 2 --markdown --json " +
                                     dir.file("o.json"));

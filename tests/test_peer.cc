@@ -244,18 +244,18 @@ void serve_at_scales(Transport t, PeerLoopChoice loop, std::initializer_list<uin
 }
 
 [[maybe_unused]] const bool kUringScale = test::register_per_transport(
-    "the io_uring peer serves 1, 64 and 1000 connections: ", "[peer][serial]", [](Transport t) {
+    "the io_uring peer serves 1, 64 and 1000 connections: ", "[peer][heavy]", [](Transport t) {
       serve_at_scales(t, PeerLoopChoice::kUring, {1, 64, 1000});
     });
 [[maybe_unused]] const bool kUringMax = test::register_per_transport(
-    "the io_uring peer serves 10000 connections: ", "[peer][serial]",
+    "the io_uring peer serves 10000 connections: ", "[peer][heavy]",
     [](Transport t) { serve_at_scales(t, PeerLoopChoice::kUring, {kMaxConnections}); });
 [[maybe_unused]] const bool kEpollScale = test::register_per_transport(
-    "the epoll peer serves 1, 64 and 1000 connections: ", "[peer][serial]", [](Transport t) {
+    "the epoll peer serves 1, 64 and 1000 connections: ", "[peer][heavy]", [](Transport t) {
       serve_at_scales(t, PeerLoopChoice::kEpoll, {1, 64, 1000});
     });
 [[maybe_unused]] const bool kEpollMax = test::register_per_transport(
-    "the epoll peer serves 10000 connections: ", "[peer][serial]",
+    "the epoll peer serves 10000 connections: ", "[peer][heavy]",
     [](Transport t) { serve_at_scales(t, PeerLoopChoice::kEpoll, {kMaxConnections}); });
 
 TEST_CASE("the peer answers with verified payloads on every transport", "[peer]") {
@@ -374,7 +374,7 @@ TEST_CASE("without io_uring the peer still answers responses due together", "[pe
   CHECK(WEXITSTATUS(st) == 0);
 }
 
-TEST_CASE("a fixed 2 ms latency is at least 2 ms and not much more", "[peer][serial]") {
+TEST_CASE("a fixed 2 ms latency is at least 2 ms and not much more", "[peer][timing]") {
   for (Transport t : all_transports()) {
     DYNAMIC_SECTION(transport_name(t)) {
       auto w = make_workload(t, 4, 64, "2ms");
@@ -391,7 +391,7 @@ TEST_CASE("a fixed 2 ms latency is at least 2 ms and not much more", "[peer][ser
   }
 }
 
-TEST_CASE("uniform and exponential latencies have the right mean", "[peer][serial]") {
+TEST_CASE("uniform and exponential latencies have the right mean", "[peer][timing]") {
   struct Case {
     const char* spec;
     uint64_t lo_ns;    // no response can come sooner
@@ -602,7 +602,7 @@ TEST_CASE("connections beyond RLIMIT_NOFILE are refused with the reason", "[peer
   CHECK_THAT(msg, Catch::Contains("1000"));
 }
 
-TEST_CASE("1,000 socketpair connections through the peer, every byte verified", "[peer][serial]") {
+TEST_CASE("1,000 socketpair connections through the peer, every byte verified", "[peer][heavy]") {
   ScenarioResult r;
   const Status s =
       run_scenario(test::scenario("epoll", Transport::kSocketpair, 1000, 512, "1ms", 5), &r);
@@ -614,7 +614,7 @@ TEST_CASE("1,000 socketpair connections through the peer, every byte verified", 
   CHECK(r.peer.protocol_errors == 0);
 }
 
-TEST_CASE("the peer's timer lateness is close to a bare sleep loop's", "[peer][serial]") {
+TEST_CASE("the peer's timer lateness is close to a bare sleep loop's", "[peer][timing]") {
   // 64 responses fall due at about the same moment every round. The peer
   // must answer them about as punctually as a thread that does nothing but
   // sleep. The machine is shared and noisy, so the two are measured in

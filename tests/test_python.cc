@@ -9,7 +9,7 @@
 
 using namespace iomodels;
 
-TEST_CASE("the Python orders docs/python.md describes are Python's", "[docs][serial]") {
+TEST_CASE("the Python orders docs/python.md describes are Python's", "[docs][tools]") {
   if (::access("/usr/bin/python3", X_OK) != 0) test::skip("no /usr/bin/python3");
   const auto r = test::run_shell(std::string("/usr/bin/python3 ") + IOMODELS_SOURCE_DIR +
                                  "/tests/python/orders.py");

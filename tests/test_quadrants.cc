@@ -46,7 +46,7 @@ double per_round_s(const ScenarioResult& r) { return r.m.wall_s / kRounds; }
 
 }  // namespace
 
-TEST_CASE("polling spins a core and the sleeping models do not", "[serial][quadrants]") {
+TEST_CASE("polling spins a core and the sleeping models do not", "[timing][quadrants]") {
   // A spinner wants a whole core; 0.8 leaves room for a shared machine. Other
   // load can only take CPU away from it, never add, so the best of a few
   // tries is the fair figure; 10 rounds (~100 ms) so that one preemption
@@ -72,7 +72,7 @@ TEST_CASE("polling spins a core and the sleeping models do not", "[serial][quadr
 }
 
 TEST_CASE("one blocking thread serialises the waits and epoll overlaps them",
-          "[serial][quadrants]") {
+          "[timing][quadrants]") {
   skip_unless_available({"blocking", "epoll"});
   ScenarioResult blocking, epoll;
   measure("blocking", &blocking);

@@ -462,13 +462,22 @@ TEST_CASE("the network namespace test's probe does what the test does, and says 
     return;
   }
   // As root, make each refusal happen for real in a child process.
-  SECTION("it goes through here") {
-    // The test above then runs (it does not skip), and the probe's
-    // namespace is gone.
+  SECTION("untouched, it answers as it does in this process") {
+    // Where the machine allows namespaces and veth pairs, the test above
+    // runs; where it does not (a chroot, a container without
+    // CAP_SYS_ADMIN), the probe names the step that failed, and the test
+    // above skips with that reason. Either way the probe leaves no
+    // namespace behind. What the machine allows is not asserted.
+    const std::string here = netns_unavailable();
     pid_t child = -1;
     const std::string why = probe_in_child([] { return true; }, &child);
-    INFO(why);
-    CHECK(why == "<available>");
+    INFO("in this process: " << (here.empty() ? "<available>" : here) << "; in a child: " << why);
+    if (here.empty()) {
+      CHECK(why == "<available>");
+    } else {
+      CHECK(why != "<available>");
+      CHECK(!why.empty());
+    }
     check_no_netns("iomt-" + std::to_string(child) + "-p");
   }
   SECTION("not root") {
@@ -576,7 +585,7 @@ void check_hostile_clients(const std::string& loop) {
 }  // namespace
 
 TEST_CASE("the standalone peer leaks no descriptor and does not spin when out of them",
-          "[remote][serial]") {
+          "[remote][timing]") {
   std::string why;
   for (const std::string loop : {"uring", "epoll"}) {
     if (loop == "uring" && !uring_peer_available(&why)) continue;

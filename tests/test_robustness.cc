@@ -85,13 +85,13 @@ void check_10k_threads(const ModelInfo& m) {
 }
 
 [[maybe_unused]] const bool kStorm = test::register_per_model(
-    "a timer signal every 100 us loses no byte: ", "[robustness][serial]", check_signal_storm);
+    "a timer signal every 100 us loses no byte: ", "[robustness]", check_signal_storm);
 [[maybe_unused]] const bool k10k = test::register_per_model(
-    "10,000 connections complete with every byte verified: ", "[robustness][scale][serial]",
+    "10,000 connections complete with every byte verified: ", "[robustness][scale][heavy]",
     check_10k_connections, waits_on_many);
 [[maybe_unused]] const bool k10kThreads = test::register_per_model(
     "a thread per connection at 10,000 connections runs or refuses up front: ",
-    "[robustness][scale][serial]", check_10k_threads, thread_per_connection);
+    "[robustness][scale][heavy]", check_10k_threads, thread_per_connection);
 
 }  // namespace
 

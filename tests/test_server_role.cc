@@ -99,7 +99,7 @@ class Slow final : public Model {
 }  // namespace
 
 TEST_CASE("server role: a model that falls behind shows queueing only from the schedule",
-          "[server][serial]") {
+          "[server][timing]") {
   // One connection, a request due every 2 ms, each taking 5 ms to answer: by
   // the 60th the schedule is ~180 ms ahead of the model. From the send each
   // takes ~5 ms; from its scheduled time, the whole backlog.
@@ -143,7 +143,7 @@ TEST_CASE("server role: Poisson arrivals have the configured mean and spread", "
 }
 
 TEST_CASE("server role: the generator offers the configured rate with Poisson arrivals",
-          "[server][serial]") {
+          "[server][timing]") {
   // 10,000 arrivals over 10 connections at 20,000/s: the schedule they
   // followed spans ~0.5 s; epoll keeps up, so it served them in that time.
   Scenario sc = server("epoll", Transport::kSocketpair, 10, 1000, 20000, Arrivals::kPoisson);
@@ -159,7 +159,7 @@ TEST_CASE("server role: the generator offers the configured rate with Poisson ar
   CHECK(r.peer.generator->responses == 10'000);
 }
 
-TEST_CASE("sweep: finds each model's knee and writes its points", "[server][sweep][serial]") {
+TEST_CASE("sweep: finds each model's knee and writes its points", "[server][sweep][timing]") {
   const std::string out = "/tmp/iomodels-test-sweep.json";
   const test::CommandResult c = test::run_iomodels(
       "sweep --models epoll,threadpool --pool-threads 1 -c 8 --rates 2000,8000 "

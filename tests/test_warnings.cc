@@ -89,7 +89,7 @@ TEST_CASE("a result's JSON carries its warnings", "[warnings]") {
   CHECK_FALSE(j.at("machine_busy_at_start").get<bool>());
 }
 
-TEST_CASE("run warns on stderr and in its JSON when the peer answers late", "[warnings][serial]") {
+TEST_CASE("run warns on stderr and in its JSON when the peer answers late", "[warnings][timing]") {
   // 1,000 requests that arrive together, each due 1 us after it arrives: the
   // peer reads and answers them one by one, so most leave long after 1 us.
   const test::TempDir dir("iomodels_warn");

@@ -3,7 +3,7 @@
 # only what is missing. Uses sudo only when not root.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config git
+packages=(build-essential cmake ninja-build pkg-config git
   libbenchmark-dev libspdlog-dev nlohmann-json3-dev catch2 liburing-dev libcli11-dev
   python3 python3-matplotlib python3-uvloop nodejs libnats-dev nats-server)
 # libnats-dev: the NATS client the binary links; nats-server: the broker

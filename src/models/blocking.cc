@@ -10,9 +10,6 @@
 namespace iomodels {
 namespace {
 
-// Read at most this much per read(): big enough that a 1 MiB response takes
-// a handful of calls, small enough to stay in cache.
-constexpr size_t kReadChunk = 256 * 1024;
 
 class Blocking final : public Model {
  public:
@@ -20,7 +17,7 @@ class Blocking final : public Model {
     ctx_ = &ctx;
     if (Status s = detail::set_nonblocking(ctx, false); !s.ok()) return s;
     ex_ = detail::make_exchanges(ctx);
-    buf_.resize(std::min<size_t>(ctx.size(), kReadChunk));
+    buf_.resize(std::min<size_t>(ctx.size(), detail::kReadChunk));
     return {};
   }
 

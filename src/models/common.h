@@ -18,6 +18,12 @@
 
 namespace iomodels::detail {
 
+// Per read() of a model with one buffer per loop or worker: big enough that a
+// 1 MiB response takes a handful of calls, small enough to stay in cache.
+inline constexpr size_t kReadChunk = 256 * 1024;
+// One epoll_wait hands back at most this many ready fds (epoll, coro-epoll).
+inline constexpr int kMaxEvents = 256;
+
 // A read buffer aligned to kFileAlign: O_DIRECT reads need aligned memory,
 // and every model reads into one of these so that --direct works for all.
 class IoBuffer {

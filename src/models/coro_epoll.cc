@@ -27,10 +27,6 @@ namespace iomodels {
 namespace detail {
 namespace {
 
-// One epoll_wait hands back at most this many ready fds (as in `epoll`).
-constexpr int kMaxEvents = 256;
-// Per read(): enough for typical responses in one call (as in `epoll`).
-constexpr size_t kReadChunk = 256 * 1024;
 
 class CoroEpoll final : public Model {
  public:

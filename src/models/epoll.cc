@@ -16,10 +16,6 @@ namespace iomodels {
 namespace detail {
 namespace {
 
-// One epoll_wait hands back at most this many ready fds.
-constexpr int kMaxEvents = 256;
-// Per read(): enough for typical responses in one call.
-constexpr size_t kReadChunk = 256 * 1024;
 
 class EpollReactor final : public Model {
  public:

@@ -14,8 +14,6 @@
 namespace iomodels {
 namespace {
 
-// Per read(): enough for typical responses in one call.
-constexpr size_t kReadChunk = 256 * 1024;
 
 class Poll final : public Model {
  public:
@@ -25,7 +23,7 @@ class Poll final : public Model {
     ex_ = detail::make_exchanges(ctx);
     left_.assign(ex_.size(), 0);
     fds_.assign(ex_.size(), pollfd{-1, POLLIN, 0});
-    buf_.resize(std::min<size_t>(ctx.size(), kReadChunk));
+    buf_.resize(std::min<size_t>(ctx.size(), detail::kReadChunk));
     return {};
   }
 

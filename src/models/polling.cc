@@ -20,8 +20,6 @@ namespace iomodels {
 namespace detail {
 namespace {
 
-// Per read(): enough for typical responses in one call.
-constexpr size_t kReadChunk = 256 * 1024;
 
 class Polling final : public Model {
  public:

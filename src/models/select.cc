@@ -17,8 +17,6 @@
 namespace iomodels {
 namespace {
 
-// Per read(): enough for typical responses in one call.
-constexpr size_t kReadChunk = 256 * 1024;
 
 class Select final : public Model {
  public:
@@ -32,7 +30,7 @@ class Select final : public Model {
     if (Status s = detail::set_nonblocking(ctx, true); !s.ok()) return s;
     ex_ = detail::make_exchanges(ctx);
     left_.assign(ex_.size(), 0);
-    buf_.resize(std::min<size_t>(ctx.size(), kReadChunk));
+    buf_.resize(std::min<size_t>(ctx.size(), detail::kReadChunk));
     return {};
   }
 

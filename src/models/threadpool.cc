@@ -38,9 +38,6 @@
 namespace iomodels {
 namespace {
 
-// Per read(): one buffer per worker, so the same size as the single-threaded
-// models' is affordable.
-constexpr size_t kReadChunk = 256 * 1024;
 
 using Buffer = detail::IoBuffer;
 
@@ -124,7 +121,7 @@ class ThreadPool final : public Model {
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     // One read buffer per worker.
     bufs_ = std::vector<Buffer>(n);
-    for (Buffer& b : bufs_) b.resize(std::min<size_t>(ctx.size(), kReadChunk));
+    for (Buffer& b : bufs_) b.resize(std::min<size_t>(ctx.size(), detail::kReadChunk));
     try {
       for (unsigned i = 0; i < n; ++i)
         workers_.emplace_back([this, i] {

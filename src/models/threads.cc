@@ -34,7 +34,7 @@ namespace {
 constexpr size_t kStackBytes = 64 * 1024;
 // Each thread's read buffer (on the heap). Smaller than the single-threaded
 // models' 256 KiB because there is one per connection: 10,000 of them.
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kThreadReadChunk = 64 * 1024;
 
 std::string read_proc_line(const char* path) {
   std::ifstream f(path);
@@ -57,7 +57,7 @@ std::string thread_limit_text(int err, size_t created, size_t wanted) {
        ", kernel.threads-max=" + read_proc_line("/proc/sys/kernel/threads-max") +
        ", vm.max_map_count=" + read_proc_line("/proc/sys/vm/max_map_count") +
        ", each thread needs a " + std::to_string(kStackBytes / 1024) + " KiB stack and up to " +
-       std::to_string(kReadChunk / 1024) + " KiB of buffer (EAGAIN = a limit, ENOMEM = memory)";
+       std::to_string(kThreadReadChunk / 1024) + " KiB of buffer (EAGAIN = a limit, ENOMEM = memory)";
   return s;
 }
 
@@ -87,7 +87,7 @@ class Threads final : public Model {
       Worker& w = workers_[i];
       w.model = this;
       w.ex = ex[i];
-      w.buf.resize(std::min<size_t>(ctx.size(), kReadChunk));
+      w.buf.resize(std::min<size_t>(ctx.size(), kThreadReadChunk));
       w.born = generation_.load(std::memory_order_relaxed);
       if (const int e = ::pthread_create(&w.tid, &attr, &Threads::entry, &w); e != 0) {
         ::pthread_attr_destroy(&attr);
