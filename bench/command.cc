@@ -29,9 +29,9 @@
 #include "frontend/output.h"
 #include "measure/env.h"
 #include "measure/trace.h"
+#include "peer/payload.h"
 #include "run/figures.h"
 #include "sys/cpus.h"
-#include "workload/payload.h"
 
 namespace iomodels::bench {
 
@@ -54,9 +54,7 @@ struct BenchFlags {
   std::string trace;
   std::string trace_events = "100000";
   std::string log_level = "warn";
-} flags;
-
-CLI::App* bench_app = nullptr;
+};
 
 std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
   std::vector<std::string> out;
@@ -82,7 +80,7 @@ void add_unique(std::vector<T>* v, const T& x) {
   v->push_back(x);
 }
 
-bench::Grid make_grid() {
+bench::Grid make_grid(const BenchFlags& flags) {
   bench::Grid g;
   ScenarioFlags base = flags.sc;
   base.model = "epoll";  // any valid model: to_scenario checks the other flags
@@ -222,10 +220,30 @@ void check_gb_flags(const std::vector<std::string>& args) {
 
 }  // namespace
 
-CLI::App* add_bench(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand(
-      "bench", "run the grid model × transport × connections × size × latency (Google Benchmark)");
-  bench_app = sub;
+namespace {
+
+// `bench` as a command object: its flags, bound by CLI11, live in it.
+class BenchCommand final : public Command {
+ public:
+  void add_flags(CLI::App* app) override;
+  void validate() override;
+  int execute() override;
+
+ private:
+  BenchFlags flags_;
+  // What validate() made of the flags.
+  std::vector<std::string> gb_args_;
+  OutputPath out_file_, latency_out_, trace_out_;
+  bench::Grid grid_;
+  uint64_t trace_events_ = 0;
+  CLI::App* app_ = nullptr;
+};
+
+void BenchCommand::add_flags(CLI::App* sub) {
+  app_ = sub;
+  BenchFlags& flags = flags_;
+  sub->description(
+      "run the grid model × transport × connections × size × latency (Google Benchmark)");
   sub->add_option("--models", flags.models,
                   "comma list of models, or 'all' (default: every model this kernel can run)");
   sub->add_option("--transports", flags.transports,
@@ -309,12 +327,13 @@ CLI::App* add_bench(CLI::App& app) {
       "Example: iomodels bench --models polling,epoll --connections 64 --latencies 1ms \\\n"
       "           --benchmark_out=bench.json --benchmark_out_format=json --latency-out "
       "spectra.json");
-  return sub;
 }
 
-int run_bench() {
-  std::vector<std::string> gb_args = {"iomodels bench"};
-  for (const std::string& a : bench_app->remaining()) {
+void BenchCommand::validate() {
+  const BenchFlags& flags = flags_;
+  std::vector<std::string>& gb_args = gb_args_;
+  gb_args = {"iomodels bench"};
+  for (const std::string& a : app_->remaining()) {
     if (a.rfind("--benchmark_", 0) != 0)
       throw UsageError("unexpected argument '" + a +
                        "' (grid flags are listed by --help; Google Benchmark's start with "
@@ -326,7 +345,7 @@ int run_bench() {
   // Google Benchmark writes --benchmark_out itself, as it goes: checked
   // here, before the grid runs; it then writes a temporary file that is
   // renamed into place only after a complete run (or the device itself).
-  OutputPath out_file;
+  OutputPath& out_file = out_file_;
   if (const auto out = gb_flag(gb_args, "benchmark_out")) {
     out_file = check_output("--benchmark_out", *out);
     if (out_file.kind() == OutputPath::Kind::kFd && out_file.fd() == 1)
@@ -334,9 +353,9 @@ int run_bench() {
           "--benchmark_out: standard output already carries the console report; write the file "
           "elsewhere (or use --benchmark_format=json)");
   }
-  const OutputPath latency_out = check_output("--latency-out", flags.latency_out);
-  const OutputPath trace_out = check_output("--trace", flags.trace);
-  check_distinct({&out_file, &latency_out, &trace_out});
+  latency_out_ = check_output("--latency-out", flags.latency_out);
+  trace_out_ = check_output("--trace", flags.trace);
+  check_distinct({&out_file_, &latency_out_, &trace_out_});
 
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool level_ok = false;
@@ -346,13 +365,26 @@ int run_bench() {
                      "' must be trace, debug, info, warn, error or off");
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
 
-  bench::Grid grid = make_grid();
+  bench::Grid& grid = grid_;
+  grid = make_grid(flags);
   bench::parse_test_slowdown(std::getenv(bench::kSlowdownEnv), &grid);
   if (!grid.slow_model.empty() &&
       std::find(grid.models.begin(), grid.models.end(), grid.slow_model) == grid.models.end())
     throw UsageError(std::string(bench::kSlowdownEnv) + ": model '" + grid.slow_model +
                      "' is not in --models");
 
+  if (!flags.trace.empty() && flags.sc.trace_hooks == "off")
+    throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
+  trace_events_ = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
+}
+
+int BenchCommand::execute() {
+  const BenchFlags& flags = flags_;
+  std::vector<std::string>& gb_args = gb_args_;
+  OutputPath& out_file = out_file_;
+  const OutputPath& latency_out = latency_out_;
+  const OutputPath& trace_out = trace_out_;
+  bench::Grid& grid = grid_;
   if (out_file.given()) {
     const std::string name = out_file.begin_by_name();
     for (std::string& a : gb_args)
@@ -405,11 +437,8 @@ int run_bench() {
   }
 
   std::unique_ptr<Trace> trace;
-  if (!flags.trace.empty() && flags.sc.trace_hooks == "off")
-    throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
   if (!flags.trace.empty()) {
-    trace =
-        std::make_unique<Trace>(flag_count("--trace-events", flags.trace_events, 1, 100'000'000));
+    trace = std::make_unique<Trace>(trace_events_);
     trace->name_process("iomodels bench");
     trace->name_thread("main");
     trace->install();
@@ -459,5 +488,9 @@ int run_bench() {
   // does not apply) fails the run.
   return failed > 0 ? 1 : 0;
 }
+
+}  // namespace
+
+std::unique_ptr<Command> make_bench_command() { return std::make_unique<BenchCommand>(); }
 
 }  // namespace iomodels::bench

@@ -2,11 +2,12 @@
 // grid from its flags and hands every --benchmark_* flag to Google Benchmark.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "frontend/command.h"
 
 namespace iomodels::bench {
 
-CLI::App* add_bench(CLI::App& app);
-int run_bench();
+std::unique_ptr<frontend::Command> make_bench_command();
 
 }  // namespace iomodels::bench

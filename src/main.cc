@@ -1,71 +1,132 @@
-// Description: the `iomodels` binary: list, run, bench, demo, peer, calibrate, overhead,
-// chain, compare.
+// Description: the `iomodels` binary: one table of subcommands (list, run,
+// peer, demo, sweep, bench, calibrate, overhead, chain, compare), each an
+// object made by its frontend; main parses, validates and dispatches.
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "bench/command.h"
 #include "calibrate/command.h"
 #include "chain/command.h"
 #include "cli/commands.h"
 #include "compare/command.h"
+#include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
 #include "overhead/command.h"
 #include "sys/cleanup.h"
 
+namespace {
+
+using iomodels::frontend::CommandEntry;
+
+// Every subcommand, in the order `iomodels --help` lists them. Adding one is a
+// row here and a factory in its frontend.
+const CommandEntry kCommands[] = {
+    {"list", "list the models, their quadrants and the transports",
+     iomodels::cli::make_list_command},
+    {"run", "run one scenario and print what it cost", iomodels::cli::make_run_command},
+    {"peer", "run the peer alone, for run/bench --peer HOST:PORT",
+     iomodels::cli::make_peer_command},
+    {"demo", "the download() story once per quadrant: what runs when, and what the CPU does",
+     iomodels::cli::make_demo_command},
+    {"sweep", "each model at a series of offered loads: CPU and latency at equal load",
+     iomodels::cli::make_sweep_command},
+    {"bench", "run the grid model × transport × connections × size × latency (Google Benchmark)",
+     iomodels::bench::make_bench_command},
+    {"calibrate", "measure iomodels against fio and sockperf, interleaved, with ratios",
+     iomodels::calibrate::make_calibrate_command},
+    {"overhead", "what the harness's own per-request work costs, beside a minimal loop",
+     iomodels::overhead::make_overhead_command},
+    {"chain", "services A -> B -> C as processes: synchronous calls against a JetStream queue",
+     iomodels::chain::make_chain_command},
+    {"chain-service", "one service of `iomodels chain` (started by it)",
+     iomodels::chain::make_chain_service_command, true},
+    {"compare", "compare two results files: medians, changes, significance, CI gates",
+     iomodels::compare::make_compare_command},
+};
+
+const CommandEntry* find_command(const std::string& name) {
+  for (const CommandEntry& e : kCommands)
+    if (name == e.name) return &e;
+  return nullptr;
+}
+
+// The main help lists each command by its table summary, one line, while
+// `iomodels CMD --help` keeps the command's own (longer) description.
+class SummaryFormatter : public CLI::Formatter {
+ public:
+  std::string make_subcommand(const CLI::App* sub) const override {
+    const CommandEntry* e = find_command(sub->get_name());
+    std::stringstream out;
+    CLI::detail::format_help(out, sub->get_display_name(true),
+                             e != nullptr ? e->summary : sub->get_description(), column_width_);
+    return out.str();
+  }
+};
+
+// The first argument that is not a flag names the command: the main app has
+// flags only (--help, --version), none taking a value. An unknown name is
+// refused before CLI11 sees it, --help or not, so a typo never passes for a
+// request for help.
+bool refuse_unknown_command(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] == '-') continue;
+    if (const CommandEntry* e = find_command(argv[i]); e != nullptr) return false;
+    std::string names;
+    for (const CommandEntry& e : kCommands)
+      if (!e.hidden) names += (names.empty() ? "" : ", ") + std::string(e.name);
+    std::fprintf(stderr, "iomodels: error: unknown command '%s' (commands: %s)\n", argv[i],
+                 names.c_str());
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  using namespace iomodels::cli;
-  using iomodels::bench::add_bench;
-  using iomodels::bench::run_bench;
-  using iomodels::calibrate::add_calibrate;
-  using iomodels::calibrate::run_calibrate;
-  using iomodels::chain::add_chain;
-  using iomodels::chain::add_chain_service;
-  using iomodels::chain::run_chain;
-  using iomodels::chain::run_chain_service;
-  using iomodels::compare::add_compare;
-  using iomodels::compare::run_compare;
+  using iomodels::frontend::Command;
   using iomodels::frontend::UsageError;
-  using iomodels::overhead::add_overhead;
-  using iomodels::overhead::run_overhead;
   // A write to a peer that died is an error to report (-EPIPE), not a reason
   // to die: pipes and io_uring writes raise SIGPIPE otherwise.
   ::signal(SIGPIPE, SIG_IGN);
   // Ctrl-C (or SIGTERM, SIGHUP) removes the temporary files of a result
   // still being written before the process ends.
   iomodels::sys::install_signal_cleanup();
+  if (refuse_unknown_command(argc, argv)) return 2;
   CLI::App app{
       "iomodels: what each I/O model costs while a program waits for slow I/O.\n"
       "A forked peer process plays a slow device; each model (blocking, polling, threads,\n"
       "poll/select, epoll, io_uring, coroutines) drives the same workload and is measured."};
+  app.formatter(std::make_shared<SummaryFormatter>());
   app.set_version_flag("--version", iomodels::iomodels_version());
   app.require_subcommand(1);
-  CLI::App* list = add_list(app);
-  CLI::App* run = add_run(app);
-  CLI::App* peer = add_peer(app);
-  CLI::App* demo = add_demo(app);
-  CLI::App* sweep = add_sweep(app);
-  CLI::App* bench = add_bench(app);
-  CLI::App* calibrate = add_calibrate(app);
-  CLI::App* overhead = add_overhead(app);
-  CLI::App* chain = add_chain(app);
-  CLI::App* chain_service = add_chain_service(app);
-  CLI::App* compare = add_compare(app);
+  struct Registered {
+    CLI::App* app;
+    std::unique_ptr<Command> command;
+  };
+  std::vector<Registered> commands;
   try {
+    for (const CommandEntry& e : kCommands) {
+      CLI::App* sub = app.add_subcommand(e.name, e.summary);
+      if (e.hidden) sub->group("");
+      std::unique_ptr<Command> command = e.make();
+      command->add_flags(sub);
+      commands.push_back({sub, std::move(command)});
+    }
     app.parse(argc, argv);
-    if (list->parsed()) return run_list();
-    if (run->parsed()) return run_run();
-    if (peer->parsed()) return run_peer();
-    if (demo->parsed()) return run_demo();
-    if (sweep->parsed()) return run_sweep();
-    if (bench->parsed()) return run_bench();
-    if (calibrate->parsed()) return run_calibrate();
-    if (overhead->parsed()) return run_overhead();
-    if (chain->parsed()) return run_chain();
-    if (chain_service->parsed()) return run_chain_service();
-    if (compare->parsed()) return run_compare();
+    for (Registered& r : commands) {
+      if (!r.app->parsed()) continue;
+      r.command->validate();
+      return r.command->execute();
+    }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

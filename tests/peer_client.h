@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "workload/payload.h"
-#include "workload/wire.h"
+#include "peer/hello.h"
+#include "peer/payload.h"
 
 namespace iomodels::test {
 
@@ -165,7 +165,8 @@ inline int hello(uint16_t port, const std::string& token) {
   uint8_t msg[kRequestBytes + iomodels::detail::kHelloTokenBytes]{};
   const Request rq{kHelloConn, iomodels::detail::kHelloVersion, iomodels::detail::kHelloMagic};
   std::memcpy(msg, &rq, sizeof rq);
-  std::memcpy(msg + kRequestBytes, token.data(), std::min(token.size(), iomodels::detail::kHelloTokenBytes));
+  std::memcpy(msg + kRequestBytes, token.data(),
+              std::min(token.size(), iomodels::detail::kHelloTokenBytes));
   uint8_t ack[iomodels::detail::kHelloAckBytes];
   const bool ok = ::send(fd, msg, sizeof msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof msg) &&
                   read_exactly(fd, ack, sizeof ack);

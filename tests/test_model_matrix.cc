@@ -277,7 +277,7 @@ void model_matrix(const ModelInfo& m) {
   }
 }
 
-[[maybe_unused]] const bool kRegistered =
+[[maybe_unused]] const bool kMatrixRegistered =
     test::register_per_model("model matrix: ", "[models][matrix]", model_matrix);
 
 }  // namespace

@@ -69,7 +69,7 @@ class MinimalLoopCase final : public Catch::ITestInvoker {
 // One test case per mechanism with a minimal loop among the registered
 // models' ("minimal loop: epoll"), so each is run, counted and skipped on
 // its own, as the per-model cases in util.h.
-const bool kRegistered = [] {
+const bool kOverheadRegistered = [] {
   for (const Mechanism m : minimal_mechanisms())
     Catch::AutoReg(
         new MinimalLoopCase(m), CATCH_INTERNAL_LINEINFO, Catch::StringRef(),

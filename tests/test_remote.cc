@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "calibrate/process.h"
+#include "peer/payload.h"
 #include "peer_client.h"
 #include "util.h"
-#include "workload/payload.h"
 
 using namespace iomodels;
 using nlohmann::json;

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "models/common.h"
+#include "peer/core.h"
 #include "util.h"
-#include "workload/peer_core.h"
 
 using namespace iomodels;
 

@@ -100,7 +100,8 @@ void check_switches(const ModelInfo& m) {
   }
 }
 
-const bool kRegistered = test::register_per_model("switches: ", "[switches]", check_switches);
+const bool kSwitchesRegistered =
+    test::register_per_model("switches: ", "[switches]", check_switches);
 
 }  // namespace
 

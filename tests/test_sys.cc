@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include "peer/payload.h"
 #include "sys/fd.h"
 #include "sys/sys.h"
 #include "util.h"
-#include "workload/payload.h"
 
 using namespace iomodels;
 

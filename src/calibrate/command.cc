@@ -51,7 +51,7 @@ struct CalibrateFlags {
   std::string json;
   std::string fio = "fio";
   std::string sockperf = "sockperf";
-} flags;
+};
 
 // At least three pairs: the median of three is the smallest that ignores one
 // disturbed run.
@@ -94,9 +94,29 @@ std::string install_hint(const std::string& tool) {
 
 }  // namespace
 
-CLI::App* add_calibrate(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand(
-      "calibrate", "measure iomodels against fio and sockperf, interleaved, with ratios");
+namespace {
+
+// `calibrate` as a command object: its flags, bound by CLI11, live in it.
+class CalibrateCommand final : public Command {
+ public:
+  void add_flags(CLI::App* app) override;
+  void validate() override;
+  int execute() override;
+
+ private:
+  CalibrateFlags flags_;
+  // What validate() made of the flags.
+  uint64_t pairs_ = 0, budget_ns_ = 0, file_bytes_ = 0;
+  std::vector<uint32_t> qds_;
+  uint32_t block_ = 0, msg_bytes_ = 0;
+  bool verify_ = false;
+  std::string json_path_;
+  OutputPath json_out_;
+};
+
+void CalibrateCommand::add_flags(CLI::App* sub) {
+  CalibrateFlags& flags = flags_;
+  sub->description("measure iomodels against fio and sockperf, interleaved, with ratios");
   sub->add_option("--pairs", flags.pairs,
                   "interleaved pairs per comparison (iomodels, tool, iomodels, tool, ...), >= 3")
       ->capture_default_str();
@@ -142,48 +162,58 @@ CLI::App* add_calibrate(CLI::App& app) {
       "side and their ratio iomodels / tool are printed: higher is better for ops/s, lower is\n"
       "better for p50, p99 and CPU per operation. A missing fio or sockperf skips its part.\n"
       "Example: iomodels calibrate --pairs 5 --budget 2s --json results/calibrate.json");
-  return sub;
 }
 
-int run_calibrate() {
-  const uint64_t pairs = flag_count("--pairs", flags.pairs, kMinPairs, 1000);
-  const uint64_t budget_ns = flag_duration("--budget", flags.budget);
-  if (budget_ns < 10'000'000) throw UsageError("--budget: must be at least 10ms");
-  if (budget_ns > 3600'000'000'000ull) throw UsageError("--budget: must be at most 1h");
-  const std::vector<uint32_t> qds = parse_qd_list(flags.qd);
-  const auto block = static_cast<uint32_t>(flag_size("--size", flags.size, kFileAlign, 1 << 20));
-  if (block % kFileAlign != 0) throw UsageError("--size: must be a multiple of 4096 bytes");
-  const uint64_t file_bytes = flag_size("--file-size", flags.file_size, 1 << 20, 1ull << 40);
-  if (file_bytes % kFileAlign != 0 || file_bytes < 16ull * block)
+void CalibrateCommand::validate() {
+  const CalibrateFlags& flags = flags_;
+  pairs_ = flag_count("--pairs", flags.pairs, kMinPairs, 1000);
+  budget_ns_ = flag_duration("--budget", flags.budget);
+  if (budget_ns_ < 10'000'000) throw UsageError("--budget: must be at least 10ms");
+  if (budget_ns_ > 3600'000'000'000ull) throw UsageError("--budget: must be at most 1h");
+  qds_ = parse_qd_list(flags.qd);
+  block_ = static_cast<uint32_t>(flag_size("--size", flags.size, kFileAlign, 1 << 20));
+  if (block_ % kFileAlign != 0) throw UsageError("--size: must be a multiple of 4096 bytes");
+  file_bytes_ = flag_size("--file-size", flags.file_size, 1 << 20, 1ull << 40);
+  if (file_bytes_ % kFileAlign != 0 || file_bytes_ < 16ull * block_)
     throw UsageError("--file-size: must be a multiple of 4096 bytes and hold 16 reads");
-  const auto msg_bytes = static_cast<uint32_t>(flag_size("--msg-size", flags.msg_size, 14, 65507));
+  msg_bytes_ = static_cast<uint32_t>(flag_size("--msg-size", flags.msg_size, 14, 65507));
   if (!flags.only.empty() && flags.only != "fio" && flags.only != "sockperf")
     throw UsageError("--only: '" + flags.only + "' must be fio or sockperf");
   if (flags.verify != "on" && flags.verify != "off")
     throw UsageError("--verify: '" + flags.verify + "' must be on or off");
-  const bool verify = flags.verify == "on";
+  verify_ = flags.verify == "on";
   if (flags.step != "auto" && flags.step != "round" && flags.step != "batch")
     throw UsageError("--step: '" + flags.step + "' must be auto, round or batch");
-  // auto: threadpool hands each request to its pool (round), as posixaio
-  // hands each read to glibc's threads; every other model loops over its
-  // requests (batch), as fio's jobs and sockperf's client do.
-  auto step_for = [](const std::string& model) {
-    if (flags.step == "round") return Step::kRound;
-    if (flags.step == "batch") return Step::kBatch;
-    return model == "threadpool" ? Step::kRound : Step::kBatch;
-  };
-  const std::string json_path = flags.json.empty() ? default_json_path() : flags.json;
-  const uint64_t sockperf_s = std::max<uint64_t>((budget_ns + 999'999'999) / 1'000'000'000, 1);
+  json_path_ = flags.json.empty() ? default_json_path() : flags.json;
 
   // The default lands in results/, made if missing; any path is checked
   // before the first measurement.
   if (flags.json.empty()) {
-    if (const auto dir = std::filesystem::path(json_path).parent_path(); !dir.empty()) {
+    if (const auto dir = std::filesystem::path(json_path_).parent_path(); !dir.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
     }
   }
-  const OutputPath json_out = check_output("--json", json_path);
+  json_out_ = check_output("--json", json_path_);
+}
+
+int CalibrateCommand::execute() {
+  const CalibrateFlags& flags = flags_;
+  const uint64_t pairs = pairs_, budget_ns = budget_ns_, file_bytes = file_bytes_;
+  const std::vector<uint32_t>& qds = qds_;
+  const uint32_t block = block_, msg_bytes = msg_bytes_;
+  const bool verify = verify_;
+  const std::string& json_path = json_path_;
+  const OutputPath& json_out = json_out_;
+  // auto: threadpool hands each request to its pool (round), as posixaio
+  // hands each read to glibc's threads; every other model loops over its
+  // requests (batch), as fio's jobs and sockperf's client do.
+  auto step_for = [&flags](const std::string& model) {
+    if (flags.step == "round") return Step::kRound;
+    if (flags.step == "batch") return Step::kBatch;
+    return model == "threadpool" ? Step::kRound : Step::kBatch;
+  };
+  const uint64_t sockperf_s = std::max<uint64_t>((budget_ns + 999'999'999) / 1'000'000'000, 1);
 
   Cleanup cleanup;
   const double load_at_start = load_average();
@@ -431,5 +461,9 @@ int run_calibrate() {
     if (!r.failed.empty() && !r.not_applicable) return 1;
   return 0;
 }
+
+}  // namespace
+
+std::unique_ptr<Command> make_calibrate_command() { return std::make_unique<CalibrateCommand>(); }
 
 }  // namespace iomodels::calibrate

@@ -2,11 +2,12 @@
 // sockperf, interleaved, with medians and ratios.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "frontend/command.h"
 
 namespace iomodels::calibrate {
 
-CLI::App* add_calibrate(CLI::App& app);
-int run_calibrate();
+std::unique_ptr<frontend::Command> make_calibrate_command();
 
 }  // namespace iomodels::calibrate

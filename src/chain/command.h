@@ -4,13 +4,13 @@
 // total. And the hidden `iomodels chain-service` each service runs as.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "frontend/command.h"
 
 namespace iomodels::chain {
 
-CLI::App* add_chain(CLI::App& app);
-int run_chain();
-CLI::App* add_chain_service(CLI::App& app);
-int run_chain_service();
+std::unique_ptr<frontend::Command> make_chain_command();
+std::unique_ptr<frontend::Command> make_chain_service_command();
 
 }  // namespace iomodels::chain

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "workload/payload.h"
+#include "peer/payload.h"
 
 namespace iomodels::chain {
 

@@ -12,11 +12,18 @@ namespace iomodels::cli {
 
 using namespace frontend;
 
-CLI::App* add_list(CLI::App& app) {
-  return app.add_subcommand("list", "list the models, their quadrants and the transports");
-}
+namespace {
 
-int run_list() {
+// `list` has no flags: it reports what this build and this kernel offer.
+class ListCommand final : public Command {
+ public:
+  void add_flags(CLI::App* app) override {
+    app->description("list the models, their quadrants and the transports");
+  }
+  int execute() override;
+};
+
+int ListCommand::execute() {
   std::printf("models:\n");
   for (const ModelInfo* m : all_models()) {
     std::string why = m->unavailable ? m->unavailable() : std::string();
@@ -45,5 +52,9 @@ int run_list() {
   std::printf("\nio_uring: %s\n", sys::uring_probe().describe().c_str());
   return 0;
 }
+
+}  // namespace
+
+std::unique_ptr<Command> make_list_command() { return std::make_unique<ListCommand>(); }
 
 }  // namespace iomodels::cli

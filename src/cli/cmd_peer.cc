@@ -16,8 +16,8 @@
 
 #include "cli/commands.h"
 #include "frontend/frontend.h"
+#include "peer/hello.h"
 #include "workload/parse.h"
-#include "workload/wire.h"
 
 namespace iomodels::cli {
 
@@ -35,7 +35,7 @@ struct PeerFlags {
   std::string max_connections = "16384";
   std::string max_queued = "4096";
   std::string idle_timeout = "600s";
-} flags;
+};
 
 // Whether `sa` is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped 127/8).
 bool loopback(const sockaddr_storage& sa) {
@@ -58,10 +58,25 @@ extern "C" void on_sighup(int) {
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
-}  // namespace
+// `peer`: the peer alone, serving remote runs until SIGINT or SIGTERM.
+class PeerCommand final : public Command {
+ public:
+  void add_flags(CLI::App* app) override;
+  void validate() override;
+  int execute() override;
 
-CLI::App* add_peer(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("peer", "run the peer alone, for run/bench --peer HOST:PORT");
+ private:
+  PeerFlags flags_;
+  // What validate() made of the flags.
+  std::string host_;
+  uint16_t port_ = 0;
+  PeerOptions po_;
+  spdlog::level::level_enum level_ = spdlog::level::info;
+};
+
+void PeerCommand::add_flags(CLI::App* sub) {
+  PeerFlags& flags = flags_;
+  sub->description("run the peer alone, for run/bench --peer HOST:PORT");
   sub->add_option("--listen", flags.listen, "address to listen on (port 0: any free port, printed)")
       ->capture_default_str();
   sub->add_option("-l,--latency", flags.latency, "think time per request")->capture_default_str();
@@ -97,18 +112,17 @@ CLI::App* add_peer(CLI::App& app) {
       "\n"
       "Example: IOMODELS_PEER_TOKEN=s3cret iomodels peer --listen 0.0.0.0:7000 --latency 1ms\n"
       "  then: IOMODELS_PEER_TOKEN=s3cret iomodels run -t tcp --peer HOST:7000 -m epoll");
-  return sub;
 }
 
-int run_peer() {
-  std::string host, why;
-  uint16_t port;
-  if (!parse_host_port(flags.listen, &host, &port, &why)) throw UsageError("--listen: " + why);
-  PeerOptions po;
+void PeerCommand::validate() {
+  const PeerFlags& flags = flags_;
+  std::string why;
+  if (!parse_host_port(flags.listen, &host_, &port_, &why)) throw UsageError("--listen: " + why);
+  PeerOptions& po = po_;
   po.latency = flag_latency("--latency", flags.latency);
   po.seed = flag_count("--seed", flags.seed, 0, UINT64_MAX);
-  po.spin_ns = flag_duration("--peer-spin", flags.spin);
-  po.loop = flag_peer_loop("--loop", flags.loop);
+  po.peer_spin_ns = flag_duration("--peer-spin", flags.spin);
+  po.peer_loop = flag_peer_loop("--loop", flags.loop);
   po.token = flags.token;
   if (po.token.empty())
     if (const char* env = std::getenv("IOMODELS_PEER_TOKEN"); env != nullptr) po.token = env;
@@ -122,6 +136,16 @@ int run_peer() {
   if (level == spdlog::level::off && flags.log_level != "off")
     throw UsageError("--log-level: '" + flags.log_level +
                      "' is not one of trace, debug, info, warn, error, off");
+  level_ = level;
+}
+
+int PeerCommand::execute() {
+  const PeerFlags& flags = flags_;
+  const std::string& host = host_;
+  const uint16_t port = port_;
+  const spdlog::level::level_enum level = level_;
+  PeerOptions po = po_;
+  std::string why;
   auto log = spdlog::stderr_color_mt("iomodels peer");
   log->set_pattern("%Y-%m-%d %H:%M:%S.%e %n: %v");
   log->set_level(level);
@@ -175,7 +199,8 @@ int run_peer() {
   const bool v6 = bound.ss_family == AF_INET6;
   log->info("listening on {}{}{}:{}, latency {}, seed {}{}", v6 ? "[" : "", hostbuf, v6 ? "]" : "",
             portbuf, po.latency.text(), po.seed,
-            po.spin_ns ? ", spinning " + format_duration(po.spin_ns) + " before deadlines" : "");
+            po.peer_spin_ns ? ", spinning " + format_duration(po.peer_spin_ns) + " before deadlines"
+                            : "");
   log->info("limits: {} connections, {} responses owed per connection, idle timeout {}; {}",
             po.max_connections ? std::to_string(po.max_connections) : "no limit on",
             po.max_queued ? std::to_string(po.max_queued) : "no limit on",
@@ -199,5 +224,9 @@ int run_peer() {
   spdlog::drop("iomodels peer");
   return code;
 }
+
+}  // namespace
+
+std::unique_ptr<Command> make_peer_command() { return std::make_unique<PeerCommand>(); }
 
 }  // namespace iomodels::cli

@@ -23,12 +23,12 @@ struct RunFlags {
   std::string name;
   std::string count_syscalls = "on";
   std::string quadrant;
-} flags;
-CLI::App* run_app = nullptr;
+};
 
 // --exec: what the flags say of the program; every refusal before any work.
-ExecSpec exec_spec(Scenario* sc) {
-  const auto given = [](const char* flag) { return run_app->count(flag) > 0; };
+// `app` tells a flag given from one left at its default.
+ExecSpec exec_spec(const RunFlags& flags, const CLI::App* app, Scenario* sc) {
+  const auto given = [app](const char* flag) { return app->count(flag) > 0; };
   if (!given("--exec")) {
     for (const char* f : {"--name", "--count-syscalls", "--quadrant"})
       if (given(f)) throw UsageError(std::string(f) + ": only with --exec");
@@ -103,11 +103,29 @@ void print_exec(FILE* out, const ScenarioResult& r) {
     std::fprintf(out, "                it left processes running in its group: killed\n");
 }
 
-}  // namespace
+// `run`: one scenario (a model, or a program of yours with --exec), its
+// summary on the screen and optionally its result and timeline as files.
+class RunCommand final : public Command {
+ public:
+  void add_flags(CLI::App* app) override;
+  void validate() override;
+  int execute() override;
 
-CLI::App* add_run(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("run", "run one scenario and print what it cost");
-  run_app = sub;
+ private:
+  RunFlags flags_;
+  CLI::App* app_ = nullptr;
+  // What validate() made of the flags.
+  Scenario sc_;
+  ExecSpec spec_;
+  uint64_t max_events_ = 0;
+  OutputPath json_out_;
+  OutputPath trace_out_;
+};
+
+void RunCommand::add_flags(CLI::App* sub) {
+  app_ = sub;
+  RunFlags& flags = flags_;
+  sub->description("run one scenario and print what it cost");
   flags.sc.add_to(sub);
   sub->add_option("--exec", flags.exec,
                   "measure a program of yours instead of a model: CMD is started with the "
@@ -140,19 +158,27 @@ CLI::App* add_run(CLI::App& app) {
       "  iomodels run --model epoll --transport socketpair --connections 64 --latency 1ms "
       "--requests 200\n"
       "  iomodels run --exec \"examples/python/blocking.py\" -c 8 -s 4KiB -l 5ms -r 50");
-  return sub;
 }
 
-int run_run() {
-  Scenario sc = flags.sc.to_scenario();
-  const ExecSpec spec = exec_spec(&sc);
-  const uint64_t max_events = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
-  if (!flags.trace.empty() && !sc.run.trace_hooks)
+void RunCommand::validate() {
+  sc_ = flags_.sc.to_scenario();
+  spec_ = exec_spec(flags_, app_, &sc_);
+  max_events_ = flag_count("--trace-events", flags_.trace_events, 1, 100'000'000);
+  if (!flags_.trace.empty() && !sc_.run.trace_hooks)
     throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
   // Checked before the run: a result is never computed only to be thrown away.
-  const OutputPath json_out = check_output("--json", flags.json);
-  const OutputPath trace_out = check_output("--trace", flags.trace);
-  check_distinct({&json_out, &trace_out});
+  json_out_ = check_output("--json", flags_.json);
+  trace_out_ = check_output("--trace", flags_.trace);
+  check_distinct({&json_out_, &trace_out_});
+}
+
+int RunCommand::execute() {
+  const RunFlags& flags = flags_;
+  const Scenario& sc = sc_;
+  const ExecSpec& spec = spec_;
+  const uint64_t max_events = max_events_;
+  const OutputPath& json_out = json_out_;
+  const OutputPath& trace_out = trace_out_;
   // With a result on standard output, the summary goes to standard error.
   FILE* const human = json_out.is_stdout() || trace_out.is_stdout() ? stderr : stdout;
   std::unique_ptr<Trace> trace;
@@ -194,5 +220,9 @@ int run_run() {
   }
   return 0;
 }
+
+}  // namespace
+
+std::unique_ptr<Command> make_run_command() { return std::make_unique<RunCommand>(); }
 
 }  // namespace iomodels::cli

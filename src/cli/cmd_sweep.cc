@@ -28,7 +28,7 @@ struct SweepFlags {
   std::string from = "1000";
   std::string repetitions = "1";
   std::string json;
-} flags;
+};
 
 // A point holds when the model served the load on schedule (>= 95% of it)
 // and its p99 stayed within 10x of its p99 at the lowest load; a point where
@@ -71,7 +71,7 @@ double median_of(const std::vector<Rep>& reps, double (*f)(const Rep&), double* 
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-std::vector<std::string> split(const std::string& s) {
+std::vector<std::string> split_sweep_list(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream in(s);
   for (std::string part; std::getline(in, part, ',');)
@@ -196,11 +196,29 @@ std::string rate_text(double r) {
   return buf;
 }
 
-}  // namespace
+// `sweep`: every model at every offered load, interleaved, and each
+// model's knee.
+class SweepCommand final : public Command {
+ public:
+  void add_flags(CLI::App* app) override;
+  void validate() override;
+  int execute() override;
 
-CLI::App* add_sweep(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand(
-      "sweep", "each model at a series of offered loads: CPU and latency at equal load");
+ private:
+  SweepFlags flags_;
+  // What validate() made of the flags.
+  Scenario base_;
+  std::vector<std::string> models_;
+  bool autorate_ = false;
+  std::vector<double> rates_;
+  uint64_t duration_ns_ = 0;
+  uint64_t reps_ = 1;
+  OutputPath json_out_;
+};
+
+void SweepCommand::add_flags(CLI::App* sub) {
+  SweepFlags& flags = flags_;
+  sub->description("each model at a series of offered loads: CPU and latency at equal load");
   sub->add_option("--models", flags.models, "comma-separated models, or all")
       ->capture_default_str();
   sub->add_option("--rates", flags.rates,
@@ -232,46 +250,57 @@ CLI::App* add_sweep(CLI::App& app) {
       "    waiting for a device at this rate?\"\n"
       "Example: iomodels sweep --models epoll,uring,polling,blocking -c 64 --rates "
       "5000,20000,40000 --json sweep.json");
-  return sub;
 }
 
-int run_sweep() {
+void SweepCommand::validate() {
+  const SweepFlags& flags = flags_;
   if (!flags.sc.offered.empty()) throw UsageError("--offered: a sweep sets the load from --rates");
   if (flags.sc.rate != "0") throw UsageError("--rate: a sweep sets the load from --rates");
   // The scenario's other flags, checked once with a placeholder load.
   ScenarioFlags base_flags = flags.sc;
   base_flags.model = "epoll";
   if (base_flags.role == "server") base_flags.offered = "1";
-  Scenario base = base_flags.to_scenario();
+  base_ = base_flags.to_scenario();
+  const Scenario& base = base_;
   if (base.workload.transport == Transport::kFile)
     throw UsageError("--transport: a sweep needs a peer; the file transport has none");
   if (!base.workload.remote.empty())
     throw UsageError("--peer: a sweep runs its own peer (the load generator's schedule)");
-  const bool server = base.workload.role == Role::kServer;
-
-  std::vector<std::string> models;
+  std::vector<std::string>& models = models_;
   if (flags.models == "all") {
     for (const ModelInfo* m : all_models()) models.emplace_back(m->name);
   } else {
-    models = split(flags.models);
+    models = split_sweep_list(flags.models);
     if (models.empty()) throw UsageError("--models: empty");
     for (const std::string& m : models) flag_model("--models", m);
   }
-  const bool autorate = flags.rates == "auto";
-  std::vector<double> rates;
-  if (autorate) {
+  autorate_ = flags.rates == "auto";
+  std::vector<double>& rates = rates_;
+  if (autorate_) {
     double r = flag_rate("--from", flags.from, 1e8);
     for (int i = 0; i < kAutoSteps && r <= 1e8; ++i, r *= 2) rates.push_back(r);
   } else {
     if (flags.from != "1000") throw UsageError("--from: only with --rates auto");
-    for (const std::string& t : split(flags.rates)) rates.push_back(flag_rate("--rates", t, 1e8));
+    for (const std::string& t : split_sweep_list(flags.rates))
+      rates.push_back(flag_rate("--rates", t, 1e8));
     if (rates.empty()) throw UsageError("--rates: empty");
     std::sort(rates.begin(), rates.end());
   }
-  const uint64_t duration_ns = flag_duration("--duration", flags.duration);
-  if (duration_ns < 10'000'000) throw UsageError("--duration: at least 10ms");
-  const uint64_t reps = flag_count("--repetitions", flags.repetitions, 1, 100);
-  const OutputPath json_out = check_output("--json", flags.json);
+  duration_ns_ = flag_duration("--duration", flags.duration);
+  if (duration_ns_ < 10'000'000) throw UsageError("--duration: at least 10ms");
+  reps_ = flag_count("--repetitions", flags.repetitions, 1, 100);
+  json_out_ = check_output("--json", flags.json);
+}
+
+int SweepCommand::execute() {
+  const Scenario& base = base_;
+  const bool server = base.workload.role == Role::kServer;
+  const std::vector<std::string>& models = models_;
+  const bool autorate = autorate_;
+  const std::vector<double>& rates = rates_;
+  const uint64_t duration_ns = duration_ns_;
+  const uint64_t reps = reps_;
+  const OutputPath& json_out = json_out_;
   FILE* const human = json_out.is_stdout() ? stderr : stdout;
 
   const uint32_t conns = base.workload.connections;
@@ -407,5 +436,9 @@ int run_sweep() {
   json_out.write(doc.dump(2) + "\n");
   return failed > 0 ? 1 : 0;
 }
+
+}  // namespace
+
+std::unique_ptr<Command> make_sweep_command() { return std::make_unique<SweepCommand>(); }
 
 }  // namespace iomodels::cli

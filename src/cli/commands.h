@@ -1,21 +1,17 @@
-// Description: the subcommands of the cli frontend: list, run, peer, demo.
-// add_* registers one with the app; run_* executes it after parsing and
-// returns the exit code.
+// Description: the commands of the cli frontend (list, run, peer, demo,
+// sweep), one factory each for main's dispatch table.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "frontend/command.h"
 
 namespace iomodels::cli {
 
-CLI::App* add_list(CLI::App& app);
-int run_list();
-CLI::App* add_run(CLI::App& app);
-int run_run();
-CLI::App* add_peer(CLI::App& app);
-int run_peer();
-CLI::App* add_demo(CLI::App& app);
-int run_demo();
-CLI::App* add_sweep(CLI::App& app);
-int run_sweep();
+std::unique_ptr<frontend::Command> make_list_command();
+std::unique_ptr<frontend::Command> make_run_command();
+std::unique_ptr<frontend::Command> make_peer_command();
+std::unique_ptr<frontend::Command> make_demo_command();
+std::unique_ptr<frontend::Command> make_sweep_command();
 
 }  // namespace iomodels::cli

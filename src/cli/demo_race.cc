@@ -10,10 +10,10 @@
 #include <utility>
 
 #include "models/coro.h"
+#include "peer/payload.h"
 #include "sys/epoll_owner.h"
 #include "sys/sys.h"
 #include "sys/time.h"
-#include "workload/payload.h"
 #include "workload/workload.h"
 
 namespace iomodels::cli {

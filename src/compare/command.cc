@@ -26,7 +26,7 @@ constexpr off_t kMaxFileBytes = 64 << 20;
 struct Flags {
   std::string old_path, new_path;
   std::vector<std::string> fail_on;
-} flags;
+};
 
 struct Gate {
   std::string figure;
@@ -71,7 +71,7 @@ std::string scalar_text(const nlohmann::json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-std::vector<Gate> parse_gates() {
+std::vector<Gate> parse_gates(const Flags& flags) {
   std::vector<Gate> gates;
   for (const std::string& g : flags.fail_on) {
     const size_t colon = g.find(':');
@@ -162,9 +162,25 @@ Samples load_samples(const std::string& flag, const std::string& path) {
   return s;
 }
 
-CLI::App* add_compare(CLI::App& app) {
-  CLI::App* c = app.add_subcommand(
-      "compare",
+namespace {
+
+// `compare` as a command object: its flags, bound by CLI11, live in it.
+class CompareCommand final : public frontend::Command {
+ public:
+  void add_flags(CLI::App* app) override;
+  void validate() override;
+  int execute() override;
+
+ private:
+  Flags flags_;
+  // What validate() read: the gates and both files' samples.
+  std::vector<Gate> gates_;
+  Samples old_, new_;
+};
+
+void CompareCommand::add_flags(CLI::App* c) {
+  Flags& flags = flags_;
+  c->description(
       "Compare two results files: per benchmark and figure, the old and new medians over the\n"
       "repetitions, the change, and whether it is significant (Mann-Whitney U, p < 0.05).\n"
       "The files come from `iomodels bench --benchmark_out=F --benchmark_out_format=json`\n"
@@ -178,18 +194,24 @@ CLI::App* add_compare(CLI::App& app) {
                 "FIGURE:PERCENT: exit 1 when FIGURE got significantly worse by more than\n"
                 "PERCENT in any benchmark (worse: lower items_per_second, higher\n"
                 "cpu_us_per_req, syscalls_per_req, ctx_per_req, p50_us, p99_us); repeatable");
-  return c;
 }
 
-int run_compare() {
-  const std::vector<Gate> gates = parse_gates();
-  const Samples a = load_samples("OLD", flags.old_path);
-  const Samples b = load_samples("NEW", flags.new_path);
+void CompareCommand::validate() {
+  const Flags& flags = flags_;
+  gates_ = parse_gates(flags);
+  old_ = load_samples("OLD", flags.old_path);
+  new_ = load_samples("NEW", flags.new_path);
   bool any_common = false;
-  for (const auto& entry : a) any_common = any_common || b.count(entry.first) > 0;
+  for (const auto& entry : old_) any_common = any_common || new_.count(entry.first) > 0;
   if (!any_common)
     throw UsageError("no benchmark is in both '" + flags.old_path + "' and '" + flags.new_path +
                      "'");
+}
+
+int CompareCommand::execute() {
+  const std::vector<Gate>& gates = gates_;
+  const Samples& a = old_;
+  const Samples& b = new_;
   std::printf("%-64s %-17s %12s %12s %8s %7s\n", "benchmark", "figure", "old", "new", "change",
               "p");
   std::map<std::string, std::pair<double, int>> log_ratio;  // figure -> (sum, count)
@@ -242,6 +264,12 @@ int run_compare() {
   for (const std::string& f : failures)
     std::fprintf(stderr, "iomodels: --fail-on: %s\n", f.c_str());
   return failures.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+std::unique_ptr<frontend::Command> make_compare_command() {
+  return std::make_unique<CompareCommand>();
 }
 
 }  // namespace iomodels::compare

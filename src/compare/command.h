@@ -5,10 +5,12 @@
 // for a CI gate.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "frontend/command.h"
 
 namespace iomodels::compare {
 
@@ -26,7 +28,6 @@ using Samples = std::map<std::string, std::map<std::string, std::vector<double>>
 // and the file when it is neither.
 Samples load_samples(const std::string& flag, const std::string& path);
 
-CLI::App* add_compare(CLI::App& app);
-int run_compare();
+std::unique_ptr<frontend::Command> make_compare_command();
 
 }  // namespace iomodels::compare

@@ -11,10 +11,10 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "peer/hello.h"
+#include "peer/payload.h"
 #include "sys/cpus.h"
 #include "workload/parse.h"
-#include "workload/payload.h"
-#include "workload/wire.h"
 
 namespace iomodels::frontend {
 

@@ -29,7 +29,7 @@ struct OverheadFlags {
   std::string repeat = "3";
   std::string json;
   bool markdown = false;
-} flags;
+};
 
 // What one run switches off. kFull first: the deltas are taken from it.
 enum class Variant { kFull, kNoVerify, kNoHistogram, kNoCounters, kNoTraceHooks, kAllOff };
@@ -191,9 +191,27 @@ std::string render(const std::vector<std::vector<std::string>>& cells, bool mark
 
 }  // namespace
 
-CLI::App* add_overhead(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand(
-      "overhead",
+namespace {
+
+// `overhead` as a command object: its flags, bound by CLI11, live in it.
+class OverheadCommand final : public Command {
+ public:
+  void add_flags(CLI::App* app) override;
+  void validate() override;
+  int execute() override;
+
+ private:
+  OverheadFlags flags_;
+  // What validate() made of the flags.
+  Scenario base_;
+  uint64_t repeat_ = 1;
+  OutputPath json_out_;
+  std::vector<Row> rows_;
+};
+
+void OverheadCommand::add_flags(CLI::App* sub) {
+  OverheadFlags& flags = flags_;
+  sub->description(
       "what the harness's own per-request work costs: every model with each part switched off, "
       "beside a minimal loop of its mechanism");
   flags.sc.requests = "200";  // 12,800 requests at the default 64 connections
@@ -217,19 +235,18 @@ CLI::App* add_overhead(CLI::App& app) {
       "The watchdog's progress count stays on in every run: without it a hung peer could\n"
       "not be told from a slow one.\n"
       "Example: iomodels overhead -c 64 -s 4KiB -l 1ms -r 200 --repeat 3 --markdown");
-  return sub;
 }
 
-int run_overhead() {
-  Scenario base = flags.sc.to_scenario();
-  if (base.rate_per_s > 0)
+void OverheadCommand::validate() {
+  const OverheadFlags& flags = flags_;
+  base_ = flags.sc.to_scenario();
+  if (base_.rate_per_s > 0)
     throw UsageError("--rate: overhead compares closed loops (the minimal loops are not paced)");
-  if (base.pattern != Pattern::kFree)
+  if (base_.pattern != Pattern::kFree)
     throw UsageError("--pattern: overhead compares free-running connections, as the minimal loops");
-  const uint64_t repeat = flag_count("--repeat", flags.repeat, 1, 1000);
-  const OutputPath json_out = check_output("--json", flags.json);
-
-  std::vector<Row> rows;
+  repeat_ = flag_count("--repeat", flags.repeat, 1, 1000);
+  json_out_ = check_output("--json", flags.json);
+  std::vector<Row>& rows = rows_;
   if (flags.models == "all") {
     for (const ModelInfo* m : all_models()) rows.emplace_back(m);
   } else {
@@ -240,6 +257,14 @@ int run_overhead() {
         rows.emplace_back(m);
     }
   }
+}
+
+int OverheadCommand::execute() {
+  const OverheadFlags& flags = flags_;
+  const Scenario& base = base_;
+  const uint64_t repeat = repeat_;
+  const OutputPath& json_out = json_out_;
+  std::vector<Row>& rows = rows_;
   std::vector<MinimalRow> minimal;
   for (Row& r : rows) {
     r.not_applicable = why_not(*r.model, base.workload);
@@ -404,5 +429,9 @@ int run_overhead() {
   }
   return failed ? 1 : 0;
 }
+
+}  // namespace
+
+std::unique_ptr<Command> make_overhead_command() { return std::make_unique<OverheadCommand>(); }
 
 }  // namespace iomodels::overhead

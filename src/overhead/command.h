@@ -5,11 +5,12 @@
 // and repeated, medians and spreads, as a table, markdown or JSON.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "frontend/command.h"
 
 namespace iomodels::overhead {
 
-CLI::App* add_overhead(CLI::App& app);
-int run_overhead();
+std::unique_ptr<frontend::Command> make_overhead_command();
 
 }  // namespace iomodels::overhead

@@ -13,10 +13,10 @@
 #include <cerrno>
 #include <initializer_list>
 
+#include "peer/payload.h"
 #include "sys/cpus.h"
 #include "sys/fd.h"
 #include "workload/parse.h"
-#include "workload/payload.h"
 
 namespace iomodels::overhead {
 namespace {

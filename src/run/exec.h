@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "run/exec_run.h"
 #include "run/session.h"
 #include "sys/status.h"
 
@@ -21,21 +22,6 @@ struct ExecSpec {
   std::vector<std::string> argv;  // argv[0] is the resolved path that is executed
   bool count_syscalls = true;     // the raw_syscalls:sys_enter counter
   std::string quadrant;           // the user's word for it (quadrant_name), or empty
-};
-
-// What only a program run under --exec has (ScenarioResult::exec).
-struct ExecRun {
-  std::string command;
-  std::string quadrant;  // as ExecSpec::quadrant
-  // Empty when the kernel's counters covered the measurement window; else
-  // why not, and the CPU and context switches are the program's whole life.
-  std::string counters_why;
-  std::string syscalls_why;  // empty when syscalls were counted
-  uint64_t reported = 0;     // latencies the program reported (IOMODELS_REPORT_FD)
-  double life_s = 0;         // from its exec to its exit
-  double life_cpu_s = 0;     // CPU over that whole life (rusage)
-  double startup_s = 0;      // from its exec to the peer's first request
-  bool leftovers = false;    // processes of its group still ran when it exited (killed)
 };
 
 // Splits CMD into words as a shell would (quotes, backslashes, $VARIABLES;

@@ -5,8 +5,8 @@
 #include <cstdio>
 
 #include "measure/env.h"
-#include "run/exec.h"
-#include "run/session.h"
+#include "run/exec_run.h"
+#include "run/scenario.h"
 #include "sys/cpus.h"
 #include "sys/uring.h"
 #include "workload/parse.h"

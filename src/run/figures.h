@@ -12,24 +12,10 @@
 #include "measure/histogram.h"
 #include "measure/recorder.h"
 #include "models/model.h"
+#include "run/scenario.h"
 
 namespace iomodels {
 
-struct Scenario;
-struct ScenarioResult;
-struct PeerStats;
-
-// Per request, per second and the latency percentiles (microseconds). A
-// figure whose part of the harness was switched off is absent, not 0: the
-// latency percentiles without the histogram (has_latency), the syscall, EAGAIN
-// and io_uring_enter counts without the counters (has_syscalls).
-struct Figures {
-  bool has_latency = true, has_syscalls = true;
-  double requests_per_s = 0, bytes_per_s = 0;
-  double cpu_util = 0, cpu_us_per_req = 0, user_us_per_req = 0, sys_us_per_req = 0;
-  double syscalls_per_req = 0, eagain_per_req = 0, uring_enter_per_req = 0, ctx_per_req = 0;
-  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
-};
 Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uint64_t bytes,
                 const RunOptions& run = {});
 

@@ -13,9 +13,9 @@
 #include <random>
 #include <vector>
 
+#include "peer/payload.h"
 #include "sys/cleanup.h"
 #include "sys/sys.h"
-#include "workload/payload.h"
 #include "workload/workload.h"
 
 namespace iomodels {

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "workload/payload.h"
+#include "peer/payload.h"
 
 namespace iomodels {
 

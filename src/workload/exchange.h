@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "measure/histogram.h"
+#include "peer/payload.h"
 #include "sys/status.h"
-#include "workload/payload.h"
 #include "workload/workload.h"
 
 namespace iomodels {

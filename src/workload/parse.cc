@@ -209,34 +209,6 @@ bool parse_host_port(std::string_view text, std::string* host, uint16_t* port, s
   return true;
 }
 
-uint64_t LatencySpec::sample(double u) const {
-  switch (kind) {
-    case Kind::kZero:
-      return 0;
-    case Kind::kFixed:
-      return a_ns;
-    case Kind::kUniform:
-      return a_ns + static_cast<uint64_t>(u * static_cast<double>(b_ns - a_ns));
-    case Kind::kExp:
-      return static_cast<uint64_t>(-std::log1p(-u) * static_cast<double>(a_ns));
-  }
-  return 0;
-}
-
-uint64_t LatencySpec::bound_ns() const {
-  switch (kind) {
-    case Kind::kZero:
-      return 0;
-    case Kind::kFixed:
-      return a_ns;
-    case Kind::kUniform:
-      return b_ns;
-    case Kind::kExp:
-      return static_cast<uint64_t>(9.21 * static_cast<double>(a_ns));  // -ln(1e-4)
-  }
-  return 0;
-}
-
 std::string format_duration(uint64_t ns) {
   char buf[32];
   if (ns < 1000) {
@@ -249,41 +221,6 @@ std::string format_duration(uint64_t ns) {
     std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(ns) / 1e9);
   }
   return buf;
-}
-
-namespace {
-
-// Like format_duration, but exact: text() must parse back to the same
-// nanoseconds (format_duration's 6 significant digits turn 1234567ns into
-// 1.23457ms). 15 significant digits cover the 13 of an hour in nanoseconds.
-std::string exact_duration(uint64_t ns) {
-  char buf[48];
-  if (ns < 1000) {
-    std::snprintf(buf, sizeof buf, "%lluns", static_cast<unsigned long long>(ns));
-  } else if (ns < 1'000'000) {
-    std::snprintf(buf, sizeof buf, "%.15gus", static_cast<double>(ns) / 1e3);
-  } else if (ns < 1'000'000'000) {
-    std::snprintf(buf, sizeof buf, "%.15gms", static_cast<double>(ns) / 1e6);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.15gs", static_cast<double>(ns) / 1e9);
-  }
-  return buf;
-}
-
-}  // namespace
-
-std::string LatencySpec::text() const {
-  switch (kind) {
-    case Kind::kZero:
-      return "0";
-    case Kind::kFixed:
-      return exact_duration(a_ns);
-    case Kind::kUniform:
-      return "uniform:" + exact_duration(a_ns) + "-" + exact_duration(b_ns);
-    case Kind::kExp:
-      return "exp:" + exact_duration(a_ns);
-  }
-  return "0";
 }
 
 }  // namespace iomodels

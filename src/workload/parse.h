@@ -7,26 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include "peer/latency.h"
+
 namespace iomodels {
-
-// The peer's response latency: 0, fixed, uniform:A-B or exp:MEAN.
-struct LatencySpec {
-  enum class Kind { kZero, kFixed, kUniform, kExp };
-  Kind kind = Kind::kZero;
-  uint64_t a_ns = 0;  // fixed value, uniform low bound, or exponential mean
-  uint64_t b_ns = 0;  // uniform high bound
-
-  // Draws one latency; `u` is uniform in [0, 1).
-  uint64_t sample(double u) const;
-  // The largest latency it can draw (exp: its 99.99th percentile).
-  uint64_t bound_ns() const;
-  // Canonical text, as accepted by parse_latency ("0", "1ms", "uniform:100us-2ms").
-  std::string text() const;
-  // Whole microseconds of the typical value, for benchmark names.
-  uint64_t typical_us() const {
-    return kind == Kind::kUniform ? (a_ns + b_ns) / 2000 : a_ns / 1000;
-  }
-};
 
 // Durations: a non-negative decimal number with a unit ns, us, ms or s; "0"
 // alone needs no unit. At most one hour.

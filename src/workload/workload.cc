@@ -26,101 +26,19 @@
 #include <thread>
 
 #include "measure/recorder.h"
+#include "peer/payload.h"
+#include "peer/setup.h"
+#include "peer/wire.h"
 #include "sys/cpus.h"
 #include "sys/sys.h"
-#include "sys/uring.h"
-#include "workload/payload.h"
-#include "workload/peer_core.h"
-#include "workload/wire.h"
 
 namespace iomodels {
 
-using detail::SetupHeader;
 using detail::SetupKind;
 
 namespace {
 
 constexpr std::array kTransports = {Transport::kPipe, Transport::kSocketpair, Transport::kTcp};
-
-// Sends a set-up message with descriptors attached.
-Status send_fds(int sock, SetupKind kind, const int* fds, int count) {
-  SetupHeader h{kind, static_cast<uint32_t>(count)};
-  iovec iov{&h, sizeof h};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * detail::kFdsPerMessage)];
-  if (count > 0) {
-    msg.msg_control = ctrl;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
-  }
-  ssize_t r;
-  do {
-    r = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return Status::from_errno(-errno, "sending descriptors to the peer");
-  return {};
-}
-
-// The peer's side of set-up: receive descriptors until kGo, then serve.
-[[noreturn]] void peer_child(int ctl, const WorkloadOptions& opts) {
-  std::vector<std::pair<int, int>> conns;
-  PeerOptions po;
-  po.seed = opts.seed;
-  po.latency = opts.latency;
-  po.spin_ns = opts.peer_spin_ns;
-  po.loop = opts.peer_loop;
-  po.control_fd = ctl;
-  po.role = opts.role;
-  po.size = opts.size;
-  po.connections = opts.connections;
-  po.offered_per_s = opts.offered_per_s;
-  po.arrivals = opts.arrivals;
-  po.exec_requests = opts.exec_requests;
-  for (;;) {
-    SetupHeader h{};
-    iovec iov{&h, sizeof h};
-    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * detail::kFdsPerMessage)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctrl;
-    msg.msg_controllen = sizeof ctrl;
-    ssize_t r;
-    do {
-      r = ::recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
-    } while (r < 0 && errno == EINTR);
-    if (r != static_cast<ssize_t>(sizeof h)) ::_exit(3);  // the parent went away mid-set-up
-    if (h.kind == SetupKind::kGo) break;
-    std::vector<int> fds;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      const int* p = reinterpret_cast<const int*>(CMSG_DATA(c));
-      fds.insert(fds.end(), p, p + n);
-    }
-    if (h.kind == SetupKind::kSockets) {
-      for (int fd : fds) conns.emplace_back(fd, fd);
-    } else if (h.kind == SetupKind::kPipes) {
-      for (size_t i = 0; i + 1 < fds.size(); i += 2) conns.emplace_back(fds[i], fds[i + 1]);
-    } else if (h.kind == SetupKind::kListen && !fds.empty()) {
-      po.listen_fd = fds[0];
-    }
-  }
-  std::string why;
-  const int code = po.role == Role::kServer ? detail::run_generator(po, conns, &why)
-                                            : run_peer_loop(po, std::move(conns), &why);
-  if (code != 0) {
-    const std::string line = "iomodels peer: " + why + "\n";
-    [[maybe_unused]] auto w = ::write(2, line.data(), line.size());
-  }
-  ::_exit(code);
-}
 
 Status set_nodelay(int fd) {
   const int one = 1;
@@ -173,17 +91,17 @@ Status read_second_answer(int fd, uint64_t magic, T* out, const char* what) {
   }
 }
 
-// The hello a remote peer may require (wire.h): the token, then its answer
+// The hello a remote peer may require (peer/hello.h): the token, then its answer
 // verified, so a refused connection is an error here, named, and not an
 // end of file in the middle of a model's run.
 Status say_hello(int fd, const std::string& token, const std::string& where) {
-  uint8_t msg[kRequestBytes + detail::kHelloTokenBytes]{};
-  const Request rq{kHelloConn, detail::kHelloVersion, detail::kHelloMagic};
+  uint8_t msg[kRequestBytes + kHelloTokenBytes]{};
+  const Request rq{kHelloConn, kHelloVersion, kHelloMagic};
   std::memcpy(msg, &rq, sizeof rq);
-  std::memcpy(msg + kRequestBytes, token.data(), std::min(token.size(), detail::kHelloTokenBytes));
+  std::memcpy(msg + kRequestBytes, token.data(), std::min(token.size(), kHelloTokenBytes));
   if (::send(fd, msg, sizeof msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof msg))
     return Status::from_errno(-errno, "greeting the peer at " + where);
-  uint8_t ack[detail::kHelloAckBytes];
+  uint8_t ack[kHelloAckBytes];
   size_t got = 0;
   while (got < sizeof ack) {
     pollfd p{fd, POLLIN, 0};
@@ -207,82 +125,6 @@ Status say_hello(int fd, const std::string& token, const std::string& where) {
 }
 
 }  // namespace
-
-std::string_view peer_loop_name(PeerLoop loop) {
-  switch (loop) {
-    case PeerLoop::kUring:
-      return "io_uring";
-    case PeerLoop::kEpollBatch:
-      return "epoll + io_uring batch";
-    case PeerLoop::kEpollWrite:
-      return "epoll + write()";
-  }
-  return "?";
-}
-
-bool parse_peer_loop(std::string_view text, PeerLoopChoice* out, std::string* why) {
-  if (text == "auto") {
-    *out = PeerLoopChoice::kAuto;
-  } else if (text == "uring" || text == "io_uring") {
-    *out = PeerLoopChoice::kUring;
-  } else if (text == "epoll") {
-    *out = PeerLoopChoice::kEpoll;
-  } else {
-    *why = "'" + std::string(text) + "' is not one of auto, uring, epoll";
-    return false;
-  }
-  return true;
-}
-
-std::string_view role_name(Role r) { return r == Role::kServer ? "server" : "client"; }
-
-bool parse_role(std::string_view text, Role* out, std::string* why) {
-  if (text == "client") {
-    *out = Role::kClient;
-  } else if (text == "server") {
-    *out = Role::kServer;
-  } else {
-    *why = "'" + std::string(text) + "' is not one of client, server";
-    return false;
-  }
-  return true;
-}
-
-std::string_view arrivals_name(Arrivals a) {
-  return a == Arrivals::kPoisson ? "poisson" : "uniform";
-}
-
-bool parse_arrivals(std::string_view text, Arrivals* out, std::string* why) {
-  if (text == "uniform") {
-    *out = Arrivals::kUniform;
-  } else if (text == "poisson") {
-    *out = Arrivals::kPoisson;
-  } else {
-    *why = "'" + std::string(text) + "' is not one of uniform, poisson";
-    return false;
-  }
-  return true;
-}
-
-bool uring_peer_available(std::string* why) {
-  const sys::UringProbe& u = sys::uring_probe();
-  if (!u.available) {
-    *why = "io_uring is unavailable: " + u.reason;
-    return false;
-  }
-  if (!u.recv_multishot) {
-    *why = "this kernel lacks multishot receive with provided buffers";
-    return false;
-  }
-  return true;
-}
-
-std::string peer_loop_text(PeerLoopChoice c) {
-  if (c == PeerLoopChoice::kEpoll) return "epoll (chosen)";
-  std::string why;
-  if (uring_peer_available(&why)) return "io_uring";
-  return "epoll (" + why + ")";
-}
 
 std::string_view transport_name(Transport t) {
   switch (t) {
@@ -310,17 +152,6 @@ bool parse_transport(std::string_view text, Transport* out, std::string* why) {
   }
   *why = "unknown transport '" + std::string(text) + "' (choose pipe, socketpair, tcp or file)";
   return false;
-}
-
-uint64_t raise_fd_limit() {
-  rlimit rl{};
-  ::getrlimit(RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-    ::getrlimit(RLIMIT_NOFILE, &rl);
-  }
-  return rl.rlim_cur;
 }
 
 uint64_t fds_needed(Transport t, uint32_t connections) {
@@ -430,7 +261,7 @@ Status Workload::start_local() {
       ::dup2(sv[1], 3);
     }
     ::close_range(4, ~0U, 0);
-    peer_child(3, opts_);
+    detail::serve_forked_peer(3, opts_);
   }
   ::close(sv[1]);
   peer_pid_ = pid;
@@ -451,9 +282,10 @@ Status Workload::start_local() {
         ::getsockname(lfd.get(), reinterpret_cast<sockaddr*>(&a), &alen) < 0)
       return Status::from_errno(-errno, "listening on 127.0.0.1");
     const int l = lfd.get();
-    if (Status s = send_fds(control_.get(), SetupKind::kListen, &l, 1); !s.ok()) return s;
+    if (Status s = detail::send_setup(control_.get(), SetupKind::kListen, &l, 1); !s.ok()) return s;
     lfd.reset();
-    if (Status s = send_fds(control_.get(), SetupKind::kGo, nullptr, 0); !s.ok()) return s;
+    if (Status s = detail::send_setup(control_.get(), SetupKind::kGo, nullptr, 0); !s.ok())
+      return s;
     char host[INET_ADDRSTRLEN];
     ::inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
     tcp_address_ = std::string(host) + ":" + std::to_string(ntohs(a.sin_port));
@@ -500,12 +332,13 @@ Status Workload::start_local() {
     }
     const SetupKind kind =
         opts_.transport == Transport::kPipe ? SetupKind::kPipes : SetupKind::kSockets;
-    if (Status s = send_fds(control_.get(), kind, send.data(), static_cast<int>(send.size()));
+    if (Status s =
+            detail::send_setup(control_.get(), kind, send.data(), static_cast<int>(send.size()));
         !s.ok())
       return s;
     first = last;
   }
-  return send_fds(control_.get(), SetupKind::kGo, nullptr, 0);
+  return detail::send_setup(control_.get(), SetupKind::kGo, nullptr, 0);
 }
 
 Status Workload::connect_tcp(const std::string& host, uint16_t port, Fd* out) {
@@ -610,27 +443,6 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
     out->exec = std::move(es);
   }
   return {};
-}
-
-PeerStats detail::stats_from_wire(const PeerStatsWire& w) {
-  PeerStats st;
-  PeerStats* out = &st;
-  out->requests = w.requests;
-  out->wall_ns = w.wall_ns;
-  out->cpu_ns = w.cpu_ns;
-  out->late_p50_ns = w.late_p50_ns;
-  out->late_p99_ns = w.late_p99_ns;
-  out->late_max_ns = w.late_max_ns;
-  out->spin_ns = w.spin_ns;
-  out->protocol_errors = w.protocol_errors;
-  out->refused = w.refused;
-  out->bad_token = w.bad_token;
-  out->idle_closed = w.idle_closed;
-  out->throttled = w.throttled;
-  out->poll_horizon_ns = w.poll_horizon_ns;
-  out->loop = w.loop <= static_cast<uint64_t>(PeerLoop::kUring) ? static_cast<PeerLoop>(w.loop)
-                                                                : PeerLoop::kEpollWrite;
-  return st;
 }
 
 void Workload::kill_peer() {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "workload/peer_core.h"
+#include "peer/core.h"
 
 using namespace iomodels;
 using detail::Hello;

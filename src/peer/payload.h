@@ -24,7 +24,7 @@ inline constexpr uint32_t kControlConn = 0xFFFFFFFFu;
 // byte o of the file is payload byte o, so a read at the wrong offset fails
 // verification as surely as a wrong byte.
 inline constexpr uint32_t kFileDataConn = 0xFFFFFFFEu;
-// The first request on a connection to a peer that asks for a token (wire.h).
+// The first request on a connection to a peer that asks for a token (hello.h).
 inline constexpr uint32_t kHelloConn = 0xFFFFFFFDu;
 enum class ControlCommand : uint64_t { kStats = 1, kStatsAndReset = 2 };
 

@@ -1,9 +1,12 @@
-// Description: private wire formats between Workload and its peer.
+// Description: the statistics the peer sends back on its control connection,
+// in the binary layout both sides share; private to the peer and Workload.
 #pragma once
 
 #include <cstdint>
 
 #include "measure/histogram.h"
+#include "peer/hello.h"
+#include "peer/peer.h"
 
 namespace iomodels::detail {
 
@@ -57,28 +60,7 @@ struct ExecStatsWire {
   Histogram::Raw turnaround;  // ns: a response's last byte -> the next request
 };
 
-// The hello a client of a network-facing peer sends first on every
-// connection: one Request {kHelloConn, kHelloVersion, kHelloMagic}, then the
-// token in kHelloTokenBytes (zero-padded). The peer answers with the
-// kHelloAckBytes of payload (kHelloConn, 0), or closes the connection.
-inline constexpr uint32_t kHelloVersion = 1;
-inline constexpr uint64_t kHelloMagic = 0x696f6d6f6468656cULL;  // "iomodhel"
-inline constexpr size_t kHelloTokenBytes = 32;
-inline constexpr uint32_t kHelloAckBytes = 16;
-
-// Set-up messages on the local control socket (SOCK_SEQPACKET), each with
-// descriptors attached (SCM_RIGHTS).
-enum class SetupKind : uint32_t {
-  kSockets = 1,  // one fd per connection
-  kPipes = 2,    // (request read end, response write end) per connection
-  kListen = 3,   // the listening TCP socket
-  kGo = 4,       // set-up done: start serving
-};
-struct SetupHeader {
-  SetupKind kind;
-  uint32_t count;
-};
-// SCM_MAX_FD is 253; keep a margin.
-inline constexpr int kFdsPerMessage = 200;
+// The statistics as the wire carries them, as PeerStats (remote unset).
+PeerStats stats_from_wire(const PeerStatsWire& w);
 
 }  // namespace iomodels::detail

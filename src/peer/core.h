@@ -1,9 +1,10 @@
-// Description: what the peer's two event loops share: the protocol (requests
-// reassembled from a byte stream, each given its due time), the deadline
+// Description: the peer's private parts that every loop shares: requests
+// reassembled from a byte stream, the hello, due times and the deadline
 // heap, the sleep-cost estimate that decides when to poll instead of sleep,
-// and the statistics window the control request reads. The loops differ only
-// in how bytes move: io_uring (peer_uring.cc, the default) or epoll with
-// read()/write() (peer.cc, the fallback where io_uring is refused).
+// and the statistics window the control request reads. protocol.h builds the
+// serving loops' protocol from them; the loops differ only in how bytes move:
+// io_uring (uring_peer.cc, the default) or epoll with read()/write()
+// (epoll_peer.cc, the fallback where io_uring is refused).
 #pragma once
 
 #include <algorithm>
@@ -19,9 +20,10 @@
 
 #include "measure/histogram.h"
 #include "measure/recorder.h"
-#include "workload/payload.h"
-#include "workload/wire.h"
-#include "workload/workload.h"
+#include "peer/payload.h"
+#include "peer/peer.h"
+#include "peer/wire.h"
+#include "sys/sys.h"
 
 namespace iomodels::detail {
 
@@ -138,7 +140,7 @@ class RequestAssembler {
   size_t len_ = 0;
 };
 
-// The hello a connection owes a peer with a token (wire.h), one request at a
+// The hello a connection owes a peer with a token (hello.h), one request at a
 // time. A peer without a token serves a connection at once, and still
 // answers a hello (a client with a token may talk to it).
 class Hello {
@@ -304,7 +306,7 @@ class PeerCore {
     w.late_p50_ns = lateness_.percentile(0.50);
     w.late_p99_ns = lateness_.percentile(0.99);
     w.late_max_ns = lateness_.max();
-    w.spin_ns = opts_.spin_ns;
+    w.spin_ns = opts_.peer_spin_ns;
     w.protocol_errors = protocol_errors_;
     w.poll_horizon_ns = sleep_cost_.estimate();
     w.loop = static_cast<uint64_t>(loop_);
@@ -343,32 +345,14 @@ class PeerCore {
   uint64_t first_request_ns_ = 0, last_response_ns_ = 0;
 };
 
-// Closes, through close(slot), the open client connections with no byte in
-// or out for the idle timeout (PeerOptions::idle_timeout_ns), counting them;
-// looks at most once a second (*next_ns: when to look again).
-template <typename Slot, typename Close>
-void close_idle(const std::vector<Slot>& slots, PeerCore* core, uint64_t* next_ns, Close&& close) {
-  const uint64_t idle = core->options().idle_timeout_ns;
-  if (idle == 0) return;
-  const uint64_t now = now_ns();
-  if (now < *next_ns) return;
-  *next_ns = now + std::min<uint64_t>(idle, 1'000'000'000);
-  for (uint32_t s = 0; s < slots.size(); ++s) {
-    const Slot& sl = slots[s];
-    if (sl.open && !sl.control && now - sl.last_active_ns >= idle) {
-      ++core->idle_closed;
-      close(s);
-    }
-  }
-}
-
-// The statistics as the wire carries them, as PeerStats (remote unset).
-PeerStats stats_from_wire(const PeerStatsWire& w);
-
-// The io_uring loop (peer_uring.cc). Returns -1, with the reason in *why and
+// The io_uring loop (uring_peer.cc). Returns -1, with the reason in *why and
 // every descriptor untouched, when io_uring cannot serve here, so the caller
 // can fall back to epoll; otherwise a process exit code.
 int run_uring_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
+                   std::string* why);
+// The epoll loop (epoll_peer.cc), which serves wherever epoll does: a
+// process exit code.
+int run_epoll_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
                    std::string* why);
 
 // The server role's arrivals: the wait from one request of a connection to
@@ -377,7 +361,7 @@ int run_uring_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& co
 uint64_t arrival_interval(Arrivals a, double mean_ns, std::mt19937_64& rng);
 uint64_t arrival_phase(Arrivals a, double mean_ns, std::mt19937_64& rng);
 
-// The load generator of the server role (peer_gen.cc): a process exit code.
+// The load generator of the server role (generator.cc): a process exit code.
 int run_generator(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
                   std::string* why);
 

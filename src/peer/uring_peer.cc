@@ -13,6 +13,10 @@
 // each connection has at most one send in flight, from a buffer of its own.
 // A connection's index is reused only when the kernel holds none of its
 // operations any more.
+//
+// The protocol (requests, hellos, control, limits, due times) is
+// PeerProtocol's (protocol.h), shared with the epoll loop: this file only
+// waits and moves bytes.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,77 +28,55 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
-#include <deque>
 #include <vector>
 
+#include "peer/protocol.h"
 #include "sys/sys.h"
 #include "sys/time.h"
 #include "sys/uring.h"
-#include "workload/peer_core.h"
 
 namespace iomodels::detail {
 namespace {
 
 // user_data: what the operation is (top byte), the slot's generation (24
 // bits) and the slot (low 32 bits).
-enum class Op : uint8_t { kRecv = 1, kSend, kPollOut, kAccept, kAcceptRetry, kStop, kCancel };
-uint64_t tag(Op op, uint32_t slot = 0, uint32_t gen = 0) {
+enum class UringOp : uint8_t { kRecv = 1, kSend, kPollOut, kAccept, kAcceptRetry, kStop, kCancel };
+uint64_t uring_tag(UringOp op, uint32_t slot = 0, uint32_t gen = 0) {
   return (uint64_t{static_cast<uint8_t>(op)} << 56) | (uint64_t{gen & 0xFFFFFFu} << 32) | slot;
 }
-Op op_of(uint64_t t) { return static_cast<Op>(t >> 56); }
-uint32_t gen_of(uint64_t t) { return static_cast<uint32_t>((t >> 32) & 0xFFFFFFu); }
-uint32_t slot_of(uint64_t t) { return static_cast<uint32_t>(t); }
+UringOp uring_op_of(uint64_t t) { return static_cast<UringOp>(t >> 56); }
+uint32_t uring_gen_of(uint64_t t) { return static_cast<uint32_t>((t >> 32) & 0xFFFFFFu); }
+uint32_t uring_slot_of(uint64_t t) { return static_cast<uint32_t>(t); }
 
 // A send carries at most this much of a response (a pipe's default capacity).
-constexpr uint32_t kSendChunk = 64 * 1024;
+constexpr uint32_t kUringSendChunk = 64 * 1024;
 // Received bytes land in buffers of this size, one per arrival; a request is
 // 16 bytes, so one buffer takes a whole burst of them.
-constexpr uint32_t kRecvBufBytes = 4096;
-constexpr unsigned kMinRecvBufs = 64;
-constexpr unsigned kMaxRecvBufs = 8192;
-constexpr uint16_t kGroup = 0;
-constexpr unsigned kSqEntries = 1024;
+constexpr uint32_t kUringRecvBufBytes = 4096;
+constexpr unsigned kUringMinRecvBufs = 64;
+constexpr unsigned kUringMaxRecvBufs = 8192;
+constexpr uint16_t kUringGroup = 0;
+constexpr unsigned kUringSqEntries = 1024;
 // When accept fails for lack of descriptors or memory, the listening socket
 // is left alone this long rather than retried at once (a retry would fail
 // again and spin).
-constexpr uint64_t kAcceptRetryNs = 50'000'000;
+constexpr uint64_t kUringAcceptRetryNs = 50'000'000;
 // With nothing due, a wait ends after this long and is repeated.
-constexpr uint64_t kIdleWaitNs = 1'000'000'000;
+constexpr uint64_t kUringIdleWaitNs = 1'000'000'000;
 
-struct Slot {
-  int rfd = -1;
-  int wfd = -1;
-  uint32_t gen = 0;  // bumped on close: CQEs and deadlines of the old connection are ignored
-  bool open = false;
-  bool control = false;
+// What the io_uring loop adds to the protocol's state of a connection.
+struct UringSlot : ConnState {
   bool socket = false;
-  bool read_done = false;  // end of file seen: close once every response is out
-  bool sending = false;    // a send (or its POLLOUT wait) is in flight
-  bool queued = false;     // in ready_
-  unsigned inflight = 0;   // operations the kernel holds for this slot
-  uint32_t pending = 0;    // responses in the deadline heap
-  bool receiving = false;  // its receive is armed
-  bool throttled = false;  // its receive is cancelled while it owes too many responses
-  RequestAssembler in;
-  Hello hello;
-  std::deque<Out> out;
-  uint64_t last_due_ns = 0;
-  uint64_t last_active_ns = 0;  // its latest byte in or out (idle_timeout_ns)
-  ExecCheck exec;               // a program under `run --exec`: what the peer checks
-  std::vector<uint8_t> tx;      // the bytes of the send in flight
-  // Bytes received while throttled (the receive's cancel takes a turn to
-  // land), parsed when it is read again: never more than the kernel had
-  // already delivered.
-  std::vector<uint8_t> held;
-  uint32_t owed() const { return pending + static_cast<uint32_t>(out.size()); }
+  bool sending = false;     // a send (or its POLLOUT wait) is in flight
+  bool queued = false;      // in ready_
+  unsigned inflight = 0;    // operations the kernel holds for this slot
+  bool receiving = false;   // its receive is armed
+  std::vector<uint8_t> tx;  // the bytes of the send in flight
 };
 
-class UringPeer {
+class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
  public:
-  explicit UringPeer(const PeerOptions& o) : opts_(o), core_(o, PeerLoop::kUring) {}
-  PeerStats stats() {
-    return stats_from_wire(core_.control(static_cast<uint64_t>(ControlCommand::kStats)));
-  }
+  explicit UringPeer(const PeerOptions& o) : PeerProtocol(o, PeerLoop::kUring) {}
   ~UringPeer() { ring_.close(); }  // before buffers_: the kernel may still write into them
 
   // -1 (with *why) when io_uring cannot serve here and nothing was touched.
@@ -110,17 +92,17 @@ class UringPeer {
     }
     read_multishot_ = probe.read_multishot;
     sys::RingOptions ro;
-    ro.sq_entries = kSqEntries;
+    ro.sq_entries = kUringSqEntries;
     // Room for a receive, a send and a poll of every connection at once.
     ro.cq_entries = static_cast<unsigned>(
-        std::clamp<uint64_t>(std::bit_ceil(4 * (conns + 16)), 2 * kSqEntries, 1u << 17));
+        std::clamp<uint64_t>(std::bit_ceil(4 * (conns + 16)), 2 * kUringSqEntries, 1u << 17));
     if (Status s = ring_.init(ro); !s.ok()) {
       *why = s.message();
       return -1;
     }
     const auto bufs = static_cast<unsigned>(
-        std::clamp<uint64_t>(std::bit_ceil(conns + 16), kMinRecvBufs, kMaxRecvBufs));
-    if (Status s = buffers_.init(ring_, bufs, kRecvBufBytes, kGroup); !s.ok()) {
+        std::clamp<uint64_t>(std::bit_ceil(conns + 16), kUringMinRecvBufs, kUringMaxRecvBufs));
+    if (Status s = buffers_.init(ring_, bufs, kUringRecvBufBytes, kUringGroup); !s.ok()) {
       *why = s.message();
       ring_.close();
       return -1;
@@ -135,7 +117,7 @@ class UringPeer {
     // sleep-cost estimate how late this machine wakes.
     for (int i = 0; i < kStartupSleeps; ++i) timed_wait(kStartupSleepNs);
     for (auto& [r, w] : conns) add_slot(r, w, false);
-    if (opts_.control_fd >= 0) control_slot_ = add_slot(opts_.control_fd, opts_.control_fd, true);
+    if (opts_.control_fd >= 0) add_slot(opts_.control_fd, opts_.control_fd, true);
     if (opts_.listen_fd >= 0) {
       // accept4 semantics: the accepted sockets are non-blocking like the rest.
       arm_accept();
@@ -143,26 +125,14 @@ class UringPeer {
     if (opts_.stop_fd >= 0) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_poll_add(sqe, opts_.stop_fd, POLLIN);
-      sqe->user_data = tag(Op::kStop);
+      sqe->user_data = uring_tag(UringOp::kStop);
     }
     core_.reset_window();
 
     for (;;) {
       send_ready();
-      uint64_t wait = kIdleWaitNs;
-      bool deadline = false;
-      if (!heap_.empty()) {
-        const uint64_t now = now_ns();
-        const uint64_t due = heap_.top().due_ns;
-        const uint64_t wake = due > opts_.spin_ns ? due - opts_.spin_ns : 0;
-        wait = wake > now ? wake - now : 0;
-        // A sleep typically ends sleep_cost after its timeout: for a deadline
-        // nearer than that the loop polls (timeout 0), taking arrivals, until
-        // it comes. This bounded busy wait shows in the peer's CPU.
-        if (wait < core_.sleep_cost().estimate()) wait = 0;
-        deadline = true;
-      }
-      const long r = deadline ? timed_wait(wait) : ring_.enter(1, wait);
+      const uint64_t wait = wait_before_due();
+      const long r = wait != kNothingDue ? timed_wait(wait) : ring_.enter(1, kUringIdleWaitNs);
       if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
         *why = "io_uring_enter: " + errno_text(r);
         return 1;
@@ -176,8 +146,7 @@ class UringPeer {
           &got);
       fire_due();
       sweep_idle();
-      if (stop_) return 0;
-      if (opts_.control_fd >= 0 && !slots_[control_slot_].open) return 0;  // the parent is done
+      if (stop_ || parent_gone()) return 0;
       if (fatal_) {
         *why = fatal_why_;
         return 1;
@@ -186,15 +155,14 @@ class UringPeer {
   }
 
  private:
+  friend class PeerProtocol<UringPeer, UringSlot>;
+
   // An enter that waits at most wait_ns for a CQE; one that ends by its
   // timeout teaches the sleep-cost estimate.
   long timed_wait(uint64_t wait_ns) {
     const uint64_t target = now_ns() + wait_ns;
     const long r = ring_.enter(1, wait_ns);
-    if (r == -ETIME && wait_ns > 0 && ring_.cq_ready() == 0) {
-      const uint64_t now = now_ns();
-      core_.sleep_cost().add(now > target ? now - target : 0);
-    }
+    if (r == -ETIME && wait_ns > 0 && ring_.cq_ready() == 0) overslept(target);
     return r;
   }
 
@@ -209,34 +177,17 @@ class UringPeer {
   }
 
   uint32_t add_slot(int rfd, int wfd, bool control) {
-    const uint32_t s = detail::take_slot(&slots_, &free_);
-    Slot& sl = slots_[s];
-    sl.rfd = rfd;
-    sl.wfd = wfd;
-    sl.open = true;
-    sl.control = control;
+    const uint32_t s = open_slot(rfd, wfd, control);
+    UringSlot& sl = slots_[s];
     struct stat st {};
     sl.socket = ::fstat(rfd, &st) == 0 && S_ISSOCK(st.st_mode);
-    sl.read_done = sl.sending = sl.queued = sl.throttled = sl.receiving = false;
-    sl.pending = 0;
-    sl.last_active_ns = now_ns();
-    sl.hello.reset();
-    sl.exec = {};
-    if (!control) ++clients_;
-    sl.in.clear();
-    sl.out.clear();
-    sl.held.clear();
-    sl.last_due_ns = 0;
-    // Non-blocking, so that the control answer's direct write() can never
-    // stall the loop; io_uring still parks an operation that must wait.
-    sys::fcntl_setfl(rfd, O_NONBLOCK, 0);
-    if (wfd != rfd) sys::fcntl_setfl(wfd, O_NONBLOCK, 0);
+    sl.sending = sl.queued = sl.receiving = false;
     arm_recv(s);
     return s;
   }
 
   void arm_recv(uint32_t s) {
-    Slot& sl = slots_[s];
+    UringSlot& sl = slots_[s];
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) return;
     if (sl.socket) {
@@ -245,46 +196,37 @@ class UringPeer {
       // len 0: the buffer's own length; offset 0: a pipe has none.
       io_uring_prep_rw(sys::kOpReadMultishot, sqe, sl.rfd, nullptr, 0, 0);
     } else {
-      io_uring_prep_read(sqe, sl.rfd, nullptr, kRecvBufBytes, 0);
+      io_uring_prep_read(sqe, sl.rfd, nullptr, kUringRecvBufBytes, 0);
     }
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = kGroup;
-    sqe->user_data = tag(Op::kRecv, s, sl.gen);
+    sqe->buf_group = kUringGroup;
+    sqe->user_data = uring_tag(UringOp::kRecv, s, sl.gen);
     ++sl.inflight;
     sl.receiving = true;
   }
 
-  // A connection that owes max_queued responses is not read until half are
-  // out: its receive is cancelled (what was already received is still
-  // served), so its requests wait in the kernel's buffer and the client
-  // blocks, instead of growing this process's memory.
-  void throttle(uint32_t s) {
-    Slot& sl = slots_[s];
-    if (sl.throttled || sl.control || core_.may_read(sl.owed())) return;
-    sl.throttled = true;
-    ++core_.throttled;
+  // --- what PeerProtocol asks of a loop ---
+  void respond(uint32_t s) { make_ready(s); }
+  void fell_due(uint32_t s) { make_ready(s); }
+  // The opt-in spin: what is due goes out first, then precision for a core.
+  void before_spin() {
+    send_ready();
+    ring_.enter(0, 0);
+  }
+  // The receive is cancelled (what was already received is still served,
+  // and what arrives before the cancel lands is held).
+  void stop_reading(uint32_t s) {
+    const UringSlot& sl = slots_[s];
     if (!sl.receiving) return;
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) return;
-    io_uring_prep_cancel64(sqe, tag(Op::kRecv, s, sl.gen), 0);
-    sqe->user_data = tag(Op::kCancel);
+    io_uring_prep_cancel64(sqe, uring_tag(UringOp::kRecv, s, sl.gen), 0);
+    sqe->user_data = uring_tag(UringOp::kCancel);
   }
-
-  void unthrottle(uint32_t s) {
-    Slot& sl = slots_[s];
-    if (!sl.throttled || !core_.may_resume(sl.owed())) return;
-    sl.throttled = false;
-    if (!sl.held.empty()) {
-      std::vector<uint8_t> held;
-      held.swap(sl.held);
-      parse(s, held.data(), held.size());  // may throttle again, holding the rest
-    }
-    if (slots_[s].open && !slots_[s].throttled && !slots_[s].receiving && !slots_[s].read_done)
-      arm_recv(s);
-  }
-
-  void sweep_idle() {
-    close_idle(slots_, &core_, &next_sweep_ns_, [this](uint32_t s) { close_slot(s); });
+  void backlog_halved(uint32_t s) { unthrottle(s); }
+  void read_again(uint32_t s) {
+    const UringSlot& sl = slots_[s];
+    if (!sl.receiving && !sl.read_done) arm_recv(s);
   }
 
   void arm_accept() {
@@ -292,32 +234,32 @@ class UringPeer {
     if (sqe == nullptr) return;
     io_uring_prep_multishot_accept(sqe, opts_.listen_fd, nullptr, nullptr,
                                    SOCK_NONBLOCK | SOCK_CLOEXEC);
-    sqe->user_data = tag(Op::kAccept);
+    sqe->user_data = uring_tag(UringOp::kAccept);
   }
 
   void on_cqe(const io_uring_cqe& cqe) {
     const uint64_t t = cqe.user_data;
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
-    switch (op_of(t)) {
-      case Op::kRecv:
-        on_recv(slot_of(t), gen_of(t), cqe, more);
+    switch (uring_op_of(t)) {
+      case UringOp::kRecv:
+        on_recv(uring_slot_of(t), uring_gen_of(t), cqe, more);
         return;
-      case Op::kSend:
-        on_send(slot_of(t), gen_of(t), cqe.res);
+      case UringOp::kSend:
+        on_send(uring_slot_of(t), uring_gen_of(t), cqe.res);
         return;
-      case Op::kPollOut:
-        on_pollout(slot_of(t), gen_of(t));
+      case UringOp::kPollOut:
+        on_pollout(uring_slot_of(t), uring_gen_of(t));
         return;
-      case Op::kAccept:
+      case UringOp::kAccept:
         on_accept(cqe.res, more);
         return;
-      case Op::kAcceptRetry:
+      case UringOp::kAcceptRetry:
         arm_accept();
         return;
-      case Op::kStop:
+      case UringOp::kStop:
         stop_ = true;
         return;
-      case Op::kCancel:
+      case UringOp::kCancel:
         return;
     }
   }
@@ -325,12 +267,12 @@ class UringPeer {
   // The kernel gave back one of the slot's operations; a closed slot is free
   // for reuse once it holds none.
   void released(uint32_t s) {
-    Slot& sl = slots_[s];
+    UringSlot& sl = slots_[s];
     if (--sl.inflight == 0 && !sl.open) free_.push_back(s);
   }
 
   void on_recv(uint32_t s, uint32_t gen, const io_uring_cqe& cqe, bool more) {
-    Slot& sl = slots_[s];
+    UringSlot& sl = slots_[s];
     const bool current = sl.open && sl.gen == gen;
     if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER) != 0) {
       const uint16_t bid = sys::BufferRing::id_of(cqe);
@@ -371,79 +313,11 @@ class UringPeer {
     }
   }
 
-  // Takes whole requests out of n received bytes; once the connection is
-  // throttled, the rest waits in its held bytes.
-  void parse(uint32_t s, const uint8_t* p, size_t n) {
-    const uint64_t now = now_ns();
-    const size_t used = slots_[s].in.feed_until(p, n, [&](const Request& rq) {
-      Slot& sl = slots_[s];
-      switch (sl.hello.take(rq, opts_.token)) {
-        case Hello::Verdict::kServe:
-          break;
-        case Hello::Verdict::kConsumed:
-          return true;
-        case Hello::Verdict::kAck:
-          sl.out.push_back(Out{now, 0, kHelloConn, kHelloAckBytes, 0, false});
-          make_ready(s);
-          return true;
-        case Hello::Verdict::kRefuse:
-          ++core_.bad_token;
-          close_slot(s);
-          return false;
-      }
-      if (rq.conn == kControlConn && (sl.control || !core_.exec_on())) {
-        core_.answer_control(sl.wfd, rq.id);
-        return true;
-      }
-      if (core_.exec_on()) {
-        core_.exec_request(&sl.exec, rq, now);
-        if (rq.conn == kControlConn) return true;  // counted; not served
-      }
-      if (!PeerCore::valid_size(rq.size)) {
-        core_.protocol_error();
-        close_slot(s);
-        return false;
-      }
-      const uint64_t due = core_.due(now, &sl.last_due_ns);
-      if (due <= now) {
-        sl.out.push_back(Out{due, rq.id, rq.conn, rq.size, 0, false});
-        make_ready(s);
-      } else {
-        ++sl.pending;
-        heap_.push(Due{due, s, sl.gen, rq.conn, rq.size, rq.id, next_seq_++});
-      }
-      throttle(s);
-      return !sl.throttled;
-    });
-    Slot& sl = slots_[s];
-    if (sl.open && used < n) sl.held.insert(sl.held.end(), p + used, p + n);
-  }
-
   void make_ready(uint32_t s) {
-    Slot& sl = slots_[s];
+    UringSlot& sl = slots_[s];
     if (sl.queued || sl.sending) return;
     sl.queued = true;
     ready_.push_back(s);
-  }
-
-  void fire_due() {
-    while (!heap_.empty()) {
-      const Due d = heap_.top();
-      uint64_t now = now_ns();
-      if (d.due_ns > now) {
-        if (d.due_ns - now > opts_.spin_ns) break;
-        // The opt-in spin: what is due goes out first, then precision for a core.
-        send_ready();
-        ring_.enter(0, 0);
-        while (now < d.due_ns) now = now_ns();
-      }
-      heap_.pop();
-      Slot& sl = slots_[d.slot];
-      if (!sl.open || sl.gen != d.gen) continue;
-      --sl.pending;
-      sl.out.push_back(Out{d.due_ns, d.id, d.conn_index, d.size, 0, false});
-      make_ready(d.slot);
-    }
   }
 
   // Queues the next chunk of every ready slot's first response; the loop's
@@ -452,11 +326,11 @@ class UringPeer {
     if (ready_.empty()) return;
     const uint64_t start = now_ns();  // every send below starts within the coming enter
     for (uint32_t s : ready_) {
-      Slot& sl = slots_[s];
+      UringSlot& sl = slots_[s];
       sl.queued = false;
       if (!sl.open || sl.sending || sl.out.empty()) continue;
       Out& o = sl.out.front();
-      const uint32_t chunk = std::min(o.size - o.offset, kSendChunk);
+      const uint32_t chunk = std::min(o.size - o.offset, kUringSendChunk);
       if (sl.tx.size() < chunk) sl.tx.resize(chunk);
       fill_payload(o.conn_index, o.id, o.offset, sl.tx.data(), chunk);
       io_uring_sqe* sqe = get_sqe();
@@ -467,20 +341,17 @@ class UringPeer {
       } else {
         io_uring_prep_write(sqe, sl.wfd, sl.tx.data(), chunk, 0);
       }
-      sqe->user_data = tag(Op::kSend, s, sl.gen);
+      sqe->user_data = uring_tag(UringOp::kSend, s, sl.gen);
       ++sl.inflight;
       sl.sending = true;
-      if (!o.started) {
-        core_.started(o.conn_index, start, o.due_ns);
-        o.started = true;
-      }
+      starting(o, start);
     }
     ready_.clear();
   }
 
   void on_send(uint32_t s, uint32_t gen, int res) {
     released(s);
-    Slot& sl = slots_[s];
+    UringSlot& sl = slots_[s];
     if (!sl.open || sl.gen != gen) return;
     if (res == -EAGAIN) {
       // This kernel hands a full non-blocking descriptor back instead of
@@ -488,7 +359,7 @@ class UringPeer {
       io_uring_sqe* sqe = get_sqe();
       if (sqe == nullptr) return;
       io_uring_prep_poll_add(sqe, sl.wfd, POLLOUT);
-      sqe->user_data = tag(Op::kPollOut, s, sl.gen);
+      sqe->user_data = uring_tag(UringOp::kPollOut, s, sl.gen);
       ++sl.inflight;
       return;
     }
@@ -497,15 +368,7 @@ class UringPeer {
       close_slot(s);
       return;
     }
-    Out& o = sl.out.front();
-    o.offset += static_cast<uint32_t>(res);
-    if (opts_.idle_timeout_ns != 0) sl.last_active_ns = now_ns();
-    if (o.offset == o.size) {
-      core_.served(o.conn_index);
-      if (core_.exec_on() && o.conn_index != kHelloConn) core_.exec_done(&sl.exec);
-      sl.out.pop_front();
-      unthrottle(s);
-    }
+    sent(s, static_cast<size_t>(res));
     if (!sl.out.empty()) {
       make_ready(s);
     } else {
@@ -515,15 +378,14 @@ class UringPeer {
 
   void on_pollout(uint32_t s, uint32_t gen) {
     released(s);
-    Slot& sl = slots_[s];
+    UringSlot& sl = slots_[s];
     if (!sl.open || sl.gen != gen) return;
     sl.sending = false;
     make_ready(s);
   }
 
   void on_accept(int res, bool more) {
-    if (res >= 0 && opts_.max_connections != 0 && clients_ >= opts_.max_connections) {
-      ++core_.refused;  // over the limit: closed at once, so the client sees EOF
+    if (res >= 0 && !admit()) {
       sys::close(res);
     } else if (res >= 0) {
       const int one = 1;
@@ -535,10 +397,10 @@ class UringPeer {
       // Out of descriptors or memory: try again later, not at once.
       io_uring_sqe* sqe = get_sqe();
       if (sqe == nullptr) return;
-      accept_retry_ = {static_cast<int64_t>(kAcceptRetryNs / sys::kNsPerSecond),
-                       static_cast<long long>(kAcceptRetryNs % sys::kNsPerSecond)};
+      accept_retry_ = {static_cast<int64_t>(kUringAcceptRetryNs / sys::kNsPerSecond),
+                       static_cast<long long>(kUringAcceptRetryNs % sys::kNsPerSecond)};
       io_uring_prep_timeout(sqe, &accept_retry_, 0, 0);
-      sqe->user_data = tag(Op::kAcceptRetry);
+      sqe->user_data = uring_tag(UringOp::kAcceptRetry);
       return;
     }
     arm_accept();
@@ -547,18 +409,12 @@ class UringPeer {
   // A connection whose client has stopped sending is closed once every
   // response it asked for is out.
   void close_when_done(uint32_t s) {
-    const Slot& sl = slots_[s];
-    if (sl.read_done && sl.out.empty() && sl.pending == 0 && !sl.sending) close_slot(s);
+    if (slots_[s].finished() && !slots_[s].sending) close_slot(s);
   }
 
   void close_slot(uint32_t s) {
-    Slot& sl = slots_[s];
-    if (!sl.open) return;
-    sl.open = false;
-    sl.out.clear();
-    sl.held.clear();
-    if (!sl.control) --clients_;
-    ++sl.gen;
+    if (!shut_slot(s)) return;
+    UringSlot& sl = slots_[s];
     if (sl.inflight > 0) {
       // Take back what the kernel holds for these descriptors before closing
       // them: a closed descriptor does not end an operation already armed.
@@ -576,23 +432,14 @@ class UringPeer {
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) return;
     io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-    sqe->user_data = tag(Op::kCancel);
+    sqe->user_data = uring_tag(UringOp::kCancel);
   }
 
-  PeerOptions opts_;
-  PeerCore core_;
   sys::Ring ring_;
   sys::BufferRing buffers_;
   bool read_multishot_ = false;
-  std::vector<Slot> slots_;
-  std::vector<uint32_t> free_;
-  uint32_t control_slot_ = 0;
-  DueHeap heap_;
-  uint64_t next_seq_ = 0;
   std::vector<uint32_t> ready_;  // slots with a response to send
   __kernel_timespec accept_retry_{};
-  uint32_t clients_ = 0;        // open connections, the control socket not counted
-  uint64_t next_sweep_ns_ = 0;  // the next look for idle connections
   bool stop_ = false;
   bool fatal_ = false;
   std::string fatal_why_;

@@ -1,6 +1,6 @@
-// Description: the peer's batch writer (see peer_batch.h): one ring, one
+// Description: the peer's batch writer (batch_writer.h): one ring, one
 // arena of payload, one io_uring_enter per batch of due responses.
-#include "workload/peer_batch.h"
+#include "peer/batch_writer.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -11,10 +11,10 @@ namespace {
 // A wait for the batch's results ends after this long and is repeated: the
 // writes are non-blocking and complete during the submit, so it never
 // expires in practice.
-constexpr uint64_t kWaitNs = 1'000'000'000;
+constexpr uint64_t kBatchWaitNs = 1'000'000'000;
 // Enters in a row that submit nothing and reap nothing before the writer
 // gives up (only when nothing is in flight, so no buffer is still in use).
-constexpr int kMaxIdleEnters = 100;
+constexpr int kBatchMaxIdleEnters = 100;
 
 }  // namespace
 
@@ -57,7 +57,7 @@ void BatchWriter::run() {
   size_t submitted = 0, reaped = 0;
   int idle = 0;
   while (reaped < n) {
-    const long r = ring_.enter(static_cast<unsigned>(n - reaped), kWaitNs);
+    const long r = ring_.enter(static_cast<unsigned>(n - reaped), kBatchWaitNs);
     if (r > 0) submitted += static_cast<size_t>(r);
     unsigned got = 0;
     ring_.reap(
@@ -72,7 +72,7 @@ void BatchWriter::run() {
       continue;
     }
     const bool transient = r == 0 || r == -EINTR || r == -ETIME || r == -EAGAIN || r == -EBUSY;
-    if (submitted == reaped && (!transient || ++idle >= kMaxIdleEnters)) {
+    if (submitted == reaped && (!transient || ++idle >= kBatchMaxIdleEnters)) {
       // Nothing in flight and the kernel takes nothing more: stop using
       // io_uring. Closing the ring drops the SQEs it did not take, so those
       // writes never happen; they report kNotWritten and go by write().

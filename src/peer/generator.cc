@@ -23,17 +23,17 @@
 #include <random>
 #include <vector>
 
+#include "peer/core.h"
 #include "sys/epoll_owner.h"
 #include "sys/sys.h"
 #include "sys/time.h"
-#include "workload/peer_core.h"
 
 namespace iomodels::detail {
 namespace {
 
-constexpr uint64_t kTokenControl = ~uint64_t{0};
-constexpr int kMaxEvents = 256;
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr uint64_t kGenTokenControl = ~uint64_t{0};
+constexpr int kGenMaxEvents = 256;
+constexpr size_t kGenReadChunk = 64 * 1024;
 
 struct GenConn {
   int rfd = -1;  // responses arrive here
@@ -93,11 +93,11 @@ class Generator {
         return 1;
       }
     }
-    if (opts_.control_fd >= 0 && ep_.add(opts_.control_fd, EPOLLIN, kTokenControl) < 0) {
+    if (opts_.control_fd >= 0 && ep_.add(opts_.control_fd, EPOLLIN, kGenTokenControl) < 0) {
       *why = "epoll_ctl(control): " + errno_text(-errno);
       return 1;
     }
-    rx_.resize(kReadChunk);
+    rx_.resize(kGenReadChunk);
     rebase(now_ns());
     core_.reset_window();
     return loop(why);
@@ -149,7 +149,7 @@ class Generator {
   }
 
   int loop(std::string* why) {
-    std::vector<epoll_event> events(kMaxEvents);
+    std::vector<epoll_event> events(kGenMaxEvents);
     for (;;) {
       uint64_t now = now_ns();
       send_due(now);
@@ -162,14 +162,14 @@ class Generator {
         if (due > now) ts = sys::to_timespec(due - now);
         tmo = &ts;
       }
-      const long n = ep_.wait(events.data(), kMaxEvents, tmo);
+      const long n = ep_.wait(events.data(), kGenMaxEvents, tmo);
       if (n < 0 && n != -EINTR) {
         *why = "epoll_pwait2: " + errno_text(n);
         return 1;
       }
       for (long e = 0; e < n; ++e) {
         const uint64_t tok = events[e].data.u64;
-        if (tok == kTokenControl) {
+        if (tok == kGenTokenControl) {
           if (!control()) return 0;  // the parent is done
           continue;
         }

@@ -1,0 +1,27 @@
+// Description: run_peer_loop (peer.h): the io_uring loop where this kernel
+// runs it, else the epoll loop, or the one asked for by name.
+#include "peer/core.h"
+#include "peer/peer.h"
+
+namespace iomodels {
+
+int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conns,
+                  std::string* why) {
+  // Every client holds a descriptor here: take what the hard limit allows.
+  raise_fd_limit();
+  if (opts.peer_loop != PeerLoopChoice::kEpoll) {
+    std::string no_uring;
+    const int code = detail::run_uring_peer(opts, conns, &no_uring);
+    if (code >= 0) {
+      if (code != 0) *why = no_uring;
+      return code;
+    }
+    if (opts.peer_loop == PeerLoopChoice::kUring) {
+      *why = "the io_uring loop cannot run here: " + no_uring;
+      return 1;
+    }
+  }
+  return detail::run_epoll_peer(opts, conns, why);
+}
+
+}  // namespace iomodels
