@@ -162,12 +162,12 @@ struct StandalonePeer {
 inline int hello(uint16_t port, const std::string& token) {
   const int fd = connect_to(port);
   if (fd < 0) return -1;
-  uint8_t msg[kRequestBytes + iomodels::detail::kHelloTokenBytes]{};
-  const Request rq{kHelloConn, iomodels::detail::kHelloVersion, iomodels::detail::kHelloMagic};
+  uint8_t msg[kRequestBytes + iomodels::kHelloTokenBytes]{};
+  const Request rq{kHelloConn, iomodels::kHelloVersion, iomodels::kHelloMagic};
   std::memcpy(msg, &rq, sizeof rq);
   std::memcpy(msg + kRequestBytes, token.data(),
-              std::min(token.size(), iomodels::detail::kHelloTokenBytes));
-  uint8_t ack[iomodels::detail::kHelloAckBytes];
+              std::min(token.size(), iomodels::kHelloTokenBytes));
+  uint8_t ack[iomodels::kHelloAckBytes];
   const bool ok = ::send(fd, msg, sizeof msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof msg) &&
                   read_exactly(fd, ack, sizeof ack);
   if (!ok || verify_payload(kHelloConn, 0, 0, ack, sizeof ack) != sizeof ack) {

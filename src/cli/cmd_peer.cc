@@ -126,8 +126,8 @@ void PeerCommand::validate() {
   po.token = flags.token;
   if (po.token.empty())
     if (const char* env = std::getenv("IOMODELS_PEER_TOKEN"); env != nullptr) po.token = env;
-  if (po.token.size() > detail::kHelloTokenBytes)
-    throw UsageError("--token: at most " + std::to_string(detail::kHelloTokenBytes) + " bytes");
+  if (po.token.size() > kHelloTokenBytes)
+    throw UsageError("--token: at most " + std::to_string(kHelloTokenBytes) + " bytes");
   po.max_connections =
       static_cast<uint32_t>(flag_count("--max-connections", flags.max_connections, 0, 1u << 24));
   po.max_queued = static_cast<uint32_t>(flag_count("--max-queued", flags.max_queued, 0, 1u << 24));

@@ -263,9 +263,8 @@ Scenario ScenarioFlags::to_scenario() const {
       sc.workload.peer_token = env;
   if (!peer_token.empty() && peer.empty())
     throw UsageError("--peer-token: only for a remote peer (--peer HOST:PORT)");
-  if (sc.workload.peer_token.size() > detail::kHelloTokenBytes)
-    throw UsageError("--peer-token: at most " + std::to_string(detail::kHelloTokenBytes) +
-                     " bytes");
+  if (sc.workload.peer_token.size() > kHelloTokenBytes)
+    throw UsageError("--peer-token: at most " + std::to_string(kHelloTokenBytes) + " bytes");
   if (!peer.empty()) {
     std::string host, why;
     uint16_t port;

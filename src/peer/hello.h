@@ -17,14 +17,3 @@ inline constexpr size_t kHelloTokenBytes = 32;
 inline constexpr uint32_t kHelloAckBytes = 16;
 
 }  // namespace iomodels
-
-namespace iomodels::detail {
-
-// The same constants under the peer's private namespace, where the protocol
-// core and some callers name them.
-using iomodels::kHelloAckBytes;
-using iomodels::kHelloMagic;
-using iomodels::kHelloTokenBytes;
-using iomodels::kHelloVersion;
-
-}  // namespace iomodels::detail
