@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "frontend/frontend.h"
+#include "measure/recorder.h"
 
 namespace iomodels::bench {
 namespace {
@@ -42,18 +43,12 @@ void skip(benchmark::State& bs, const std::string& name, const Status& st) {
   g.session.reset();
 }
 
-double cpu_seconds(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 // IOMODELS_TEST_SLOWDOWN: spins this thread for `percent` of the process CPU
 // the iteration's rounds took, so that CPU per request grows by that much.
-void burn_extra(double process_cpu_s, double percent) {
-  const double extra = process_cpu_s * percent / 100;
-  const double end = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) + extra;
-  while (cpu_seconds(CLOCK_THREAD_CPUTIME_ID) < end) {
+void burn_extra(uint64_t rounds_cpu_ns, double percent) {
+  const auto extra_ns = static_cast<uint64_t>(static_cast<double>(rounds_cpu_ns) * percent / 100);
+  const uint64_t end = thread_cpu_ns() + extra_ns;
+  while (thread_cpu_ns() < end) {
   }
 }
 
@@ -80,10 +75,9 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
   const Status st = s.measure(
       [&bs, per_iteration, slow_percent](Session& session, uint64_t* done) {
         for (auto _ : bs) {
-          const double before = slow_percent > 0 ? cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) : 0;
+          const uint64_t before = slow_percent > 0 ? process_cpu_ns() : 0;
           if (Status e = session.rounds(per_iteration); !e.ok()) return e;
-          if (slow_percent > 0)
-            burn_extra(cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - before, slow_percent);
+          if (slow_percent > 0) burn_extra(process_cpu_ns() - before, slow_percent);
         }
         *done = static_cast<uint64_t>(bs.iterations()) * per_iteration;
         return Status{};

@@ -23,6 +23,7 @@
 
 #include "peer/hello.h"
 #include "peer/payload.h"
+#include "sys/process.h"
 
 namespace iomodels::test {
 
@@ -67,16 +68,8 @@ inline int count_fds(pid_t pid) {
 
 // user + system CPU of a process so far, in seconds.
 inline double cpu_seconds(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const long ns = sys::cpu_ns_of(pid);
+  return ns > 0 ? static_cast<double>(ns) / 1e9 : 0;
 }
 
 inline int connect_to(uint16_t port) {
@@ -127,17 +120,14 @@ struct StandalonePeer {
                           const std::string& listen = "127.0.0.1:0") {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return;
-    pid = ::fork();
-    if (pid == 0) {
-      ::dup2(p[1], 2);
-      std::vector<std::string> argv = {IOMODELS_BINARY, "peer", "--listen", listen};
-      argv.insert(argv.end(), extra.begin(), extra.end());
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
+    std::vector<std::string> argv = {IOMODELS_BINARY, "peer", "--listen", listen};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    sys::SpawnOptions o;
+    o.stderr_fd = p[1];
+    o.search_path = false;
+    o.own_group = false;
+    sys::Child child;
+    if (sys::spawn(argv, o, &child) == 0) pid = child.pid();
     ::close(p[1]);
     err = p[0];
     if (pid > 0) port = read_port(err);

@@ -197,14 +197,14 @@ TEST_CASE("calibrate: SIGINT removes the data file it made and stops fio", "[cal
   const test::TempDir tmp_dir("iomodels_calibrate");
   const std::string& dir = tmp_dir.path;
   const std::string file = dir + "/data";
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::execl(IOMODELS_BINARY, IOMODELS_BINARY, "calibrate", "--only", "fio", "--budget", "2s",
-            "--file-size", "16MiB", "--file", file.c_str(), "--json", (dir + "/cal.json").c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  sys::SpawnOptions o;
+  o.search_path = false;
+  o.own_group = false;
+  sys::Child child;
+  REQUIRE(sys::spawn({IOMODELS_BINARY, "calibrate", "--only", "fio", "--budget", "2s",
+                      "--file-size", "16MiB", "--file", file, "--json", dir + "/cal.json"},
+                     o, &child) == 0);
+  const pid_t pid = child.pid();
   // Wait for the data file, then until a fio reads it (first the runs that
   // measure fio's start-up CPU, then the pairs').
   for (int i = 0; i < 500 && !exists(file); ++i) ::usleep(10'000);

@@ -20,6 +20,8 @@
 
 #include "chain/fault.h"
 #include "frontend/frontend.h"
+#include "measure/recorder.h"
+#include "sys/process.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -59,28 +61,21 @@ void check_totals(const nlohmann::json& j) {
 
 // A process started with `sh -c "exec ..."`: its pid is the binary's.
 pid_t start_background(const std::string& cmd) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return pid;
+  sys::SpawnOptions o;
+  o.search_path = false;
+  o.own_group = false;
+  sys::Child child;
+  if (sys::spawn({"/bin/sh", "-c", "exec " + cmd}, o, &child) != 0) return -1;
+  return child.pid();
 }
 
 // Waits up to `limit` for `pid`; its exit code (128 + signal), or -1 if it
 // is still running (then it is killed).
 int wait_for(pid_t pid, std::chrono::seconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  int st = 0;
-  while (::waitpid(pid, &st, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > end) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  sys::ExitInfo x;
+  const auto limit_ns = static_cast<uint64_t>(std::chrono::nanoseconds(limit).count());
+  sys::reap(pid, now_ns() + limit_ns, 0, &x);
+  return x.timed_out ? -1 : sys::exit_code(x.status);
 }
 
 std::string read_file(const std::string& path) {

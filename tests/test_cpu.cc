@@ -17,12 +17,6 @@ constexpr uint64_t kSpinNs = 300'000'000;
 // A cap on any spin, in wall time, should the machine be overloaded.
 constexpr uint64_t kWallCapNs = 5'000'000'000;
 
-uint64_t thread_cpu_ns() {
-  timespec ts;
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // Burns `ns` of this thread's own CPU time and returns what it burnt. The
 // machine is shared: counting CPU time, not wall time, keeps the amount
 // known when other processes take the core away for a while.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench/noisy.h"
+#include "measure/recorder.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -181,12 +182,9 @@ TEST_CASE("bench marks a point noisy when a spinner takes its CPU for some repet
       CPU_SET(0, &set);
       ::sched_setaffinity(0, sizeof set, &set);
     }
-    timespec start{}, now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &start);
-    do {
-      ::clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1'000'000'000L + (now.tv_nsec - start.tv_nsec) <
-             600'000'000L);
+    const uint64_t end = now_ns() + 600'000'000;
+    while (now_ns() < end) {
+    }
     std::_Exit(0);
   }
   const test::TempDir dir("iomodels_noisy");

@@ -51,28 +51,19 @@ test::CommandResult run_argv(const std::vector<std::string>& argv) {
   test::CommandResult r;
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return r;
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(out[0]);
-    ::close(out[1]);
-    return r;
-  }
-  if (pid == 0) {
-    ::dup2(out[1], 1);
-    ::dup2(out[1], 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  r.out = read_rest(out[0]);
-  ::close(out[0]);
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  Fd from(out[0]), to(out[1]);
+  sys::SpawnOptions o;
+  o.stdout_fd = to.get();
+  o.stderr_fd = to.get();
+  o.search_path = false;
+  o.own_group = false;
+  sys::Child child;
+  if (sys::spawn(argv, o, &child) != 0) return r;
+  to.reset();
+  child.start();  // a program that cannot run exits with 127
+  r.out = read_rest(from.get());
+  sys::ExitInfo x;
+  if (sys::reap(child.pid(), 0, 0, &x) == 0) r.exit_code = sys::exit_code(x.status);
   return r;
 }
 
@@ -205,22 +196,18 @@ struct Child {
   explicit Child(const std::vector<std::string>& argv) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return;
-    pid = ::fork();
+    // It dies with the test (PR_SET_PDEATHSIG): not left in the namespace.
+    sys::SpawnOptions o;
+    o.stderr_fd = p[1];
+    o.search_path = false;
+    o.own_group = false;
+    sys::Child child;
+    if (sys::spawn(argv, o, &child) == 0) pid = child.pid();
+    ::close(p[1]);
     if (pid < 0) {
       ::close(p[0]);
-      ::close(p[1]);
       return;
     }
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // not left in the namespace if the test dies
-      ::dup2(p[1], 2);
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(p[1]);
     err = p[0];
   }
   Child(const Child&) = delete;
@@ -228,17 +215,16 @@ struct Child {
   ~Child() {
     if (pid > 0) {
       ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
+      wait();
     }
     if (err >= 0) ::close(err);
   }
   // Waits for the exit; its wait status.
   int wait() {
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
+    sys::ExitInfo x;
+    sys::reap(pid, 0, 0, &x);
     pid = -1;
-    return st;
+    return x.status;
   }
 };
 
@@ -310,16 +296,15 @@ TEST_CASE("a standalone peer serves runs over tcp and stops on SIGTERM", "[remot
   // Port 0: the peer picks a free port and prints it (a fixed port could be
   // taken by any other connection on the machine).
   int err[2];
-  REQUIRE(::pipe(err) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(err[1], 2);
-    ::close(err[0]);
-    ::execl(IOMODELS_BINARY, "iomodels", "peer", "--listen", "127.0.0.1:0", "--latency", "200us",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+  sys::SpawnOptions o;
+  o.stderr_fd = err[1];
+  o.search_path = false;
+  o.own_group = false;
+  sys::Child child;
+  REQUIRE(sys::spawn({IOMODELS_BINARY, "peer", "--listen", "127.0.0.1:0", "--latency", "200us"}, o,
+                     &child) == 0);
+  const pid_t pid = child.pid();
   ::close(err[1]);
   const uint16_t port = read_port(err[0]);
   REQUIRE(port != 0);
@@ -530,18 +515,20 @@ namespace {
 void check_hostile_clients(const std::string& loop) {
   // A peer with 64 descriptors at most, as after `ulimit -n 64`.
   int err[2];
-  REQUIRE(::pipe(err) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(err[1], 2);
-    ::close(err[0]);
-    const rlimit rl{64, 64};
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-    ::execl(IOMODELS_BINARY, "iomodels", "peer", "--listen", "127.0.0.1:0", "--latency", "0",
-            "--loop", loop.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+  sys::SpawnOptions o;
+  o.stderr_fd = err[1];
+  o.search_path = false;
+  o.own_group = false;
+  o.hold = true;  // its descriptor limit is set before it execs
+  sys::Child child;
+  REQUIRE(sys::spawn({IOMODELS_BINARY, "peer", "--listen", "127.0.0.1:0", "--latency", "0",
+                      "--loop", loop},
+                     o, &child) == 0);
+  const pid_t pid = child.pid();
+  const rlimit rl{64, 64};
+  REQUIRE(::prlimit(pid, RLIMIT_NOFILE, &rl, nullptr) == 0);
+  REQUIRE(child.start() == 0);
   ::close(err[1]);
   const uint16_t port = read_port(err[0]);
   REQUIRE(port != 0);

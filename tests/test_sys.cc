@@ -13,9 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "measure/recorder.h"
 #include "peer/payload.h"
 #include "sys/fd.h"
 #include "sys/sys.h"
+#include "sys/time.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -250,16 +252,7 @@ TEST_CASE("counters of other threads are summed, live and exited", "[sys]") {
 }
 
 TEST_CASE("sys::sleep_until wakes at or after its deadline", "[sys]") {
-  timespec now;
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  const uint64_t start =
-      static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
-  const uint64_t deadline = start + 2'000'000;
-  const timespec d{static_cast<time_t>(deadline / 1'000'000'000u),
-                   static_cast<long>(deadline % 1'000'000'000u)};
-  CHECK(sys::sleep_until(d) == 0);
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  const uint64_t end =
-      static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
-  CHECK(end >= deadline);
+  const uint64_t deadline = now_ns() + 2'000'000;
+  CHECK(sys::sleep_until(sys::to_timespec(deadline)) == 0);
+  CHECK(now_ns() >= deadline);
 }

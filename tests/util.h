@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <linux/filter.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +27,8 @@
 #include <string>
 
 #include "run/session.h"
+#include "sys/fd.h"
+#include "sys/process.h"
 
 namespace iomodels::test {
 
@@ -228,15 +232,27 @@ struct CommandResult {
 
 // Runs a shell command: its exit code (128 + signal if killed) and its
 // stdout and stderr together. exit_code stays -1 if it could not start.
+// As popen would: `/bin/sh -c "CMD 2>&1"` in this process's group, its stdout
+// on a pipe.
 inline CommandResult run_shell(const std::string& cmd) {
   CommandResult r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return r;
+  Fd from(p[0]), to(p[1]);
+  sys::SpawnOptions o;
+  o.stdout_fd = to.get();
+  o.search_path = false;
+  o.own_group = false;
+  sys::Child child;
+  if (sys::spawn({"/bin/sh", "-c", cmd + " 2>&1"}, o, &child) != 0) return r;
+  to.reset();
+  const bool started = child.start() == 0;
   char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  ssize_t n;
+  while ((n = ::read(from.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) r.out.append(buf, static_cast<size_t>(n));
+  sys::ExitInfo x;
+  if (sys::reap(child.pid(), 0, 0, &x) == 0 && started) r.exit_code = sys::exit_code(x.status);
   return r;
 }
 

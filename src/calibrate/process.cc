@@ -4,20 +4,12 @@
 #include "calibrate/process.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "measure/recorder.h"
 #include "sys/cleanup.h"
@@ -95,59 +87,32 @@ std::string command_text(const std::vector<std::string>& argv) {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return -errno;
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    // Its own process group: fio's job processes are stopped with it.
-    ::setpgid(0, 0);
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) ::dup2(null, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    ::execvp(args[0], args.data());
-    const int e = errno;
-    char msg[256];
-    const int n = std::snprintf(msg, sizeof msg, "cannot run %s: %s\n", args[0], std::strerror(e));
-    if (n > 0) (void)!::write(2, msg, static_cast<size_t>(n));
-    ::_exit(127);
+  // stdin is /dev/null: a tool that reads it gets end of file, not the terminal.
+  Fd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  sys::SpawnOptions o;
+  o.stdin_fd = null.get();
+  o.stdout_fd = out_fd;
+  o.stderr_fd = err_fd;
+  sys::Child child;
+  if (const long e = sys::spawn(argv, o, &child); e < 0) return static_cast<pid_t>(e);
+  remember_child(child.pid());
+  // A tool that cannot be run reads as one that said why on its stderr and
+  // exited with 127, as a shell reports it.
+  if (const long e = child.start(); e < 0) {
+    const std::string msg = "cannot run " + argv[0] + ": " + errno_text(e) + "\n";
+    (void)!::write(err_fd, msg.data(), msg.size());
   }
-  remember_child(pid);
-  return pid;
+  return child.pid();
 }
 
 void reap(pid_t pid, uint64_t deadline_ns, ToolRun* r) {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd >= 0) {
-    for (;;) {
-      const uint64_t now = now_ns();
-      if (now >= deadline_ns) {
-        ::kill(-pid, SIGKILL);
-        r->timed_out = true;
-        break;
-      }
-      pollfd p{pidfd, POLLIN, 0};
-      const int ms =
-          static_cast<int>(std::min<uint64_t>((deadline_ns - now) / 1'000'000 + 1, 1000));
-      const int n = ::poll(&p, 1, ms);
-      if (n > 0) break;
-      if (n < 0 && errno != EINTR) break;
-    }
-    ::close(pidfd);
-  }
-  int status = 0;
-  rusage ru{};
-  while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
-  }
+  sys::ExitInfo x;
+  sys::reap(pid, deadline_ns, 0, &x);  // past the deadline: SIGKILL to its group at once
   forget_child(pid);
-  r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r->user_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
-  r->sys_s = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  r->timed_out = x.timed_out;
+  r->exit_code = sys::exit_code(x.status);
+  r->user_s = x.usage.ru_utime.tv_sec + x.usage.ru_utime.tv_usec / 1e6;
+  r->sys_s = x.usage.ru_stime.tv_sec + x.usage.ru_stime.tv_usec / 1e6;
 }
 
 ToolRun run_tool(const std::vector<std::string>& argv, uint64_t limit_ns) {
@@ -187,23 +152,6 @@ std::string tool_failure(const std::string& tool, const ToolRun& r) {
   if (r.timed_out) return tool + " did not finish in time and was killed";
   return tool + " exited with " + std::to_string(r.exit_code) + ": " +
          first_line(r.err.empty() ? r.out : r.err);
-}
-
-std::string find_executable(const std::string& name) {
-  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    const std::string full = dir + "/" + name;
-    if (::access(full.c_str(), X_OK) == 0) return full;
-    start = end + 1;
-  }
-  return "";
 }
 
 std::string tool_version(const std::string& exe) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "sys/process.h"
+
 namespace iomodels::calibrate {
 
 // A tool that outlives its budget by this much is killed and reported.
@@ -54,9 +56,10 @@ std::string read_memfd(int fd);
 // argv joined with spaces, as the JSON reports the command.
 std::string command_text(const std::vector<std::string>& argv);
 
-// Starts argv with stdout and stderr in memory files, in a process group of
-// its own (pid = group id). The child dies with this process
-// (PR_SET_PDEATHSIG). Returns the pid or -errno.
+// Starts argv (sys::spawn) with stdout and stderr in memory files, stdin
+// /dev/null, in a process group of its own (pid = group id). The child dies
+// with this process (PR_SET_PDEATHSIG). If exec fails, the child exits with
+// 127 and `err_fd` says why. Returns the pid or -errno.
 pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd);
 
 // Waits for `pid` at most until `deadline_ns` (then kills it); its rusage.
@@ -71,9 +74,8 @@ std::string first_line(const std::string& text);
 // "fio exited with 1: <first line of its output>", or that it was killed.
 std::string tool_failure(const std::string& tool, const ToolRun& r);
 
-// The executable `name` would run as: itself if it has a '/', else the
-// first match on PATH; empty if there is none.
-std::string find_executable(const std::string& name);
+// The executable `name` would run as (sys/process.h).
+using sys::find_executable;
 
 // The first line `exe --version` prints.
 std::string tool_version(const std::string& exe);

@@ -12,6 +12,7 @@
 #include "chain/run.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
+#include "sys/process.h"
 
 namespace iomodels::chain {
 namespace {
@@ -159,7 +160,7 @@ void ChainCommand::validate() {
     o.broker = flags.broker;
   } else if (o.mode == Mode::kQueue) {
     cfg.private_broker = true;
-    cfg.nats_server = find_in_path("nats-server");
+    cfg.nats_server = sys::find_executable("nats-server");
     if (cfg.nats_server.empty())
       throw UsageError(
           "--mode queue: nats-server not found on PATH; install it with `apt-get install "

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +26,11 @@
 #include <unordered_map>
 
 #include "measure/env.h"
+#include "measure/recorder.h"
 #include "sys/cleanup.h"
+#include "sys/fd.h"
+#include "sys/process.h"
+#include "sys/status.h"
 
 namespace iomodels::chain {
 namespace {
@@ -55,65 +58,35 @@ void sleep_ns(uint64_t ns) {
 
 // --- processes -------------------------------------------------------------------
 
-// Forks and execs `argv` with stdout and stderr to `log`; the child dies
-// with this process (PR_SET_PDEATHSIG), so nothing outlives a killed run.
+// Starts `args` (a path and its arguments) with stdout and stderr appended
+// to `log`; the child dies with this process (PR_SET_PDEATHSIG), so nothing
+// outlives a killed run. It stays in this process's group and ignores SIGINT:
+// a Ctrl-C reaches the whole group, and the coordinator stops the services
+// itself.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    // The run's signals are the coordinator's: a Ctrl-C reaches the whole
-    // process group, and the coordinator stops the services itself.
-    ::signal(SIGINT, SIG_IGN);
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+  Fd out(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  sys::SpawnOptions o;
+  o.stdout_fd = out.get();
+  o.stderr_fd = out.get();
+  o.search_path = false;
+  o.own_group = false;
+  o.ignore_sigint = true;
+  sys::Child child;
+  if (const long e = sys::spawn(args, o, &child); e < 0)
+    throw std::runtime_error("fork: " + errno_text(e));
+  if (const long e = child.start(); e < 0) {
+    sys::ExitInfo gone;
+    sys::reap(child.pid(), 0, 0, &gone);
+    throw std::runtime_error("cannot run " + args[0] + ": " + errno_text(e));
   }
-  return pid;
+  return child.pid();
 }
 
-// utime + stime of a process, in ns (/proc/PID/stat); 0 if it is gone.
-uint64_t process_cpu_ns(pid_t pid) {
-  if (pid <= 0) return 0;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  std::getline(f, s);
-  const size_t close = s.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream in(s.substr(close + 2));
-  std::string field;
-  uint64_t ut = 0, st = 0;
-  // Fields after the name: state is field 3; utime, stime are 14 and 15.
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) ut = std::stoull(field);
-    if (i == 15) st = std::stoull(field);
-  }
-  return (ut + st) * (1'000'000'000ull / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK)));
+// utime + stime of a process, in ns; 0 if it is gone.
+uint64_t cpu_ns_so_far(pid_t pid) {
+  const long ns = sys::cpu_ns_of(pid);
+  return ns > 0 ? static_cast<uint64_t>(ns) : 0;
 }
-
-}  // namespace
-
-std::string find_in_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream in(path == nullptr ? "" : path);
-  std::string dir;
-  while (std::getline(in, dir, ':')) {
-    const std::string p = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(p.c_str(), X_OK) == 0) return p;
-  }
-  return "";
-}
-
-namespace {
 
 std::string tail_of(const std::string& path, size_t bytes) {
   std::ifstream f(path);
@@ -318,7 +291,7 @@ void Run::sample(uint64_t now) {
   const double span_ns =
       samples_.empty() ? static_cast<double>(kTickNs) : (s.t_s - samples_.back().t_s) * 1e9;
   for (int i = 0; i <= kRoles; ++i) {
-    const uint64_t c = process_cpu_ns(pids[i]);
+    const uint64_t c = cpu_ns_so_far(pids[i]);
     // A restarted process starts again from 0.
     s.cpu[i] = c >= last_cpu_[i] && span_ns > 0
                    ? 100.0 * static_cast<double>(c - last_cpu_[i]) / span_ns
@@ -370,7 +343,7 @@ int Run::execute() {
   load_end_ = t0_ + cfg_.svc.duration_ns;
   fault_phase_.assign(cfg_.faults.size(), 0);
   for (int i = 0; i <= kRoles; ++i)
-    last_cpu_[i] = process_cpu_ns(i < kRoles ? pid_[i] : broker_pid_);
+    last_cpu_[i] = cpu_ns_so_far(i < kRoles ? pid_[i] : broker_pid_);
   // The loop: faults on time (checked every ms), a sample every 100 ms,
   // until A is done and the queues are empty (or the drain timeout).
   uint64_t next_tick = t0_;
@@ -414,16 +387,10 @@ void Run::teardown() {
       js_DeleteStream(nats_.js(), s.c_str(), nullptr, nullptr);
   }
   if (broker_pid_ > 0) {
+    // SIGTERM lets it close its store; SIGKILL follows if it has not ended in 5 s.
     ::kill(broker_pid_, SIGTERM);
-    const uint64_t deadline = now_ns() + 5'000'000'000ull;
-    while (::waitpid(broker_pid_, nullptr, WNOHANG) == 0) {
-      if (now_ns() > deadline) {
-        ::kill(broker_pid_, SIGKILL);
-        ::waitpid(broker_pid_, nullptr, 0);
-        break;
-      }
-      sleep_ns(10'000'000);
-    }
+    sys::ExitInfo gone;
+    sys::reap(broker_pid_, now_ns() + 5'000'000'000ull, 0, &gone);
     broker_pid_ = -1;
   }
 }

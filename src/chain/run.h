@@ -37,9 +37,6 @@ struct Config {
   frontend::OutputPath json;
 };
 
-// The binary called `name` on PATH, or empty.
-std::string find_in_path(const std::string& name);
-
 // Runs the whole chain described by `cfg` and reports it; returns the exit
 // code. Ctrl-C, SIGTERM and SIGHUP stop the services and the broker, remove
 // the run's directory, then end the process by the same signal.

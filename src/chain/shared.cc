@@ -1,5 +1,5 @@
 // Description: the chain's shared pieces: the counters mapping, the message
-// payload and its check, the clock and the work a service does.
+// payload and its check, and the work a service does.
 #include "chain/shared.h"
 
 #include <fcntl.h>
@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <ctime>
 
 #include "peer/payload.h"
 
@@ -45,12 +44,6 @@ bool verify_message(const uint8_t* data, size_t n, MsgHeader* h) {
   std::memcpy(h, data, sizeof *h);
   if (n != sizeof(MsgHeader) + h->size) return false;
   return verify_payload(kChainConn, h->id, 0, data + sizeof *h, h->size) == h->size;
-}
-
-uint64_t now_ns() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 void spin_for(uint64_t ns) {

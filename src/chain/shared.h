@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "measure/recorder.h"  // now_ns(): the clock of every timestamp here
+
 namespace iomodels::chain {
 
 enum class Mode { kSync, kQueue };
@@ -98,7 +100,6 @@ SharedCounters* map_counters(const std::string& dir, bool create);
 void fill_message(uint64_t id, uint64_t a_ns, uint32_t size, std::vector<uint8_t>* out);
 bool verify_message(const uint8_t* data, size_t n, MsgHeader* h);
 
-uint64_t now_ns();
 // Burns CPU for `ns` (a service's "little work").
 void spin_for(uint64_t ns);
 

@@ -38,12 +38,6 @@ namespace {
 // machine before it declares the peer stuck.
 constexpr uint64_t kWatchdogMarginNs = 30'000'000'000;
 
-uint64_t thread_cpu_ns() {
-  timespec ts;
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // A fixed amount of real CPU work: `ns` of this thread's CPU time.
 void burn_cpu(uint64_t ns) {
   const uint64_t until = thread_cpu_ns() + ns;

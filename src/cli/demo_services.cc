@@ -1,12 +1,22 @@
 // Description: the demo's services story (demo_services.h): this binary's
-// `chain` subcommand run twice as a child process, its JSON read back.
+// `chain` subcommand run twice as a child process (sys::spawn), its JSON
+// read back.
 #include "cli/demo_services.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
+
+#include "sys/fd.h"
+#include "sys/process.h"
+#include "sys/status.h"
 
 namespace iomodels::cli {
 namespace {
@@ -27,17 +37,35 @@ std::string run_mode(const std::string& mode, nlohmann::json* out, int* code) {
   const int fd = ::mkstemp(path);
   if (fd < 0) return "cannot make a temporary file";
   ::close(fd);
-  const std::string cmd = "'" + self_exe() + "' chain --mode " + mode + " --rate " + kRate +
-                          " --duration 4s --fault stall:C:1s@1s --json " + path + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
+  // No shell between: the arguments go as they are, and stderr joins stdout
+  // on one pipe. The run stays in this process's group, so that a Ctrl-C
+  // reaches it and it removes its own files; should this process die first,
+  // SIGTERM asks it to do the same.
+  const std::vector<std::string> argv = {self_exe(), "chain",         "--mode",     mode,
+                                         "--rate",   kRate,           "--duration", "4s",
+                                         "--fault",  "stall:C:1s@1s", "--json",     path};
   std::string said;
-  if (p != nullptr) {
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p) != nullptr) said += buf;
-    const int st = ::pclose(p);
-    *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  } else {
-    *code = 1;
+  int p[2];
+  sys::Child child;
+  *code = 1;
+  if (::pipe2(p, O_CLOEXEC) == 0) {
+    Fd from(p[0]), to(p[1]);
+    sys::SpawnOptions o;
+    o.stdout_fd = to.get();
+    o.stderr_fd = to.get();
+    o.own_group = false;
+    o.death_signal = SIGTERM;
+    if (sys::spawn(argv, o, &child) == 0) {
+      to.reset();  // end of file once the run and what it started have closed theirs
+      if (const long e = child.start(); e < 0)
+        said = "cannot run " + argv[0] + ": " + errno_text(e) + "\n";
+      char buf[512];
+      long n;
+      while ((n = ::read(from.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0) said.append(buf, static_cast<size_t>(n));
+      sys::ExitInfo x;
+      if (sys::reap(child.pid(), 0, 0, &x) == 0) *code = sys::exit_code(x.status);
+    }
   }
   std::string err;
   if (*code == 0) {

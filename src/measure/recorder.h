@@ -13,6 +13,10 @@ namespace iomodels {
 uint64_t now_ns();
 // CPU time of the whole process, all threads (CLOCK_PROCESS_CPUTIME_ID).
 uint64_t process_cpu_ns();
+// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID). For work of a
+// known amount (a burn loop that must use so much CPU however often it is
+// preempted), never for a measurement: a run's CPU is process-wide.
+uint64_t thread_cpu_ns();
 
 struct Measurement {
   double wall_s = 0;

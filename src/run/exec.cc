@@ -25,6 +25,7 @@
 #include "measure/recorder.h"
 #include "sys/cpus.h"
 #include "sys/fd.h"
+#include "sys/process.h"
 #include "workload/parse.h"
 
 extern char** environ;
@@ -39,37 +40,25 @@ constexpr uint64_t kProgressCheckNs = 250'000'000;  // the peer asked this often
 // slash, else the first match in PATH. Empty when there is none; *why says
 // what was found instead.
 std::string resolve(const std::string& name, std::string* why) {
-  const auto executable = [&](const std::string& p) {
-    struct stat st;
-    if (::stat(p.c_str(), &st) != 0) {
-      *why = std::strerror(errno);
-      return false;
-    }
-    if (!S_ISREG(st.st_mode)) {
+  sys::NotExecutable nx;
+  std::string path = sys::find_executable(name, &nx);
+  switch (nx.reason) {
+    case sys::NotExecutable::Reason::kNone:
+      break;
+    case sys::NotExecutable::Reason::kStat:
+      *why = std::strerror(nx.stat_errno);
+      break;
+    case sys::NotExecutable::Reason::kNotRegular:
       *why = "not a regular file";
-      return false;
-    }
-    if (::access(p.c_str(), X_OK) != 0) {
+      break;
+    case sys::NotExecutable::Reason::kNoPermission:
       *why = "not executable (chmod +x, or name its interpreter: \"python3 " + name + "\")";
-      return false;
-    }
-    return true;
-  };
-  if (name.find('/') != std::string::npos) return executable(name) ? name : "";
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  *why = "not found in PATH";
-  size_t at = 0;
-  for (;;) {
-    const size_t colon = dirs.find(':', at);
-    std::string dir = dirs.substr(at, colon == std::string::npos ? std::string::npos : colon - at);
-    if (dir.empty()) dir = ".";
-    if (const std::string p = dir + "/" + name; executable(p)) return p;
-    if (colon == std::string::npos) break;
-    at = colon + 1;
+      break;
+    case sys::NotExecutable::Reason::kNotOnPath:
+      *why = "not found in PATH";
+      break;
   }
-  *why = "not found in PATH";
-  return "";
+  return path;
 }
 
 // The environment of docs/protocol.md section 1, on top of ours.
@@ -99,13 +88,6 @@ std::vector<std::string> program_environment(const Scenario& sc, const Workload&
     env.push_back("IOMODELS_FDS=" + fds);
   }
   return env;
-}
-
-std::vector<char*> c_strings(std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (std::string& s : v) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
 }
 
 // The latencies the program writes on IOMODELS_REPORT_FD, line by line.
@@ -253,55 +235,35 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) < 0) return Status::from_errno(-errno, "pipe(report)");
   Fd report_r(p[0]), report_w(p[1]);
-  if (::pipe2(p, O_CLOEXEC) < 0) return Status::from_errno(-errno, "pipe(go)");
-  Fd go_r(p[0]), go_w(p[1]);
-  if (::pipe2(p, O_CLOEXEC) < 0) return Status::from_errno(-errno, "pipe(exec)");
-  Fd err_r(p[0]), err_w(p[1]);
 
-  // Everything the child needs is made before the fork: after it, the child
-  // only makes system calls.
-  std::vector<std::string> env = program_environment(sc, *w, report_w.get());
-  std::vector<std::string> args = spec.argv;
-  std::vector<char*> envp = c_strings(env), argv = c_strings(args);
-  std::vector<int> pass;
+  sys::SpawnOptions so;
+  so.environment = program_environment(sc, *w, report_w.get());
+  so.search_path = false;  // spec.argv[0] is already the path resolve() found
+  so.default_signals = true;
+  // Held before exec: its CPUs and the counters that count from exec are
+  // set on its pid first.
+  so.hold = true;
   for (const ClientConn& c : w->conns()) {
-    pass.push_back(c.rfd);
-    if (c.wfd != c.rfd) pass.push_back(c.wfd);
+    so.keep_fds.push_back(c.rfd);
+    if (c.wfd != c.rfd) so.keep_fds.push_back(c.wfd);
   }
-  pass.push_back(report_w.get());
+  // The program's ends of the connections block, as a plain program
+  // expects. O_NONBLOCK belongs to the open file, which the child shares:
+  // clearing it here is clearing it for the child.
+  for (int fd : so.keep_fds) {
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+  so.keep_fds.push_back(report_w.get());
   // Descendants the program orphans are re-parented here, so they can be
   // reaped when it is done, not left to init.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return Status::from_errno(-errno, "fork(program)");
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::signal(SIGINT, SIG_DFL);
-    for (int fd : pass) {
-      ::fcntl(fd, F_SETFD, 0);
-      const int fl = ::fcntl(fd, F_GETFL);
-      if (fl >= 0 && fd != pass.back()) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    }
-    char go;
-    while (::read(go_r.get(), &go, 1) < 0 && errno == EINTR) {
-    }
-    ::execve(argv[0], argv.data(), envp.data());
-    const int e = errno;
-    [[maybe_unused]] auto n = ::write(err_w.get(), &e, sizeof e);
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before exec
+  sys::Child child;
+  if (const long e = sys::spawn(spec.argv, so, &child); e < 0)
+    return Status::from_errno(e, "fork(program)");
+  const pid_t pid = child.pid();
   report_w.reset();
-  err_w.reset();
-  go_r.reset();
 
   // --cpus: the program where a model would run (its threads and children
   // inherit it), set before it execs.
@@ -316,18 +278,10 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
   ProcessCounters counters;
   std::string counters_why;
   const bool counting = counters.open(pid, spec.count_syscalls, &counters_why);
-  [[maybe_unused]] auto g = ::write(go_w.get(), "g", 1);
-  go_w.reset();
-  int exec_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(err_r.get(), &exec_errno, sizeof exec_errno);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+  if (const long e = child.start(); e < 0) {
     int st;
     ::waitpid(pid, &st, 0);
-    return Status::invalid("--exec: cannot start '" + spec.argv[0] +
-                           "': " + std::strerror(exec_errno));
+    return Status::invalid("--exec: cannot start '" + spec.argv[0] + "': " + errno_text(e));
   }
   const uint64_t t_exec = now_ns();
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <vector>
 
+#include "sys/time.h"
+
 namespace iomodels::sys {
 namespace detail {
 namespace {
@@ -117,12 +119,6 @@ bool counting() { return (g_mode.load(std::memory_order_relaxed) & kCount) != 0;
 
 namespace {
 
-inline uint64_t clock_ns() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // Counts one result (-errno or >= 0) in this thread's counters.
 inline void count(long neg_errno_or_result) {
   auto& c = detail::local_counters();
@@ -144,10 +140,10 @@ inline long call(const char* name, F&& f) {
     return r;
   }
   const SyscallObserver obs = g_observer.load(std::memory_order_relaxed);
-  const uint64_t start = obs ? clock_ns() : 0;
+  const uint64_t start = obs ? monotonic_ns() : 0;
   const long r = result(f());
   if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) count(r);
-  if (obs) obs(name, start, clock_ns(), r);
+  if (obs) obs(name, start, monotonic_ns(), r);
   return r;
 }
 
@@ -286,7 +282,7 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
       (mode & kObserve) != 0 ? g_observer.load(std::memory_order_relaxed) : nullptr;
   long r;
   do {
-    const uint64_t start = obs ? clock_ns() : 0;
+    const uint64_t start = obs ? monotonic_ns() : 0;
     if (timeout != nullptr && min_complete > 0) {
       __kernel_timespec ts{timeout->tv_sec, timeout->tv_nsec};
       io_uring_getevents_arg arg{};
@@ -304,7 +300,7 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
       detail::bump(detail::local_counters().uring_enter);
       count(r);
     }
-    if (obs) obs("io_uring_enter", start, clock_ns(), r);
+    if (obs) obs("io_uring_enter", start, monotonic_ns(), r);
     // An interrupted wait may already have submitted; the caller re-counts pending work.
   } while (r == -EINTR && to_submit == 0);
   return r;
