@@ -123,25 +123,27 @@ std::vector<double> median_cpu_us(const std::vector<const ModelInfo*>& models) {
 }
 
 // A coroutine model mirrors the plainest hand-written loop of its mechanism
-// (coro-epoll the level-triggered reactor, coro-uring the plain proactor),
-// and the plainest loop was the cheapest of its mechanism wherever measured
-// (the variants add work: edge-triggered draining, registration, an SQPOLL
-// thread). So the bound is against the cheapest non-coroutine model of the
-// same mechanism, whichever it is. The goal is 1.1x; the bound is looser
-// because the machine is shared and noisy.
+// (coro-epoll the level-triggered reactor `epoll`, coro-uring the plain
+// proactor `uring`): the first registered non-coroutine model of the same
+// mechanism. It is held to that loop, not to the cheapest variant: the
+// variants add features (multishot receive, fixed files, an SQPOLL thread)
+// that the coroutine does not have, and the least of several noisy medians
+// is biased low. The goal is 1.1x; the bound is looser because the machine
+// is shared and noisy.
 void check_cpu_close_to_loops(const ModelInfo& m) {
-  std::vector<const ModelInfo*> models{&m};
+  const ModelInfo* loop = nullptr;
   for (const ModelInfo* b : all_models())
-    if (b->mechanism == m.mechanism && !b->coroutine) models.push_back(b);
-  for (const ModelInfo* x : models) test::skip_if_unavailable(*x);
-  REQUIRE(models.size() > 1);
-  const std::vector<double> us = median_cpu_us(models);
-  size_t cheapest = 1;
-  for (size_t i = 2; i < us.size(); ++i)
-    if (us[i] < us[cheapest]) cheapest = i;
-  const double ratio = us[0] / us[cheapest];
-  INFO(m.name << " " << us[0] << " us/request, the cheapest loop of its mechanism ("
-              << models[cheapest]->name << ") " << us[cheapest] << " us/request: ratio " << ratio);
+    if (b->mechanism == m.mechanism && !b->coroutine) {
+      loop = b;
+      break;
+    }
+  REQUIRE(loop != nullptr);
+  test::skip_if_unavailable(m);
+  test::skip_if_unavailable(*loop);
+  const std::vector<double> us = median_cpu_us({&m, loop});
+  const double ratio = us[0] / us[1];
+  INFO(m.name << " " << us[0] << " us/request, the loop it mirrors (" << loop->name << ") " << us[1]
+              << " us/request: ratio " << ratio);
   CHECK(ratio <= 1.3);
 }
 
