@@ -51,8 +51,7 @@ const char* const kCounters[] = {"items_per_second",
 
 }  // namespace
 
-TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws it",
-          "[bench]") {
+TEST_CASE("bench runs a tiny grid into Google Benchmark JSON and plot.py draws it", "[bench]") {
   const test::TempDir tmp_dir("iomodels_bench");
   const std::string& dir = tmp_dir.path;
   const std::string out = dir + "/bench.json", spectra = dir + "/spectra.json";

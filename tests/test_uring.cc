@@ -116,9 +116,9 @@ void check_strace_agrees(const ModelInfo& m) {
 [[maybe_unused]] const bool kBatches = test::register_per_model(
     "io_uring: far fewer syscalls per request than epoll, all io_uring_enter: ", "[uring][timing]",
     check_batches, waits_with_io_uring);
-[[maybe_unused]] const bool kStrace = test::register_per_model(
-    "io_uring: io_uring_enter counted as strace counts it: ", "[uring]",
-    check_strace_agrees, waits_with_io_uring);
+[[maybe_unused]] const bool kStrace =
+    test::register_per_model("io_uring: io_uring_enter counted as strace counts it: ", "[uring]",
+                             check_strace_agrees, waits_with_io_uring);
 
 }  // namespace
 

@@ -10,7 +10,6 @@
 namespace iomodels {
 namespace {
 
-
 class Blocking final : public Model {
  public:
   Status setup(RunContext& ctx) override {

@@ -27,7 +27,6 @@ namespace iomodels {
 namespace detail {
 namespace {
 
-
 class CoroEpoll final : public Model {
  public:
   Status setup(RunContext& ctx) override {

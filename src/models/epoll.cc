@@ -16,7 +16,6 @@ namespace iomodels {
 namespace detail {
 namespace {
 
-
 class EpollReactor final : public Model {
  public:
   explicit EpollReactor(bool edge) : edge_(edge) {}

@@ -14,7 +14,6 @@
 namespace iomodels {
 namespace {
 
-
 class Poll final : public Model {
  public:
   Status setup(RunContext& ctx) override {

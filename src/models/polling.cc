@@ -20,7 +20,6 @@ namespace iomodels {
 namespace detail {
 namespace {
 
-
 class Polling final : public Model {
  public:
   explicit Polling(bool sleep) : sleep_(sleep) {}

@@ -17,7 +17,6 @@
 namespace iomodels {
 namespace {
 
-
 class Select final : public Model {
  public:
   Status setup(RunContext& ctx) override {

@@ -38,7 +38,6 @@
 namespace iomodels {
 namespace {
 
-
 using Buffer = detail::IoBuffer;
 
 // A task's answer, promised by the worker that runs it and waited for by

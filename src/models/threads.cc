@@ -57,7 +57,8 @@ std::string thread_limit_text(int err, size_t created, size_t wanted) {
        ", kernel.threads-max=" + read_proc_line("/proc/sys/kernel/threads-max") +
        ", vm.max_map_count=" + read_proc_line("/proc/sys/vm/max_map_count") +
        ", each thread needs a " + std::to_string(kStackBytes / 1024) + " KiB stack and up to " +
-       std::to_string(kThreadReadChunk / 1024) + " KiB of buffer (EAGAIN = a limit, ENOMEM = memory)";
+       std::to_string(kThreadReadChunk / 1024) +
+       " KiB of buffer (EAGAIN = a limit, ENOMEM = memory)";
   return s;
 }
 
