@@ -110,6 +110,28 @@ inline bool served(uint16_t port) {
   return ok && verify_payload(0, 1, 0, buf, sizeof buf) == sizeof buf;
 }
 
+// Starts argv[0] (a path: no PATH search) in this process's group, dying
+// with it (PR_SET_PDEATHSIG), its stderr on a pipe: its pid, and the pipe's
+// read end in *err; -1 and -1 when it could not start.
+inline pid_t spawn_with_stderr_pipe(const std::vector<std::string>& argv, int* err) {
+  *err = -1;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return -1;
+  sys::SpawnOptions o;
+  o.stderr_fd = p[1];
+  o.search_path = false;
+  o.own_group = false;
+  sys::Child child;
+  const pid_t pid = sys::spawn(argv, o, &child) == 0 ? child.pid() : -1;
+  ::close(p[1]);
+  if (pid < 0) {
+    ::close(p[0]);
+    return -1;
+  }
+  *err = p[0];
+  return pid;
+}
+
 // `iomodels peer --listen 127.0.0.1:0` with extra arguments, its stderr
 // (its log) on a pipe; SIGTERM and reaped when it goes out of scope.
 struct StandalonePeer {
@@ -118,18 +140,9 @@ struct StandalonePeer {
   uint16_t port = 0;
   explicit StandalonePeer(const std::vector<std::string>& extra,
                           const std::string& listen = "127.0.0.1:0") {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return;
     std::vector<std::string> argv = {IOMODELS_BINARY, "peer", "--listen", listen};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    sys::SpawnOptions o;
-    o.stderr_fd = p[1];
-    o.search_path = false;
-    o.own_group = false;
-    sys::Child child;
-    if (sys::spawn(argv, o, &child) == 0) pid = child.pid();
-    ::close(p[1]);
-    err = p[0];
+    pid = spawn_with_stderr_pipe(argv, &err);
     if (pid > 0) port = read_port(err);
   }
   ~StandalonePeer() { stop(); }

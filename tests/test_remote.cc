@@ -193,22 +193,9 @@ struct Child {
   pid_t pid = -1;
   int err = -1;
 
+  // It dies with the test (PR_SET_PDEATHSIG): not left in the namespace.
   explicit Child(const std::vector<std::string>& argv) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return;
-    // It dies with the test (PR_SET_PDEATHSIG): not left in the namespace.
-    sys::SpawnOptions o;
-    o.stderr_fd = p[1];
-    o.search_path = false;
-    o.own_group = false;
-    sys::Child child;
-    if (sys::spawn(argv, o, &child) == 0) pid = child.pid();
-    ::close(p[1]);
-    if (pid < 0) {
-      ::close(p[0]);
-      return;
-    }
-    err = p[0];
+    pid = test::spawn_with_stderr_pipe(argv, &err);
   }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
