@@ -3,7 +3,7 @@
 // Benchmark untouched, so its console/JSON output and compare.py work as usual.
 // With repetitions, each point's mean and median aggregates also carry the
 // noisy marker, and a closing summary lists the noisy points (bench/noisy.h).
-#include "bench/command.h"
+#include "frontend/command.h"
 
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>

@@ -1,6 +1,6 @@
-// Description: the `iomodels` binary: one table of subcommands (list, run,
-// peer, demo, sweep, bench, calibrate, overhead, chain, compare), each an
-// object made by its frontend; main parses, validates and dispatches.
+// Description: the `iomodels` binary: the table of subcommands
+// (command_list.h), each an object made by its frontend; main parses,
+// validates and dispatches.
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -11,59 +11,24 @@
 #include <string>
 #include <vector>
 
-#include "bench/command.h"
-#include "calibrate/command.h"
-#include "chain/command.h"
-#include "cli/commands.h"
-#include "compare/command.h"
+#include "app/command_table.h"
 #include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
-#include "overhead/command.h"
 #include "sys/cleanup.h"
 
 namespace {
 
+using iomodels::find_command;
+using iomodels::kCommands;
 using iomodels::frontend::CommandEntry;
-
-// Every subcommand, in the order `iomodels --help` lists them. Adding one is a
-// row here and a factory in its frontend.
-const CommandEntry kCommands[] = {
-    {"list", "list the models, their quadrants and the transports",
-     iomodels::cli::make_list_command},
-    {"run", "run one scenario and print what it cost", iomodels::cli::make_run_command},
-    {"peer", "run the peer alone, for run/bench --peer HOST:PORT",
-     iomodels::cli::make_peer_command},
-    {"demo", "the download() story once per quadrant: what runs when, and what the CPU does",
-     iomodels::cli::make_demo_command},
-    {"sweep", "each model at a series of offered loads: CPU and latency at equal load",
-     iomodels::cli::make_sweep_command},
-    {"bench", "run the grid model × transport × connections × size × latency (Google Benchmark)",
-     iomodels::bench::make_bench_command},
-    {"calibrate", "measure iomodels against fio and sockperf, interleaved, with ratios",
-     iomodels::calibrate::make_calibrate_command},
-    {"overhead", "what the harness's own per-request work costs, beside a minimal loop",
-     iomodels::overhead::make_overhead_command},
-    {"chain", "services A -> B -> C as processes: synchronous calls against a JetStream queue",
-     iomodels::chain::make_chain_command},
-    {"chain-service", "one service of `iomodels chain` (started by it)",
-     iomodels::chain::make_chain_service_command, true},
-    {"compare", "compare two results files: medians, changes, significance, CI gates",
-     iomodels::compare::make_compare_command},
-};
-
-const CommandEntry* find_command(const std::string& name) {
-  for (const CommandEntry& e : kCommands)
-    if (name == e.name) return &e;
-  return nullptr;
-}
 
 // The main help lists each command by its table summary, one line, while
 // `iomodels CMD --help` keeps the command's own (longer) description.
 class SummaryFormatter : public CLI::Formatter {
  public:
   std::string make_subcommand(const CLI::App* sub) const override {
-    const CommandEntry* e = find_command(sub->get_name());
+    const CommandEntry* e = find_command(sub->get_name().c_str());
     std::stringstream out;
     CLI::detail::format_help(out, sub->get_display_name(true),
                              e != nullptr ? e->summary : sub->get_description(), column_width_);
@@ -78,7 +43,7 @@ class SummaryFormatter : public CLI::Formatter {
 bool refuse_unknown_command(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (argv[i][0] == '-') continue;
-    if (const CommandEntry* e = find_command(argv[i]); e != nullptr) return false;
+    if (find_command(argv[i]) != nullptr) return false;
     std::string names;
     for (const CommandEntry& e : kCommands)
       if (!e.hidden) names += (names.empty() ? "" : ", ") + std::string(e.name);

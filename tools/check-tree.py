@@ -27,6 +27,7 @@ LAYERS = (
     ("overhead",  "src/overhead",  7),
     ("chain",     "src/chain",     7),
     ("compare",   "src/compare",   7),
+    ("app",       "src/app",       8),
 )
 
 # The directories walked, relative to the root.

@@ -4,7 +4,7 @@
 // ping-pong against epoll and blocking on TCP loopback. Each comparison runs
 // interleaved (iomodels, tool, iomodels, tool, ...), and the medians of each
 // side, their ratios iomodels ÷ tool and the goals are printed and written as JSON.
-#include "calibrate/command.h"
+#include "frontend/command.h"
 
 #include <sys/stat.h>
 #include <time.h>

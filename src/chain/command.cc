@@ -1,7 +1,7 @@
 // Description: the command line of `iomodels chain` (its flags, checked into
 // a run's Config before anything starts) and of the hidden `iomodels
 // chain-service` that each of the chain's services runs as.
-#include "chain/command.h"
+#include "frontend/command.h"
 
 #include <unistd.h>
 

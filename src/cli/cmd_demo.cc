@@ -7,7 +7,7 @@
 
 #include <memory>
 
-#include "cli/commands.h"
+#include "frontend/command.h"
 #include "cli/demo_player.h"
 #include "cli/demo_render.h"
 #include "frontend/frontend.h"

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "cli/commands.h"
+#include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "measure/env.h"
 #include "sys/uring.h"

@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "cli/commands.h"
+#include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "peer/hello.h"
 #include "workload/parse.h"

@@ -1,7 +1,7 @@
 // Description: `iomodels run`: one scenario, a one-screen summary, optional JSON.
 #include <cstdio>
 
-#include "cli/commands.h"
+#include "frontend/command.h"
 #include "cli/report.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"

@@ -9,7 +9,7 @@
 #include <optional>
 #include <sstream>
 
-#include "cli/commands.h"
+#include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
 #include "run/figures.h"

@@ -28,6 +28,4 @@ using Samples = std::map<std::string, std::map<std::string, std::vector<double>>
 // and the file when it is neither.
 Samples load_samples(const std::string& flag, const std::string& path);
 
-std::unique_ptr<frontend::Command> make_compare_command();
-
 }  // namespace iomodels::compare

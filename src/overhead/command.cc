@@ -2,7 +2,7 @@
 // with everything on, with each part of the harness's per-request work
 // switched off, and with all of them off, beside the minimal loop of its
 // mechanism; repeated and interleaved, reported as medians with their spread.
-#include "overhead/command.h"
+#include "frontend/command.h"
 
 #include <unistd.h>
 
