@@ -13,11 +13,13 @@
 //   s->measure(1000, &r);  // r.figures.cpu_us_per_req, r.figures.p99_us, ...
 #pragma once
 
-#include "measure/env.h"
+// What a library user needs, and nothing the layers keep for themselves (the
+// syscall wrappers, the ring, the peer, the environment probes): the scenario
+// and its figures, the session that runs it, the model registry, the parsers
+// of the command line's texts, and Status.
 #include "models/model.h"
 #include "run/figures.h"
+#include "run/scenario.h"
 #include "run/session.h"
 #include "sys/status.h"
-#include "sys/uring.h"
 #include "workload/parse.h"
-#include "workload/workload.h"
