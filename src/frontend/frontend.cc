@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <string_view>
 
 #include "peer/hello.h"
 #include "peer/payload.h"
@@ -133,88 +134,111 @@ void flag_model(const std::string& flag, const std::string& text) {
     throw UsageError(flag + ": unknown model '" + text + "' (see: iomodels list)");
 }
 
+namespace {
+
+// Which of ScenarioFlagParts a flag belongs to.
+enum class FlagGroup { kWorkload, kModel, kSwitch };
+
+// One scenario flag: its group, CLI11 names, the member it binds, its help,
+// and whether the help shows the default (a flag whose default depends on
+// others says it in its help instead).
+struct FlagRow {
+  FlagGroup group;
+  const char* names;
+  std::string ScenarioFlags::*member;
+  const char* help;
+  bool show_default = true;
+};
+
+// Every scenario flag, in the order --help lists them. The values are
+// checked, and their combinations, in to_scenario().
+const FlagRow kFlagRows[] = {
+    {FlagGroup::kModel, "-m,--model", &ScenarioFlags::model, "I/O model (see: iomodels list)"},
+    {FlagGroup::kModel, "-r,--requests", &ScenarioFlags::requests,
+     "requests per connection, timed"},
+    {FlagGroup::kWorkload, "-t,--transport", &ScenarioFlags::transport,
+     "pipe | socketpair | tcp (to the peer) | file (reads of a data file, no peer)"},
+    {FlagGroup::kWorkload, "-c,--connections", &ScenarioFlags::connections,
+     "connections to the peer, 1..10000 (file: reads in flight)"},
+    {FlagGroup::kWorkload, "-s,--size", &ScenarioFlags::size,
+     "response size, 1B..1MiB (e.g. 64, 4KiB, 1MiB; file: bytes per read)"},
+    {FlagGroup::kWorkload, "-l,--latency", &ScenarioFlags::latency,
+     "peer think time: 0 | 250us | 1ms | uniform:A-B | exp:MEAN "
+     "[default: 1ms; file: 0, it has no peer]",
+     false},
+    {FlagGroup::kWorkload, "--file", &ScenarioFlags::file,
+     "file transport: the data file to create and fill (reused when it already holds iomodels' "
+     "data) [default: an unnamed file in /dev/shm]",
+     false},
+    {FlagGroup::kWorkload, "--file-size", &ScenarioFlags::file_size,
+     "file transport: size of the data file"},
+    {FlagGroup::kWorkload, "--pool-threads", &ScenarioFlags::pool_threads,
+     "threadpool workers (0 = one per core)"},
+    {FlagGroup::kWorkload, "--poll-interval", &ScenarioFlags::poll_interval,
+     "polling-sleep: sleep between sweeps"},
+    {FlagGroup::kWorkload, "--timeout", &ScenarioFlags::timeout,
+     "fail when no request completes for this long"},
+    {FlagGroup::kSwitch, "--verify", &ScenarioFlags::verify, "check every payload byte: on | off"},
+    {FlagGroup::kSwitch, "--histogram", &ScenarioFlags::histogram,
+     "time every request and record its latency: on | off (off: no percentiles)"},
+    {FlagGroup::kSwitch, "--counters", &ScenarioFlags::counters,
+     "count every syscall, EAGAIN and io_uring_enter: on | off (off: no syscalls/request)"},
+    {FlagGroup::kSwitch, "--trace-hooks", &ScenarioFlags::trace_hooks,
+     "look for a timeline at every request: on | off (off: no --trace)"},
+    {FlagGroup::kWorkload, "--seed", &ScenarioFlags::seed, "seed of the peer's latency draws"},
+    {FlagGroup::kWorkload, "--peer-spin", &ScenarioFlags::peer_spin,
+     "peer spins this long before each deadline (precise, burns a peer core)"},
+    {FlagGroup::kWorkload, "--peer", &ScenarioFlags::peer,
+     "HOST:PORT of a peer started with `iomodels peer` (tcp)", false},
+    {FlagGroup::kWorkload, "--peer-token", &ScenarioFlags::peer_token,
+     "the token that peer asks for (better: the environment variable IOMODELS_PEER_TOKEN, which "
+     "ps does not show)",
+     false},
+    {FlagGroup::kWorkload, "--rate", &ScenarioFlags::rate,
+     "client role, open loop: rounds at R requests/s per connection (decimals allowed), latency "
+     "from the scheduled time (0 = closed loop)"},
+    {FlagGroup::kWorkload, "--role", &ScenarioFlags::role,
+     "client: the model asks, the peer answers after --latency (a device) | server: the peer "
+     "sends requests at --offered and the model answers them"},
+    {FlagGroup::kWorkload, "--offered", &ScenarioFlags::offered,
+     "server role: the load, in requests/s over all connections, each an equal share (e.g. "
+     "20000 or 20k)",
+     false},
+    {FlagGroup::kWorkload, "--arrivals", &ScenarioFlags::arrivals,
+     "server role: each connection's requests come at a fixed interval (uniform, at a random "
+     "phase) or at exponential intervals (poisson)"},
+    {FlagGroup::kWorkload, "--cpus", &ScenarioFlags::cpus,
+     "placement: none (the scheduler decides) | auto (the peer on the last CPU, the model on "
+     "the others) | model=LIST,peer=LIST (e.g. model=0,peer=1-3)"},
+    {FlagGroup::kWorkload, "--peer-loop", &ScenarioFlags::peer_loop,
+     "how the forked peer moves bytes: auto (io_uring where the kernel allows, else epoll) | "
+     "uring | epoll (read/write, for comparison)"},
+    {FlagGroup::kWorkload, "--pattern", &ScenarioFlags::pattern,
+     "closed loop: free (each connection asks again as soon as its response is in) | lockstep "
+     "(rounds: all ask together, wait for all)"},
+};
+
+}  // namespace
+
 void ScenarioFlags::add_to(CLI::App* app, ScenarioFlagParts parts) {
-  if (parts.model) {
-    app->add_option("-m,--model", model, "I/O model (see: iomodels list)")->capture_default_str();
-    app->add_option("-r,--requests", requests, "requests per connection, timed")
-        ->capture_default_str();
+  for (const FlagRow& row : kFlagRows) {
+    if ((row.group == FlagGroup::kModel && !parts.model) ||
+        (row.group == FlagGroup::kSwitch && !parts.switches))
+      continue;
+    CLI::Option* o = app->add_option(row.names, this->*row.member, row.help);
+    if (row.show_default) o->capture_default_str();
+    // The one flag that takes no value sits with the file transport's.
+    if (std::string_view(row.names) == "--file-size")
+      app->add_flag("--direct", direct,
+                    "file transport: open with O_DIRECT (past the page cache; --size a multiple "
+                    "of 4KiB; not on tmpfs)");
   }
-  app->add_option("-t,--transport", transport,
-                  "pipe | socketpair | tcp (to the peer) | file (reads of a data file, no peer)")
-      ->capture_default_str();
-  app->add_option("-c,--connections", connections,
-                  "connections to the peer, 1..10000 (file: reads in flight)")
-      ->capture_default_str();
-  app->add_option("-s,--size", size,
-                  "response size, 1B..1MiB (e.g. 64, 4KiB, 1MiB; file: bytes per read)")
-      ->capture_default_str();
-  app->add_option("-l,--latency", latency,
-                  "peer think time: 0 | 250us | 1ms | uniform:A-B | exp:MEAN "
-                  "[default: 1ms; file: 0, it has no peer]");
-  app->add_option("--file", file,
-                  "file transport: the data file to create and fill (reused when it already "
-                  "holds iomodels' data) [default: an unnamed file in /dev/shm]");
-  app->add_option("--file-size", file_size, "file transport: size of the data file")
-      ->capture_default_str();
-  app->add_flag("--direct", direct,
-                "file transport: open with O_DIRECT (past the page cache; --size a multiple of "
-                "4KiB; not on tmpfs)");
-  app->add_option("--pool-threads", pool_threads, "threadpool workers (0 = one per core)")
-      ->capture_default_str();
-  app->add_option("--poll-interval", poll_interval, "polling-sleep: sleep between sweeps")
-      ->capture_default_str();
-  app->add_option("--timeout", timeout, "fail when no request completes for this long")
-      ->capture_default_str();
-  if (parts.switches) add_switches_to(app);
-  app->add_option("--seed", seed, "seed of the peer's latency draws")->capture_default_str();
-  app->add_option("--peer-spin", peer_spin,
-                  "peer spins this long before each deadline (precise, burns a peer core)")
-      ->capture_default_str();
-  app->add_option("--peer", peer, "HOST:PORT of a peer started with `iomodels peer` (tcp)");
-  app->add_option("--peer-token", peer_token,
-                  "the token that peer asks for (better: the environment variable "
-                  "IOMODELS_PEER_TOKEN, which ps does not show)");
-  app->add_option("--rate", rate,
-                  "client role, open loop: rounds at R requests/s per connection (decimals "
-                  "allowed), latency from the scheduled time (0 = closed loop)")
-      ->capture_default_str();
-  app->add_option("--role", role,
-                  "client: the model asks, the peer answers after --latency (a device) | "
-                  "server: the peer sends requests at --offered and the model answers them")
-      ->capture_default_str();
-  app->add_option("--offered", offered,
-                  "server role: the load, in requests/s over all connections, each an equal "
-                  "share (e.g. 20000 or 20k)");
-  app->add_option("--arrivals", arrivals,
-                  "server role: each connection's requests come at a fixed interval (uniform, "
-                  "at a random phase) or at exponential intervals (poisson)")
-      ->capture_default_str();
-  app->add_option("--cpus", cpus,
-                  "placement: none (the scheduler decides) | auto (the peer on the last CPU, "
-                  "the model on the others) | model=LIST,peer=LIST (e.g. model=0,peer=1-3)")
-      ->capture_default_str();
-  app->add_option("--peer-loop", peer_loop,
-                  "how the forked peer moves bytes: auto (io_uring where the kernel allows, "
-                  "else epoll) | uring | epoll (read/write, for comparison)")
-      ->capture_default_str();
-  app->add_option("--pattern", pattern,
-                  "closed loop: free (each connection asks again as soon as its response is "
-                  "in) | lockstep (rounds: all ask together, wait for all)")
-      ->capture_default_str();
 }
 
 void ScenarioFlags::add_switches_to(CLI::App* app) {
-  app->add_option("--verify", verify, "check every payload byte: on | off")->capture_default_str();
-  app->add_option("--histogram", histogram,
-                  "time every request and record its latency: on | off (off: no percentiles)")
-      ->capture_default_str();
-  app->add_option("--counters", counters,
-                  "count every syscall, EAGAIN and io_uring_enter: on | off (off: no "
-                  "syscalls/request)")
-      ->capture_default_str();
-  app->add_option("--trace-hooks", trace_hooks,
-                  "look for a timeline at every request: on | off (off: no --trace)")
-      ->capture_default_str();
+  for (const FlagRow& row : kFlagRows)
+    if (row.group == FlagGroup::kSwitch)
+      app->add_option(row.names, this->*row.member, row.help)->capture_default_str();
 }
 
 Scenario ScenarioFlags::to_scenario() const {
