@@ -21,13 +21,13 @@ LAYERS = (
     ("models",    "src/models",    4),
     ("run",       "src/run",       5),
     ("frontend",  "src/frontend",  6),
-    ("cli",       "src/cli",       7),
     ("bench",     "bench",         7),
     ("calibrate", "src/calibrate", 7),
     ("overhead",  "src/overhead",  7),
     ("chain",     "src/chain",     7),
     ("compare",   "src/compare",   7),
-    ("app",       "src/app",       8),
+    ("cli",       "src/cli",       8),  # the demo tells chain's story
+    ("app",       "src/app",       9),
 )
 
 # The directories walked, relative to the root.

@@ -25,6 +25,55 @@ nlohmann::json p_or_null(const Histogram& h, double q) {
 
 }  // namespace
 
+// The console summary of a run, from its report.
+void Run::print_summary(const nlohmann::json& out) const {
+  const ServiceOptions& o = cfg_.svc;
+  auto num = [](const nlohmann::json& j) {
+    if (j.is_null()) return std::string("-");
+    char b[32];
+    std::snprintf(b, sizeof b, "%.0f", j.get<double>());
+    return std::string(b);
+  };
+  std::printf("chain --mode %s: %llu req/s for %.1f s, work %.0f us", mode_name(o.mode),
+              static_cast<unsigned long long>(o.rate), static_cast<double>(o.duration_ns) / 1e9,
+              us(o.work_ns));
+  for (const Fault& f : cfg_.faults) std::printf(", fault %s", f.text.c_str());
+  std::printf("\n");
+  if (o.mode == Mode::kQueue)
+    std::printf("  broker: nats-server %s (%s, %s)\n", broker_version_.c_str(),
+                broker_what_.c_str(), broker_url_.c_str());
+  std::printf("  A: sent %llu, accepted %llu, errors %llu (timeouts %llu); p50 %s us, p99 %s us\n",
+              static_cast<unsigned long long>(out["sent"].get<uint64_t>()),
+              static_cast<unsigned long long>(out["accepted"].get<uint64_t>()),
+              static_cast<unsigned long long>(out["a_errors"].get<uint64_t>()),
+              static_cast<unsigned long long>(out["a_timeouts"].get<uint64_t>()),
+              num(out["a_p50_us"]).c_str(), num(out["a_p99_us"]).c_str());
+  if (!cfg_.faults.empty())
+    std::printf("  A's p99: %s us before the fault, %s us during it\n",
+                num(out["a_p99_us_before_fault"]).c_str(),
+                num(out["a_p99_us_during_fault"]).c_str());
+  std::printf("  B: errors %llu, timeouts %llu\n",
+              static_cast<unsigned long long>(out["b_errors"].get<uint64_t>()),
+              static_cast<unsigned long long>(out["b_timeouts"].get<uint64_t>()));
+  std::printf(
+      "  C: delivered %llu, lost %llu, duplicates %llu, corrupt %llu; end-to-end p50 %s us, p99 %s "
+      "us\n",
+      static_cast<unsigned long long>(out["delivered"].get<uint64_t>()),
+      static_cast<unsigned long long>(out["lost"].get<uint64_t>()),
+      static_cast<unsigned long long>(out["duplicates"].get<uint64_t>()),
+      static_cast<unsigned long long>(out["corrupt"].get<uint64_t>()),
+      num(out["e2e_p50_us"]).c_str(), num(out["e2e_p99_us"]).c_str());
+  std::printf(
+      "  backlog (%s): max %.0f, drained %s\n",
+      o.mode == Mode::kQueue ? "broker's pending + unacknowledged" : "A's unanswered requests",
+      out["backlog_max"].get<double>(),
+      out["drain_s"].is_null()
+          ? (cfg_.faults.empty() ? "-" : "never within the run")
+          : (std::to_string(out["drain_s"].get<double>()).substr(0, 4) + " s after the fault")
+                .c_str());
+  std::fflush(stdout);
+}
+
 int Run::report() {
   const auto a = read_records<ARecord>(a_records_path(dir_));
   const auto c = read_records<CRecord>(c_records_path(dir_));
@@ -197,47 +246,8 @@ int Run::report() {
       {"environment", environment_json()},
       {"load_average", load_average()}};
 
-  // The console summary.
-  auto num = [](const nlohmann::json& j) {
-    if (j.is_null()) return std::string("-");
-    char b[32];
-    std::snprintf(b, sizeof b, "%.0f", j.get<double>());
-    return std::string(b);
-  };
-  std::printf("chain --mode %s: %llu req/s for %.1f s, work %.0f us", mode_name(o.mode),
-              static_cast<unsigned long long>(o.rate), static_cast<double>(o.duration_ns) / 1e9,
-              us(o.work_ns));
-  for (const Fault& f : cfg_.faults) std::printf(", fault %s", f.text.c_str());
-  std::printf("\n");
-  if (o.mode == Mode::kQueue)
-    std::printf("  broker: nats-server %s (%s, %s)\n", broker_version_.c_str(),
-                broker_what_.c_str(), broker_url_.c_str());
-  std::printf("  A: sent %llu, accepted %llu, errors %llu (timeouts %llu); p50 %s us, p99 %s us\n",
-              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(accepted),
-              static_cast<unsigned long long>(a_errors),
-              static_cast<unsigned long long>(a_timeouts), num(out["a_p50_us"]).c_str(),
-              num(out["a_p99_us"]).c_str());
-  if (!cfg_.faults.empty())
-    std::printf("  A's p99: %s us before the fault, %s us during it\n",
-                num(out["a_p99_us_before_fault"]).c_str(),
-                num(out["a_p99_us_during_fault"]).c_str());
-  std::printf("  B: errors %llu, timeouts %llu\n",
-              static_cast<unsigned long long>(sc_->b_errors.load()),
-              static_cast<unsigned long long>(sc_->b_timeouts.load()));
-  std::printf(
-      "  C: delivered %llu, lost %llu, duplicates %llu, corrupt %llu; end-to-end p50 %s us, p99 %s "
-      "us\n",
-      static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(lost),
-      static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(corrupt),
-      num(out["e2e_p50_us"]).c_str(), num(out["e2e_p99_us"]).c_str());
-  std::printf(
-      "  backlog (%s): max %.0f, drained %s\n",
-      o.mode == Mode::kQueue ? "broker's pending + unacknowledged" : "A's unanswered requests",
-      backlog_max,
-      drain.is_null()
-          ? (cfg_.faults.empty() ? "-" : "never within the run")
-          : (std::to_string(drain.get<double>()).substr(0, 4) + " s after the fault").c_str());
-  std::fflush(stdout);
+  if (cfg_.result != nullptr) *cfg_.result = out;
+  if (cfg_.print_report) print_summary(out);
   if (cfg_.json.given()) cfg_.json.write(out.dump(2) + "\n");
   return corrupt == 0 ? 0 : 1;
 }

@@ -398,24 +398,35 @@ void Run::teardown() {
 int run_chain(Config& cfg) {
   // Ctrl-C, SIGTERM and SIGHUP end the run through Run's destructor: the
   // services and the broker stopped, the directory removed; then the signal
-  // takes its course.
-  struct sigaction sa {};
+  // takes its course. The caller's handlers come back when the run returns.
+  constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction sa {
+  }, before[3];
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  for (int i = 0; i < 3; ++i) ::sigaction(kStopSignals[i], &sa, &before[i]);
+  const auto restore = [&] {
+    for (int i = 0; i < 3; ++i) ::sigaction(kStopSignals[i], &before[i], nullptr);
+  };
   try {
     int rc;
     {
       Run run(cfg);
       rc = run.execute();
     }
-    nats_Close();  // the client library's threads and memory, before exit
+    // The client library's threads and memory, waited for, so that a later
+    // run in this process can open it again.
+    nats_CloseAndWait(0);
+    restore();
     return rc;
   } catch (const Interrupted&) {
   } catch (const std::runtime_error&) {
     // A Ctrl-C reaches the whole process group: the broker may end of it a
     // moment before the loop sees the signal. The signal is the cause.
-    if (g_stop_signal == 0) throw;
+    if (g_stop_signal == 0) {
+      restore();
+      throw;
+    }
   }
   const int sig = g_stop_signal;
   std::fprintf(stderr,

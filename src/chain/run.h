@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -35,11 +36,18 @@ struct Config {
   bool private_broker = false;
   std::string nats_server;  // the binary, for a private broker
   frontend::OutputPath json;
+  // The console summary on stdout (the command), or nothing (a caller that
+  // tells the run in its own words).
+  bool print_report = true;
+  // When set, receives the report (what --json writes) as the run ends.
+  nlohmann::json* result = nullptr;
 };
 
 // Runs the whole chain described by `cfg` and reports it; returns the exit
-// code. Ctrl-C, SIGTERM and SIGHUP stop the services and the broker, remove
-// the run's directory, then end the process by the same signal.
+// code. While it runs, Ctrl-C, SIGTERM and SIGHUP stop the services and the
+// broker, remove the run's directory, then end the process by the same
+// signal; the caller's handlers are back when it returns, and the NATS
+// library is closed (another run may open it again).
 int run_chain(Config& cfg);
 
 // Every fixed-size record in the file at `path`, in order.
@@ -74,6 +82,7 @@ class Run {
   void apply_faults(uint64_t now);
   void teardown();
   int report();
+  void print_summary(const nlohmann::json& out) const;
 
   Config& cfg_;
   std::string exe_, dir_, broker_url_, broker_version_, broker_what_;

@@ -1,95 +1,22 @@
-// Description: the demo's services story (demo_services.h): this binary's
-// `chain` subcommand run twice as a child process (sys::spawn), its JSON
-// read back.
+// Description: the demo's services story (demo_services.h): chain's run,
+// called twice in this process through chain's library (config.h, run.h),
+// its report read back as JSON.
 #include "cli/demo_services.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
+#include <exception>
 #include <string>
-#include <vector>
 
-#include "sys/fd.h"
-#include "sys/process.h"
-#include "sys/status.h"
+#include "chain/config.h"
+#include "chain/run.h"
+#include "frontend/frontend.h"
 
 namespace iomodels::cli {
 namespace {
 
 constexpr const char* kRate = "200";
 constexpr double kStallAtS = 1.0, kStallS = 1.0;
-
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "iomodels";
-}
-
-// Runs one mode; *out gets its JSON. "" on success, else the first line it
-// printed (with its exit code in *code).
-std::string run_mode(const std::string& mode, nlohmann::json* out, int* code) {
-  char path[] = "/tmp/iomodels-demo-chain-XXXXXX";
-  const int fd = ::mkstemp(path);
-  if (fd < 0) return "cannot make a temporary file";
-  ::close(fd);
-  // No shell between: the arguments go as they are, and stderr joins stdout
-  // on one pipe. The run stays in this process's group, so that a Ctrl-C
-  // reaches it and it removes its own files; should this process die first,
-  // SIGTERM asks it to do the same.
-  const std::vector<std::string> argv = {self_exe(), "chain",         "--mode",     mode,
-                                         "--rate",   kRate,           "--duration", "4s",
-                                         "--fault",  "stall:C:1s@1s", "--json",     path};
-  std::string said;
-  int p[2];
-  sys::Child child;
-  *code = 1;
-  if (::pipe2(p, O_CLOEXEC) == 0) {
-    Fd from(p[0]), to(p[1]);
-    sys::SpawnOptions o;
-    o.stdout_fd = to.get();
-    o.stderr_fd = to.get();
-    o.own_group = false;
-    o.death_signal = SIGTERM;
-    if (sys::spawn(argv, o, &child) == 0) {
-      to.reset();  // end of file once the run and what it started have closed theirs
-      if (const long e = child.start(); e < 0)
-        said = "cannot run " + argv[0] + ": " + errno_text(e) + "\n";
-      char buf[512];
-      long n;
-      while ((n = ::read(from.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0) said.append(buf, static_cast<size_t>(n));
-      sys::ExitInfo x;
-      if (sys::reap(child.pid(), 0, 0, &x) == 0) *code = sys::exit_code(x.status);
-    }
-  }
-  std::string err;
-  if (*code == 0) {
-    std::ifstream f(path);
-    *out = nlohmann::json::parse(f, nullptr, false);
-    if (out->is_discarded()) err = "its JSON could not be read";
-  } else {
-    // The line that says what went wrong: the one with "error" in it, or the last.
-    std::string line, last, pick;
-    size_t at = 0;
-    while (at < said.size()) {
-      const size_t nl = said.find('\n', at);
-      line = said.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
-      if (!line.empty()) last = line;
-      if (pick.empty() && line.find("error") != std::string::npos) pick = line;
-      if (nl == std::string::npos) break;
-      at = nl + 1;
-    }
-    err = pick.empty() ? last : pick;
-    if (err.empty()) err = "exited with " + std::to_string(*code);
-  }
-  ::unlink(path);
-  return err;
-}
 
 double num(const nlohmann::json& j, const char* key) {
   const auto it = j.find(key);
@@ -105,6 +32,33 @@ double max_during(const nlohmann::json& j, const char* key) {
     if (at >= kStallAtS && at < kStallAtS + kStallS) m = std::max(m, num(t, key));
   }
   return m;
+}
+
+// Runs one mode in this process (chain's Run: the services and the broker as
+// processes of their own); *out gets its report. "" on success, else what
+// went wrong, with chain's exit code in *code (2: a refusal, such as
+// nats-server missing).
+std::string run_mode(const std::string& mode, nlohmann::json* out, int* code) {
+  chain::ChainFlags flags;
+  flags.mode = mode;
+  flags.rate = kRate;
+  flags.duration = "4s";
+  flags.faults = {"stall:C:1s@1s"};
+  try {
+    chain::Config cfg = chain::to_config(flags);
+    cfg.print_report = false;
+    cfg.result = out;
+    *code = chain::run_chain(cfg);
+  } catch (const frontend::UsageError& e) {
+    *code = 2;
+    return e.what();
+  } catch (const std::exception& e) {
+    *code = 1;
+    return e.what();
+  }
+  if (*code == 0) return "";
+  // Exit 1 with a report: C received corrupt messages.
+  return "corrupt messages at C (" + std::to_string(num(*out, "corrupt")) + ")";
 }
 
 }  // namespace

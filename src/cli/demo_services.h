@@ -1,5 +1,5 @@
-// Description: the demo's services story: `iomodels chain` (this binary, as
-// separate processes, with a private nats-server) run in both modes with C
+// Description: the demo's services story: chain's run (services A, B and C as
+// processes of this binary, with a private nats-server) in both modes with C
 // stalled for a second, told as what A, B and C did and what A saw.
 #pragma once
 
