@@ -367,10 +367,10 @@ void BenchCommand::validate() {
 
   bench::Grid& grid = grid_;
   grid = make_grid(flags);
-  bench::parse_test_slowdown(std::getenv(bench::kSlowdownEnv), &grid);
+  bench::parse_test_slowdown(std::getenv(kSlowdownEnv), &grid);
   if (!grid.slow_model.empty() &&
       std::find(grid.models.begin(), grid.models.end(), grid.slow_model) == grid.models.end())
-    throw UsageError(std::string(bench::kSlowdownEnv) + ": model '" + grid.slow_model +
+    throw UsageError(std::string(kSlowdownEnv) + ": model '" + grid.slow_model +
                      "' is not in --models");
 
   if (!flags.trace.empty() && flags.sc.trace_hooks == "off")

@@ -43,15 +43,6 @@ void skip(benchmark::State& bs, const std::string& name, const Status& st) {
   g.session.reset();
 }
 
-// IOMODELS_TEST_SLOWDOWN: spins this thread for `percent` of the process CPU
-// the iteration's rounds took, so that CPU per request grows by that much.
-void burn_extra(uint64_t rounds_cpu_ns, double percent) {
-  const auto extra_ns = static_cast<uint64_t>(static_cast<double>(rounds_cpu_ns) * percent / 100);
-  const uint64_t end = thread_cpu_ns() + extra_ns;
-  while (thread_cpu_ns() < end) {
-  }
-}
-
 void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
                const std::string& name, double slow_percent) {
   GridState& g = state();
@@ -77,7 +68,7 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
         for (auto _ : bs) {
           const uint64_t before = slow_percent > 0 ? process_cpu_ns() : 0;
           if (Status e = session.rounds(per_iteration); !e.ok()) return e;
-          if (slow_percent > 0) burn_extra(process_cpu_ns() - before, slow_percent);
+          if (slow_percent > 0) burn_cpu_share(process_cpu_ns() - before, slow_percent);
         }
         *done = static_cast<uint64_t>(bs.iterations()) * per_iteration;
         return Status{};
@@ -98,6 +89,7 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
   if (f.has_syscalls) {
     c["syscalls_per_req"] = f.syscalls_per_req;
     c["eagain_per_req"] = f.eagain_per_req;
+    if (f.has_waits) c["events_per_wait"] = f.events_per_wait;
   }
   if (f.has_latency) {
     c["p50_us"] = f.p50_us;
@@ -168,17 +160,12 @@ std::vector<std::string> register_grid(const Grid& grid) {
 }
 
 void parse_test_slowdown(const char* value, Grid* g) {
-  if (value == nullptr || *value == 0) return;
-  const std::string v = value;
-  const size_t colon = v.rfind(':');
-  char* end = nullptr;
-  const double pct = colon == std::string::npos ? 0 : std::strtod(v.c_str() + colon + 1, &end);
-  if (colon == std::string::npos || colon == 0 || end == v.c_str() + colon + 1 || *end != 0 ||
-      !(pct > 0 && pct <= 1000))
-    throw frontend::UsageError(std::string(kSlowdownEnv) + ": '" + v +
-                               "' must be MODEL:PERCENT, a percentage in (0, 1000]");
-  g->slow_model = v.substr(0, colon);
-  g->slow_percent = pct;
+  TestSlowdown t;
+  std::string why;
+  if (!iomodels::parse_test_slowdown(value, &t, &why))
+    throw frontend::UsageError(std::string(kSlowdownEnv) + ": " + why);
+  g->slow_model = t.model;
+  g->slow_percent = t.percent;
 }
 
 void on_benchmark_start(std::function<void(const std::string&)> hook) {

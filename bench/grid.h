@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "run/session.h"
+#include "run/slowdown.h"
 
 namespace iomodels::bench {
 
@@ -30,9 +31,8 @@ struct Grid {
   double slow_percent = 0;
 };
 
-// The environment variable of Grid::slow_model, and its parser: "" when
-// unset; throws frontend::UsageError on a malformed value.
-inline constexpr const char* kSlowdownEnv = "IOMODELS_TEST_SLOWDOWN";
+// Grid::slow_model from the value of kSlowdownEnv (run/slowdown.h): nothing
+// when unset; throws frontend::UsageError on a malformed value.
 void parse_test_slowdown(const char* value, Grid* g);
 
 // "<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>", then "/rate:<R>" in

@@ -30,3 +30,6 @@ IOMODELS_COMMAND(chain, make_chain_service_command, "chain-service",
                  "one service of `iomodels chain` (started by it)", true)
 IOMODELS_COMMAND(compare, make_compare_command, "compare",
                  "compare two results files: medians, changes, significance, CI gates", false)
+IOMODELS_COMMAND(compare, make_ab_command, "ab",
+                 "two builds on the same run, alternately: B/A per figure, its interval, a verdict",
+                 false)

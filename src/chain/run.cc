@@ -111,10 +111,8 @@ Run::~Run() {
 }
 
 void Run::make_dir() {
-  char exe[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) throw std::runtime_error("cannot find this binary (/proc/self/exe)");
-  exe_.assign(exe, static_cast<size_t>(n));
+  exe_ = sys::self_executable();
+  if (exe_.empty()) throw std::runtime_error("cannot find this binary (/proc/self/exe)");
   const char* tmp = std::getenv("TMPDIR");
   std::string tmpl =
       std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/iomodels_chain_XXXXXX";

@@ -1,12 +1,14 @@
 // Description: `iomodels run`: one scenario, a one-screen summary, optional JSON.
 #include <cstdio>
+#include <cstdlib>
 
-#include "frontend/command.h"
 #include "cli/report.h"
+#include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
 #include "measure/trace.h"
 #include "run/exec.h"
+#include "run/slowdown.h"
 
 namespace iomodels::cli {
 
@@ -163,6 +165,18 @@ void RunCommand::add_flags(CLI::App* sub) {
 void RunCommand::validate() {
   sc_ = flags_.sc.to_scenario();
   spec_ = exec_spec(flags_, app_, &sc_);
+  // The test knob applies to the model it names and to no other (so that a
+  // comparison of two models sees one of them slowed); a name that is no
+  // model is a typo.
+  TestSlowdown slow;
+  std::string why;
+  if (!parse_test_slowdown(std::getenv(kSlowdownEnv), &slow, &why))
+    throw UsageError(std::string(kSlowdownEnv) + ": " + why);
+  if (!slow.model.empty()) {
+    if (find_model(slow.model) == nullptr)
+      throw UsageError(std::string(kSlowdownEnv) + ": unknown model '" + slow.model + "'");
+    if (slow.model == sc_.model && spec_.argv.empty()) sc_.test_slowdown_percent = slow.percent;
+  }
   max_events_ = flag_count("--trace-events", flags_.trace_events, 1, 100'000'000);
   if (!flags_.trace.empty() && !sc_.run.trace_hooks)
     throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");

@@ -115,6 +115,13 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
                   f.cpu_us_per_req, f.ctx_per_req);
   }
   s += buf;
+  // The regime: a loop whose wake-ups each bring many events pays its wait
+  // once for all of them.
+  if (!r.exec && f.has_waits) {
+    std::snprintf(buf, sizeof buf, "  regime        %.2f events per wait (%s waits)\n",
+                  f.events_per_wait, grouped(static_cast<double>(r.m.calls.waits)).c_str());
+    s += buf;
+  }
   if (f.has_latency) {
     std::snprintf(buf, sizeof buf,
                   "  latency (us)  p50 %9.1f   p90 %9.1f   p99 %9.1f   p99.9 %9.1f   max %9.1f\n",

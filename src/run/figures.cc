@@ -32,6 +32,9 @@ Figures figures(const Measurement& m, const Histogram& h, uint64_t requests, uin
     f.syscalls_per_req = static_cast<double>(m.calls.syscalls) / n;
     f.eagain_per_req = static_cast<double>(m.calls.eagain) / n;
     f.uring_enter_per_req = static_cast<double>(m.calls.uring_enter) / n;
+    f.has_waits = m.calls.waits > 0;
+    if (f.has_waits)
+      f.events_per_wait = static_cast<double>(m.calls.events) / static_cast<double>(m.calls.waits);
   }
   if (!f.has_latency) return f;
   f.p50_us = static_cast<double>(h.percentile(0.50)) / 1e3;
@@ -229,6 +232,9 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
       {"syscalls_per_req", counted(f.syscalls_per_req)},
       {"eagain_per_req", counted(f.eagain_per_req)},
       {"uring_enter_per_req", counted(f.uring_enter_per_req)},
+      {"waits", counted(r.m.calls.waits)},
+      {"events_per_wait",
+       f.has_waits ? nlohmann::json(f.events_per_wait) : nlohmann::json(nullptr)},
       {"voluntary_ctx", r.m.voluntary_ctx},
       {"involuntary_ctx", r.m.involuntary_ctx},
       {"ctx_per_req", f.ctx_per_req},

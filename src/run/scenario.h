@@ -22,6 +22,11 @@ namespace iomodels {
 // and io_uring_enter counts without the counters (has_syscalls).
 struct Figures {
   bool has_latency = true, has_syscalls = true;
+  // The model waited for readiness or completions (poll, select, epoll_wait,
+  // io_uring_enter): events_per_wait is then the events each wait brought
+  // (sys::Counters::waits, ::events), the regime of the run. Needs the counters.
+  bool has_waits = false;
+  double events_per_wait = 0;
   double requests_per_s = 0, bytes_per_s = 0;
   double cpu_util = 0, cpu_us_per_req = 0, user_us_per_req = 0, sys_us_per_req = 0;
   double syscalls_per_req = 0, eagain_per_req = 0, uring_enter_per_req = 0, ctx_per_req = 0;
@@ -59,6 +64,9 @@ struct Scenario {
   // The model's threads run only on these CPUs (the peer's are
   // workload.peer_cpus); empty: wherever the scheduler puts them.
   std::vector<int> model_cpus;
+  // For testing the comparisons only (run/slowdown.h): the window burns this
+  // many percent more CPU than its rounds took, on the driving thread.
+  double test_slowdown_percent = 0;
 };
 
 // What one measurement window found.

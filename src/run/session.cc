@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "measure/env.h"
+#include "run/slowdown.h"
 #include "sys/cpus.h"
 #include "sys/sys.h"
 #include "sys/time.h"
@@ -161,10 +162,14 @@ Status Session::measure(const Body& body, ScenarioResult* out) {
 }
 
 Status Session::measure(uint64_t n, ScenarioResult* out) {
+  const double slow = sc_.test_slowdown_percent;
   return measure(
-      [n](Session& s, uint64_t* done) {
+      [n, slow](Session& s, uint64_t* done) {
         *done = n;
-        return s.rounds(n);
+        const uint64_t before = slow > 0 ? process_cpu_ns() : 0;
+        Status st = s.rounds(n);
+        if (st.ok() && slow > 0) burn_cpu_share(process_cpu_ns() - before, slow);
+        return st;
       },
       out);
 }

@@ -209,6 +209,12 @@ long reap(pid_t pid, uint64_t deadline_ns, uint64_t term_grace_ns, ExitInfo* out
   return 0;
 }
 
+std::string self_executable() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 std::string find_executable(const std::string& name, NotExecutable* why) {
   NotExecutable unused;
   NotExecutable& w = why != nullptr ? *why : unused;

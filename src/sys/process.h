@@ -112,6 +112,10 @@ struct NotExecutable {
   int stat_errno = 0;
 };
 
+// The path of this process's own executable (/proc/self/exe); empty if the
+// kernel cannot say.
+std::string self_executable();
+
 // The executable regular file `name` would run as: itself if it has a '/',
 // else the first match on PATH (or /usr/local/bin:/usr/bin:/bin when PATH is
 // unset); empty if there is none, and then *why (when given) says why.

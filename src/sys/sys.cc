@@ -42,7 +42,8 @@ CounterRegistry& registry() {
 
 Counters snapshot(const ThreadCounters& t) {
   return {t.syscalls.load(std::memory_order_relaxed), t.eagain.load(std::memory_order_relaxed),
-          t.uring_enter.load(std::memory_order_relaxed)};
+          t.uring_enter.load(std::memory_order_relaxed), t.waits.load(std::memory_order_relaxed),
+          t.events.load(std::memory_order_relaxed)};
 }
 
 // The key's destructor, when the thread exits: its counts join the retired
@@ -59,6 +60,8 @@ void retire_counters(void* p) {
   c->syscalls.store(0, std::memory_order_relaxed);
   c->eagain.store(0, std::memory_order_relaxed);
   c->uring_enter.store(0, std::memory_order_relaxed);
+  c->waits.store(0, std::memory_order_relaxed);
+  c->events.store(0, std::memory_order_relaxed);
   // A syscall wrapped after this (by another key's destructor) links it again.
   c->linked = false;
 }
@@ -163,6 +166,25 @@ void count_call(long ret) {
   if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) count(ret);
 }
 
+void count_completions(uint64_t n) {
+  if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0)
+    detail::bump(detail::local_counters().events, n);
+}
+
+namespace {
+
+// A readiness wait returned `r`: one wait, and r descriptors ready.
+long count_wait(long r) {
+  if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) {
+    detail::ThreadCounters& c = detail::local_counters();
+    detail::bump(c.waits);
+    if (r > 0) detail::bump(c.events, static_cast<uint64_t>(r));
+  }
+  return r;
+}
+
+}  // namespace
+
 long read(int fd, void* buf, size_t n) {
   return retry("read", [&] { return ::read(fd, buf, n); });
 }
@@ -191,12 +213,12 @@ long preadv2(int fd, const iovec* iov, int cnt, off_t off, int flags) {
 
 long poll(pollfd* fds, nfds_t n, int timeout_ms) {
   // A retried poll restarts its full timeout; callers bound waits in loops anyway.
-  return retry("poll", [&] { return ::poll(fds, n, timeout_ms); });
+  return count_wait(retry("poll", [&] { return ::poll(fds, n, timeout_ms); }));
 }
 long select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* tv) {
   // Linux updates *tv with the time left, so a retry continues the same wait.
   // The sets are undefined after EINTR; callers rebuild them on every call.
-  return call("select", [&] { return ::select(nfds, r, w, e, tv); });
+  return count_wait(call("select", [&] { return ::select(nfds, r, w, e, tv); }));
 }
 long epoll_create1(int flags) {
   return call("epoll_create1", [&] { return ::epoll_create1(flags); });
@@ -205,10 +227,11 @@ long epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   return call("epoll_ctl", [&] { return ::epoll_ctl(epfd, op, fd, ev); });
 }
 long epoll_wait(int epfd, epoll_event* evs, int max, int timeout_ms) {
-  return retry("epoll_wait", [&] { return ::epoll_wait(epfd, evs, max, timeout_ms); });
+  return count_wait(retry("epoll_wait", [&] { return ::epoll_wait(epfd, evs, max, timeout_ms); }));
 }
 long epoll_pwait2(int epfd, epoll_event* evs, int max, const timespec* timeout) {
-  return retry("epoll_pwait2", [&] { return ::epoll_pwait2(epfd, evs, max, timeout, nullptr); });
+  return count_wait(
+      retry("epoll_pwait2", [&] { return ::epoll_pwait2(epfd, evs, max, timeout, nullptr); }));
 }
 
 long fcntl_setfl(int fd, int add_flags, int remove_flags) {
@@ -297,7 +320,9 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
     }
     // liburing's io_uring_enter returns -errno itself.
     if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) {
-      detail::bump(detail::local_counters().uring_enter);
+      detail::ThreadCounters& c = detail::local_counters();
+      detail::bump(c.uring_enter);
+      detail::bump(c.waits);
       count(r);
     }
     if (obs) obs("io_uring_enter", start, monotonic_ns(), r);

@@ -24,17 +24,29 @@ struct Counters {
   uint64_t syscalls = 0;     // every syscall made, EAGAIN and EINTR retries included
   uint64_t eagain = 0;       // calls that returned EAGAIN/EWOULDBLOCK
   uint64_t uring_enter = 0;  // io_uring_enter calls (also counted in syscalls)
+  // The regime of a waiting loop: how many events each wait brought.
+  // waits: poll, select and epoll_wait calls, and io_uring_enter calls;
+  // events: the descriptors those readiness waits reported ready, and the
+  // io_uring completions reaped (Ring::reap). events / waits is the events
+  // per wait: 1 when every wake-up serves one connection, more when
+  // connections in step share a wake-up.
+  uint64_t waits = 0;
+  uint64_t events = 0;
 
   Counters& operator+=(const Counters& o) {
     syscalls += o.syscalls;
     eagain += o.eagain;
     uring_enter += o.uring_enter;
+    waits += o.waits;
+    events += o.events;
     return *this;
   }
   friend Counters operator-(Counters a, const Counters& b) {
     a.syscalls -= b.syscalls;
     a.eagain -= b.eagain;
     a.uring_enter -= b.uring_enter;
+    a.waits -= b.waits;
+    a.events -= b.events;
     return a;
   }
 };
@@ -55,6 +67,8 @@ struct ThreadCounters {
   std::atomic<uint64_t> syscalls{0};
   std::atomic<uint64_t> eagain{0};
   std::atomic<uint64_t> uring_enter{0};
+  std::atomic<uint64_t> waits{0};
+  std::atomic<uint64_t> events{0};
   ThreadCounters* prev = nullptr;
   ThreadCounters* next = nullptr;
   bool linked = false;
@@ -88,6 +102,8 @@ bool counting();
 // Records one syscall that returned `ret` (-errno, or >= 0), unless counting is off.
 // For code that must call the kernel directly.
 void count_call(long ret_or_neg_errno);
+// Records `n` io_uring completions reaped (Counters::events), unless counting is off.
+void count_completions(uint64_t n);
 
 // --- I/O ---
 long read(int fd, void* buf, size_t n);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sys/status.h"
+#include "sys/sys.h"
 
 namespace iomodels::sys {
 
@@ -87,6 +88,7 @@ class Ring {
       if (!s.ok()) break;
     }
     io_uring_cq_advance(&ring_, n);
+    if (n > 0) count_completions(n);
     *reaped = n;
     return s;
   }
