@@ -104,6 +104,10 @@ bool check_verified(const Matrix& mx, const Scenario& sc) {
   if (has_peer(sc.workload.transport)) {
     CHECK(r.peer.requests >= requests);
     CHECK(r.peer.protocol_errors == 0);
+    // The peer's think time is a floor: no response comes back sooner than
+    // the latency asked for, whichever model asks and however many ask.
+    if (sc.workload.latency.kind == LatencySpec::Kind::kFixed)
+      CHECK(r.latency.min() >= sc.workload.latency.a_ns);
   } else {
     CHECK(r.peer.none);
     CHECK(r.peer.requests == 0);

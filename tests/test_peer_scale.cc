@@ -1,6 +1,7 @@
 // Description: the peer at scale: each of its loops on every transport from one
-// connection to the most a run may have, and 1,000 connections through a whole
-// scenario, every byte verified.
+// connection to the most a run may have, every byte verified. (Whole
+// scenarios at 1,000 connections, every model on every transport, are the
+// model matrix's.)
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -61,15 +62,3 @@ void serve_at_scales(Transport t, PeerLoopChoice loop, std::initializer_list<uin
 [[maybe_unused]] const bool kEpollMax = test::register_per_transport(
     "the epoll peer serves 10000 connections: ", "[peer][heavy]",
     [](Transport t) { serve_at_scales(t, PeerLoopChoice::kEpoll, {kMaxConnections}); });
-
-TEST_CASE("1,000 socketpair connections through the peer, every byte verified", "[peer][heavy]") {
-  ScenarioResult r;
-  const Status s =
-      run_scenario(test::scenario("epoll", Transport::kSocketpair, 1000, 512, "1ms", 5), &r);
-  INFO(s.message());
-  REQUIRE(s.ok());
-  CHECK(r.latency.count() == 5000);
-  CHECK(r.latency.min() >= 1'000'000);
-  CHECK(r.peer.requests >= 5000);
-  CHECK(r.peer.protocol_errors == 0);
-}
