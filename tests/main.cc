@@ -16,11 +16,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 
+#include "measure/env.h"
 #include "measure/recorder.h"
 
 namespace {
@@ -34,21 +33,6 @@ constexpr int kSkipExitCode = 77;
 constexpr double kBusyCores = 0.25;
 
 double now_s() { return static_cast<double>(iomodels::now_ns()) / 1e9; }
-
-// The machine's busy CPU time in seconds (all CPUs, steal included: time the
-// hypervisor gave to another guest is time this test did not get), from the
-// first line of /proc/stat.
-double machine_busy_s() {
-  std::ifstream in("/proc/stat");
-  std::string line, cpu;
-  if (!std::getline(in, line)) return 0;
-  std::istringstream f(line);
-  unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
-                     steal = 0;
-  f >> cpu >> user >> nice >> sys >> idle >> iowait >> irq >> softirq >> steal;
-  const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  return static_cast<double>(user + nice + sys + irq + softirq + steal) / hz;
-}
 
 // This process's CPU and that of the children it reaped (the binary a test
 // runs, and that binary's own peer), in seconds.
@@ -77,14 +61,14 @@ struct BusyMachineListener : Catch::TestEventListenerBase {
 
   void testCaseStarting(const Catch::TestCaseInfo&) override {
     wall0_ = now_s();
-    busy0_ = machine_busy_s();
+    busy0_ = iomodels::machine_busy_cpu_s();
     own0_ = own_cpu_s();
   }
 
   void testCaseEnded(const Catch::TestCaseStats& stats) override {
     if (stats.totals.assertions.failed == 0 || !has_tag(stats.testInfo, "timing")) return;
     const double wall = now_s() - wall0_;
-    const double others = (machine_busy_s() - busy0_) - (own_cpu_s() - own0_);
+    const double others = (iomodels::machine_busy_cpu_s() - busy0_) - (own_cpu_s() - own0_);
     if (wall <= 0 || others / wall <= kBusyCores) return;
     std::fflush(stdout);
     std::fprintf(stderr,

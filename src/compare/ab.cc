@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
+#include "measure/env.h"
 #include "measure/recorder.h"
 #include "sys/cleanup.h"
 #include "sys/fd.h"
@@ -28,6 +30,10 @@ namespace iomodels::compare {
 namespace {
 
 using frontend::UsageError;
+
+// Other processes' CPU above this during a run marks it as taken beside
+// other work (the bound the timing tests use).
+constexpr double kBusyOthersCores = 0.25;
 
 struct Side {
   std::string label;  // "A" or "B"
@@ -63,8 +69,10 @@ class AbCommand final : public frontend::Command {
   int execute() override;
 
  private:
-  // Runs `side` once; fills *out with its figures. "" on success, else what
-  // went wrong, with its exit code in *code.
+  // Runs `side` once; fills *out with its figures, and "others_cores" with
+  // what the rest of the machine used meanwhile (busy CPU from /proc/stat,
+  // steal included, less the run's own process tree, over its wall time).
+  // "" on success, else what went wrong, with its exit code in *code.
   std::string run_once(const Side& side, std::map<std::string, double>* out, int* code) const;
 
   AbFlags flags_;
@@ -103,8 +111,8 @@ void AbCommand::add_flags(CLI::App* sub) {
   sub->add_option("--b-env", flags_.b_env, "NAME=value in side B's environment (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("--rounds", flags_.rounds,
-                  "rounds, each one run of A and one of B, 6..500 (95% needs at least 6 pairs; "
-                  "more rounds detect smaller differences)")
+                  "rounds, each one run of A and one of B, 6..500 (95% over two figures needs "
+                  "at least 7; more rounds detect smaller differences)")
       ->capture_default_str();
   sub->add_option("--figures", flags_.figures,
                   "comma-separated: items_per_second, cpu_us_per_req, syscalls_per_req, "
@@ -165,6 +173,14 @@ void AbCommand::validate() {
     at = comma + 1;
   }
   level_ = 1 - (1 - conf / 100) / static_cast<double>(figures_.size());
+  // The widest interval (the extreme Walsh averages) covers with 1 - 2^(1-n):
+  // fewer rounds than that cannot reach the level each figure needs.
+  uint64_t least = 2;
+  while (1 - std::pow(2.0, 1.0 - static_cast<double>(least)) < level_) ++least;
+  if (rounds_ < least)
+    throw UsageError("--rounds: " + std::to_string(rounds_) + " rounds cannot give " +
+                     flags_.confidence + "% over " + std::to_string(figures_.size()) +
+                     " figure(s); at least " + std::to_string(least));
   for (const std::string& arg : flags_.run_args)
     for (const char* owned : {"--json", "--trace", "-h", "--help"})
       if (arg == owned || arg.rfind(std::string(owned) + "=", 0) == 0)
@@ -195,6 +211,8 @@ std::string AbCommand::run_once(const Side& side, std::map<std::string, double>*
   o.env_add = side.env;
   o.search_path = false;
   sys::Child child;
+  const double busy0 = machine_busy_cpu_s();
+  const uint64_t wall0 = now_ns();
   if (sys::spawn(argv, o, &child) != 0) return "cannot start " + side.binary;
   to.reset();
   std::string said;
@@ -206,6 +224,11 @@ std::string AbCommand::run_once(const Side& side, std::map<std::string, double>*
   if (sys::reap(child.pid(), now_ns() + timeout_ns_, 1'000'000'000, &x) != 0)
     return "cannot wait for " + side.binary;
   if (x.timed_out) return "took longer than --timeout " + flags_.timeout + " and was stopped";
+  const double wall_s = static_cast<double>(now_ns() - wall0) / 1e9;
+  const double own_s =
+      static_cast<double>(x.usage.ru_utime.tv_sec + x.usage.ru_stime.tv_sec) +
+      static_cast<double>(x.usage.ru_utime.tv_usec + x.usage.ru_stime.tv_usec) / 1e6;
+  const double others = busy0 < 0 ? 0 : (machine_busy_cpu_s() - busy0 - own_s) / wall_s;
   *code = sys::exit_code(x.status);
   if (*code != 0) {
     // Its last line says why.
@@ -218,6 +241,7 @@ std::string AbCommand::run_once(const Side& side, std::map<std::string, double>*
   if (s.size() != 1) return "its result is not one run's";
   for (const auto& [fig, values] : s.begin()->second)
     if (!values.empty()) (*out)[fig] = values.front();
+  (*out)["others_cores"] = std::max(0.0, others);
   for (const Figure* f : figures_)
     if (out->count(f->name) == 0 || !((*out)[f->name] > 0)) {
       *code = 2;
@@ -225,6 +249,14 @@ std::string AbCommand::run_once(const Side& side, std::map<std::string, double>*
              " (a part switched off, or nothing measured)";
     }
   return "";
+}
+
+// A figure's value for the table: whole numbers from 1,000 up (requests/s),
+// four significant digits below.
+std::string value_text(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, v >= 1000 ? "%.0f" : "%.4g", v);
+  return b;
 }
 
 std::string percent_text(double fraction) {
@@ -307,8 +339,8 @@ int AbCommand::execute() {
     any_slower = any_slower || v.slower;
     char interval[64];
     std::snprintf(interval, sizeof interval, "%.3f [%.3f, %.3f]", ratio, lo, hi);
-    std::printf("%-18s %12.4g %12.4g   %-28s %s\n", v.figure->name, median(v.a), median(v.b),
-                interval, v.text.c_str());
+    std::printf("%-18s %12s %12s   %-28s %s\n", v.figure->name, value_text(median(v.a)).c_str(),
+                value_text(median(v.b)).c_str(), interval, v.text.c_str());
     jv.push_back({{"figure", v.figure->name},
                   {"a_median", median(v.a)},
                   {"b_median", median(v.b)},
@@ -324,6 +356,23 @@ int AbCommand::execute() {
       "signed-rank distribution; %s%% over the %zu figures)\n",
       verdicts.front().log_ratio.interval.coverage * 100, flags_.confidence.c_str(),
       verdicts.size());
+  // What else ran: a verdict taken beside other work says so.
+  double others_sum = 0, others_max = 0;
+  size_t others_n = 0, busy_runs = 0;
+  for (const auto& jr : rounds)
+    for (const char* side : {"a", "b"}) {
+      const double o = jr[side].value("others_cores", 0.0);
+      others_sum += o;
+      others_max = std::max(others_max, o);
+      ++others_n;
+      busy_runs += o > kBusyOthersCores;
+    }
+  std::printf("(other processes and steal: %.2f core on average during the runs, at most %.2f",
+              others_n ? others_sum / static_cast<double>(others_n) : 0.0, others_max);
+  if (busy_runs > 0)
+    std::printf("; %zu of %zu runs beside more than %.2f core: the verdicts may hold their noise",
+                busy_runs, others_n, kBusyOthersCores);
+  std::printf(")\n");
   if (json_.given()) {
     const nlohmann::json out = {
         {"a", {{"binary", a_.binary}, {"env", a_.env}}},

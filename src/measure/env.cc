@@ -85,4 +85,16 @@ double load_average() {
 
 bool machine_busy(double load, int cpus) { return cpus > 0 && load > kBusyLoadPerCpu * cpus; }
 
+double machine_busy_cpu_s() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+                     steal = 0;
+  if (!(in >> cpu >> user >> nice >> sys >> idle >> iowait >> irq >> softirq >> steal) ||
+      cpu != "cpu")
+    return -1;
+  const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return static_cast<double>(user + nice + sys + irq + softirq + steal) / hz;
+}
+
 }  // namespace iomodels

@@ -35,4 +35,11 @@ inline constexpr double kBusyLoadPerCpu = 0.5;
 // kBusyLoadPerCpu × `cpus`.
 bool machine_busy(double load, int cpus);
 
+// The machine's busy CPU time so far, in seconds, over all CPUs: user, nice,
+// system, irq, softirq and steal (time the hypervisor gave another guest is
+// time this machine's work did not get), from the first line of /proc/stat;
+// -1 when it cannot be read. Two readings around a piece of work, less the
+// work's own CPU, give what the rest of the machine used meanwhile.
+double machine_busy_cpu_s();
+
 }  // namespace iomodels
