@@ -7,9 +7,9 @@
 
 #include <memory>
 
-#include "frontend/command.h"
 #include "cli/demo_player.h"
 #include "cli/demo_render.h"
+#include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
 #include "measure/trace.h"
