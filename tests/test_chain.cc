@@ -190,8 +190,14 @@ TEST_CASE("chain: a crash of C in sync mode is seen by A as errors", "[chain]") 
 TEST_CASE("chain: an ack wait that runs out makes duplicates and they are counted",
           "[chain][timing]") {
   need_nats_server();
-  const auto j =
-      run_chain("--mode queue --rate 300 --duration 3s --ack-wait 200ms --fault stall:C:1s@1s");
+  // A duplicate needs a message C holds unacknowledged past the ack wait: one
+  // delivered to C's pending fetch while C is stopped, redelivered when C
+  // fetches again. Whether a pull was pending at the instant of SIGSTOP is a
+  // race (one stall made a duplicate in 24 of 30 runs), so four stalls: each
+  // of 16 runs counted 3 or 4.
+  const auto j = run_chain(
+      "--mode queue --rate 300 --duration 4s --ack-wait 200ms --fault stall:C:400ms@1s "
+      "--fault stall:C:400ms@1.7s --fault stall:C:400ms@2.4s --fault stall:C:400ms@3.1s");
   check_totals(j);
   CHECK(j["delivered"] == j["sent"]);
   CHECK(j["duplicates"].get<uint64_t>() >= 1);
