@@ -1,8 +1,9 @@
 // Description: `iomodels bench`: the grid of scenarios run by Google Benchmark.
 // CLI11 parses the grid flags; every --benchmark_* argument goes to Google
 // Benchmark untouched, so its console/JSON output and compare.py work as usual.
-// With repetitions, each point's mean and median aggregates also carry the
-// noisy marker, and a closing summary lists the noisy points (bench/noisy.h).
+// With repetitions, each point's median carries its figures' 95% intervals and
+// whether the point is resolved, and a closing summary says why each
+// unresolved point is not (bench/resolution.h).
 #include "frontend/command.h"
 
 #include <benchmark/benchmark.h>
@@ -24,7 +25,7 @@
 
 #include "bench/console.h"
 #include "bench/grid.h"
-#include "bench/noisy.h"
+#include "bench/resolution.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
 #include "measure/env.h"
@@ -54,6 +55,7 @@ struct BenchFlags {
   std::string trace;
   std::string trace_events = "100000";
   std::string log_level = "warn";
+  std::string precision = "5";
 };
 
 std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
@@ -236,6 +238,7 @@ class BenchCommand final : public Command {
   OutputPath out_file_, latency_out_, trace_out_;
   bench::Grid grid_;
   uint64_t trace_events_ = 0;
+  double precision_ = kDefaultPrecision;
   CLI::App* app_ = nullptr;
 };
 
@@ -298,6 +301,10 @@ void BenchCommand::add_flags(CLI::App* sub) {
       ->capture_default_str();
   sub->add_option("--latency-out", flags.latency_out,
                   "write every benchmark's full latency spectrum (JSON) here, for tools/plot.py");
+  sub->add_option("--precision", flags.precision,
+                  "percent: the half-width of the 95% interval within which a point's CPU per "
+                  "request and throughput count as resolved")
+      ->capture_default_str();
   sub->add_option("--log-level", flags.log_level, "trace | debug | info | warn | error | off")
       ->capture_default_str();
   // Unknown arguments are collected, then every --benchmark_* one goes to
@@ -318,11 +325,16 @@ void BenchCommand::add_flags(CLI::App* sub) {
       "the default here is 0.2.) The JSON output is Google Benchmark's own (compare.py reads it)\n"
       "with the environment (kernel, io_uring, cpu, cores, mitigations) in its context.\n"
       "\n"
-      "With --benchmark_repetitions=N (N >= 2; add --benchmark_enable_random_interleaving=true\n"
-      "to interleave them), each point gets Google Benchmark's mean, median, stddev and cv\n"
-      "aggregates; a point is NOISY when the CV of cpu_us_per_req or items_per_second over its\n"
-      "repetitions is above 5%. Its mean and median rows carry the counter noisy (1 or 0), in\n"
-      "the console and the JSON file, and a closing summary lists the noisy points.\n"
+      "With --benchmark_repetitions=N (N >= 6 for a 95% interval; add\n"
+      "--benchmark_enable_random_interleaving=true to interleave them), each point gets Google\n"
+      "Benchmark's mean, median, stddev and cv aggregates, and its median row the 95% interval\n"
+      "of the median of cpu_us_per_req, items_per_second, p50_us, p99_us and syscalls_per_req\n"
+      "(counters <figure>_lo and <figure>_hi: order statistics, whatever the distribution).\n"
+      "A point is resolved (counter resolved 1 on its mean and median rows) when the intervals\n"
+      "of cpu_us_per_req and items_per_second are within ±--precision percent of their medians.\n"
+      "Each repetition records others_cores, the CPU other processes and steal took meanwhile,\n"
+      "and events_per_wait, the regime; the closing summary names what was seen during the\n"
+      "repetitions of every unresolved point.\n"
       "\n"
       "Example: iomodels bench --models polling,epoll --connections 64 --latencies 1ms \\\n"
       "           --benchmark_out=bench.json --benchmark_out_format=json --latency-out "
@@ -376,6 +388,7 @@ void BenchCommand::validate() {
   if (!flags.trace.empty() && flags.sc.trace_hooks == "off")
     throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
   trace_events_ = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
+  precision_ = flag_percent("--precision", flags.precision, 0.1, 100);
 }
 
 int BenchCommand::execute() {
@@ -410,9 +423,9 @@ int BenchCommand::execute() {
   benchmark::AddCustomContext("peer_loop", peer_loop_text(grid.base.workload.peer_loop));
   benchmark::AddCustomContext("requests_per_iteration",
                               std::to_string(grid.requests_per_iteration));
-  char noisy_cv[32];
-  std::snprintf(noisy_cv, sizeof noisy_cv, "%g", kNoisyCv);
-  benchmark::AddCustomContext("noisy_cv", noisy_cv);
+  char precision[32];
+  std::snprintf(precision, sizeof precision, "%g", precision_ * 100);
+  benchmark::AddCustomContext("precision", precision);
 
   const std::vector<std::string> names = bench::register_grid(grid);
   if (::isatty(STDERR_FILENO)) {
@@ -443,16 +456,16 @@ int BenchCommand::execute() {
     trace->name_thread("main");
     trace->install();
   }
-  // Google Benchmark's own reporters, through the one that marks noisy
-  // points: the display (console by default) and, for a JSON --benchmark_out,
-  // the file (another format gets Google Benchmark's reporter, unmarked).
-  SpreadLog spreads;
+  // Google Benchmark's own reporters, through the one that adds the
+  // intervals and marks resolved points: the display (console by default) and, for a JSON
+  // --benchmark_out, the file (another format gets Google Benchmark's reporter, unmarked).
+  SpreadLog spreads(precision_);
   // The console's counters as plain decimals (bench/console.h).
   const std::unique_ptr<benchmark::BenchmarkReporter> shown(
       plain_console(benchmark::CreateDefaultDisplayReporter()));
-  NoisyReporter display(shown.get(), &spreads, true);
+  ResolvingReporter display(shown.get(), &spreads, true);
   benchmark::JSONReporter json_file;
-  NoisyReporter file(&json_file, &spreads, false);
+  ResolvingReporter file(&json_file, &spreads, false);
   const bool mark_file =
       out_file.given() && gb_flag(gb_args, "benchmark_out_format").value_or("json") == "json";
   const size_t ran = benchmark::RunSpecifiedBenchmarks(&display, mark_file ? &file : nullptr);

@@ -7,11 +7,13 @@
 #include <benchmark/benchmark.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <utility>
 
 #include "frontend/frontend.h"
+#include "measure/env.h"
 #include "measure/recorder.h"
 
 namespace iomodels::bench {
@@ -63,6 +65,10 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
   Session& s = *g.session;
   // One iteration: every connection completes `per_iteration` requests.
   ScenarioResult r;
+  // What the rest of the machine did meanwhile: its busy CPU less ours and
+  // the peer's, for the summary's account of an unresolved point.
+  const double busy0 = machine_busy_cpu_s();
+  const uint64_t t0 = now_ns();
   const Status st = s.measure(
       [&bs, per_iteration, slow_percent](Session& session, uint64_t* done) {
         for (auto _ : bs) {
@@ -75,6 +81,8 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
       },
       &r);
   if (!st.ok()) return skip(bs, name, st);
+  const double wall_s = static_cast<double>(now_ns() - t0) / 1e9;
+  const double busy_s = busy0 < 0 ? -1 : machine_busy_cpu_s() - busy0;
 
   const Figures& f = r.figures;
   bs.SetItemsProcessed(static_cast<int64_t>(r.requests));
@@ -101,6 +109,9 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
   c["peer_late_p99_us"] = static_cast<double>(r.peer.late_p99_ns) / 1e3;
   c["peer_cpu_util"] = r.peer.cpu_util();
   c["peer_cpu_us_per_req"] = r.peer.cpu_us_per_req();
+  if (busy_s >= 0 && wall_s > 0)
+    c["others_cores"] =
+        std::max(0.0, (busy_s - r.m.cpu_s() - static_cast<double>(r.peer.cpu_ns) / 1e9) / wall_s);
 
   const ModelInfo* info = find_model(sc.model);
   std::string label(info ? quadrant_name(info->quadrant) : "?");

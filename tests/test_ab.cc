@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "compare/stats.h"
+#include "measure/stats.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -42,7 +42,7 @@ TEST_CASE("ab: the median's interval covers the true median as often as it claim
     for (int i = 0; i < draws; ++i) {
       std::vector<double> v;
       for (size_t j = 0; j < n; ++j) v.push_back(expo(rng));
-      const compare::Interval in = compare::median_interval(v, 0.95);
+      const stats::Interval in = stats::median_interval(v, 0.95);
       claimed = in.coverage;
       covered += in.lo <= std::log(2.0) && std::log(2.0) <= in.hi;
     }
@@ -57,7 +57,7 @@ TEST_CASE("ab: Wilcoxon's signed-rank interval has the table's coverage and hold
           "[compare]") {
   // n = 10: P(T+ <= 8) = 25/1024, the two-sided 5% critical value of the tables.
   std::vector<double> d = {0.1, -0.2, 0.3, 0.05, 0.12, -0.04, 0.2, 0.15, 0.08, 0.01};
-  const compare::Shift s = compare::hodges_lehmann(d, 0.95);
+  const stats::Shift s = stats::hodges_lehmann(d, 0.95);
   CHECK(s.interval.coverage == Approx(1 - 2 * 25.0 / 1024));
   CHECK(s.interval.lo <= s.estimate);
   CHECK(s.estimate <= s.interval.hi);
@@ -70,7 +70,7 @@ TEST_CASE("ab: Wilcoxon's signed-rank interval has the table's coverage and hold
   for (int i = 0; i < draws; ++i) {
     std::vector<double> x;
     for (int j = 0; j < 12; ++j) x.push_back(0.3 + noise(rng));
-    const compare::Shift h = compare::hodges_lehmann(x, 0.95);
+    const stats::Shift h = stats::hodges_lehmann(x, 0.95);
     claimed = h.interval.coverage;
     covered += h.interval.lo <= 0.3 && 0.3 <= h.interval.hi;
   }

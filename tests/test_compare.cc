@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "compare/stats.h"
+#include "measure/stats.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -54,18 +54,18 @@ std::string write_variant(const std::string& name, const std::string& scaled_mod
 TEST_CASE("compare: Mann-Whitney U p-values match hand-worked ones", "[compare]") {
   // 5 against 5 fully apart: U = 0, mean 12.5, variance 25 * 11 / 12, z =
   // 12 / 4.787 = 2.507 (continuity-corrected), p = 0.0122.
-  CHECK(compare::mann_whitney_p({1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}) ==
+  CHECK(stats::mann_whitney_p({1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}) ==
         Approx(0.0122).margin(0.0005));
-  CHECK(compare::mann_whitney_p({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5}) ==
+  CHECK(stats::mann_whitney_p({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5}) ==
         Approx(0.0122).margin(0.0005));
   // Interleaved samples: nothing to find.
-  CHECK(compare::mann_whitney_p({1, 3, 5, 7, 9}, {2, 4, 6, 8, 10}) > 0.5);
+  CHECK(stats::mann_whitney_p({1, 3, 5, 7, 9}, {2, 4, 6, 8, 10}) > 0.5);
   // Every value tied: no evidence at all.
-  CHECK(compare::mann_whitney_p({4, 4, 4}, {4, 4, 4}) == 1.0);
+  CHECK(stats::mann_whitney_p({4, 4, 4}, {4, 4, 4}) == 1.0);
   // 3 against 3 fully apart is not significant at 5% (p = 0.081).
-  CHECK(compare::mann_whitney_p({1, 2, 3}, {4, 5, 6}) == Approx(0.081).margin(0.002));
-  CHECK(compare::median({3, 1, 2}) == 2);
-  CHECK(compare::median({4, 1, 3, 2}) == 2.5);
+  CHECK(stats::mann_whitney_p({1, 2, 3}, {4, 5, 6}) == Approx(0.081).margin(0.002));
+  CHECK(stats::median({3, 1, 2}) == 2);
+  CHECK(stats::median({4, 1, 3, 2}) == 2.5);
 }
 
 TEST_CASE("compare: a file against itself shows no significant change", "[compare]") {

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "compare/command.h"
-#include "compare/stats.h"
 #include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
 #include "measure/env.h"
 #include "measure/recorder.h"
+#include "measure/stats.h"
 #include "sys/cleanup.h"
 #include "sys/fd.h"
 #include "sys/process.h"
@@ -30,6 +30,9 @@ namespace iomodels::compare {
 namespace {
 
 using frontend::UsageError;
+using stats::hodges_lehmann;
+using stats::median;
+using stats::Shift;
 
 // Other processes' CPU above this during a run marks it as taken beside
 // other work (the bound the timing tests use).
@@ -153,10 +156,7 @@ void AbCommand::validate() {
   rounds_ = frontend::flag_count("--rounds", flags_.rounds, 6, 500);
   timeout_ns_ = frontend::flag_duration("--timeout", flags_.timeout);
   if (timeout_ns_ < 1'000'000'000) throw UsageError("--timeout: at least 1s");
-  char* end = nullptr;
-  const double conf = std::strtod(flags_.confidence.c_str(), &end);
-  if (flags_.confidence.empty() || *end != 0 || !(conf >= 50 && conf <= 99.9))
-    throw UsageError("--confidence: '" + flags_.confidence + "' is not a percentage in 50..99.9");
+  const double conf = 100 * frontend::flag_percent("--confidence", flags_.confidence, 50, 99.9);
   figures_.clear();
   size_t at = 0;
   while (at <= flags_.figures.size()) {

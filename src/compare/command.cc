@@ -10,12 +10,14 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "compare/stats.h"
 #include "frontend/frontend.h"
+#include "measure/stats.h"
 
 namespace iomodels::compare {
 
 using frontend::UsageError;
+using stats::mann_whitney_p;
+using stats::median;
 
 namespace {
 

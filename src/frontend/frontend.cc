@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -338,6 +339,19 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.run.counters = flag_on_off("--counters", counters);
   sc.run.trace_hooks = flag_on_off("--trace-hooks", trace_hooks);
   return sc;
+}
+
+double flag_percent(const std::string& flag, const std::string& text, double lo, double hi) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos;
+  if (!digits || *end != '\0' || errno != 0 || !(v >= lo && v <= hi)) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "' is not a percentage from %g to %g", lo, hi);
+    throw UsageError(flag + ": '" + text + buf);
+  }
+  return v / 100;
 }
 
 double flag_rate(const std::string& flag, const std::string& text, double hi) {

@@ -80,6 +80,9 @@ LatencySpec flag_latency(const std::string& flag, const std::string& text);
 // A rate in requests/s: a positive decimal number, with an optional k or M
 // (thousands, millions), in (0, hi].
 double flag_rate(const std::string& flag, const std::string& text, double hi);
+// A percentage: a decimal number in [lo, hi] (e.g. 5 or 2.5), returned as a
+// fraction (0.05, 0.025).
+double flag_percent(const std::string& flag, const std::string& text, double lo, double hi);
 Role flag_role(const std::string& flag, const std::string& text);
 Arrivals flag_arrivals(const std::string& flag, const std::string& text);
 // "on" or "off".

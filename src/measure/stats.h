@@ -1,4 +1,4 @@
-// Description: the statistics of `iomodels compare` and `iomodels ab`:
+// Description: the statistics of repeated measurements (bench, compare, ab):
 // medians, the two-sided Mann-Whitney U test over two sets of repetitions,
 // the distribution-free interval of a median, and the Hodges-Lehmann shift
 // of paired differences with its signed-rank interval.
@@ -6,7 +6,7 @@
 
 #include <vector>
 
-namespace iomodels::compare {
+namespace iomodels::stats {
 
 double median(std::vector<double> v);
 
@@ -40,4 +40,4 @@ struct Shift {
 };
 Shift hodges_lehmann(const std::vector<double>& d, double level);
 
-}  // namespace iomodels::compare
+}  // namespace iomodels::stats

@@ -1,11 +1,11 @@
 // Description: medians and the Mann-Whitney U test of `iomodels compare`.
-#include "compare/stats.h"
+#include "measure/stats.h"
 
 #include <algorithm>
 #include <cmath>
 #include <utility>
 
-namespace iomodels::compare {
+namespace iomodels::stats {
 
 double median(std::vector<double> v) {
   if (v.empty()) return std::nan("");
@@ -100,4 +100,4 @@ Shift hodges_lehmann(const std::vector<double>& d, double level) {
   return out;
 }
 
-}  // namespace iomodels::compare
+}  // namespace iomodels::stats

@@ -1,0 +1,254 @@
+// Description: each grid point's medians and their intervals over its
+// repetitions, whether it is resolved and why not, the counters added to its
+// aggregates, and the closing summary.
+#include "bench/resolution.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <ostream>
+
+#include "bench/grid.h"
+#include "measure/stats.h"
+
+namespace iomodels::bench {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Events per wait that move by more than this factor between repetitions
+// mean the connections fell into step (or out of it) part of the time.
+constexpr double kRegimeFactor = 1.5;
+
+double counter(const benchmark::BenchmarkReporter::Run& r, const char* name) {
+  const auto it = r.counters.find(name);
+  return it == r.counters.end() ? kNaN : static_cast<double>(it->second.value);
+}
+
+// "epoll/socketpair/conns:64/size:4096/lat_us:1000", without the suffix
+// Google Benchmark appends to every name registered by the grid.
+std::string short_name(const std::string& name) {
+  const std::string suffix = kNameSuffix;
+  if (name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return name.substr(0, name.size() - suffix.size());
+  return name;
+}
+
+std::string fmt(double v) {
+  char buf[48];
+  const double a = std::fabs(v);
+  std::snprintf(buf, sizeof buf, a >= 1000 ? "%.0f" : a >= 10 ? "%.1f" : "%.2f", v);
+  return buf;
+}
+
+// "cpu_us_per_req 3.41 [3.10, 4.02] ±18%".
+std::string describe(const std::string& what, const Spread& s) {
+  std::string out = what + " " + fmt(s.median);
+  if (std::isnan(s.lo)) return out;
+  char pct[32];
+  std::snprintf(pct, sizeof pct, " ±%.0f%%", s.half_width() * 100);
+  return out + " [" + fmt(s.lo) + ", " + fmt(s.hi) + "]" + pct;
+}
+
+// What was seen during an unresolved point's repetitions.
+std::string causes(const PointSpread& p) {
+  std::string out;
+  size_t busy = 0;
+  double most = 0;
+  for (double o : p.others) {
+    busy += o > kBusyOthersCores ? 1 : 0;
+    most = std::max(most, o);
+  }
+  char buf[200];
+  if (busy > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "other processes used more than %.2f core during %zu of %zu repetitions (up to "
+                  "%.2f)",
+                  kBusyOthersCores, busy, p.others.size(), most);
+    out = buf;
+  }
+  if (p.events.n >= 2 && p.events.min > 0 && p.events.max > kRegimeFactor * p.events.min) {
+    std::snprintf(buf, sizeof buf,
+                  "events per wait ranged %s to %s: the connections' wake-ups batched in some "
+                  "repetitions and not in others",
+                  fmt(p.events.min).c_str(), fmt(p.events.max).c_str());
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  if (out.empty()) {
+    if (p.others.empty()) return "other processes' CPU not recorded";
+    std::snprintf(buf, sizeof buf,
+                  "other processes stayed under %.2f core and the regime held: the spread is "
+                  "the run's own; more repetitions narrow it",
+                  kBusyOthersCores);
+    out = buf;
+  }
+  return out;
+}
+
+}  // namespace
+
+double Spread::half_width() const {
+  if (n == 0 || std::isnan(lo) || median == 0) return std::numeric_limits<double>::infinity();
+  return std::max(median - lo, hi - median) / std::fabs(median);
+}
+
+Spread spread_of(std::vector<double> values) {
+  Spread s;
+  s.n = values.size();
+  if (values.empty()) {
+    s.lo = s.hi = s.median = s.min = s.max = kNaN;
+    return s;
+  }
+  std::sort(values.begin(), values.end());
+  s.median = stats::median(values);
+  s.min = values.front();
+  s.max = values.back();
+  if (s.n >= 2) {
+    const stats::Interval in = stats::median_interval(values, kLevel);
+    s.lo = in.lo;
+    s.hi = in.hi;
+    s.coverage = in.coverage;
+  } else {
+    s.lo = s.hi = kNaN;
+  }
+  return s;
+}
+
+PointSpread resolve(std::string name, const std::map<std::string, std::vector<double>>& values,
+                    double precision) {
+  PointSpread p;
+  p.name = std::move(name);
+  for (const char* f : kIntervalFigures)
+    if (const auto it = values.find(f); it != values.end() && !it->second.empty())
+      p.figures[f] = spread_of(it->second);
+  if (const auto it = values.find(kOthersCounter); it != values.end()) p.others = it->second;
+  if (const auto it = values.find(kEventsCounter); it != values.end())
+    p.events = spread_of(it->second);
+
+  const auto cpu = p.figures.find(kCpuCounter);
+  const auto thr = p.figures.find(kThroughputCounter);
+  if (cpu == p.figures.end() || thr == p.figures.end()) {
+    p.why = "no CPU per request or throughput in its repetitions";
+    return p;
+  }
+  const size_t n = std::min(cpu->second.n, thr->second.n);
+  if (n < kMinRepetitions) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%zu repetitions: a 95%% interval needs at least %zu", n,
+                  kMinRepetitions);
+    p.why = buf;
+    return p;
+  }
+  std::string wide;
+  for (const auto* f : {&*cpu, &*thr})
+    if (!(f->second.half_width() <= precision))
+      wide += (wide.empty() ? "" : ", ") + describe(f->first, f->second);
+  p.resolved = wide.empty();
+  if (!p.resolved) p.why = wide + "; " + causes(p);
+  return p;
+}
+
+std::optional<PointSpread> SpreadLog::note(const std::vector<Run>& runs) {
+  std::string point;  // the point whose aggregates are in this batch
+  for (const Run& r : runs) {
+    if (r.error_occurred) continue;
+    const std::string name = r.run_name.str();
+    if (r.run_type == Run::RT_Iteration) {
+      if (r.repetitions < 2) continue;
+      auto& rep = reps_[name][r.repetition_index];
+      for (const auto& [key, c] : r.counters) rep[key] = static_cast<double>(c.value);
+      continue;
+    }
+    point = name;
+  }
+  if (point.empty()) return std::nullopt;
+  for (const PointSpread& p : points_)
+    if (p.name == point) return p;
+
+  std::map<std::string, std::vector<double>> values;
+  if (const auto it = reps_.find(point); it != reps_.end())
+    for (const auto& [index, rep] : it->second)
+      for (const auto& [key, v] : rep)
+        if (!std::isnan(v)) values[key].push_back(v);
+  PointSpread p = resolve(point, values, precision_);
+  if (values.empty()) {
+    // Only the aggregates were reported (--benchmark_report_aggregates_only):
+    // the medians are Google Benchmark's; no interval can be worked out.
+    for (const Run& r : runs)
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median")
+        for (const char* f : kIntervalFigures)
+          if (const double v = counter(r, f); !std::isnan(v)) {
+            Spread s = spread_of({v});
+            s.n = static_cast<size_t>(r.iterations);
+            p.figures[f] = s;
+          }
+    p.why = "the repetitions were not reported (aggregates only): no interval";
+  }
+  points_.push_back(p);
+  return p;
+}
+
+std::string resolution_summary(const std::vector<PointSpread>& points, double precision) {
+  if (points.empty()) return "";
+  size_t reps = 0, resolved = 0;
+  for (const PointSpread& p : points) {
+    if (const auto it = p.figures.find(kCpuCounter); it != p.figures.end())
+      reps = std::max(reps, it->second.n);
+    resolved += p.resolved ? 1 : 0;
+  }
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "\nMedians over up to %zu repetitions, each with its 95%% interval "
+                "(order statistics, *_lo and *_hi on the median row). A point is resolved when "
+                "the intervals of %s and %s are within ±%.0f%% of their medians.\n",
+                reps, kCpuCounter, kThroughputCounter, precision * 100);
+  std::string s = buf;
+  std::snprintf(buf, sizeof buf, "resolved: %zu of %zu points\n", resolved, points.size());
+  s += buf;
+  for (const PointSpread& p : points) {
+    if (p.resolved) continue;
+    s += "  UNRESOLVED " + short_name(p.name) + ": " + p.why + "\n";
+  }
+  return s;
+}
+
+bool ResolvingReporter::ReportContext(const Context& context) {
+  // Google Benchmark points the file reporter's streams at the output file:
+  // at this reporter, which hands them on.
+  inner_->SetOutputStream(&GetOutputStream());
+  inner_->SetErrorStream(&GetErrorStream());
+  return inner_->ReportContext(context);
+}
+
+void ResolvingReporter::ReportRuns(const std::vector<Run>& runs) {
+  const std::optional<PointSpread> p = log_->note(runs);
+  if (!p) return inner_->ReportRuns(runs);
+  std::vector<Run> marked = runs;
+  for (Run& r : marked) {
+    if (r.run_type != Run::RT_Aggregate || r.run_name.str() != p->name) continue;
+    if (r.aggregate_name == "mean" || r.aggregate_name == "median")
+      r.counters[kResolvedCounter] = benchmark::Counter(p->resolved ? 1 : 0);
+    if (r.aggregate_name != "median") continue;
+    for (const auto& [figure, s] : p->figures) {
+      if (std::isnan(s.lo)) continue;
+      r.counters[figure + "_lo"] = benchmark::Counter(s.lo);
+      r.counters[figure + "_hi"] = benchmark::Counter(s.hi);
+    }
+  }
+  inner_->ReportRuns(marked);
+}
+
+void ResolvingReporter::Finalize() {
+  inner_->Finalize();
+  if (!summary_) return;
+  const std::string text = resolution_summary(log_->points(), log_->precision());
+  if (text.empty()) return;
+  // After the console's table; a JSON or CSV display keeps its stdout clean.
+  std::ostream& out = dynamic_cast<benchmark::ConsoleReporter*>(inner_) != nullptr
+                          ? inner_->GetOutputStream()
+                          : inner_->GetErrorStream();
+  out << text << std::flush;
+}
+
+}  // namespace iomodels::bench
