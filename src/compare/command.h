@@ -1,8 +1,8 @@
-// Description: `iomodels compare OLD.json NEW.json`: for every benchmark in
-// both files (`bench --benchmark_out` JSON, or `run --json` results) and every
-// figure, the old and new medians over the repetitions, the change, the
-// Mann-Whitney U p-value, a geometric-mean summary, and --fail-on thresholds
-// for a CI gate.
+// Description: `iomodels compare OLD.json NEW.json` (or --old F... --new
+// F...): for every benchmark on both sides (`bench --benchmark_out` JSON, or
+// `run --json` results) and every figure, the old and new medians, the
+// change with the interval of the ratio and a verdict, the Mann-Whitney U
+// p-value, a geometric-mean summary, and --fail-on thresholds for a CI gate.
 #pragma once
 
 #include <map>

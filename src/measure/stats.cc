@@ -1,4 +1,5 @@
-// Description: medians and the Mann-Whitney U test of `iomodels compare`.
+// Description: medians, intervals and shifts of repeated measurements, and
+// the Mann-Whitney U test.
 #include "measure/stats.h"
 
 #include <algorithm>
@@ -97,6 +98,58 @@ Shift hodges_lehmann(const std::vector<double>& d, double level) {
   size_t k = 1;
   while (k + 1 <= (m + 1) / 2 && coverage(k + 1) >= level) ++k;
   out.interval = {walsh[k - 1], walsh[m - k], coverage(k)};
+  return out;
+}
+
+Shift shift_between(const std::vector<double>& a, const std::vector<double>& b, double level) {
+  Shift out;
+  const size_t m = a.size(), n = b.size();
+  if (m == 0 || n == 0) {
+    out.estimate = std::nan("");
+    out.interval = {std::nan(""), std::nan(""), std::nan("")};
+    return out;
+  }
+  std::vector<double> d;
+  d.reserve(m * n);
+  for (double x : a)
+    for (double y : b) d.push_back(y - x);
+  std::sort(d.begin(), d.end());
+  const size_t mn = d.size();
+  out.estimate = mn % 2 ? d[mn / 2] : (d[mn / 2 - 1] + d[mn / 2]) / 2;
+  if (mn > 1'000'000) {
+    // U is near normal here: mean mn/2, variance mn(m+n+1)/12.
+    const double z = std::sqrt(2.0) * [](double p) {  // erfc^-1 by bisection
+      double lo = 0, hi = 10;
+      for (int i = 0; i < 100; ++i) {
+        const double mid = (lo + hi) / 2;
+        (std::erfc(mid) > p ? lo : hi) = mid;
+      }
+      return lo;
+    }(1 - level);
+    const double sd = std::sqrt(static_cast<double>(mn) * static_cast<double>(m + n + 1) / 12);
+    const double below = std::max(1.0, std::floor(static_cast<double>(mn) / 2 - z * sd));
+    const size_t k = static_cast<size_t>(below);
+    out.interval = {d[k - 1], d[mn - k], level};
+    return out;
+  }
+  // ways[u] counts the orders of the m + n values that give U = u: the
+  // coefficients of the Gaussian binomial prod_{i=1..m} (1 - q^(n+i)) /
+  // (1 - q^i), built one factor at a time (each partial product is a
+  // polynomial with non-negative coefficients).
+  std::vector<double> ways(mn + 1, 0.0);
+  ways[0] = 1;
+  for (size_t i = 1; i <= m; ++i) {
+    for (size_t t = mn; t >= n + i && t <= mn; --t) ways[t] -= ways[t - n - i];
+    for (size_t t = i; t <= mn; ++t) ways[t] += ways[t - i];
+  }
+  double all = 0;
+  for (double w : ways) all += w;
+  // below = P(U < k) for the k tried, which grows by one at a time.
+  size_t k = 1;
+  double below = ways[0] / all;
+  while (k + 1 <= (mn + 1) / 2 && 1 - 2 * (below + ways[k] / all) >= level)
+    below += ways[k++] / all;
+  out.interval = {d[k - 1], d[mn - k], 1 - 2 * below};
   return out;
 }
 

@@ -1,7 +1,8 @@
 // Description: the statistics of repeated measurements (bench, compare, ab):
 // medians, the two-sided Mann-Whitney U test over two sets of repetitions,
 // the distribution-free interval of a median, and the Hodges-Lehmann shift
-// of paired differences with its signed-rank interval.
+// of paired differences with its signed-rank interval, and of two
+// independent samples with its rank-sum interval.
 #pragma once
 
 #include <vector>
@@ -39,5 +40,14 @@ struct Shift {
   Interval interval;
 };
 Shift hodges_lehmann(const std::vector<double>& d, double level);
+
+// The Hodges-Lehmann shift between two independent samples: the median of
+// the m * n differences b_j - a_i, and its interval from the exact null
+// distribution of the Mann-Whitney statistic U: the sorted differences D(k)
+// and D(mn-k+1) with the largest k whose coverage 1 - 2 P(U < k) is at least
+// `level` (the extreme ones, covering less, when none is). Assumes only that
+// b is a shifted by the estimate. Above 10^6 differences, k comes from the
+// normal approximation. Either side empty: all NaN.
+Shift shift_between(const std::vector<double>& a, const std::vector<double>& b, double level);
 
 }  // namespace iomodels::stats
