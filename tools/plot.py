@@ -2,8 +2,12 @@
 # Description: plots `iomodels bench` results (Google Benchmark JSON, and the
 # --latency-out spectra) as PNG and SVG: CPU wasted per request, the 2x2 map of
 # wall time against CPU, latency spectra, and scaling with connections. With
-# repetitions each point is its median, with error bars from the smallest to
-# the largest repetition, and a noisy point (CV above 5%) is drawn hollow.
+# repetitions each point is its median and its error bars the 95% interval of
+# that median over the repetitions (order statistics: bench's *_lo and *_hi, or
+# worked out from the repetitions in the file); an unresolved point (an
+# interval of CPU per request or throughput beyond ±precision, or fewer than 6
+# repetitions) is drawn hollow, hatched in cpu_waste. A single run has no
+# interval and no mark.
 #
 # Runs with Debian's python3-matplotlib: /usr/bin/python3 tools/plot.py ...
 # Reading and checking the inputs, and the drawing style every plot shares,
@@ -40,10 +44,11 @@ _use_plotlib()
 
 # Re-exported: report.py and plot_sweep.py use these through this module.
 from plotlib.inputs import (  # noqa: E402, F401
-    LATENCY_UNITS_US, MAX_BENCHMARKS, MAX_INPUT_BYTES, MAX_SPECTRUM_POINTS, NOISY_CV,
-    NOISY_FIGURES, NUMERIC_FIELDS, RANGE_FIGURES, TIME_UNIT_US, InputError, add_spread,
-    check_spectra, coefficient_of_variation, figure_of, finite_number, is_chain_file, is_run_file,
-    latency_us, load_benchmarks, load_json, load_run_files, make_result, parse_name)
+    INTERVAL_FIGURES, LATENCY_UNITS_US, LEVEL, MAX_BENCHMARKS, MAX_INPUT_BYTES,
+    MAX_SPECTRUM_POINTS, MIN_REPETITIONS, NUMERIC_FIELDS, PRECISION, RANGE_FIGURES,
+    RESOLVE_FIGURES, TIME_UNIT_US, InputError, add_spread, check_spectra, figure_of,
+    finite_number, is_chain_file, is_run_file, latency_us, load_benchmarks, load_json,
+    load_run_files, make_result, median_interval, parse_name, precision_of)
 from plotlib.style import (  # noqa: E402, F401
     QUADRANT_COLOURS, by_quadrant, caption, compact, model_styles, panels, place_labels,
     plain_log_ticks, range_bar, shared_legend, variant)
@@ -59,21 +64,53 @@ def fail(msg):
 # Set by main when every result is on the file transport: there is no peer
 # latency then, and a "connection" is a read in flight.
 FILE_ONLY = False
-# Set by main: the legend entry of a noisy point, and the caption's line on
-# what a point is when there were repetitions ("" without).
-NOISY_LABEL = f"noisy (CV > {NOISY_CV:.0%})"
+
+
+def unresolved_label(context):
+    """The legend entry of an unresolved point, with bench's precision from
+    the context. A file written before the intervals marked its points noisy
+    by the CV of their repetitions (context noisy_cv, counter noisy): those
+    marks are read as unresolved, and labelled for what they are."""
+    if "precision" not in context and "noisy_cv" in context:
+        try:
+            return f"noisy (CV > {float(context['noisy_cv']):.0%})"
+        except (TypeError, ValueError):
+            pass
+    return f"unresolved (95% interval beyond ±{precision_of(context) * 100:g}%)"
+
+
+# Set by main: the legend entry of an unresolved point, and the caption's
+# lines on what a point and its error bar are.
+UNRESOLVED_LABEL = unresolved_label({})
 SPREAD_NOTE = ""
 
 
-def spread_note(results, noisy_label):
-    reps = max((r["reps"] for r in results), default=0)
-    if reps < 2:
-        return ""
-    noisy = sum(1 for r in results if r["noisy"])
-    bars = ("error bars: min–max over the repetitions; "
+def spread_note(results, label):
+    """The caption's lines on what a point is (a median over how many
+    repetitions, or a single run), what its error bars are, and how many
+    points are drawn unresolved."""
+    repeated = [r["reps"] for r in results if r["reps"] >= 2]
+    single = len(results) - len(repeated)
+    if not repeated:
+        return "each point: a single run, so no interval (no error bar) and no resolved mark"
+    most, fewest = max(repeated), min(repeated)
+    count = f"{most}" if most == fewest else f"{fewest} to {most}"
+    level = "95% interval" if fewest >= MIN_REPETITIONS else "interval"
+    bars = (f"; error bars: its {level} (order statistics)"
             if any(r["range"] for r in results) else "")
-    return (f"each point: the median of {reps} repetitions; {bars}"
-            f"hollow or hatched: {noisy_label}, {noisy} of {len(results)} points")
+    unresolved = sum(1 for r in results if r["unresolved"])
+    lines = [f"each point: the median of {count} repetitions{bars}",
+             f"hollow or hatched: {label}, {unresolved} of {len(results)} points"]
+    more = []
+    if fewest < MIN_REPETITIONS:
+        coverage = median_interval([0.0] * fewest)[2]
+        more.append(f"with {fewest} repetitions a bar is their min–max and covers the median "
+                    f"with {coverage:.0%} only (95% takes {MIN_REPETITIONS})")
+    if single:
+        more.append(f"{single} single run{'s' if single > 1 else ''}: no interval, no mark")
+    if more:
+        lines.append("; ".join(more))
+    return "\n".join(lines)
 
 
 def lat_text(us):
@@ -92,6 +129,11 @@ def conn_text(n):
     return "1 connection" if n == 1 else f"{n} connections"
 
 
+def caption_lines(notes):
+    """The lines of the caption finish writes below the panels."""
+    return 1 + (SPREAD_NOTE.count("\n") + 1 if SPREAD_NOTE else 0) + bool(notes)
+
+
 def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
     text = caption(context)
     if SPREAD_NOTE:
@@ -99,10 +141,14 @@ def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
     if notes:
         text += f"\nleft out (error or not applicable): {len(notes)} benchmarks, listed in notes.txt"
     fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="#444")
-    lines = 1 + bool(SPREAD_NOTE) + bool(notes)
+    lines = caption_lines(notes)
+    height = fig.get_figheight()
     # Room for a two-line title above the panels, in inches.
-    top = 1 - 0.55 / fig.get_figheight() if fig._suptitle is not None else 1
-    fig.tight_layout(rect=(0, 0.02 + 0.015 * lines + bottom, right, top))
+    top = 1 - 0.55 / height if fig._suptitle is not None else 1
+    # Room for the caption (about 0.14 inch a line of 8-point text), or the
+    # caller's `bottom` (a fraction of the height) when that is more.
+    room = max(0.02 + 0.015 * lines, (0.05 + 0.14 * lines) / height)
+    fig.tight_layout(rect=(0, max(room, bottom), right, top))
     written = []
     for ext in ("png", "svg"):
         path = os.path.join(out, f"{name}.{ext}")
@@ -141,7 +187,7 @@ def plot_cpu_waste(results, context, notes, out):
             for k, r in enumerate(rs):
                 if not r:
                     continue
-                if r["noisy"]:
+                if r["unresolved"]:
                     ax.bar(k, tops[k], fill=False, hatch="///", edgecolor="#222", lw=0.6)
                 bar = range_bar(r, "cpu_us_per_req", r["cpu_us_per_req"])
                 if bar:
@@ -155,7 +201,7 @@ def plot_cpu_waste(results, context, notes, out):
             drawn = [t for t, r in zip(tops, rs) if r and t > 0]
             log = bool(drawn) and max(drawn) > 30 * min(drawn)
             for k, r in enumerate(rs):
-                # The hatching marks a noisy point; the label is the utilisation.
+                # The hatching marks an unresolved point; the label is the utilisation.
                 text = f"{r['cpu_util']:.2f}\ncore" if r else "n/a"
                 y = tops[k] * 1.05 if log and r else tops[k] + top * 0.01
                 ax.text(k, y, text, ha="center", va="bottom", fontsize=7)
@@ -171,8 +217,8 @@ def plot_cpu_waste(results, context, notes, out):
             ax.set_xticklabels(names, rotation=40, ha="right", fontsize=8)
             ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
     handles = [Patch(color="#4c72b0", label="user"), Patch(color="#dd8452", label="system")]
-    if any(r["noisy"] for r in results):
-        handles.append(Patch(fill=False, hatch="///", edgecolor="#222", label=NOISY_LABEL))
+    if any(r["unresolved"] for r in results):
+        handles.append(Patch(fill=False, hatch="///", edgecolor="#222", label=UNRESOLVED_LABEL))
     axes[0][0].legend(handles=handles, fontsize=8, loc="upper right")
     fig.suptitle("CPU burnt per request (stacked user/system; label: CPU utilisation in cores)")
     return finish(fig, out, "cpu_waste", context, notes)
@@ -200,7 +246,7 @@ def plot_map(results, context, notes, out):
                 if xerr or yerr:
                     ax.errorbar(r["real_us"], r["cpu_us"], xerr=xerr, yerr=yerr, fmt="none",
                                 ecolor=colour, elinewidth=0.8, alpha=0.7, zorder=2)
-                if r["noisy"]:
+                if r["unresolved"]:
                     ax.scatter(r["real_us"], r["cpu_us"], s=40, zorder=3, facecolors="none",
                                edgecolors=colour, linewidths=1.4, marker=marker)
                 else:
@@ -238,16 +284,18 @@ def plot_map(results, context, notes, out):
                for q, c in QUADRANT_COLOURS.items() if q in drawn]
     if any(r["peer_bound"] for r in results):
         handles.append(Line2D([], [], marker="X", ls="", color="#777", label="peer-bound"))
-    if any(r["noisy"] for r in results):
+    if any(r["unresolved"] for r in results):
         handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none",
-                              markeredgecolor="#777", label=NOISY_LABEL))
-    # Legend and caption below the panels, at fixed heights in inches.
+                              markeredgecolor="#777", label=UNRESOLVED_LABEL))
+    # Legend and caption below the panels, at fixed heights in inches: the
+    # legend above the caption's lines.
     height = fig.get_figheight()
+    above = 0.55 + 0.14 * max(0, caption_lines(notes) - 2)
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
-               bbox_to_anchor=(0.5, 0.55 / height), frameon=False)
+               bbox_to_anchor=(0.5, above / height), frameon=False)
     fig.suptitle("Wall time vs CPU per round, by quadrant\n"
                  "(one round = every connection completes one request)")
-    return finish(fig, out, "map_2x2", context, notes, bottom=0.75 / height)
+    return finish(fig, out, "map_2x2", context, notes, bottom=(above + 0.3) / height)
 
 
 def plot_latency(results, spectra, context, notes, out):
@@ -282,8 +330,8 @@ def plot_latency(results, spectra, context, notes, out):
                     xs.append(1 / (1 - p))
                     ys.append(max(float(point["us"]), 1e-3))
                 colour, ls = styles[r["model"]]
-                # One legend entry per model: a model noisy in one panel only
-                # would otherwise be listed twice (the caption counts noisy points).
+                # One legend entry per model, whether or not its points are
+                # resolved (the caption counts the unresolved ones).
                 label = variant(r, mt, ms)
                 ax.step(xs, ys, where="post", lw=1.2, label=label, color=colour, ls=ls)
             ax.set_xscale("log")
@@ -327,12 +375,13 @@ def plot_scaling(results, context, notes, out):
                 if rs:
                     colour = styles[k][0]
                     xs, ys = [r["conns"] for r in rs], [r[key] for r in rs]
-                    steady = [i for i, r in enumerate(rs) if not r["noisy"]]
+                    steady = [i for i, r in enumerate(rs) if not r["unresolved"]]
                     ax.plot(xs, ys, marker="o", ms=4, markevery=steady, label=k, color=colour,
                             ls=styles[k][1])
-                    noisy = [r for r in rs if r["noisy"]]
-                    if noisy:
-                        ax.scatter([r["conns"] for r in noisy], [r[key] for r in noisy], s=30,
+                    unresolved = [r for r in rs if r["unresolved"]]
+                    if unresolved:
+                        ax.scatter([r["conns"] for r in unresolved],
+                                   [r[key] for r in unresolved], s=30,
                                    facecolors="white", edgecolors=colour, linewidths=1.3,
                                    zorder=3)
                     bars = [range_bar(r, key, r[key]) for r in rs]
@@ -349,9 +398,9 @@ def plot_scaling(results, context, notes, out):
             ax.set_title(f"{lat_text(lat)}", fontsize=10)
             ax.grid(True, which="major", lw=0.3)
     extra = []
-    if any(r["noisy"] for r in results):
+    if any(r["unresolved"] for r in results):
         extra.append(Line2D([], [], marker="o", ls="", markerfacecolor="white",
-                            markeredgecolor="#555", label=NOISY_LABEL))
+                            markeredgecolor="#555", label=UNRESOLVED_LABEL))
     shared_legend(fig, axes, extra)
     fig.suptitle("Scaling with connections: throughput and CPU per request")
     return finish(fig, out, "scaling", context, notes, right=0.84)
@@ -422,13 +471,10 @@ def main(argv):
     except InputError as e:
         fail(str(e))
 
-    global FILE_ONLY, NOISY_LABEL, SPREAD_NOTE
+    global FILE_ONLY, UNRESOLVED_LABEL, SPREAD_NOTE
     FILE_ONLY = all(r.get("transport") == "file" for r in results)
-    try:
-        NOISY_LABEL = f"noisy (CV > {float(context.get('noisy_cv', NOISY_CV)):.0%})"
-    except (TypeError, ValueError):
-        pass
-    SPREAD_NOTE = spread_note(results, NOISY_LABEL)
+    UNRESOLVED_LABEL = unresolved_label(context)
+    SPREAD_NOTE = spread_note(results, UNRESOLVED_LABEL)
 
     import matplotlib
 

@@ -2,7 +2,7 @@
 # Description: writes report.html for an `iomodels bench` results directory
 # (what tools/suite.sh writes): one self-contained HTML file with inline SVG
 # plots (drawn by tools/plot.py), the environment, a sortable table of every
-# point with noisy points marked, the sweeps when sweep.json or sweep-client.json
+# point with unresolved points marked, the sweeps when sweep.json or sweep-client.json
 # are present (drawn by tools/plot_sweep.py),
 # and with --previous DIR a comparison of the medians with a Mann-Whitney test.
 #
@@ -66,7 +66,7 @@ table{border-collapse:collapse;font-size:0.85em}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
 th{background:#f0f0f0;cursor:pointer;user-select:none}
 td.t,th.t{text-align:left}
-tr.noisy td{background:#fff4e0}
+tr.unresolved td{background:#fff4e0}
 tr.sig td{background:#fde0e0}
 figure{margin:1em 0}figure svg{max-width:100%;height:auto}
 .note{color:#555;font-size:0.9em}
@@ -223,16 +223,24 @@ def th(name, text_col=False):
     return f'<th class="t">{esc(name)}</th>' if text_col else f"<th>{esc(name)}</th>"
 
 
-def points_table(results):
+def marked_noisy(context):
+    """Whether the file was written before the intervals, its points marked
+    noisy by the CV of their repetitions (context noisy_cv, no precision)."""
+    return "precision" not in context and "noisy_cv" in context
+
+
+def points_table(results, word="unresolved"):
+    """The table of every point; `word` marks an unresolved one ("noisy" for
+    a file written before the intervals)."""
     cols = [("model", True), ("quadrant", True), ("transport", True), ("conns", False),
             ("size", False), ("lat_us", False), ("req/s", False), ("cpu µs/req", False),
             ("cpu_util", False), ("p50 µs", False), ("p99 µs", False), ("reps", False),
-            ("noisy", True)]
+            (word, True)]
     out = ['<table class="sortable" id="points"><thead><tr>']
     out += [th(c, t) for c, t in cols]
     out.append("</tr></thead><tbody>")
     for r in results:
-        cls = ' class="noisy"' if r["noisy"] else ""
+        cls = ' class="unresolved"' if r["unresolved"] else ""
         out.append(f"<tr{cls}>")
         out.append(td(r.get("model", "?"), cls="t"))
         out.append(td(r.get("quadrant", "?"), cls="t"))
@@ -247,10 +255,40 @@ def points_table(results):
         out.append(td(r["p50_us"]))
         out.append(td(r["p99_us"]))
         out.append(td(r.get("reps", 0), str(r.get("reps", 0))))
-        out.append(td("noisy" if r["noisy"] else "", cls="t"))
+        out.append(td(word if r["unresolved"] else "", cls="t"))
         out.append("</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+def points_note(results, context):
+    """The sentence above the table of every point: how many are unresolved
+    and what that means."""
+    unresolved = sum(1 for r in results if r["unresolved"])
+    single = sum(1 for r in results if r.get("reps", 0) < 2)
+    if marked_noisy(context):
+        # Written before the intervals: bench marked a point noisy by the
+        # coefficient of variation of its repetitions.
+        try:
+            cv = f"{float(context['noisy_cv']):.0%}"
+        except (TypeError, ValueError):
+            cv = str(context["noisy_cv"])
+        text = (f"{len(results)} points, {unresolved} marked noisy in the file (shaded, drawn "
+                f"as unresolved): the coefficient of variation of CPU per request or "
+                f"throughput over the repetitions above {cv}. The file was written before "
+                f"bench gave each median its 95% interval.")
+    else:
+        p = plot.precision_of(context) * 100
+        text = (f"{len(results)} points, {unresolved} unresolved (shaded): the 95% interval "
+                f"of the median (order statistics over the repetitions) of CPU per request or "
+                f"of throughput reaches beyond ±{p:g}% of it, or the point has fewer than "
+                f"{plot.MIN_REPETITIONS} repetitions, so its median is not known to that "
+                f"precision (the bench console, console.txt, says what was seen during each "
+                f"one's repetitions).")
+    if single:
+        text += (f" {single} single run{'s carry' if single > 1 else ' carries'} no interval "
+                 f"and {'are' if single > 1 else 'is'} not marked.")
+    return text
 
 
 def compare_table(rows):
@@ -277,8 +315,8 @@ def compare_table(rows):
 def environment_table(context):
     keys = ("date", "hostname", "host_name", "kernel", "cpu", "cores", "num_cpus",
             "mhz_per_cpu", "cpu_scaling_enabled", "mitigations", "io_uring",
-            "iomodels_version", "library_build_type", "load_avg", "noisy_cv", "pattern",
-            "peer_loop", "requests_per_iteration")
+            "iomodels_version", "library_build_type", "load_avg", "precision", "noisy_cv",
+            "pattern", "peer_loop", "requests_per_iteration")
     out = ['<table id="environment"><tbody>']
     for k in keys:
         if k in context:
@@ -350,7 +388,8 @@ def main(argv):
     def plots_of(results, errored, context, spectra):
         notes = sorted(errored.items())
         plot.FILE_ONLY = all(r.get("transport") == "file" for r in results)
-        plot.SPREAD_NOTE = plot.spread_note(results, plot.NOISY_LABEL)
+        plot.UNRESOLVED_LABEL = plot.unresolved_label(context)
+        plot.SPREAD_NOTE = plot.spread_note(results, plot.UNRESOLVED_LABEL)
         figs = []
         with tempfile.TemporaryDirectory() as tmp:
             plot.plot_map(results, context, notes, tmp)
@@ -383,11 +422,9 @@ def main(argv):
                      f"shaded (computed as <code>iomodels compare</code> does).</p>"
                      + compare_table(rows))
     all_results = results + (file_part[0] if file_part else [])
-    noisy = sum(1 for r in all_results if r["noisy"])
-    parts.append(f"<h2>Every point</h2><p class=\"note\">{len(all_results)} points, "
-                 f"{noisy} noisy (shaded; CV of CPU per request or throughput over the "
-                 f"repetitions above {plot.NOISY_LABEL.split('> ')[-1].rstrip(')')}). "
-                 f"Click a column to sort.</p>" + points_table(all_results))
+    parts.append(f"<h2>Every point</h2><p class=\"note\">{esc(points_note(all_results, context))} "
+                 f"Click a column to sort.</p>"
+                 + points_table(all_results, "noisy" if marked_noisy(context) else "unresolved"))
     if errored:
         parts.append(f'<p class="note">Left out (error or not applicable): '
                      f"{len(errored)} benchmarks, listed in notes.txt.</p>")

@@ -1,6 +1,7 @@
 # Description: reading what plot.py draws, every input checked first: Google
-# Benchmark JSON from `iomodels bench` (one result per point, its spread over the
-# repetitions, noisy or not), `iomodels run --json` files, --latency-out spectra.
+# Benchmark JSON from `iomodels bench` (one result per point, the 95% interval of
+# its median over the repetitions, resolved or not), `iomodels run --json` files,
+# --latency-out spectra.
 """Loading and checking iomodels results for the plots.
 
 Every function raises InputError with a one-line message on bad input."""
@@ -11,12 +12,25 @@ import os
 import re
 
 TIME_UNIT_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
-# A point is noisy when the coefficient of variation of either figure over its
-# repetitions is above this; `iomodels bench` states its own in the JSON
-# context (noisy_cv) and marks its points, which takes precedence.
-NOISY_CV = 0.05
-NOISY_FIGURES = ("cpu_us_per_req", "items_per_second")
-# The figures drawn with an error bar: min..max over the repetitions.
+# A point is resolved when it has at least MIN_REPETITIONS repetitions and the
+# 95% interval of the median of each of RESOLVE_FIGURES lies within ±PRECISION
+# of that median, as `iomodels bench` decides it (bench/resolution.h). bench
+# states its precision in the JSON context (`precision`, a percent) and marks
+# each point (counter `resolved` on its mean and median rows), which takes
+# precedence; files written before it carry `noisy` instead (a CV above 5%).
+PRECISION = 0.05
+RESOLVE_FIGURES = ("cpu_us_per_req", "items_per_second")
+# The fewest repetitions whose order-statistic interval of the median reaches
+# 95%: the range of 6 covers the median with 1 - 2/64 = 96.9%.
+MIN_REPETITIONS = 6
+LEVEL = 0.95
+# The figures bench gives an interval on the median row (<figure>_lo and
+# <figure>_hi).
+INTERVAL_FIGURES = ("cpu_us_per_req", "items_per_second", "p50_us", "p99_us", "syscalls_per_req")
+# The figures drawn with an error bar. Every error bar is the 95% interval of
+# the median over the repetitions (order statistics, median_interval): the
+# file's <figure>_lo and <figure>_hi when its median row has them, otherwise
+# computed from the repetitions in the file (always so for real_us and cpu_us).
 RANGE_FIGURES = ("items_per_second", "cpu_us_per_req", "real_us", "cpu_us")
 
 
@@ -77,7 +91,8 @@ def parse_name(name):
 def load_benchmarks(paths):
     """Returns (results, errored, context). One result per base name: the
     'median' aggregate when there were repetitions (else 'mean', else the mean
-    of its runs), with its spread over the repetitions and whether it is noisy."""
+    of its runs), with the 95% interval of its median over the repetitions and
+    whether it is unresolved."""
     context = None
     runs = {}        # base -> list of iteration runs
     aggregates = {}  # base -> {aggregate name: aggregate row}
@@ -117,10 +132,7 @@ def load_benchmarks(paths):
                 continue
             runs.setdefault(base, []).append((info, b))
     context = context or {}
-    try:
-        noisy_cv = float(context.get("noisy_cv", NOISY_CV))
-    except (TypeError, ValueError):
-        noisy_cv = NOISY_CV
+    precision = precision_of(context)
     results = []
     for base in order:
         if base in errored:
@@ -134,7 +146,7 @@ def load_benchmarks(paths):
             r = make_result(runs[base][0][0], reps)
         else:
             continue
-        add_spread(r, reps, {k: b for k, (_, b) in aggs.items()}, noisy_cv)
+        add_spread(r, reps, {k: b for k, (_, b) in aggs.items()}, precision)
         results.append(r)
     if not results and not errored:
         raise InputError("no iomodels benchmarks in " + ", ".join(paths))
@@ -150,37 +162,119 @@ def figure_of(b, key):
     return float(b[key]) if key in b else float("nan")
 
 
-def coefficient_of_variation(vals):
-    """Sample standard deviation over the mean, as Google Benchmark's 'cv'."""
-    if len(vals) < 2:
-        return 0.0
-    mean = sum(vals) / len(vals)
-    if mean == 0:
-        return 0.0
-    var = sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)
-    return math.sqrt(var) / mean
+def precision_of(context):
+    """The precision a point must be resolved to, as a fraction: the context's
+    `precision` (a percent, as bench writes it), else PRECISION."""
+    try:
+        p = float(context.get("precision", PRECISION * 100)) / 100
+    except (TypeError, ValueError):
+        return PRECISION
+    return p if math.isfinite(p) and p > 0 else PRECISION
 
 
-def add_spread(r, reps, aggs, noisy_cv):
-    """Sets r['reps'] (repetitions), r['range'] ({figure: (min, max)} over them,
-    when the runs are in the file) and r['noisy']."""
+def median_interval(values, level=LEVEL):
+    """(lo, hi, coverage): the distribution-free interval of the median of
+    `values` from their order statistics, as stats::median_interval in
+    src/measure/stats.cc computes it, step for step: of the n sorted values,
+    v[k-1] and v[n-k] with the largest k <= (n+1)/2, counting up from k = 1,
+    whose coverage 1 - 2 P(Binomial(n, 1/2) < k) is at least `level`. Below 6
+    values no k > 1 reaches 95%: the range, its coverage below the level.
+    Empty input: all NaN."""
+    v = sorted(values)
+    n = len(v)
+    if n == 0:
+        nan = float("nan")
+        return nan, nan, nan
+    # The binomial's probabilities, in the order and arithmetic of the C++.
+    pmf = []
+    p = 0.5 ** n
+    for i in range(n + 1):
+        pmf.append(p)
+        p = p * (n - i) / (i + 1)
+
+    def coverage(k):
+        below = 0.0
+        for i in range(k):
+            below += pmf[i]
+        return 1 - 2 * below
+
+    k = 1
+    while k + 1 <= (n + 1) // 2 and coverage(k + 1) >= level:
+        k += 1
+    return v[k - 1], v[n - k], coverage(k)
+
+
+def median(values):
+    """The middle value; the mean of the two middle ones for an even count."""
+    v = sorted(values)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+
+
+def half_width(values, lo, hi):
+    """The interval's larger distance from the median of `values`, relative
+    to it; infinite for a zero median (bench's Spread::half_width)."""
+    m = median(values)
+    if m == 0 or math.isnan(lo) or math.isnan(hi):
+        return math.inf
+    return max(m - lo, hi - m) / abs(m)
+
+
+def resolved_by_rule(values_of, precision):
+    """Whether a point is resolved from its repetitions: `values_of(figure)`
+    gives a figure's values over them. At least MIN_REPETITIONS of each of
+    RESOLVE_FIGURES, and each one's 95% interval within ±precision of its
+    median."""
+    for key in RESOLVE_FIGURES:
+        vals = [x for x in values_of(key) if not math.isnan(x)]
+        if len(vals) < MIN_REPETITIONS:
+            return False
+        lo, hi, _ = median_interval(vals)
+        if not half_width(vals, lo, hi) <= precision:
+            return False
+    return True
+
+
+def file_interval(row, key):
+    """(lo, hi) from a median row's <key>_lo and <key>_hi, or None."""
+    lo, hi = row.get(key + "_lo"), row.get(key + "_hi")
+    if finite_number(lo) and finite_number(hi):
+        return float(lo), float(hi)
+    return None
+
+
+def add_spread(r, reps, aggs, precision=PRECISION):
+    """Sets r['reps'] (repetitions), r['range'] ({figure: (lo, hi)}, the 95%
+    interval of the median: the median row's <figure>_lo and <figure>_hi when
+    present, else computed from the runs when they are in the file) and
+    r['unresolved']: the point's `resolved` counter when bench wrote one, an
+    older file's `noisy` counter, else the rule (resolved_by_rule) over the
+    runs in the file. A point whose repetitions are not in the file (only
+    aggregates) is unresolved; a single run is not marked, and has no
+    interval."""
     r["reps"] = len(reps) if len(reps) >= 2 else 0
     r["range"] = {}
-    if len(reps) >= 2:
-        for key in RANGE_FIGURES:
+    median_row = aggs.get("median") or {}
+    for key in dict.fromkeys(RANGE_FIGURES + INTERVAL_FIGURES):
+        got = file_interval(median_row, key)
+        if got is None and key in RANGE_FIGURES and len(reps) >= 2:
             vals = [v for v in (figure_of(b, key) for b in reps) if not math.isnan(v)]
-            if vals:
-                r["range"][key] = (min(vals), max(vals))
-    marked = (aggs.get("median") or aggs.get("mean") or {}).get("noisy")
-    if marked is not None:
-        r["noisy"] = bool(marked)
-    elif "cv" in aggs:
-        r["noisy"] = any(float(aggs["cv"].get(k, 0)) > noisy_cv for k in NOISY_FIGURES)
+            if len(vals) >= 2:
+                got = median_interval(vals)[:2]
+        if got is not None:
+            r["range"][key] = got
+    marked = aggs.get("median") or aggs.get("mean") or {}
+    if marked.get("resolved") is not None:
+        v = marked["resolved"]
+        r["unresolved"] = not (finite_number(v) and v != 0)
+    elif marked.get("noisy") is not None:
+        r["unresolved"] = bool(marked["noisy"])
     elif len(reps) >= 2:
-        r["noisy"] = any(coefficient_of_variation([figure_of(b, k) for b in reps]) > noisy_cv
-                         for k in NOISY_FIGURES)
+        r["unresolved"] = not resolved_by_rule(lambda k: [figure_of(b, k) for b in reps],
+                                               precision)
     else:
-        r["noisy"] = False
+        # Aggregates without their repetitions: repeated, but no interval.
+        r["unresolved"] = bool(aggs)
     if not r["reps"] and "median" in aggs:
         r["reps"] = int(aggs["median"].get("iterations", 0))
 
@@ -245,8 +339,9 @@ def latency_us(text):
 
 def load_run_files(paths):
     """`iomodels run --json` results as results like load_benchmarks' (one per
-    scenario; several files of one scenario are its repetitions: median, min-max
-    and noisy as for bench). Returns (results, {}, environment)."""
+    scenario; several files of one scenario are its repetitions: the median,
+    its 95% interval and resolved or not, as for bench). Returns (results, {},
+    environment)."""
     groups = {}
     order = []
     context = {}
@@ -296,16 +391,16 @@ def load_run_files(paths):
         r = dict(g["info"])
         runs = g["runs"]
         for key in runs[0]:
-            vals = sorted(v[key] for v in runs)
-            m = len(vals) // 2
-            r[key] = vals[m] if len(vals) % 2 else (vals[m - 1] + vals[m]) / 2
+            r[key] = median([v[key] for v in runs])
         r["quadrant"] = g["quadrant"]
         r["peer_bound"] = g["peer_bound"]
         r["reps"] = len(runs) if len(runs) > 1 else 0
-        r["range"] = ({k: (min(v[k] for v in runs), max(v[k] for v in runs))
-                       for k in RANGE_FIGURES} if len(runs) > 1 else {})
-        r["noisy"] = len(runs) > 1 and any(
-            coefficient_of_variation([v[k] for v in runs]) > NOISY_CV for k in NOISY_FIGURES)
+        # As for bench: the 95% interval of each median, and a point resolved
+        # by the same rule; a single run is not marked and has no interval.
+        r["range"] = ({k: median_interval([v[k] for v in runs])[:2] for k in RANGE_FIGURES}
+                      if len(runs) > 1 else {})
+        r["unresolved"] = len(runs) > 1 and not resolved_by_rule(
+            lambda k: [v[k] for v in runs], PRECISION)
         results.append(r)
     return results, {}, context
 

@@ -31,8 +31,8 @@ def caption(context):
 
 
 def range_bar(r, key, centre):
-    """[[below], [above]] for errorbar: centre to the min and max over the
-    repetitions, or None without them."""
+    """[[below], [above]] for errorbar: centre to the ends of the 95% interval
+    of the median over the repetitions (r['range']), or None without one."""
     if key not in r["range"]:
         return None
     lo, hi = r["range"][key]
