@@ -4,7 +4,8 @@
 # plots (drawn by tools/plot.py), the environment, a sortable table of every
 # point with unresolved points marked, the sweeps when sweep.json or sweep-client.json
 # are present (drawn by tools/plot_sweep.py),
-# and with --previous DIR a comparison of the medians with a Mann-Whitney test.
+# and with --previous DIR a comparison of the medians (interval, verdict and
+# Mann-Whitney p, as `iomodels compare` works them out).
 #
 # Runs with Debian's python3-matplotlib: /usr/bin/python3 tools/report.py DIR
 """Write DIR/report.html from an iomodels results directory.
@@ -56,8 +57,6 @@ plot_sweep = _sibling("plot_sweep", "iomodels-plot-sweep")
 
 # The figures compared between two results directories, per benchmark.
 COMPARED = ("cpu_us_per_req", "items_per_second", "p99_us")
-# A change is marked significant below this two-sided p-value.
-ALPHA = 0.05
 
 CSS = """
 body{font-family:sans-serif;margin:1.5em auto;max-width:1200px;color:#222}
@@ -160,7 +159,7 @@ def repetition_values(path):
 
 def mann_whitney_p(a, b):
     """Two-sided p-value of the Mann-Whitney U test, computed as `iomodels
-    compare` does (src/compare/stats.cc): the normal approximation with tie
+    compare` does (src/measure/stats.cc): the normal approximation with tie
     correction and continuity correction."""
     n1, n2 = len(a), len(b)
     if n1 == 0 or n2 == 0:
@@ -190,6 +189,47 @@ def mann_whitney_p(a, b):
     return min(1.0, math.erfc(z / math.sqrt(2)))
 
 
+def shift_interval(a, b, level=0.95):
+    """The ratio new/old with its interval, as `iomodels compare` works them
+    out (src/measure/stats.cc, shift_between, on the logarithms): exp of the
+    Hodges-Lehmann shift (the median of the pairwise log-ratios) and the
+    pairwise log-ratios D(k), D(mn-k+1) with the largest k whose coverage
+    1 - 2 P(U < k) under the exact rank-sum distribution is at least `level`.
+    Returns (ratio, lo, hi, coverage), or None when a value is not positive."""
+    if not a or not b or min(a) <= 0 or min(b) <= 0:
+        return None
+    la, lb = [math.log(v) for v in a], [math.log(v) for v in b]
+    d = sorted(y - x for x in la for y in lb)
+    m, n, mn = len(a), len(b), len(d)
+    est = d[mn // 2] if mn % 2 else (d[mn // 2 - 1] + d[mn // 2]) / 2
+    # ways[u]: the orders of the m + n values with U = u (a Gaussian binomial).
+    ways = [0] * (mn + 1)
+    ways[0] = 1
+    for i in range(1, m + 1):
+        for t in range(mn, n + i - 1, -1):
+            ways[t] -= ways[t - n - i]
+        for t in range(i, mn + 1):
+            ways[t] += ways[t - i]
+    total = sum(ways)
+    k, below = 1, ways[0] / total
+    while k + 1 <= (mn + 1) // 2 and 1 - 2 * (below + ways[k] / total) >= level:
+        below += ways[k] / total
+        k += 1
+    return math.exp(est), math.exp(d[k - 1]), math.exp(d[mn - k]), 1 - 2 * below
+
+
+def verdict(k, interval, level=0.95):
+    """compare's verdict on one row: worse, better, tie ±X% or too few."""
+    if interval is None:
+        return "-"
+    _, lo, hi, coverage = interval
+    if coverage < level:
+        return "too few"
+    if lo > 1 or hi < 1:
+        return "better" if (lo > 1) == (k == "items_per_second") else "worse"
+    return f"tie ±{max(1 - lo, hi - 1):.1%}"
+
+
 def median(vals):
     s = sorted(vals)
     m = len(s) // 2
@@ -208,7 +248,8 @@ def comparison_rows(old_path, new_path):
                 continue
             mo, mn = median(a), median(b)
             change = (mn - mo) / mo if mo else float("nan")
-            rows.append((base, k, mo, mn, change, mann_whitney_p(a, b), len(a), len(b)))
+            rows.append((base, k, mo, mn, change, shift_interval(a, b), mann_whitney_p(a, b),
+                         len(a), len(b)))
     return rows
 
 
@@ -293,19 +334,23 @@ def points_note(results, context):
 
 def compare_table(rows):
     cols = [("benchmark", True), ("figure", True), ("old median", False),
-            ("new median", False), ("change", False), ("p-value", False), ("n old/new", True)]
+            ("new median", False), ("change", False), ("95% interval", True), ("p-value", False),
+            ("verdict", True), ("n old/new", True)]
     out = ['<table class="sortable" id="compare"><thead><tr>']
     out += [th(c, t) for c, t in cols]
     out.append("</tr></thead><tbody>")
-    for base, k, mo, mn, change, p, na, nb in rows:
-        sig = plot.finite_number(p) and p < ALPHA
-        out.append('<tr class="sig">' if sig else "<tr>")
+    for base, k, mo, mn, change, interval, p, na, nb in rows:
+        said = verdict(k, interval)
+        out.append('<tr class="sig">' if said in ("worse", "better") else "<tr>")
         out.append(td(base, cls="t"))
         out.append(td(k, cls="t"))
         out.append(td(mo))
         out.append(td(mn))
         out.append(td(change, f"{change:+.1%}" if plot.finite_number(change) else None))
+        out.append(td(f"[{interval[1] - 1:+.1%}, {interval[2] - 1:+.1%}]" if interval else "-",
+                      cls="t"))
         out.append(td(p, f"{p:.3f}" if plot.finite_number(p) else None))
+        out.append(td(said, cls="t"))
         out.append(td(f"{na}/{nb}", cls="t"))
         out.append("</tr>")
     out.append("</tbody></table>")
@@ -417,9 +462,13 @@ def main(argv):
                          + inline_svg(sweep_svg(doc, tmp)) + "</figure>")
     if rows is not None:
         parts.append(f"<h2>Comparison with {esc(args.previous)}</h2>"
-                     f'<p class="note">Medians over the repetitions; p-value of a two-sided '
-                     f"Mann–Whitney U test on the repetitions; rows with p &lt; {ALPHA} are "
-                     f"shaded (computed as <code>iomodels compare</code> does).</p>"
+                     f'<p class="note">Medians over the repetitions; the 95% interval of the '
+                     f"ratio new/old and the verdict, as <code>iomodels compare</code> works them "
+                     f"out (rows called worse or better are shaded), and the p-value of a "
+                     f"two-sided Mann–Whitney U test. The samples are the repetitions of one run "
+                     f"a side, which share that run's moment: a verdict says these two runs "
+                     f"differ, not that the code does (<code>iomodels compare --old --new</code> "
+                     f"with four runs a side, or <code>iomodels ab</code>, judge builds).</p>"
                      + compare_table(rows))
     all_results = results + (file_part[0] if file_part else [])
     parts.append(f"<h2>Every point</h2><p class=\"note\">{esc(points_note(all_results, context))} "
