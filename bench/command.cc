@@ -49,7 +49,7 @@ struct BenchFlags {
   std::string transports = "socketpair";
   std::string connections = "1,64,1000";
   std::string sizes = "4KiB";
-  std::string latencies = "0,1ms";
+  std::string latencies = std::string("0,") + kDefaultLatency;
   std::string per_iteration = "8";
   std::string latency_out;
   std::string trace;
@@ -122,10 +122,13 @@ bench::Grid make_grid(const BenchFlags& flags) {
   std::set<uint64_t> typical;
   for (const std::string& l : split_list("--latencies", flags.latencies)) {
     const LatencySpec spec = flag_latency("--latencies", l);
-    // Names carry whole microseconds; two latencies sharing one would collide.
+    // The plots and the report group points by the typical latency: two of
+    // one typical value (1ms and uniform:0.5ms-1.5ms) go in two benches.
     if (!typical.insert(spec.typical_us()).second)
-      throw UsageError("--latencies: '" + l + "' gives the same name (lat_us:" +
-                       std::to_string(spec.typical_us()) + ") as an earlier one");
+      throw UsageError("--latencies: '" + l +
+                       "' has the typical latency of an earlier one (lat_us:" +
+                       std::to_string(spec.typical_us()) +
+                       "), which the plots could not tell apart: run them as two benches");
     g.latencies.push_back(spec);
   }
   if (g.models.empty()) throw UsageError("--models: no model can run here (see: iomodels list)");
@@ -263,7 +266,8 @@ void BenchCommand::add_flags(CLI::App* sub) {
   sub->add_option("--sizes", flags.sizes, "comma list of response sizes, 1B..1MiB")
       ->capture_default_str();
   sub->add_option("--latencies", flags.latencies,
-                  "comma list of peer think times: 0 | 250us | 1ms | uniform:A-B | exp:MEAN")
+                  "comma list of peer think times: 0 | 250us | 1ms (constant: the connections "
+                  "fall in step) | uniform:A-B | exp:MEAN")
       ->capture_default_str();
   sub->add_option("--pool-threads", flags.sc.pool_threads, "threadpool workers (0 = one per core)")
       ->capture_default_str();
@@ -311,7 +315,8 @@ void BenchCommand::add_flags(CLI::App* sub) {
   // Google Benchmark and anything else is an error.
   sub->allow_extras();
   sub->footer(
-      "One benchmark per grid point, named <model>/<transport>/conns:<N>/size:<B>/lat_us:<L>;\n"
+      "One benchmark per grid point, named <model>/<transport>/conns:<N>/size:<B>/lat_us:<L>\n"
+      "(a jittered latency adds /jitter:uniform:<A>-<B> in microseconds, or /jitter:exp);\n"
       "one iteration = every connection completes --requests-per-iteration requests, each\n"
       "connection free-running (--pattern free, as `iomodels run`) or in rounds (lockstep).\n"
       "Set-up (peer, connections, threads, rings, a warm-up round) is never timed. Time and\n"

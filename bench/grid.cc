@@ -126,8 +126,8 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
 std::string benchmark_name(const Scenario& sc) {
   const WorkloadOptions& w = sc.workload;
   return sc.model + "/" + std::string(transport_name(w.transport)) +
-         "/conns:" + std::to_string(w.connections) + "/size:" + std::to_string(w.size) +
-         "/lat_us:" + std::to_string(w.latency.typical_us()) +
+         "/conns:" + std::to_string(w.connections) + "/size:" + std::to_string(w.size) + "/" +
+         w.latency.name_part() +
          (sc.rate_per_s > 0 ? "/rate:" + std::to_string(static_cast<uint64_t>(sc.rate_per_s))
                             : "") +
          (sc.rate_per_s <= 0 && sc.pattern == Pattern::kLockstep ? "/lockstep" : "");

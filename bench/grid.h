@@ -35,7 +35,9 @@ struct Grid {
 // when unset; throws frontend::UsageError on a malformed value.
 void parse_test_slowdown(const char* value, Grid* g);
 
-// "<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>", then "/rate:<R>" in
+// "<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>", then
+// "/jitter:uniform:<A>-<B>" or "/jitter:exp" for a latency that is not
+// constant (LatencySpec::name_part), "/rate:<R>" in
 // open loop and "/lockstep" for that pattern. Google Benchmark
 // appends "/process_time/real_time/threads:1" to it in its reports.
 std::string benchmark_name(const Scenario& sc);

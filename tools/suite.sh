@@ -11,20 +11,18 @@
 #   --force   overwrite an existing results/<date>-<host>/ directory
 #   anything else is passed to `iomodels bench` after the defaults below, so
 #   it overrides them (e.g. --models epoll,uring --benchmark_filter=conns:64
-#   --benchmark_repetitions=6)
-# Every point runs 3 times, the repetitions of all points interleaved in a
-# random order (so a disturbance spreads over many points instead of spoiling
-# one); the console, the JSON and the plots give each point's median with its
+#   --benchmark_repetitions=12)
+# Every point runs 6 times for 0.1 s, the repetitions of all points
+# interleaved in a random order (so a disturbance spreads over many points
+# instead of spoiling one); the console, the JSON and the plots give each point's median with its
 # 95% interval (order statistics) and mark whether it is resolved: both
 # intervals, of CPU per request and of throughput, within ±5% of their medians
 # (--precision). The console ends with "resolved: X of N points" and an
 # "UNRESOLVED <name>: <why>" line for each other point. A 95% interval, and so
-# a resolved point, takes at least 6 repetitions: with these 3 the interval is
-# the min..max, which covers the median 75% of the time, and every point is
-# unresolved; pass
-# --benchmark_repetitions=6 (about twice as long) for points that can be
-# resolved. On the project's 2-core VM the default grid takes about 3 minutes
-# and the file transport about half a minute, plus the build.
+# a resolved point, takes at least 6 repetitions; six short ones cost what
+# three of the default 0.2 s did. On the project's 2-core VM the default grid
+# takes about 3 minutes and the file transport about half a minute, plus the
+# build.
 # With no arguments it also runs the file transport (1 and 16 reads in
 # flight) into results/<date>-<host>/file/, and the sweep: every model at
 # 5,000, 20,000 and 40,000 requests/s offered, in the server role
@@ -49,7 +47,8 @@ else
 fi
 
 # Before the caller's arguments: Google Benchmark takes the last value of a flag.
-repeat=(--benchmark_repetitions=3 --benchmark_enable_random_interleaving=true)
+repeat=(--benchmark_repetitions=6 --benchmark_min_time=0.1
+  --benchmark_enable_random_interleaving=true)
 
 force=0
 args=()

@@ -26,7 +26,7 @@ namespace {
 
 struct PeerFlags {
   std::string listen = "127.0.0.1:7000";
-  std::string latency = "1ms";
+  std::string latency = kDefaultLatency;
   std::string seed = "1";
   std::string spin = "0";
   std::string log_level = "info";

@@ -164,8 +164,8 @@ const FlagRow kFlagRows[] = {
     {FlagGroup::kWorkload, "-s,--size", &ScenarioFlags::size,
      "response size, 1B..1MiB (e.g. 64, 4KiB, 1MiB; file: bytes per read)"},
     {FlagGroup::kWorkload, "-l,--latency", &ScenarioFlags::latency,
-     "peer think time: 0 | 250us | 1ms | uniform:A-B | exp:MEAN "
-     "[default: 1ms; file: 0, it has no peer]",
+     "peer think time: 0 | 250us | 1ms (constant: the connections fall in step) | uniform:A-B "
+     "| exp:MEAN [default: uniform:0.5ms-1.5ms, jittered about 1ms; file: 0, it has no peer]",
      false},
     {FlagGroup::kWorkload, "--file", &ScenarioFlags::file,
      "file transport: the data file to create and fill (reused when it already holds iomodels' "
@@ -251,7 +251,8 @@ Scenario ScenarioFlags::to_scenario() const {
       static_cast<uint32_t>(flag_count("--connections", connections, 1, kMaxConnections));
   sc.workload.size = static_cast<uint32_t>(flag_size("--size", size, 1, kMaxResponseBytes));
   const bool file = sc.workload.transport == Transport::kFile;
-  sc.workload.latency = flag_latency("--latency", latency.empty() ? (file ? "0" : "1ms") : latency);
+  sc.workload.latency =
+      flag_latency("--latency", latency.empty() ? (file ? "0" : kDefaultLatency) : latency);
   if (file && sc.workload.latency.bound_ns() != 0)
     throw UsageError(
         "--latency: the file transport has no peer to add think time (the device's own time is "

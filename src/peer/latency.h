@@ -85,6 +85,18 @@ struct LatencySpec {
   uint64_t typical_us() const {
     return kind == Kind::kUniform ? (a_ns + b_ns) / 2000 : a_ns / 1000;
   }
+  // The benchmark name's latency part: "lat_us:1000" for a constant (and 0),
+  // then "/jitter:uniform:500-1500" (bounds in whole microseconds) or
+  // "/jitter:exp" for a distribution, so that a constant and a jittered
+  // latency of one typical value never share a name.
+  std::string name_part() const {
+    std::string s = "lat_us:" + std::to_string(typical_us());
+    if (kind == Kind::kUniform)
+      s += "/jitter:uniform:" + std::to_string(a_ns / 1000) + "-" + std::to_string(b_ns / 1000);
+    else if (kind == Kind::kExp)
+      s += "/jitter:exp";
+    return s;
+  }
 };
 
 }  // namespace iomodels

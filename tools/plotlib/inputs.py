@@ -71,7 +71,9 @@ def load_json(path, what):
 
 
 def parse_name(name):
-    """'<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>[/...]' -> dict, or None."""
+    """'<model>/<transport>/conns:<N>/size:<B>/lat_us:<L>[/jitter:<D>][/...]' -> dict,
+    or None. A jittered latency's segment is part of the base name and of
+    'jitter' ('' for a constant one)."""
     parts = name.split("/")
     if len(parts) < 5:
         return None
@@ -84,8 +86,10 @@ def parse_name(name):
             vals.append(int(part[len(pre):]))
     except ValueError:
         return None
+    jittered = len(parts) > 5 and parts[5].startswith("jitter:")
     return {"model": parts[0], "transport": parts[1], "conns": vals[0], "size": vals[1],
-            "lat_us": vals[2], "base": "/".join(parts[:5])}
+            "lat_us": vals[2], "jitter": parts[5][len("jitter:"):] if jittered else "",
+            "base": "/".join(parts[:6] if jittered else parts[:5])}
 
 
 def load_benchmarks(paths):
