@@ -4,6 +4,7 @@
 #include <random>
 #include <string>
 
+#include "frontend/frontend.h"
 #include "workload/parse.h"
 
 using namespace iomodels;
@@ -224,4 +225,19 @@ TEST_CASE("LatencySpec::text round-trips through parse_latency", "[parse]") {
   CHECK(s.text() == "1.5ms");
   REQUIRE(parse_latency("uniform:100us-2ms", &s, &why));
   CHECK(s.text() == "uniform:100us-2ms");
+}
+
+TEST_CASE("a latency's name part tells a constant from a jittered one", "[parse]") {
+  const auto name_of = [](const char* text) {
+    LatencySpec s;
+    std::string why;
+    REQUIRE(parse_latency(text, &s, &why));
+    return s.name_part();
+  };
+  CHECK(name_of("0") == "lat_us:0");
+  CHECK(name_of("1ms") == "lat_us:1000");
+  CHECK(name_of("uniform:0.5ms-1.5ms") == "lat_us:1000/jitter:uniform:500-1500");
+  CHECK(name_of("exp:1ms") == "lat_us:1000/jitter:exp");
+  // The default device is the jittered one, about the same 1 ms mean.
+  CHECK(name_of(frontend::kDefaultLatency) == "lat_us:1000/jitter:uniform:500-1500");
 }
