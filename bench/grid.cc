@@ -15,6 +15,7 @@
 #include "frontend/frontend.h"
 #include "measure/env.h"
 #include "measure/recorder.h"
+#include "measure/resolution.h"
 
 namespace iomodels::bench {
 namespace {
@@ -109,7 +110,7 @@ void run_point(benchmark::State& bs, const Scenario& sc, uint64_t per_iteration,
   c["peer_late_p99_us"] = static_cast<double>(r.peer.late_p99_ns) / 1e3;
   c["peer_cpu_util"] = r.peer.cpu_util();
   c["peer_cpu_us_per_req"] = r.peer.cpu_us_per_req();
-  if (busy_s >= 0 && wall_s > 0)
+  if (busy_s >= 0 && wall_s >= kMinAttributionS)
     c["others_cores"] =
         std::max(0.0, (busy_s - r.m.cpu_s() - static_cast<double>(r.peer.cpu_ns) / 1e9) / wall_s);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <map>
@@ -303,4 +304,68 @@ TEST_CASE("bench leaves a point unresolved when a spinner takes its CPU for some
   CHECK(r.out.find("UNRESOLVED polling/socketpair/conns:1/size:64/lat_us:0: ") !=
         std::string::npos);
   CHECK(r.out.find("other processes used more than 0.25 core") != std::string::npos);
+}
+
+TEST_CASE("run --repeat gives each figure its interval and the verdict; compare reads them",
+          "[run]") {
+  const test::TempDir dir("iomodels_repeat");
+  const std::string out = dir.file("run.json");
+  const test::CommandResult r =
+      test::run_iomodels("run -m epoll -c 8 -s 4KiB -l 50us -r 100 --repeat 6 --json " + out);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  size_t lines = 0;
+  for (size_t at = 0; (at = r.out.find("  repetition ", at)) != std::string::npos; ++at) ++lines;
+  CHECK(lines == 6);
+  CHECK(r.out.find("The median repetition (by CPU per request):") != std::string::npos);
+  CHECK(r.out.find("Over 6 repetitions (as many as --repeat)") != std::string::npos);
+  CHECK((r.out.find("\nresolved: CPU per request") != std::string::npos) !=
+        (r.out.find("\nUNRESOLVED: ") != std::string::npos));
+
+  const json doc = test::read_json(out);
+  REQUIRE(doc.at("repetitions").size() == 6);
+  std::vector<double> cpu;
+  for (const json& rep : doc.at("repetitions")) cpu.push_back(rep.at(kCpuCounter));
+  const json& in = doc.at("intervals").at(kCpuCounter);
+  // Six values: the interval is their range, covering 1 - 2/64.
+  CHECK(in.at("lo").get<double>() == *std::min_element(cpu.begin(), cpu.end()));
+  CHECK(in.at("hi").get<double>() == *std::max_element(cpu.begin(), cpu.end()));
+  CHECK(in.at("coverage").get<double>() == Approx(1 - 2.0 / 64));
+  CHECK(in.at("median").get<double>() == Approx(spread_of(cpu).median));
+  // The top level is the median repetition's own result.
+  const double top = doc.at("cpu_us_per_req");
+  CHECK(std::count(cpu.begin(), cpu.end(), top) >= 1);
+  CHECK(doc.at("resolved").is_boolean());
+  CHECK(doc.at("precision_percent") == 5);
+
+  // compare takes the six repetitions as the samples of each side.
+  const test::CommandResult c = test::run_iomodels("compare " + out + " " + out);
+  INFO(c.out);
+  CHECK(c.exit_code == 0);
+  bool row = false;  // the scenario's name, then the figure, on one line
+  for (size_t at = 0; (at = c.out.find("\nepoll/socketpair/8/4096/50us ", at)) != std::string::npos;
+       ++at)
+    row = row || c.out.substr(at, c.out.find('\n', at + 1) - at).find(" cpu_us_per_req ") !=
+                     std::string::npos;
+  CHECK(row);
+  CHECK(c.out.find("  tie ±") != std::string::npos);
+}
+
+TEST_CASE("run --max-time stops once resolved, or when the time is spent", "[run]") {
+  // ±100% is met by any six repetitions: no seventh.
+  const test::CommandResult easy =
+      test::run_iomodels("run -m epoll -c 8 -s 4KiB -l 50us -r 50 --max-time 30s --precision 100");
+  INFO(easy.out);
+  REQUIRE(easy.exit_code == 0);
+  CHECK(easy.out.find("Over 6 repetitions (resolved)") != std::string::npos);
+  CHECK(easy.out.find("  repetition   7") == std::string::npos);
+
+  // ±0.1% is met by none: repetitions go on until the second is spent.
+  const test::CommandResult hard =
+      test::run_iomodels("run -m epoll -c 8 -s 4KiB -l 50us -r 50 --max-time 1s --precision 0.1");
+  INFO(hard.out);
+  REQUIRE(hard.exit_code == 0);
+  CHECK(hard.out.find("repetitions (--max-time 1s spent)") != std::string::npos);
+  CHECK(hard.out.find("  repetition   7") != std::string::npos);
+  CHECK(hard.out.find("\nUNRESOLVED: cpu_us_per_req") != std::string::npos);
 }

@@ -1,11 +1,23 @@
-// Description: `iomodels run`: one scenario, a one-screen summary, optional JSON.
+// Description: `iomodels run`: one scenario, a one-screen summary, optional
+// JSON; with --repeat or --max-time, repetitions of it, each figure's median
+// with its interval, and the verdict resolved or not.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/report.h"
 #include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
+#include "measure/env.h"
+#include "measure/recorder.h"
+#include "measure/resolution.h"
 #include "measure/trace.h"
 #include "run/exec.h"
 #include "run/slowdown.h"
@@ -25,7 +37,47 @@ struct RunFlags {
   std::string name;
   std::string count_syscalls = "on";
   std::string quadrant;
+  std::string repeat = "1";
+  std::string max_time = "0";
+  std::string precision = "5";
 };
+
+// The most repetitions --max-time may add.
+constexpr uint64_t kMaxRepetitions = 1000;
+
+// This process's CPU and its reaped children's (the forked peer), in seconds.
+double own_cpu_s() {
+  double s = 0;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    struct rusage u {};
+    ::getrusage(who, &u);
+    s += static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  }
+  return s;
+}
+
+// One repetition: its result and what other processes and steal took meanwhile.
+struct Repetition {
+  ScenarioResult r;
+  double others_cores = -1;  // -1: /proc/stat unreadable
+};
+
+// The figures resolve() and the JSON take from a repetition.
+std::map<std::string, double> figures_of(const Repetition& rep) {
+  const Figures& f = rep.r.figures;
+  std::map<std::string, double> v = {{kCpuCounter, f.cpu_us_per_req},
+                                     {kThroughputCounter, f.requests_per_s},
+                                     {"ctx_per_req", f.ctx_per_req}};
+  if (f.has_latency) {
+    v["p50_us"] = f.p50_us;
+    v["p99_us"] = f.p99_us;
+  }
+  if (f.has_syscalls) v["syscalls_per_req"] = f.syscalls_per_req;
+  if (f.has_waits) v[kEventsCounter] = f.events_per_wait;
+  if (rep.others_cores >= 0) v[kOthersCounter] = rep.others_cores;
+  return v;
+}
 
 // --exec: what the flags say of the program; every refusal before any work.
 // `app` tells a flag given from one left at its default.
@@ -122,6 +174,10 @@ class RunCommand final : public Command {
   uint64_t max_events_ = 0;
   OutputPath json_out_;
   OutputPath trace_out_;
+  uint64_t repeat_ = 1, max_time_ns_ = 0;
+  double precision_ = kDefaultPrecision;
+
+  int repeated(FILE* human);
 };
 
 void RunCommand::add_flags(CLI::App* sub) {
@@ -152,6 +208,19 @@ void RunCommand::add_flags(CLI::App* sub) {
   sub->add_option("--trace-events", flags.trace_events,
                   "stop recording the timeline after N events")
       ->capture_default_str();
+  sub->add_option("--repeat", flags.repeat,
+                  "run the scenario N times (1..1000): each figure's median with its 95% "
+                  "interval (6 or more), resolved or not")
+      ->capture_default_str();
+  sub->add_option("--max-time", flags.max_time,
+                  "after --repeat (at least 6), keep adding repetitions until CPU per request "
+                  "and throughput are resolved to --precision or this much time has passed "
+                  "(e.g. 60s; 0: no more than --repeat)")
+      ->capture_default_str();
+  sub->add_option("--precision", flags.precision,
+                  "percent: the half-width of the 95% interval within which CPU per request and "
+                  "throughput count as resolved (with --repeat or --max-time)")
+      ->capture_default_str();
   sub->add_flag("-v,--verbose", flags.verbose,
                 "also print the peer's internals: its loop (io_uring or epoll) and how near a "
                 "deadline it busy-waits instead of sleeping");
@@ -159,7 +228,17 @@ void RunCommand::add_flags(CLI::App* sub) {
       "Examples:\n"
       "  iomodels run --model epoll --transport socketpair --connections 64 --latency 1ms "
       "--requests 200\n"
-      "  iomodels run --exec \"examples/python/blocking.py\" -c 8 -s 4KiB -l 5ms -r 50");
+      "  iomodels run --exec \"examples/python/blocking.py\" -c 8 -s 4KiB -l 5ms -r 50\n"
+      "  iomodels run -m uring -c 64 -l 1ms --repeat 6 --max-time 60s   # until known to ±5%\n"
+      "\n"
+      "Repetitions: each is a whole run (its own peer and connections), one after another.\n"
+      "After them comes the summary of the median one (by CPU per request), then each figure's\n"
+      "median over the repetitions with its distribution-free 95% interval (order statistics:\n"
+      "6 repetitions at least) and the verdict: resolved when the intervals of CPU per request\n"
+      "and throughput are within ±--precision percent of their medians, else UNRESOLVED with\n"
+      "what was seen (other processes' CPU during a repetition, a change of regime: events per\n"
+      "wait). --json then holds the median repetition's result, every repetition's figures\n"
+      "(repetitions) and the intervals; iomodels compare takes the repetitions as samples.");
 }
 
 void RunCommand::validate() {
@@ -178,6 +257,17 @@ void RunCommand::validate() {
     if (slow.model == sc_.model && spec_.argv.empty()) sc_.test_slowdown_percent = slow.percent;
   }
   max_events_ = flag_count("--trace-events", flags_.trace_events, 1, 100'000'000);
+  repeat_ = flag_count("--repeat", flags_.repeat, 1, kMaxRepetitions);
+  max_time_ns_ = flag_duration("--max-time", flags_.max_time);
+  if (max_time_ns_ > 24ull * 3600 * 1'000'000'000)
+    throw UsageError("--max-time: '" + flags_.max_time + "' is over a day");
+  precision_ = flag_percent("--precision", flags_.precision, 0.1, 100);
+  const bool repeated = repeat_ > 1 || max_time_ns_ > 0;
+  if (max_time_ns_ > 0) repeat_ = std::max<uint64_t>(repeat_, kMinRepetitions);
+  if (app_->count("--precision") > 0 && !repeated)
+    throw UsageError("--precision: only with --repeat or --max-time (one run has no interval)");
+  if (!flags_.trace.empty() && repeated)
+    throw UsageError("--trace: records one run, not with --repeat or --max-time");
   if (!flags_.trace.empty() && !sc_.run.trace_hooks)
     throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
   // Checked before the run: a result is never computed only to be thrown away.
@@ -203,6 +293,7 @@ int RunCommand::execute() {
     trace->name_thread("main");
     trace->install();
   }
+  if (repeat_ > 1) return repeated(human);
   ScenarioResult r;
   const Status st = spec.argv.empty() ? run_scenario(sc, &r) : run_exec(sc, spec, &r);
   if (trace) trace->uninstall();
@@ -232,6 +323,142 @@ int RunCommand::execute() {
                  flags.trace.c_str(), trace->events(),
                  trace->truncated() ? ", stopped recording at --trace-events" : "");
   }
+  return 0;
+}
+
+// "57832", "6.56", "0.331": whole numbers from 1000 up, else 3 significant digits.
+std::string number(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, std::fabs(v) >= 1000 ? "%.0f" : "%.3g", v);
+  return buf;
+}
+
+// Reports a repetition that did not complete as a single run would; 0 when it did.
+int failed(const Scenario& sc, const Status& st) {
+  if (st.ok()) return 0;
+  if (st.not_applicable()) {
+    std::fprintf(stderr, "iomodels: not applicable: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (st.invalid()) {
+    std::fprintf(stderr, "iomodels: error: %s\n", st.message().c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "iomodels: %s failed: %s\n", sc.model.c_str(), st.message().c_str());
+  return 1;
+}
+
+int RunCommand::repeated(FILE* human) {
+  const Scenario& sc = sc_;
+  std::vector<Repetition> reps;
+  std::map<std::string, std::vector<double>> values;
+  PointSpread point;
+  std::string stopped = "as many as --repeat";
+  const uint64_t t0 = now_ns();
+  const double series_busy0 = machine_busy_cpu_s(), series_own0 = own_cpu_s();
+  for (;;) {
+    if (reps.size() >= repeat_) {
+      point = resolve(sc.model, values, precision_);
+      if (max_time_ns_ == 0) break;
+      if (point.resolved) {
+        stopped = "resolved";
+        break;
+      }
+      if (now_ns() - t0 >= max_time_ns_) {
+        stopped = "--max-time " + flags_.max_time + " spent";
+        break;
+      }
+      if (reps.size() >= kMaxRepetitions) {
+        stopped = "the most repetitions, " + std::to_string(kMaxRepetitions);
+        break;
+      }
+    }
+    Repetition rep;
+    const double busy0 = machine_busy_cpu_s(), own0 = own_cpu_s();
+    const uint64_t w0 = now_ns();
+    const Status st = spec_.argv.empty() ? run_scenario(sc, &rep.r) : run_exec(sc, spec_, &rep.r);
+    if (const int code = failed(sc, st); code != 0) return code;
+    const double wall_s = static_cast<double>(now_ns() - w0) / 1e9;
+    if (busy0 >= 0 && wall_s >= kMinAttributionS)
+      rep.others_cores =
+          std::max(0.0, (machine_busy_cpu_s() - busy0 - (own_cpu_s() - own0)) / wall_s);
+    const Figures& f = rep.r.figures;
+    std::fprintf(human, "  repetition %3zu  CPU %8.2f us/req  %10.0f requests/s", reps.size() + 1,
+                 f.cpu_us_per_req, f.requests_per_s);
+    if (f.has_waits) std::fprintf(human, "  %6.2f events/wait", f.events_per_wait);
+    if (rep.others_cores >= 0) std::fprintf(human, "  others %.2f core", rep.others_cores);
+    std::fprintf(human, "\n");
+    std::fflush(human);
+    for (const auto& [k, v] : figures_of(rep)) values[k].push_back(v);
+    reps.push_back(std::move(rep));
+  }
+
+  // Other processes over the whole series: long enough to attribute even when
+  // each repetition is too short.
+  const double series_s = static_cast<double>(now_ns() - t0) / 1e9;
+  const double series_others =
+      series_busy0 < 0 || series_s < kMinAttributionS
+          ? -1
+          : std::max(0.0, (machine_busy_cpu_s() - series_busy0 - (own_cpu_s() - series_own0)) /
+                              series_s);
+  // The median repetition by CPU per request (the lower of the two middle ones).
+  std::vector<size_t> order(reps.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&reps](size_t a, size_t b) {
+    return reps[a].r.figures.cpu_us_per_req < reps[b].r.figures.cpu_us_per_req;
+  });
+  const Repetition& mid = reps[order[(order.size() - 1) / 2]];
+  std::fprintf(human, "\nThe median repetition (by CPU per request):\n");
+  std::fputs(summary_text(sc, mid.r, flags_.verbose).c_str(), human);
+  if (mid.r.exec) print_exec(human, mid.r);
+
+  std::fprintf(human,
+               "\nOver %zu repetitions (%s): each figure's median [95%% interval, order "
+               "statistics]\n",
+               reps.size(), stopped.c_str());
+  nlohmann::json intervals = nlohmann::json::object();
+  for (const auto& [k, v] : values) {
+    const Spread s = spread_of(v);
+    if (k == kOthersCounter) {
+      std::fprintf(human, "  %-18s up to %.2f core (other processes and steal, per repetition)\n",
+                   k.c_str(), s.max);
+      continue;
+    }
+    std::fprintf(human, "  %-18s %10s", k.c_str(), number(s.median).c_str());
+    if (s.n >= 2)
+      std::fprintf(human, "  [%s, %s]  ±%.1f%%%s", number(s.lo).c_str(), number(s.hi).c_str(),
+                   s.half_width() * 100,
+                   s.coverage < kLevel ? "  (covers less than 95%: fewer than 6)" : "");
+    std::fprintf(human, "\n");
+    intervals[k] = {{"median", s.median},
+                    {"lo", s.n >= 2 ? nlohmann::json(s.lo) : nlohmann::json(nullptr)},
+                    {"hi", s.n >= 2 ? nlohmann::json(s.hi) : nlohmann::json(nullptr)},
+                    {"coverage", s.coverage}};
+  }
+  if (series_others >= 0)
+    std::fprintf(human,
+                 "  other processes and steal: %.2f core over the %.1f s of the repetitions%s\n",
+                 series_others, series_s,
+                 values.count(kOthersCounter) == 0 ? " (each repetition too short to tell)" : "");
+  if (point.resolved)
+    std::fprintf(human, "resolved: CPU per request and throughput within ±%g%%\n",
+                 precision_ * 100);
+  else
+    std::fprintf(human, "UNRESOLVED: %s\n", point.why.c_str());
+  std::fflush(human);
+  for (const std::string& w : result_warnings(sc, mid.r))
+    std::fprintf(stderr, "iomodels: warning: %s\n", w.c_str());
+
+  nlohmann::json j = result_json(sc, mid.r);
+  nlohmann::json all = nlohmann::json::array();
+  for (const Repetition& rep : reps) all.push_back(figures_of(rep));
+  j["repetitions"] = all;
+  j["intervals"] = intervals;
+  j["precision_percent"] = precision_ * 100;
+  j["others_cores"] = series_others >= 0 ? nlohmann::json(series_others) : nlohmann::json(nullptr);
+  j["resolved"] = point.resolved;
+  j["why_unresolved"] = point.why;
+  json_out_.write(j.dump(2) + "\n");
   return 0;
 }
 

@@ -176,6 +176,17 @@ Samples load_samples(const std::string& flag, const std::string& path) {
     std::string name;
     for (const char* k : {"model", "transport", "connections", "size", "latency"})
       if (sc.contains(k)) name += (name.empty() ? "" : "/") + scalar_text(sc[k]);
+    if (doc.contains("repetitions") && doc["repetitions"].is_array()) {
+      // run --repeat: every repetition one sample.
+      for (const auto& rep : doc["repetitions"]) {
+        if (!rep.is_object())
+          throw UsageError(flag + ": '" + path + "': a repetition that is not an object");
+        for (const Figure& f : figures())
+          if (rep.contains(f.name)) take(name, f.name, rep[f.name]);
+      }
+      if (s.empty()) throw UsageError(flag + ": '" + path + "' holds no benchmark results");
+      return s;
+    }
     for (const Figure& f : figures()) {
       const std::string key = f.name;
       if (key == "p50_us" || key == "p99_us") {

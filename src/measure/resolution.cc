@@ -1,0 +1,134 @@
+// Description: a figure's median and interval over repeated runs, and a
+// point's verdict with what was seen during its runs.
+#include "measure/resolution.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "measure/stats.h"
+
+namespace iomodels {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Events per wait that move by more than this factor between repetitions
+// mean the connections fell into step (or out of it) part of the time.
+constexpr double kRegimeFactor = 1.5;
+
+std::string fmt(double v) {
+  char buf[48];
+  const double a = std::fabs(v);
+  std::snprintf(buf, sizeof buf, a >= 1000 ? "%.0f" : a >= 10 ? "%.1f" : "%.2f", v);
+  return buf;
+}
+
+// "cpu_us_per_req 3.41 [3.10, 4.02] ±18%".
+std::string describe(const std::string& what, const Spread& s) {
+  std::string out = what + " " + fmt(s.median);
+  if (std::isnan(s.lo)) return out;
+  char pct[32];
+  std::snprintf(pct, sizeof pct, " ±%.0f%%", s.half_width() * 100);
+  return out + " [" + fmt(s.lo) + ", " + fmt(s.hi) + "]" + pct;
+}
+
+// What was seen during an unresolved point's repetitions.
+std::string causes(const PointSpread& p) {
+  std::string out;
+  size_t busy = 0;
+  double most = 0;
+  for (double o : p.others) {
+    busy += o > kBusyOthersCores ? 1 : 0;
+    most = std::max(most, o);
+  }
+  char buf[200];
+  if (busy > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "other processes used more than %.2f core during %zu of %zu repetitions (up to "
+                  "%.2f)",
+                  kBusyOthersCores, busy, p.others.size(), most);
+    out = buf;
+  }
+  if (p.events.n >= 2 && p.events.min > 0 && p.events.max > kRegimeFactor * p.events.min) {
+    std::snprintf(buf, sizeof buf,
+                  "events per wait ranged %s to %s: the connections' wake-ups batched in some "
+                  "repetitions and not in others",
+                  fmt(p.events.min).c_str(), fmt(p.events.max).c_str());
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  if (out.empty()) {
+    if (p.others.empty()) return "other processes' CPU not recorded";
+    std::snprintf(buf, sizeof buf,
+                  "other processes stayed under %.2f core and the regime held: the spread is "
+                  "the run's own; more repetitions narrow it",
+                  kBusyOthersCores);
+    out = buf;
+  }
+  return out;
+}
+
+}  // namespace
+
+double Spread::half_width() const {
+  if (n == 0 || std::isnan(lo) || median == 0) return std::numeric_limits<double>::infinity();
+  return std::max(median - lo, hi - median) / std::fabs(median);
+}
+
+Spread spread_of(std::vector<double> values) {
+  Spread s;
+  s.n = values.size();
+  if (values.empty()) {
+    s.lo = s.hi = s.median = s.min = s.max = kNaN;
+    return s;
+  }
+  std::sort(values.begin(), values.end());
+  s.median = stats::median(values);
+  s.min = values.front();
+  s.max = values.back();
+  if (s.n >= 2) {
+    const stats::Interval in = stats::median_interval(values, kLevel);
+    s.lo = in.lo;
+    s.hi = in.hi;
+    s.coverage = in.coverage;
+  } else {
+    s.lo = s.hi = kNaN;
+  }
+  return s;
+}
+
+PointSpread resolve(std::string name, const std::map<std::string, std::vector<double>>& values,
+                    double precision) {
+  PointSpread p;
+  p.name = std::move(name);
+  for (const char* f : kIntervalFigures)
+    if (const auto it = values.find(f); it != values.end() && !it->second.empty())
+      p.figures[f] = spread_of(it->second);
+  if (const auto it = values.find(kOthersCounter); it != values.end()) p.others = it->second;
+  if (const auto it = values.find(kEventsCounter); it != values.end())
+    p.events = spread_of(it->second);
+
+  const auto cpu = p.figures.find(kCpuCounter);
+  const auto thr = p.figures.find(kThroughputCounter);
+  if (cpu == p.figures.end() || thr == p.figures.end()) {
+    p.why = "no CPU per request or throughput in its repetitions";
+    return p;
+  }
+  const size_t n = std::min(cpu->second.n, thr->second.n);
+  if (n < kMinRepetitions) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%zu repetitions: a 95%% interval needs at least %zu", n,
+                  kMinRepetitions);
+    p.why = buf;
+    return p;
+  }
+  std::string wide;
+  for (const auto* f : {&*cpu, &*thr})
+    if (!(f->second.half_width() <= precision))
+      wide += (wide.empty() ? "" : ", ") + describe(f->first, f->second);
+  p.resolved = wide.empty();
+  if (!p.resolved) p.why = wide + "; " + causes(p);
+  return p;
+}
+
+}  // namespace iomodels
