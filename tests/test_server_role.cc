@@ -177,8 +177,30 @@ TEST_CASE("sweep: finds each model's knee and writes its points", "[server][swee
     CHECK(p["role"] == "server");
   }
   // One worker blocking on one connection at a time cannot serve 8 at 8,000/s.
-  CHECK(j["knee"]["threadpool"]["beyond"] == true);
+  const auto& knee = j["knee"]["threadpool"];
+  CHECK(knee["beyond"] == true);
   CHECK(j["knee"].contains("epoll"));
+  // Its knee is then searched with two more loads (--refine 2 by default),
+  // each between the last load held and the first not, or halving below the
+  // lowest: the bracket left is at most a factor 2 wide (from 4 or below 2,000).
+  CHECK(c.out.find("searching the knees") != std::string::npos);
+  CHECK(knee["searched"] == 2);
+  int searched = 0;
+  for (const auto& p : j["points"])
+    if (p.value("searched", false)) {
+      CHECK(p["model"] == "threadpool");
+      ++searched;
+    }
+  CHECK(searched == 2);
+  const double failed = knee["first_failed_per_s"];
+  CHECK(failed <= 8000);
+  if (!knee["offered_per_s"].is_null()) {
+    const double held = knee["offered_per_s"];
+    CHECK(held < failed);
+    CHECK(failed / held <= 2.0 + 1e-9);
+    // The knee's line gives the bracket: "[held, failed)".
+    CHECK(c.out.find("/s [") != std::string::npos);
+  }
 }
 
 TEST_CASE("server role: bad input is refused with exit 2 before any work", "[server]") {

@@ -2,7 +2,9 @@
 // that models are compared doing the same work. Per point: offered and
 // achieved requests/s, latency from each request's scheduled time, CPU
 // utilisation and CPU per request; per model: the knee, the highest load it
-// still served on schedule with its tail latency in bounds.
+// still served on schedule with its tail latency in bounds, searched between
+// the last load held and the first one not (--refine) and given with that
+// bracket.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -27,6 +29,7 @@ struct SweepFlags {
   std::string duration = "500ms";
   std::string from = "1000";
   std::string repetitions = "1";
+  std::string refine = "2";
   std::string json;
 };
 
@@ -37,6 +40,8 @@ constexpr double kOnSchedule = 0.95;
 constexpr double kTailFactor = 10;
 // --rates auto: x2 per step, at most this many steps.
 constexpr int kAutoSteps = 14;
+// --refine: at most this many loads searched per model.
+constexpr uint64_t kMaxRefine = 8;
 
 // One measurement of a point.
 struct Rep {
@@ -196,8 +201,49 @@ std::string rate_text(double r) {
   return buf;
 }
 
-// `sweep`: every model at every offered load, interleaved, and each
-// model's knee.
+// A model at a load, ready to measure: the schedule lasts `duration_ns`.
+Point make_point(const Scenario& base, const std::string& model, double rate,
+                 uint64_t duration_ns) {
+  Point p;
+  p.model = model;
+  p.offered = rate;
+  p.sc = base;
+  p.sc.model = model;
+  p.sc.warmup_rounds = 2;
+  const double per_conn = rate / base.workload.connections;
+  p.sc.rounds = std::max<uint64_t>(
+      10, static_cast<uint64_t>(per_conn * (static_cast<double>(duration_ns) / 1e9) + 0.5));
+  if (base.workload.role == Role::kServer)
+    p.sc.workload.offered_per_s = rate;
+  else
+    p.sc.rate_per_s = per_conn;
+  return p;
+}
+
+// A model's knee: the load it held, and the one above it it did not.
+struct Knee {
+  std::optional<double> held;    // none: not even the lowest load
+  std::optional<double> failed;  // none: held at every load measured
+  std::string why;
+};
+
+// The knee from a model's points, in order of load: the highest load held
+// with every load below it held too.
+Knee knee_of(const std::vector<const Point*>& pts) {
+  Knee k;
+  for (const Point* p : pts) {
+    if (!p->holds) {
+      k.failed = p->offered;
+      k.why = p->why + " at " + rate_text(p->offered) + "/s";
+      return k;
+    }
+    k.held = p->offered;
+  }
+  return k;
+}
+
+// `sweep`: every model at every offered load, interleaved, each model's
+// knee searched between the loads tried, and given with its bracket.
 class SweepCommand final : public Command {
  public:
   void add_flags(CLI::App* app) override;
@@ -213,6 +259,7 @@ class SweepCommand final : public Command {
   std::vector<double> rates_;
   uint64_t duration_ns_ = 0;
   uint64_t reps_ = 1;
+  uint64_t refine_ = 2;
   OutputPath json_out_;
 };
 
@@ -235,6 +282,12 @@ void SweepCommand::add_flags(CLI::App* sub) {
                   "measure every point this many times, the passes interleaved (each a full "
                   "pass over the loads and models); the table and the JSON give medians and "
                   "the range")
+      ->capture_default_str();
+  sub->add_option("--refine", flags.refine,
+                  "after the loads, search each model's knee with this many more loads (0..8), "
+                  "each the geometric middle of the last load held and the first not (halving "
+                  "below the lowest load when even that failed); the knee is then known to "
+                  "within that bracket")
       ->capture_default_str();
   sub->add_option("--json", flags.json, "also write every point and each model's knee here");
   flags.sc.role = "server";
@@ -289,6 +342,7 @@ void SweepCommand::validate() {
   duration_ns_ = flag_duration("--duration", flags.duration);
   if (duration_ns_ < 10'000'000) throw UsageError("--duration: at least 10ms");
   reps_ = flag_count("--repetitions", flags.repetitions, 1, 100);
+  refine_ = flag_count("--refine", flags.refine, 0, kMaxRefine);
   json_out_ = check_output("--json", flags.json);
 }
 
@@ -331,22 +385,8 @@ int SweepCommand::execute() {
     for (size_t k = 0; k < rates.size(); ++k) {
       for (size_t mi = 0; mi < models.size(); ++mi) {
         if (k >= limit[mi]) continue;
-        if (points[mi].size() <= k) {
-          Point p;
-          p.model = models[mi];
-          p.offered = rates[k];
-          p.sc = base;
-          p.sc.model = models[mi];
-          p.sc.warmup_rounds = 2;
-          const double per_conn = rates[k] / conns;
-          p.sc.rounds =
-              std::max<uint64_t>(10, static_cast<uint64_t>(per_conn * (duration_ns / 1e9) + 0.5));
-          if (server)
-            p.sc.workload.offered_per_s = rates[k];
-          else
-            p.sc.rate_per_s = per_conn;
-          points[mi].push_back(std::move(p));
-        }
+        if (points[mi].size() <= k)
+          points[mi].push_back(make_point(base, models[mi], rates[k], duration_ns));
         Point& p = points[mi][k];
         if (const std::string no = why_not(*find_model(p.model), p.sc.workload); !no.empty()) {
           std::fprintf(human, "%-16s not applicable: %s\n", p.model.c_str(), no.c_str());
@@ -395,34 +435,86 @@ int SweepCommand::execute() {
         if (k < points[mi].size()) print_point(human, points[mi][k]);
   }
 
-  // The knee: the highest load a model held with every load below it held too.
-  nlohmann::json knees = nlohmann::json::object();
-  std::fprintf(human, "knee (the highest load served on schedule with p99 within 10x):\n");
-  for (const std::string& m : models) {
-    std::optional<double> knee;
-    std::string why = "no point measured";
-    bool broke = false;
-    bool any = false;
-    const size_t mi =
-        static_cast<size_t>(std::find(models.begin(), models.end(), m) - models.begin());
-    for (const Point& p : points[mi]) {
-      any = true;
-      if (!p.holds) {
-        why = p.why + " at " + rate_text(p.offered) + "/s";
-        broke = true;
-        break;
+  // The knee: the highest load a model held with every load below it held
+  // too, then searched between that and the first load it did not hold
+  // (halving below the lowest when it held none), one load at a time, each
+  // measured --repetitions times.
+  std::vector<std::vector<Point>> searched(models.size());
+  std::vector<Knee> knees_of(models.size());
+  std::vector<double> base_p99s(models.size(), 1.0);
+  for (size_t mi = 0; mi < models.size(); ++mi) {
+    if (points[mi].empty()) continue;
+    std::vector<double> lows;
+    for (const Rep& r : points[mi].front().reps) lows.push_back(r.r.figures.p99_us);
+    std::sort(lows.begin(), lows.end());
+    base_p99s[mi] = std::max(lows[lows.size() / 2], 1.0);
+    std::vector<const Point*> pts;
+    for (const Point& p : points[mi]) pts.push_back(&p);
+    knees_of[mi] = knee_of(pts);
+  }
+  if (refine_ > 0 &&
+      std::any_of(knees_of.begin(), knees_of.end(), [](const Knee& k) { return k.failed; }))
+    std::fprintf(human, "searching the knees (%llu more loads a model at most):\n",
+                 static_cast<unsigned long long>(refine_));
+  for (size_t mi = 0; mi < models.size(); ++mi) {
+    Knee& k = knees_of[mi];
+    for (uint64_t step = 0; step < refine_ && k.failed; ++step) {
+      const double rate = k.held ? std::sqrt(*k.held * *k.failed) : *k.failed / 2;
+      if (k.held && *k.failed / *k.held < 1.05) break;  // known to within 5%
+      Point p = make_point(base, models[mi], rate, duration_ns);
+      bool ok = true;
+      for (uint64_t rep = 0; rep < reps && ok; ++rep) {
+        Rep r;
+        const Status st = run_scenario(p.sc, &r.r);
+        if (!st.ok()) {
+          std::fprintf(human, "%-16s %9s  %s: %s\n", p.model.c_str(), rate_text(rate).c_str(),
+                       st.not_applicable() ? "not applicable" : "failed", st.message().c_str());
+          if (!st.not_applicable()) ++failed;
+          ok = false;
+          break;
+        }
+        r.on_schedule = on_schedule(p.sc, r.r);
+        r.late = instrument_late(p.sc, r.r);
+        p.reps.push_back(std::move(r));
       }
-      knee = p.offered;
+      if (!ok) break;
+      summarise(&p, base_p99s[mi]);
+      print_point(human, p);
+      if (p.holds) {
+        k.held = rate;
+      } else {
+        k.failed = rate;
+        k.why = p.why + " at " + rate_text(rate) + "/s";
+      }
+      searched[mi].push_back(std::move(p));
     }
-    if (!any) continue;
-    if (!broke)
-      why = stop_why[mi].empty() ? "held at every load tried"
+  }
+
+  nlohmann::json knees = nlohmann::json::object();
+  std::fprintf(human,
+               "knee (the highest load served on schedule with p99 within 10x; in brackets, the "
+               "load it held and the first it did not):\n");
+  for (size_t mi = 0; mi < models.size(); ++mi) {
+    if (points[mi].empty()) continue;
+    const std::string& m = models[mi];
+    const Knee& k = knees_of[mi];
+    std::string text, why = k.why;
+    if (!k.failed) {
+      text = ">= " + rate_text(*k.held) + "/s";
+      why = stop_why[mi].empty() ? "held at every load tried: the knee is beyond"
                                  : stop_why[mi] + "; the medians of all passes held";
-    std::fprintf(human, "  %-16s %s  (%s)\n", m.c_str(),
-                 knee ? (rate_text(*knee) + "/s").c_str() : "below the lowest load", why.c_str());
-    knees[m] = {{"offered_per_s", knee ? nlohmann::json(*knee) : nlohmann::json(nullptr)},
-                {"beyond", broke},
-                {"why", why}};
+    } else if (!k.held) {
+      text = "< " + rate_text(*k.failed) + "/s";
+    } else {
+      text = rate_text(*k.held) + "/s [" + rate_text(*k.held) + ", " + rate_text(*k.failed) + ")";
+    }
+    std::fprintf(human, "  %-16s %s  (%s)\n", m.c_str(), text.c_str(), why.c_str());
+    knees[m] = {
+        {"offered_per_s", k.held ? nlohmann::json(*k.held) : nlohmann::json(nullptr)},
+        {"first_failed_per_s", k.failed ? nlohmann::json(*k.failed) : nlohmann::json(nullptr)},
+        {"beyond", k.failed.has_value()},
+        {"searched", searched[mi].size()},
+        {"why", why}};
   }
   nlohmann::json doc = {
       {"environment", environment_json()}, {"role", role_name(base.workload.role)},
@@ -433,6 +525,12 @@ int SweepCommand::execute() {
   for (size_t k = 0; k < rates.size(); ++k)
     for (const auto& pm : points)
       if (k < pm.size()) doc["points"].push_back(point_json(pm[k]));
+  for (const auto& pm : searched)
+    for (const Point& p : pm) {
+      nlohmann::json j = point_json(p);
+      j["searched"] = true;
+      doc["points"].push_back(j);
+    }
   json_out.write(doc.dump(2) + "\n");
   return failed > 0 ? 1 : 0;
 }
