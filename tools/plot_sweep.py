@@ -101,7 +101,7 @@ def draw(doc, out, title):
             b = beyond[0]
             lat.scatter([max(b["achieved_per_s"], 1)], [max(b["p99_us"], 0.1)], s=160,
                         facecolors="none", edgecolors=colour, linewidths=1.5, zorder=4)
-    rates = sorted({p["offered_per_s"] for p in doc["points"]})
+    rates = sorted({p["offered_per_s"] for p in doc["points"] if not p.get("searched")})
     for ax in (lat, cpu):
         ax.set_xscale("log")
         # Ticks at the loads offered (as 5k, 20k), nothing in between.
