@@ -56,6 +56,7 @@ struct BenchFlags {
   std::string trace_events = "100000";
   std::string log_level = "warn";
   std::string precision = "5";
+  std::string reference = "epoll";
 };
 
 std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
@@ -309,6 +310,10 @@ void BenchCommand::add_flags(CLI::App* sub) {
                   "percent: the half-width of the 95% interval within which a point's CPU per "
                   "request and throughput count as resolved")
       ->capture_default_str();
+  sub->add_option("--reference", flags.reference,
+                  "the model every other is ranked against, at each grid point, in the closing "
+                  "summary (with 4 or more repetitions)")
+      ->capture_default_str();
   sub->add_option("--log-level", flags.log_level, "trace | debug | info | warn | error | off")
       ->capture_default_str();
   // Unknown arguments are collected, then every --benchmark_* one goes to
@@ -394,6 +399,10 @@ void BenchCommand::validate() {
     throw UsageError("--trace-hooks: off leaves the timeline (--trace) without its requests");
   trace_events_ = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
   precision_ = flag_percent("--precision", flags.precision, 0.1, 100);
+  flag_model("--reference", flags.reference);
+  if (app_->count("--reference") > 0 &&
+      std::find(grid_.models.begin(), grid_.models.end(), flags.reference) == grid_.models.end())
+    throw UsageError("--reference: '" + flags.reference + "' is not among --models");
 }
 
 int BenchCommand::execute() {
@@ -464,7 +473,7 @@ int BenchCommand::execute() {
   // Google Benchmark's own reporters, through the one that adds the
   // intervals and marks resolved points: the display (console by default) and, for a JSON
   // --benchmark_out, the file (another format gets Google Benchmark's reporter, unmarked).
-  SpreadLog spreads(precision_);
+  SpreadLog spreads(precision_, flags_.reference);
   // The console's counters as plain decimals (bench/console.h).
   const std::unique_ptr<benchmark::BenchmarkReporter> shown(
       plain_console(benchmark::CreateDefaultDisplayReporter()));

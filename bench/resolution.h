@@ -24,16 +24,19 @@ namespace iomodels::bench {
 class SpreadLog {
  public:
   using Run = benchmark::BenchmarkReporter::Run;
-  explicit SpreadLog(double precision = kDefaultPrecision) : precision_(precision) {}
+  explicit SpreadLog(double precision = kDefaultPrecision, std::string reference = "epoll")
+      : precision_(precision), reference_(std::move(reference)) {}
   // Notes `runs`, one batch as a reporter receives it, and returns the point
   // whose aggregates the batch holds, if any. Without the repetitions (only
   // aggregates reported) the point has no interval and is unresolved.
   std::optional<PointSpread> note(const std::vector<Run>& runs);
   const std::vector<PointSpread>& points() const { return points_; }
   double precision() const { return precision_; }
+  const std::string& reference() const { return reference_; }
 
  private:
   double precision_;
+  std::string reference_;
   // run name -> repetition index -> counter -> value
   std::map<std::string, std::map<int64_t, std::map<std::string, double>>> reps_;
   std::vector<PointSpread> points_;
@@ -43,10 +46,21 @@ class SpreadLog {
 // with its intervals and why; "" when no point had repetitions.
 std::string resolution_summary(const std::vector<PointSpread>& points, double precision);
 
+// The fewest repetitions a side for a ratio's 95% interval (1 - 2/70).
+inline constexpr size_t kMinRankRepetitions = 4;
+
+// Rankings that admit ties: at each grid point (a point's name without its
+// model), every model's CPU per request against `reference`'s: the ratio
+// (exp of the two-sample Hodges-Lehmann shift of their logarithms) with its
+// 95% interval from the exact rank-sum distribution, the models grouped as
+// cheaper, tie (the interval holds 1) and dearer, each by ratio. Points with
+// fewer than kMinRankRepetitions a side are left out; "" when none is left.
+std::string ranking_summary(const std::vector<PointSpread>& points, const std::string& reference);
+
 // Passes every run on to `inner` (a console, JSON or CSV reporter), with
 // kResolvedCounter on each point's mean and median aggregates and the
 // interval counters on its median. With `summary`, prints
-// resolution_summary after the last run: on the console reporter's output,
+// resolution_summary and ranking_summary after the last run: on the console reporter's output,
 // or on stderr when the display is not the console.
 class ResolvingReporter final : public benchmark::BenchmarkReporter {
  public:

@@ -113,6 +113,8 @@ TEST_CASE("commands: bad flag values are refused by validate(), naming the optio
       {"run", "--precision 5", "--precision"},
       {"run", "--repeat 6 --trace t.json", "--trace"},
       {"bench", "--precision 200", "--precision"},
+      {"bench", "--reference nosuch", "--reference"},
+      {"bench", "--models epoll --reference uring", "--reference"},
       {"compare", "--old /nonexistent/a.json", "--new"},
       {"peer", "--listen nohost", "--listen"},
       {"peer", "--latency soon", "--latency"},

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/grid.h"
 #include "bench/resolution.h"
 #include "measure/recorder.h"
 #include "util.h"
@@ -368,4 +369,38 @@ TEST_CASE("run --max-time stops once resolved, or when the time is spent", "[run
   CHECK(hard.out.find("repetitions (--max-time 1s spent)") != std::string::npos);
   CHECK(hard.out.find("  repetition   7") != std::string::npos);
   CHECK(hard.out.find("\nUNRESOLVED: cpu_us_per_req") != std::string::npos);
+}
+
+TEST_CASE("ranking_summary groups models against the reference as cheaper, tie or dearer",
+          "[bench]") {
+  const auto point = [](const std::string& name, std::vector<double> cpu) {
+    PointSpread p;
+    p.name = name + kNameSuffix;
+    p.cpu = std::move(cpu);
+    return p;
+  };
+  const std::vector<double> ten = {10, 10.2, 9.8, 10.1, 9.9, 10.05};
+  std::vector<double> half, twice;
+  for (double v : ten) {
+    half.push_back(v / 2);
+    twice.push_back(v * 2);
+  }
+  const std::vector<PointSpread> points = {
+      point("epoll/socketpair/conns:8", ten),
+      point("fast/socketpair/conns:8", half),
+      point("same/socketpair/conns:8", {10.1, 9.9, 10, 10.2, 9.85, 10}),
+      point("slow/socketpair/conns:8", twice),
+      point("few/socketpair/conns:8", {1, 1, 1}),  // 3 repetitions: left out
+      point("fast/socketpair/conns:64", half),     // no reference here: no line
+  };
+  const std::string text = ranking_summary(points, "epoll");
+  INFO(text);
+  CHECK(text.find("CPU per request against epoll") != std::string::npos);
+  CHECK(text.find("  socketpair/conns:8:\n") != std::string::npos);
+  CHECK(text.find("    cheaper: fast 0.50 [") != std::string::npos);
+  CHECK(text.find("    tie:     same 1.00 [") != std::string::npos);
+  CHECK(text.find("    dearer:  slow 2.00 [") != std::string::npos);
+  CHECK(text.find("few") == std::string::npos);
+  CHECK(text.find("conns:64") == std::string::npos);
+  CHECK(ranking_summary(points, "uring").empty());
 }

@@ -105,6 +105,7 @@ PointSpread resolve(std::string name, const std::map<std::string, std::vector<do
     if (const auto it = values.find(f); it != values.end() && !it->second.empty())
       p.figures[f] = spread_of(it->second);
   if (const auto it = values.find(kOthersCounter); it != values.end()) p.others = it->second;
+  if (const auto it = values.find(kCpuCounter); it != values.end()) p.cpu = it->second;
   if (const auto it = values.find(kEventsCounter); it != values.end())
     p.events = spread_of(it->second);
 

@@ -62,6 +62,7 @@ struct PointSpread {
   std::map<std::string, Spread> figures;  // those of kIntervalFigures every repetition had
   std::vector<double> others;             // kOthersCounter of each repetition that had it
   Spread events;                          // kEventsCounter; n == 0 without it
+  std::vector<double> cpu;                // kCpuCounter of each repetition, in order
   bool resolved = false;
   std::string why;  // for an unresolved point: what its interval is and what was seen
 };
