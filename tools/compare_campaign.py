@@ -23,18 +23,13 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ab_campaign import default_binary  # noqa: E402
+
 PROG = "compare_campaign.py"
 FIGURES = ("cpu_us_per_req", "items_per_second")
 DEFAULT_BENCH = ["--models=epoll,uring", "--connections=64", "--sizes=4096", "--latencies=1ms",
                  "--benchmark_repetitions=5", "--benchmark_min_time=0.1"]
-
-
-def default_binary():
-    """The source tree's Release build, or, installed, the iomodels beside this script."""
-    built = os.path.join(HERE, "..", "build", "release", "iomodels")
-    installed = os.path.join(HERE, "iomodels")
-    return built if os.access(built, os.X_OK) or not os.access(installed, os.X_OK) else installed
 
 
 def refuse(what):

@@ -157,6 +157,28 @@ void print_exec(FILE* out, const ScenarioResult& r) {
     std::fprintf(out, "                it left processes running in its group: killed\n");
 }
 
+// "57832", "6.56", "0.331": whole numbers from 1000 up, else 3 significant digits.
+std::string number(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, std::fabs(v) >= 1000 ? "%.0f" : "%.3g", v);
+  return buf;
+}
+
+// Reports a run that did not complete, with its exit code; 0 when it did.
+int failed(const Scenario& sc, const Status& st) {
+  if (st.ok()) return 0;
+  if (st.not_applicable()) {
+    std::fprintf(stderr, "iomodels: not applicable: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (st.invalid()) {
+    std::fprintf(stderr, "iomodels: error: %s\n", st.message().c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "iomodels: %s failed: %s\n", sc.model.c_str(), st.message().c_str());
+  return 1;
+}
+
 // `run`: one scenario (a model, or a program of yours with --exec), its
 // summary on the screen and optionally its result and timeline as files.
 class RunCommand final : public Command {
@@ -297,18 +319,7 @@ int RunCommand::execute() {
   ScenarioResult r;
   const Status st = spec.argv.empty() ? run_scenario(sc, &r) : run_exec(sc, spec, &r);
   if (trace) trace->uninstall();
-  if (st.not_applicable()) {
-    std::fprintf(stderr, "iomodels: not applicable: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (st.invalid()) {
-    std::fprintf(stderr, "iomodels: error: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (!st.ok()) {
-    std::fprintf(stderr, "iomodels: %s failed: %s\n", sc.model.c_str(), st.message().c_str());
-    return 1;
-  }
+  if (const int code = failed(sc, st); code != 0) return code;
   std::fputs(summary_text(sc, r, flags.verbose).c_str(), human);
   if (r.exec) print_exec(human, r);
   // On stderr, one line each, after the summary they qualify; they do not
@@ -324,28 +335,6 @@ int RunCommand::execute() {
                  trace->truncated() ? ", stopped recording at --trace-events" : "");
   }
   return 0;
-}
-
-// "57832", "6.56", "0.331": whole numbers from 1000 up, else 3 significant digits.
-std::string number(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, std::fabs(v) >= 1000 ? "%.0f" : "%.3g", v);
-  return buf;
-}
-
-// Reports a repetition that did not complete as a single run would; 0 when it did.
-int failed(const Scenario& sc, const Status& st) {
-  if (st.ok()) return 0;
-  if (st.not_applicable()) {
-    std::fprintf(stderr, "iomodels: not applicable: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (st.invalid()) {
-    std::fprintf(stderr, "iomodels: error: %s\n", st.message().c_str());
-    return 2;
-  }
-  std::fprintf(stderr, "iomodels: %s failed: %s\n", sc.model.c_str(), st.message().c_str());
-  return 1;
 }
 
 int RunCommand::repeated(FILE* human) {
