@@ -260,18 +260,21 @@ TEST_CASE("bench leaves a point unresolved when a spinner takes its CPU for some
       CPU_SET(0, &set);
       ::sched_setaffinity(0, sizeof set, &set);
     }
-    const uint64_t end = now_ns() + 600'000'000;
+    const uint64_t end = now_ns() + 1'200'000'000;
     while (now_ns() < end) {
     }
     std::_Exit(0);
   }
   const test::TempDir dir("iomodels_resolution");
   const std::string out = dir.file("bench.json");
-  // Six repetitions of 0.15 s after the first one's iteration-count trials:
-  // about 1.2 s, of which the spinner takes the first 0.6 s.
+  // Six repetitions of at least 0.15 s (the iteration count found while the
+  // spinner halves the model's CPU, so the repetitions after it are shorter)
+  // after the first one's iteration-count trials: about 2.5 s, of which the
+  // spinner takes the first 1.2 s. A repetition under 0.1 s records no
+  // others_cores (/proc/stat's ticks).
   const test::CommandResult r = test::run_iomodels(
       "bench --models polling --connections 1 --sizes 64 --latencies 0 " + placement +
-      " --benchmark_min_time=0.15 --benchmark_repetitions=6 --benchmark_out=" + out);
+      " --benchmark_min_time=0.3 --benchmark_repetitions=6 --benchmark_out=" + out);
   ::kill(spinner, SIGKILL);
   ::waitpid(spinner, nullptr, 0);
   INFO(r.out);
@@ -294,10 +297,8 @@ TEST_CASE("bench leaves a point unresolved when a spinner takes its CPU for some
       CHECK(b.at("cpu_us_per_req_hi").get<double>() >= b.at("cpu_us_per_req").get<double>());
       CHECK(b.at("items_per_second_lo").get<double>() < b.at("items_per_second_hi").get<double>());
     }
-    if (b.value("run_type", "") == "iteration") {
-      REQUIRE(b.contains("others_cores"));
+    if (b.value("run_type", "") == "iteration" && b.contains("others_cores"))
       busy += b.at("others_cores").get<double>() > kBusyOthersCores ? 1 : 0;
-    }
   }
   CHECK(marked == 2);
   CHECK(busy >= 1);
