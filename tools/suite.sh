@@ -74,7 +74,7 @@ fi
 tmp="$dir.partial.$$"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"
-echo "suite.sh: running the suite into $dir (3 interleaved repetitions of every point;" \
+echo "suite.sh: running the suite into $dir (6 interleaved repetitions of 0.1 s for every point;" \
   "the default grid takes a few minutes)" >&2
 "$iomodels" bench "${repeat[@]}" \
   --benchmark_out="$tmp/bench.json" --benchmark_out_format=json \
