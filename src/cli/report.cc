@@ -43,9 +43,16 @@ std::string grouped(double v) {
   return (v < 0 && s != "0" ? "-" : "") + s;
 }
 
-// "latency 1ms" (client role), "serving 20,000 requests/s offered, uniform arrivals".
+// "latency 1ms, constant (in step)" or "latency uniform:500us-1.5ms, jittered"
+// (client role), "serving 20,000 requests/s offered, uniform arrivals".
 std::string role_text(const Scenario& sc) {
-  if (sc.workload.role == Role::kClient) return "latency " + sc.workload.latency.text();
+  if (sc.workload.role == Role::kClient) {
+    const LatencySpec& l = sc.workload.latency;
+    return "latency " + l.text() +
+           (l.kind == LatencySpec::Kind::kFixed  ? ", constant (in step)"
+            : l.kind == LatencySpec::Kind::kZero ? ""
+                                                 : ", jittered");
+  }
   return "serving " + grouped(sc.workload.offered_per_s) + " requests/s offered, " +
          std::string(arrivals_name(sc.workload.arrivals)) + " arrivals";
 }
