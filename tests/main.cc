@@ -9,7 +9,6 @@
 // much CPU per request as the loops of their mechanism: coro-uring" hangs the
 // report of its failure. Wider than any test name here.
 #define CATCH_CONFIG_CONSOLE_WIDTH 400
-#include <sys/resource.h>
 #include <time.h>
 
 #include <catch2/catch.hpp>
@@ -21,6 +20,7 @@
 
 #include "measure/env.h"
 #include "measure/recorder.h"
+#include "measure/resolution.h"
 
 namespace {
 
@@ -28,24 +28,12 @@ namespace {
 constexpr int kSkipExitCode = 77;
 
 // Other processes' CPU above this share of one core during a timing test
-// means the test measured its neighbours as much as itself. A quiet VM here
-// shows under 0.05 core of background and steal.
-constexpr double kBusyCores = 0.25;
+// means the test measured its neighbours as much as itself (the bound bench
+// and run use for a disturbed repetition). A quiet VM here shows under 0.05
+// core of background and steal.
+constexpr double kBusyCores = iomodels::kBusyOthersCores;
 
 double now_s() { return static_cast<double>(iomodels::now_ns()) / 1e9; }
-
-// This process's CPU and that of the children it reaped (the binary a test
-// runs, and that binary's own peer), in seconds.
-double own_cpu_s() {
-  double s = 0;
-  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-    rusage ru{};
-    ::getrusage(who, &ru);
-    s += static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  }
-  return s;
-}
 
 bool has_tag(const Catch::TestCaseInfo& info, const char* tag) {
   for (const std::string& t : info.tags)
@@ -62,13 +50,14 @@ struct BusyMachineListener : Catch::TestEventListenerBase {
   void testCaseStarting(const Catch::TestCaseInfo&) override {
     wall0_ = now_s();
     busy0_ = iomodels::machine_busy_cpu_s();
-    own0_ = own_cpu_s();
+    own0_ = iomodels::process_tree_cpu_s();
   }
 
   void testCaseEnded(const Catch::TestCaseStats& stats) override {
     if (stats.totals.assertions.failed == 0 || !has_tag(stats.testInfo, "timing")) return;
     const double wall = now_s() - wall0_;
-    const double others = (iomodels::machine_busy_cpu_s() - busy0_) - (own_cpu_s() - own0_);
+    const double others =
+        (iomodels::machine_busy_cpu_s() - busy0_) - (iomodels::process_tree_cpu_s() - own0_);
     if (wall <= 0 || others / wall <= kBusyCores) return;
     std::fflush(stdout);
     std::fprintf(stderr,

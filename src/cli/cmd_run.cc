@@ -1,8 +1,6 @@
 // Description: `iomodels run`: one scenario, a one-screen summary, optional
 // JSON; with --repeat or --max-time, repetitions of it, each figure's median
 // with its interval, and the verdict resolved or not.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -44,18 +42,6 @@ struct RunFlags {
 
 // The most repetitions --max-time may add.
 constexpr uint64_t kMaxRepetitions = 1000;
-
-// This process's CPU and its reaped children's (the forked peer), in seconds.
-double own_cpu_s() {
-  double s = 0;
-  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-    struct rusage u {};
-    ::getrusage(who, &u);
-    s += static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-  }
-  return s;
-}
 
 // One repetition: its result and what other processes and steal took meanwhile.
 struct Repetition {
@@ -344,7 +330,7 @@ int RunCommand::repeated(FILE* human) {
   PointSpread point;
   std::string stopped = "as many as --repeat";
   const uint64_t t0 = now_ns();
-  const double series_busy0 = machine_busy_cpu_s(), series_own0 = own_cpu_s();
+  const double series_busy0 = machine_busy_cpu_s(), series_own0 = process_tree_cpu_s();
   for (;;) {
     if (reps.size() >= repeat_) {
       point = resolve(sc.model, values, precision_);
@@ -363,14 +349,14 @@ int RunCommand::repeated(FILE* human) {
       }
     }
     Repetition rep;
-    const double busy0 = machine_busy_cpu_s(), own0 = own_cpu_s();
+    const double busy0 = machine_busy_cpu_s(), own0 = process_tree_cpu_s();
     const uint64_t w0 = now_ns();
     const Status st = spec_.argv.empty() ? run_scenario(sc, &rep.r) : run_exec(sc, spec_, &rep.r);
     if (const int code = failed(sc, st); code != 0) return code;
     const double wall_s = static_cast<double>(now_ns() - w0) / 1e9;
     if (busy0 >= 0 && wall_s >= kMinAttributionS)
       rep.others_cores =
-          std::max(0.0, (machine_busy_cpu_s() - busy0 - (own_cpu_s() - own0)) / wall_s);
+          std::max(0.0, (machine_busy_cpu_s() - busy0 - (process_tree_cpu_s() - own0)) / wall_s);
     const Figures& f = rep.r.figures;
     std::fprintf(human, "  repetition %3zu  CPU %8.2f us/req  %10.0f requests/s", reps.size() + 1,
                  f.cpu_us_per_req, f.requests_per_s);
@@ -385,11 +371,11 @@ int RunCommand::repeated(FILE* human) {
   // Other processes over the whole series: long enough to attribute even when
   // each repetition is too short.
   const double series_s = static_cast<double>(now_ns() - t0) / 1e9;
-  const double series_others =
-      series_busy0 < 0 || series_s < kMinAttributionS
-          ? -1
-          : std::max(0.0, (machine_busy_cpu_s() - series_busy0 - (own_cpu_s() - series_own0)) /
-                              series_s);
+  const double series_others = series_busy0 < 0 || series_s < kMinAttributionS
+                                   ? -1
+                                   : std::max(0.0, (machine_busy_cpu_s() - series_busy0 -
+                                                    (process_tree_cpu_s() - series_own0)) /
+                                                       series_s);
   // The median repetition by CPU per request (the lower of the two middle ones).
   std::vector<size_t> order(reps.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;

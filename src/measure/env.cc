@@ -1,6 +1,7 @@
 // Description: the environment a result carries, and the io_uring probe.
 #include "measure/env.h"
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -95,6 +96,17 @@ double machine_busy_cpu_s() {
     return -1;
   const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
   return static_cast<double>(user + nice + sys + irq + softirq + steal) / hz;
+}
+
+double process_tree_cpu_s() {
+  double s = 0;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    struct rusage u {};
+    ::getrusage(who, &u);
+    s += static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  }
+  return s;
 }
 
 }  // namespace iomodels

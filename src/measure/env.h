@@ -42,4 +42,9 @@ bool machine_busy(double load, int cpus);
 // work's own CPU, give what the rest of the machine used meanwhile.
 double machine_busy_cpu_s();
 
+// This process's CPU time and that of the children it has reaped (a forked
+// peer, a program run under --exec), in seconds: the own work to take from
+// machine_busy_cpu_s's difference.
+double process_tree_cpu_s();
+
 }  // namespace iomodels

@@ -21,7 +21,7 @@ inline constexpr double kLevel = 0.95;
 // 95% (the range of 6 covers it with 1 - 2/64 = 96.9%); fewer cannot resolve.
 inline constexpr size_t kMinRepetitions = 6;
 // Other processes' CPU, in cores, beyond which a repetition counts as
-// disturbed (the test runner's bound for a busy machine).
+// disturbed (tests/main.cc holds a timing test to it too).
 inline constexpr double kBusyOthersCores = 0.25;
 
 // The figures that decide whether a point is resolved.
