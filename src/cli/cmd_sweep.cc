@@ -220,6 +220,24 @@ Point make_point(const Scenario& base, const std::string& model, double rate,
   return p;
 }
 
+// Measures one more repetition of `p`. A run that does not complete is
+// printed with why and, unless the model does not apply, counted in
+// `failed`; then false.
+bool measure_rep(FILE* human, Point* p, int* failed) {
+  Rep r;
+  const Status st = run_scenario(p->sc, &r.r);
+  if (!st.ok()) {
+    std::fprintf(human, "%-16s %9s  %s: %s\n", p->model.c_str(), rate_text(p->offered).c_str(),
+                 st.not_applicable() ? "not applicable" : "failed", st.message().c_str());
+    if (!st.not_applicable()) ++*failed;
+    return false;
+  }
+  r.on_schedule = on_schedule(p->sc, r.r);
+  r.late = instrument_late(p->sc, r.r);
+  p->reps.push_back(std::move(r));
+  return true;
+}
+
 // A model's knee: the load it held, and the one above it it did not.
 struct Knee {
   std::optional<double> held;    // none: not even the lowest load
@@ -394,19 +412,11 @@ int SweepCommand::execute() {
           limit[mi] = 0;
           continue;
         }
-        Rep r;
-        const Status st = run_scenario(p.sc, &r.r);
-        if (!st.ok()) {
-          std::fprintf(human, "%-16s %9s  %s: %s\n", p.model.c_str(), rate_text(rates[k]).c_str(),
-                       st.not_applicable() ? "not applicable" : "failed", st.message().c_str());
-          if (!st.not_applicable()) ++failed;
+        if (!measure_rep(human, &p, &failed)) {
           points[mi].resize(k);
           limit[mi] = k;
           continue;
         }
-        r.on_schedule = on_schedule(p.sc, r.r);
-        r.late = instrument_late(p.sc, r.r);
-        p.reps.push_back(std::move(r));
         const double base_p99 = std::max(points[mi].front().reps.front().r.figures.p99_us, 1.0);
         summarise(&p, base_p99);
         if (rep == 0) {
@@ -463,20 +473,7 @@ int SweepCommand::execute() {
       if (k.held && *k.failed / *k.held < 1.05) break;  // known to within 5%
       Point p = make_point(base, models[mi], rate, duration_ns);
       bool ok = true;
-      for (uint64_t rep = 0; rep < reps && ok; ++rep) {
-        Rep r;
-        const Status st = run_scenario(p.sc, &r.r);
-        if (!st.ok()) {
-          std::fprintf(human, "%-16s %9s  %s: %s\n", p.model.c_str(), rate_text(rate).c_str(),
-                       st.not_applicable() ? "not applicable" : "failed", st.message().c_str());
-          if (!st.not_applicable()) ++failed;
-          ok = false;
-          break;
-        }
-        r.on_schedule = on_schedule(p.sc, r.r);
-        r.late = instrument_late(p.sc, r.r);
-        p.reps.push_back(std::move(r));
-      }
+      for (uint64_t rep = 0; rep < reps && ok; ++rep) ok = measure_rep(human, &p, &failed);
       if (!ok) break;
       summarise(&p, base_p99s[mi]);
       print_point(human, p);
