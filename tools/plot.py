@@ -48,7 +48,7 @@ from plotlib.inputs import (  # noqa: E402, F401
     MAX_SPECTRUM_POINTS, MIN_REPETITIONS, NUMERIC_FIELDS, PRECISION, RANGE_FIGURES,
     RESOLVE_FIGURES, TIME_UNIT_US, InputError, add_spread, check_spectra, figure_of,
     finite_number, is_chain_file, is_run_file, latency_us, load_benchmarks, load_json,
-    load_run_files, make_result, median_interval, parse_name, precision_of)
+    load_run_files, make_result, median, median_interval, parse_name, precision_of)
 from plotlib.style import (  # noqa: E402, F401
     QUADRANT_COLOURS, by_quadrant, caption, compact, model_styles, panels, place_labels,
     plain_log_ticks, range_bar, shared_legend, variant)

@@ -230,12 +230,6 @@ def verdict(k, interval, level=0.95):
     return f"tie ±{max(1 - lo, hi - 1):.1%}"
 
 
-def median(vals):
-    s = sorted(vals)
-    m = len(s) // 2
-    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
-
-
 def comparison_rows(old_path, new_path):
     old, new = repetition_values(old_path), repetition_values(new_path)
     rows = []
@@ -246,7 +240,7 @@ def comparison_rows(old_path, new_path):
             a, b = old[base].get(k, []), new[base].get(k, [])
             if not a or not b:
                 continue
-            mo, mn = median(a), median(b)
+            mo, mn = plot.median(a), plot.median(b)
             change = (mn - mo) / mo if mo else float("nan")
             rows.append((base, k, mo, mn, change, shift_interval(a, b), mann_whitney_p(a, b),
                          len(a), len(b)))
