@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -26,6 +27,7 @@
 #include "bench/console.h"
 #include "bench/grid.h"
 #include "bench/resolution.h"
+#include "bench/rounds.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
 #include "measure/env.h"
@@ -56,6 +58,7 @@ struct BenchFlags {
   std::string trace_events = "100000";
   std::string log_level = "warn";
   std::string precision = "5";
+  std::string max_time = "0";
   std::string reference = "epoll";
 };
 
@@ -244,6 +247,14 @@ class BenchCommand final : public Command {
   uint64_t trace_events_ = 0;
   double precision_ = kDefaultPrecision;
   CLI::App* app_ = nullptr;
+  // --max-time: the rounds' budget; 0 runs the repetitions asked for, once.
+  double max_time_s_ = 0;
+  // With --max-time, the Google Benchmark flags bench applies itself when it
+  // reports the rounds (they are not passed on).
+  std::string out_format_ = "json";
+  bool display_aggregates_only_ = false, report_aggregates_only_ = false;
+
+  size_t run_in_rounds(benchmark::BenchmarkReporter* display);
 };
 
 void BenchCommand::add_flags(CLI::App* sub) {
@@ -310,6 +321,11 @@ void BenchCommand::add_flags(CLI::App* sub) {
                   "percent: the half-width of the 95% interval within which a point's CPU per "
                   "request and throughput count as resolved")
       ->capture_default_str();
+  sub->add_option("--max-time", flags.max_time,
+                  "adaptive repetitions: after the first round (--benchmark_repetitions, 6 by "
+                  "default), keep adding interleaved repetitions to the points not resolved "
+                  "until all are or this much time is spent (e.g. 10min; 0 = one round)")
+      ->capture_default_str();
   sub->add_option("--reference", flags.reference,
                   "the model every other is ranked against, at each grid point, in the closing "
                   "summary (with 4 or more repetitions)")
@@ -368,6 +384,10 @@ void BenchCommand::validate() {
   }
   check_gb_flags(gb_args);
   if (!gb_flag(gb_args, "benchmark_min_time")) gb_args.emplace_back(kDefaultMinTime);
+  const uint64_t max_time_ns = flag_duration("--max-time", flags.max_time);
+  if (max_time_ns > 24ull * 3600 * 1'000'000'000)
+    throw UsageError("--max-time: '" + flags.max_time + "' is over a day");
+  max_time_s_ = static_cast<double>(max_time_ns) / 1e9;
   // Google Benchmark writes --benchmark_out itself, as it goes: checked
   // here, before the grid runs; it then writes a temporary file that is
   // renamed into place only after a complete run (or the device itself).
@@ -382,6 +402,24 @@ void BenchCommand::validate() {
   latency_out_ = check_output("--latency-out", flags.latency_out);
   trace_out_ = check_output("--trace", flags.trace);
   check_distinct({&out_file_, &latency_out_, &trace_out_});
+  if (max_time_s_ > 0) {
+    // The rounds are reported by bench, not by Google Benchmark, once all
+    // have run: the flags that shape that report are taken out of its hands.
+    out_format_ = gb_flag(gb_args, "benchmark_out_format").value_or("json");
+    display_aggregates_only_ = truthy(gb_flag(gb_args, "benchmark_display_aggregates_only"));
+    report_aggregates_only_ = truthy(gb_flag(gb_args, "benchmark_report_aggregates_only"));
+    std::vector<std::string> kept;
+    for (const std::string& a : gb_args) {
+      bool taken = false;
+      for (const char* f : {"benchmark_out", "benchmark_out_format",
+                            "benchmark_display_aggregates_only", "benchmark_report_aggregates_only"})
+        taken = taken || a == std::string("--") + f || a.rfind(std::string("--") + f + "=", 0) == 0;
+      if (!taken) kept.push_back(a);
+    }
+    gb_args = kept;
+    if (!gb_flag(gb_args, "benchmark_repetitions"))
+      gb_args.push_back("--benchmark_repetitions=" + std::to_string(kMinRepetitions));
+  }
 
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool level_ok = false;
@@ -484,9 +522,14 @@ int BenchCommand::execute() {
   ResolvingReporter display(shown.get(), &spreads, true);
   benchmark::JSONReporter json_file;
   ResolvingReporter file(&json_file, &spreads, false);
-  const bool mark_file =
-      out_file.given() && gb_flag(gb_args, "benchmark_out_format").value_or("json") == "json";
-  const size_t ran = benchmark::RunSpecifiedBenchmarks(&display, mark_file ? &file : nullptr);
+  size_t ran = 0;
+  if (max_time_s_ > 0) {
+    ran = run_in_rounds(shown.get());
+  } else {
+    const bool mark_file =
+        out_file.given() && gb_flag(gb_args, "benchmark_out_format").value_or("json") == "json";
+    ran = benchmark::RunSpecifiedBenchmarks(&display, mark_file ? &file : nullptr);
+  }
   bench::close_sessions();
   if (trace) {
     trace->uninstall();
@@ -518,6 +561,123 @@ int BenchCommand::execute() {
   // 0 only when what was asked was done: a point that failed (not one that
   // does not apply) fails the run.
   return failed > 0 ? 1 : 0;
+}
+
+// Google Benchmark's reporter for --benchmark_out_format, as it makes its own
+// file reporter (the console one without colour).
+std::unique_ptr<benchmark::BenchmarkReporter> file_reporter(const std::string& format) {
+  if (format == "console")
+    return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
+  if (format != "csv") return std::make_unique<benchmark::JSONReporter>();
+  // Deprecated by Google Benchmark but still its --benchmark_out_format=csv.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  return std::make_unique<benchmark::CSVReporter>();
+#pragma GCC diagnostic pop
+}
+
+// "^(a|b|...)/" for Google Benchmark's --benchmark_filter (extended regular
+// expressions): exactly these points, whatever Google Benchmark puts after
+// the grid's part of the name (with Repetitions set, "/repeats:N").
+std::string exact_filter(const std::vector<RoundCollector::Plan>& plan) {
+  std::string re = "^(";
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (i) re += '|';
+    std::string name = plan[i].name;
+    const std::string suffix = kNameSuffix;
+    if (name.size() > suffix.size() && name.ends_with(suffix))
+      name.resize(name.size() - suffix.size());
+    for (char c : name) {
+      if (std::string_view(".^$|()[]*+?{}\\").find(c) != std::string_view::npos) re += '\\';
+      re += c;
+    }
+  }
+  return re + ")/";
+}
+
+size_t BenchCommand::run_in_rounds(benchmark::BenchmarkReporter* shown) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  const auto elapsed = [t0] { return std::chrono::duration<double>(clock::now() - t0).count(); };
+  RoundCollector collect;
+  const size_t ran = benchmark::RunSpecifiedBenchmarks(&collect);
+  double round_s = elapsed();
+  size_t round_reps = collect.repetitions();
+  size_t rounds = 1;
+  std::string stop = "every point resolved or failed";
+  while (true) {
+    std::vector<RoundCollector::Plan> plan = collect.plan(precision_);
+    if (plan.empty()) break;
+    // The next round starts only if its estimated time fits what is left;
+    // when all it asked for does not, every point gets its share of it.
+    const double per_rep = round_s / static_cast<double>(std::max<size_t>(round_reps, 1));
+    const double left = max_time_s_ - elapsed();
+    size_t asked = 0;
+    for (const auto& p : plan) asked += p.more;
+    if (left < per_rep * 2 * static_cast<double>(plan.size())) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "--max-time %s spent (%zu points unresolved would need %.0f s more)",
+                    flags_.max_time.c_str(), plan.size(), per_rep * static_cast<double>(asked));
+      stop = buf;
+      break;
+    }
+    size_t total = 0;
+    for (auto& p : plan) {
+      if (per_rep * static_cast<double>(asked) > left)
+        p.more = std::max<size_t>(
+            2, static_cast<size_t>(static_cast<double>(p.more) * left /
+                                   (per_rep * static_cast<double>(asked))));
+      total += p.more;
+      bench::set_repetitions(p.name, static_cast<int>(p.more));
+    }
+    ++rounds;
+    std::fprintf(stderr,
+                 "iomodels bench: round %zu: %zu of %zu points unresolved, %zu more repetitions "
+                 "(%.0f s of --max-time %s spent)\n",
+                 rounds, plan.size(), collect.points(), total, elapsed(), flags_.max_time.c_str());
+    const double start = elapsed();
+    const size_t before = collect.repetitions();
+    benchmark::RunSpecifiedBenchmarks(&collect, exact_filter(plan));
+    round_s = elapsed() - start;
+    round_reps = collect.repetitions() - before;
+    if (round_reps == 0) {
+      stop = "a round ran nothing";  // not expected: every point planned is registered
+      break;
+    }
+  }
+  if (collect.points() == 0) return ran;
+  std::fprintf(stderr, "iomodels bench: %zu round%s, %zu repetitions in %.0f s: %s\n", rounds,
+               rounds == 1 ? "" : "s", collect.repetitions(), elapsed(), stop.c_str());
+
+  // The report, as Google Benchmark would have made it of one call that ran
+  // every repetition: a batch per point, its repetitions then its aggregates.
+  benchmark::BenchmarkReporter::Context context;
+  context.name_field_width = collect.name_width();
+  const std::vector<std::vector<benchmark::BenchmarkReporter::Run>> batches = collect.batches();
+  const auto report = [&](benchmark::BenchmarkReporter& r) {
+    if (!r.ReportContext(context)) return;
+    for (const auto& b : batches) r.ReportRuns(b);
+    r.Finalize();
+  };
+  SpreadLog spreads(precision_, flags_.reference);
+  ResolvingReporter display(shown, &spreads, true);
+  if (display_aggregates_only_ || report_aggregates_only_) display.hide_repetitions();
+  if (gb_flag(gb_args_, "benchmark_format").value_or("console") == "csv") display.leave_unmarked();
+  report(display);
+  if (out_file_.given()) {
+    std::ofstream os(out_file_.begin_by_name());
+    const std::unique_ptr<benchmark::BenchmarkReporter> inner = file_reporter(out_format_);
+    ResolvingReporter file(inner.get(), &spreads, false);
+    if (report_aggregates_only_) file.hide_repetitions();
+    if (out_format_ == "csv") file.leave_unmarked();
+    file.SetOutputStream(&os);
+    file.SetErrorStream(&os);
+    report(file);
+    os.flush();
+    if (!os) throw std::runtime_error("--benchmark_out: writing " + out_file_.path() + " failed");
+  }
+  return ran;
 }
 
 }  // namespace

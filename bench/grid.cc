@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <utility>
 
@@ -26,6 +27,8 @@ struct GridState {
   std::function<void(const std::string&)> hook;
   nlohmann::json spectra = nlohmann::json::object();
   std::vector<std::pair<std::string, std::string>> skipped;
+  // Run name (with kNameSuffix) -> its registration, for set_repetitions.
+  std::map<std::string, benchmark::internal::Benchmark*> registered;
 };
 
 GridState& state() {
@@ -156,7 +159,7 @@ std::vector<std::string> register_grid(const Grid& grid) {
             sc.workload.size = size;
             sc.workload.latency = lat;
             std::string name = benchmark_name(sc);
-            benchmark::RegisterBenchmark(
+            benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(
                 name.c_str(), [sc, name, per = grid.requests_per_iteration,
                                slow = model == grid.slow_model ? grid.slow_percent : 0.0](
                                   benchmark::State& bs) { run_point(bs, sc, per, name, slow); })
@@ -166,6 +169,7 @@ std::vector<std::string> register_grid(const Grid& grid) {
                 // the process CPU by N.
                 ->Threads(1)
                 ->Unit(benchmark::kMicrosecond);
+            state().registered[name + kNameSuffix] = b;
             names.push_back(std::move(name));
           }
   return names;
@@ -178,6 +182,13 @@ void parse_test_slowdown(const char* value, Grid* g) {
     throw frontend::UsageError(std::string(kSlowdownEnv) + ": " + why);
   g->slow_model = t.model;
   g->slow_percent = t.percent;
+}
+
+bool set_repetitions(const std::string& run_name, int n) {
+  const auto it = state().registered.find(run_name);
+  if (it == state().registered.end()) return false;
+  it->second->Repetitions(n);
+  return true;
 }
 
 void on_benchmark_start(std::function<void(const std::string&)> hook) {

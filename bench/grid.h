@@ -48,6 +48,11 @@ inline constexpr const char* kNameSuffix = "/process_time/real_time/threads:1";
 // innermost) and returns their names.
 std::vector<std::string> register_grid(const Grid& grid);
 
+// Sets how often the next RunSpecifiedBenchmarks repeats the point whose run
+// name (with kNameSuffix) is `run_name`, over --benchmark_repetitions; false
+// for a name register_grid did not register.
+bool set_repetitions(const std::string& run_name, int n);
+
 // Called with its name when a benchmark starts running after another one
 // (not on each of its iteration-count trials or consecutive repetitions):
 // once per benchmark, or once per repetition when they are interleaved.

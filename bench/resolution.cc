@@ -170,8 +170,12 @@ bool ResolvingReporter::ReportContext(const Context& context) {
 
 void ResolvingReporter::ReportRuns(const std::vector<Run>& runs) {
   const std::optional<PointSpread> p = log_->note(runs);
-  if (!p) return inner_->ReportRuns(runs);
-  std::vector<Run> marked = runs;
+  std::vector<Run> marked;
+  for (const Run& r : runs)
+    if (!hide_repetitions_ || r.run_type != Run::RT_Iteration || r.error_occurred)
+      marked.push_back(r);
+  if (marked.empty()) return;
+  if (!p || !marked_) return inner_->ReportRuns(marked);
   for (Run& r : marked) {
     if (r.run_type != Run::RT_Aggregate || r.run_name.str() != p->name) continue;
     if (r.aggregate_name == "mean" || r.aggregate_name == "median")

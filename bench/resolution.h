@@ -69,11 +69,18 @@ class ResolvingReporter final : public benchmark::BenchmarkReporter {
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
+  // Pass on only the aggregates (the log still sees every repetition).
+  void hide_repetitions() { hide_repetitions_ = true; }
+  // Pass the runs on as they are: Google Benchmark's CSV reporter aborts on a
+  // counter its header (the first batch's) did not name.
+  void leave_unmarked() { marked_ = false; }
 
  private:
   benchmark::BenchmarkReporter* inner_;
   SpreadLog* log_;
   bool summary_;
+  bool hide_repetitions_ = false;
+  bool marked_ = true;
 };
 
 }  // namespace iomodels::bench

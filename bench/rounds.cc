@@ -1,0 +1,175 @@
+// Description: the rounds of `bench --max-time`: each point's repetitions
+// collected over the rounds, the aggregates over all of them, and how many
+// more repetitions an unresolved point gets in the next round.
+#include "bench/rounds.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+namespace iomodels::bench {
+namespace {
+
+using Run = benchmark::BenchmarkReporter::Run;
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+// As Google Benchmark: the mean of the two middle values for an even count.
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
+// The sample standard deviation (n - 1), 0 below two values.
+double stddev(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = mean(v);
+  double ss = 0;
+  for (double x : v) ss += (x - m) * (x - m);
+  return std::sqrt(ss / static_cast<double>(v.size() - 1));
+}
+
+double cv(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  return stddev(v) / mean(v);
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<double>> counter_values(const std::vector<Run>& reps) {
+  std::map<std::string, std::vector<double>> values;
+  for (const Run& r : reps) {
+    if (r.error_occurred) continue;
+    for (const auto& [key, c] : r.counters)
+      if (!std::isnan(static_cast<double>(c.value)))
+        values[key].push_back(static_cast<double>(c.value));
+  }
+  return values;
+}
+
+std::vector<Run> aggregates_of(const std::vector<Run>& reps) {
+  std::vector<const Run*> ok;
+  for (const Run& r : reps)
+    if (!r.error_occurred) ok.push_back(&r);
+  if (ok.size() < 2) return {};
+  // Seconds per iteration of each repetition: their iteration counts differ
+  // from round to round (each round estimates its own).
+  std::vector<double> real, cpu;
+  for (const Run* r : ok) {
+    const double iters = static_cast<double>(std::max<benchmark::IterationCount>(r->iterations, 1));
+    real.push_back(r->real_accumulated_time / iters);
+    cpu.push_back(r->cpu_accumulated_time / iters);
+  }
+  const std::map<std::string, std::vector<double>> values = counter_values(reps);
+  struct Stat {
+    const char* name;
+    std::function<double(const std::vector<double>&)> f;
+    benchmark::StatisticUnit unit;
+  };
+  const Stat stats[] = {{"mean", mean, benchmark::kTime},
+                        {"median", median, benchmark::kTime},
+                        {"stddev", stddev, benchmark::kTime},
+                        {"cv", cv, benchmark::kPercentage}};
+  std::vector<Run> out;
+  const double n = static_cast<double>(ok.size());
+  for (const Stat& s : stats) {
+    Run a = *ok.front();
+    a.run_type = Run::RT_Aggregate;
+    a.aggregate_name = s.name;
+    a.aggregate_unit = s.unit;
+    a.repetitions = static_cast<int64_t>(reps.size());
+    a.repetition_index = Run::no_repetition_index;
+    // Google Benchmark's convention: an aggregate is over its repetitions,
+    // so its iteration count is theirs and its accumulated time is the
+    // statistic times that count (a percentage is not scaled).
+    a.iterations = static_cast<benchmark::IterationCount>(ok.size());
+    const double scale = s.unit == benchmark::kTime ? n : 1;
+    a.real_accumulated_time = s.f(real) * scale;
+    a.cpu_accumulated_time = s.f(cpu) * scale;
+    a.counters.clear();
+    for (const auto& [key, c] : ok.front()->counters) {
+      const auto it = values.find(key);
+      if (it == values.end()) continue;
+      a.counters[key] = benchmark::Counter(s.f(it->second), c.flags, c.oneK);
+    }
+    // A counter the first repetition lacks but others have.
+    for (const auto& [key, v] : values)
+      if (a.counters.count(key) == 0) a.counters[key] = benchmark::Counter(s.f(v));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+size_t more_repetitions(const PointSpread& p, size_t n, double precision) {
+  if (p.resolved || n == 0) return 0;
+  double worst = 0;
+  for (const char* f : {kCpuCounter, kThroughputCounter}) {
+    const auto it = p.figures.find(f);
+    if (it == p.figures.end()) return 0;
+    const double hw = it->second.half_width();
+    if (!std::isfinite(hw)) return 0;
+    worst = std::max(worst, hw);
+  }
+  // Below kMinRepetitions the interval is not yet a 95% one: get there first.
+  if (n < kMinRepetitions) return kMinRepetitions - n;
+  const double ratio = worst / precision;
+  const double needed = std::ceil(static_cast<double>(n) * ratio * ratio);
+  const double more = needed - static_cast<double>(n);
+  return static_cast<size_t>(std::clamp(more, 2.0, static_cast<double>(n)));
+}
+
+void RoundCollector::ReportRuns(const std::vector<Run>& runs) {
+  for (const Run& r : runs) {
+    if (r.run_type != Run::RT_Iteration) continue;
+    // A point given its own repetition count in a later round gains
+    // "/repeats:N" in its name: it is still the same point.
+    Run kept = r;
+    kept.run_name.repetitions.clear();
+    const std::string name = kept.run_name.str();
+    auto [it, fresh] = reps_.try_emplace(name);
+    if (fresh) order_.push_back(name);
+    it->second.push_back(std::move(kept));
+    ++received_;
+  }
+}
+
+std::vector<RoundCollector::Plan> RoundCollector::plan(double precision) const {
+  std::vector<Plan> out;
+  for (const std::string& name : order_) {
+    const std::vector<Run>& reps = reps_.at(name);
+    if (std::any_of(reps.begin(), reps.end(), [](const Run& r) { return r.error_occurred; }))
+      continue;
+    const PointSpread p = resolve(name, counter_values(reps), precision);
+    if (const size_t more = more_repetitions(p, reps.size(), precision); more > 0)
+      out.push_back({name, more});
+  }
+  return out;
+}
+
+std::vector<std::vector<Run>> RoundCollector::batches() const {
+  std::vector<std::vector<Run>> out;
+  for (const std::string& name : order_) {
+    std::vector<Run> batch = reps_.at(name);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].repetition_index = static_cast<int64_t>(i);
+      batch[i].repetitions = static_cast<int64_t>(batch.size());
+    }
+    for (Run& a : aggregates_of(batch)) batch.push_back(std::move(a));
+    out.push_back(std::move(batch));
+  }
+  return out;
+}
+
+size_t RoundCollector::name_width() const {
+  size_t w = 0;
+  for (const std::string& name : order_) w = std::max(w, name.size() + sizeof("_stddev") - 1);
+  return w;
+}
+
+}  // namespace iomodels::bench
