@@ -100,59 +100,14 @@ std::string resolution_summary(const std::vector<PointSpread>& points, double pr
 }
 
 std::string ranking_summary(const std::vector<PointSpread>& points, const std::string& reference) {
-  struct Entry {
-    std::string model;
-    double ratio, lo, hi;
-  };
-  // grid point -> model -> its repetitions' CPU per request, in the order seen
-  std::vector<std::string> order;
-  std::map<std::string, std::map<std::string, const PointSpread*>> cells;
+  std::vector<RankEntry> entries;
   for (const PointSpread& p : points) {
     const std::string name = short_name(p.name);
     const size_t slash = name.find('/');
     if (slash == std::string::npos) continue;
-    const std::string cell = name.substr(slash + 1);
-    if (cells.count(cell) == 0) order.push_back(cell);
-    cells[cell][name.substr(0, slash)] = &p;
+    entries.push_back({name.substr(slash + 1), name.substr(0, slash), p.cpu});
   }
-  const auto usable = [](const PointSpread* p) {
-    return p->cpu.size() >= kMinRankRepetitions &&
-           std::all_of(p->cpu.begin(), p->cpu.end(), [](double v) { return v > 0; });
-  };
-  std::string out;
-  for (const std::string& cell : order) {
-    const auto& models = cells[cell];
-    const auto ref = models.find(reference);
-    if (ref == models.end() || !usable(ref->second) || models.size() < 2) continue;
-    std::vector<double> base;
-    for (double v : ref->second->cpu) base.push_back(std::log(v));
-    std::vector<Entry> cheaper, tie, dearer;
-    for (const auto& [model, p] : models) {
-      if (model == reference || !usable(p)) continue;
-      std::vector<double> logs;
-      for (double v : p->cpu) logs.push_back(std::log(v));
-      const stats::Shift s = stats::shift_between(base, logs, kLevel);
-      if (s.interval.coverage < kLevel) continue;
-      Entry e{model, std::exp(s.estimate), std::exp(s.interval.lo), std::exp(s.interval.hi)};
-      (e.hi < 1 ? cheaper : e.lo > 1 ? dearer : tie).push_back(e);
-    }
-    if (cheaper.empty() && tie.empty() && dearer.empty()) continue;
-    out += "  " + cell + ":\n";
-    for (auto* group : {&cheaper, &tie, &dearer}) {
-      if (group->empty()) continue;
-      std::sort(group->begin(), group->end(),
-                [](const Entry& a, const Entry& b) { return a.ratio < b.ratio; });
-      out += group == &cheaper ? "    cheaper:" : group == &tie ? "    tie:    " : "    dearer: ";
-      for (size_t i = 0; i < group->size(); ++i) {
-        const Entry& e = (*group)[i];
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "%s %s %.2f [%.2f, %.2f]", i ? "," : "", e.model.c_str(),
-                      e.ratio, e.lo, e.hi);
-        out += buf;
-      }
-      out += "\n";
-    }
-  }
+  const std::string out = rank_against(entries, reference);
   if (out.empty()) return "";
   return "\nCPU per request against " + reference +
          " at each grid point: the ratio [its 95% interval] (two-sample Hodges-Lehmann over the "

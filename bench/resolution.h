@@ -46,15 +46,8 @@ class SpreadLog {
 // with its intervals and why; "" when no point had repetitions.
 std::string resolution_summary(const std::vector<PointSpread>& points, double precision);
 
-// The fewest repetitions a side for a ratio's 95% interval (1 - 2/70).
-inline constexpr size_t kMinRankRepetitions = 4;
-
-// Rankings that admit ties: at each grid point (a point's name without its
-// model), every model's CPU per request against `reference`'s: the ratio
-// (exp of the two-sample Hodges-Lehmann shift of their logarithms) with its
-// 95% interval from the exact rank-sum distribution, the models grouped as
-// cheaper, tie (the interval holds 1) and dearer, each by ratio. Points with
-// fewer than kMinRankRepetitions a side are left out; "" when none is left.
+// rank_against over bench's points (a grid point is a point's name without
+// its model), with a heading; "" when nothing is ranked.
 std::string ranking_summary(const std::vector<PointSpread>& points, const std::string& reference);
 
 // Passes every run on to `inner` (a console, JSON or CSV reporter), with

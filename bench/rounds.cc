@@ -35,9 +35,12 @@ double stddev(const std::vector<double>& v) {
   return std::sqrt(ss / static_cast<double>(v.size() - 1));
 }
 
+// Google Benchmark divides by a zero mean too, and its JSON then holds NaN,
+// which strict JSON readers refuse: values that are all zero vary by 0.
 double cv(const std::vector<double>& v) {
   if (v.size() < 2) return 0;
-  return stddev(v) / mean(v);
+  const double sd = stddev(v);
+  return sd == 0 ? 0 : sd / mean(v);
 }
 
 }  // namespace

@@ -203,6 +203,42 @@ TEST_CASE("sweep: finds each model's knee and writes its points", "[server][swee
   }
 }
 
+TEST_CASE("sweep --repetitions: each point's intervals, and models ranked against epoll with ties",
+          "[server][sweep]") {
+  const test::TempDir dir("iomodels_sweep_rank");
+  const std::string out = dir.file("sweep.json");
+  const test::CommandResult c = test::run_iomodels(
+      "sweep --models epoll,uring,poll -c 4 --rates 2000 --duration 50ms --repetitions 4 "
+      "--refine 0 --json " +
+      out);
+  INFO(c.out);
+  REQUIRE(c.exit_code == 0);
+  CHECK(c.out.find("CPU per request against epoll at each load") != std::string::npos);
+  CHECK(c.out.find("  offered 2k/s:\n") != std::string::npos);
+  // Each other model in exactly one group, with its ratio and interval.
+  for (const char* m : {" uring ", " poll "}) {
+    INFO(m);
+    const size_t at = c.out.find(m, c.out.find("  offered 2k/s:"));
+    REQUIRE(at != std::string::npos);
+    const size_t line = c.out.rfind('\n', at);
+    const std::string group = c.out.substr(line + 1, 12);
+    CHECK((group == "    cheaper:" || group == "    tie:    " || group == "    dearer: "));
+  }
+  const nlohmann::json j = test::read_json(out);
+  REQUIRE(j["points"].size() == 3);
+  for (const auto& p : j["points"]) {
+    INFO(p.dump());
+    CHECK(p["repetitions"] == 4);
+    for (const char* f : {"cpu_us_per_req", "achieved_per_s", "p99_us"}) {
+      const auto& in = p["intervals"][f];
+      CHECK(in["lo"].get<double>() <= in["median"].get<double>());
+      CHECK(in["hi"].get<double>() >= in["median"].get<double>());
+    }
+    CHECK(p["intervals"]["cpu_us_per_req"]["median"].get<double>() ==
+          Approx(p["cpu_us_per_req"].get<double>()));
+  }
+}
+
 TEST_CASE("server role: bad input is refused with exit 2 before any work", "[server]") {
   for (const char* args :
        {"run --role server", "run --role server --offered 0", "run --role server --offered x",

@@ -14,6 +14,7 @@
 #include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
+#include "measure/resolution.h"
 #include "run/figures.h"
 #include "run/session.h"
 
@@ -30,6 +31,7 @@ struct SweepFlags {
   std::string from = "1000";
   std::string repetitions = "1";
   std::string refine = "2";
+  std::string reference = "epoll";
   std::string json;
 };
 
@@ -141,6 +143,23 @@ void summarise(Point* p, double base_p99) {
   }
 }
 
+// With repetitions, the 95% interval of the median of CPU per request,
+// achieved load and p99 (measure/resolution.h); null for a single run.
+nlohmann::json intervals_json(const Point& p) {
+  if (p.reps.size() < 2) return nullptr;
+  nlohmann::json out = nlohmann::json::object();
+  const auto add = [&](const char* key, double (*f)(const Rep&)) {
+    std::vector<double> v;
+    for (const Rep& r : p.reps) v.push_back(f(r));
+    const Spread s = spread_of(v);
+    out[key] = {{"median", s.median}, {"lo", s.lo}, {"hi", s.hi}, {"coverage", s.coverage}};
+  };
+  add("cpu_us_per_req", [](const Rep& r) { return r.r.figures.cpu_us_per_req; });
+  add("achieved_per_s", [](const Rep& r) { return r.r.figures.requests_per_s; });
+  add("p99_us", [](const Rep& r) { return r.r.figures.p99_us; });
+  return out;
+}
+
 nlohmann::json point_json(const Point& p) {
   const ModelInfo* info = find_model(p.model);
   std::vector<std::string> warnings;
@@ -165,6 +184,7 @@ nlohmann::json point_json(const Point& p) {
           {"uncorrected_p99_us",
            p.uncorrected_p99 >= 0 ? nlohmann::json(p.uncorrected_p99) : nlohmann::json(nullptr)},
           {"repetitions", p.reps.size()},
+          {"intervals", intervals_json(p)},
           {"requests", p.reps.front().r.requests},
           {"peer_cpu_util", p.peer_cpu},
           {"peer_late", p.late},
@@ -307,6 +327,10 @@ void SweepCommand::add_flags(CLI::App* sub) {
                   "below the lowest load when even that failed); the knee is then known to "
                   "within that bracket")
       ->capture_default_str();
+  sub->add_option("--reference", flags.reference,
+                  "with 4 or more --repetitions, the model every other is ranked against at each "
+                  "load (cheaper, tie, dearer: the CPU-per-request ratio with its 95% interval)")
+      ->capture_default_str();
   sub->add_option("--json", flags.json, "also write every point and each model's knee here");
   flags.sc.role = "server";
   flags.sc.add_to(sub, ScenarioFlagParts{false, true});
@@ -360,6 +384,7 @@ void SweepCommand::validate() {
   duration_ns_ = flag_duration("--duration", flags.duration);
   if (duration_ns_ < 10'000'000) throw UsageError("--duration: at least 10ms");
   reps_ = flag_count("--repetitions", flags.repetitions, 1, 100);
+  flag_model("--reference", flags.reference);
   refine_ = flag_count("--refine", flags.refine, 0, kMaxRefine);
   json_out_ = check_output("--json", flags.json);
 }
@@ -443,6 +468,21 @@ int SweepCommand::execute() {
     for (size_t k = 0; k < rates.size(); ++k)
       for (size_t mi = 0; mi < models.size(); ++mi)
         if (k < points[mi].size()) print_point(human, points[mi][k]);
+    // At each load, every model against the reference, ties admitted.
+    std::vector<RankEntry> entries;
+    for (size_t k = 0; k < rates.size(); ++k)
+      for (size_t mi = 0; mi < models.size(); ++mi) {
+        if (k >= points[mi].size()) continue;
+        RankEntry e{"offered " + rate_text(rates[k]) + "/s", models[mi], {}};
+        for (const Rep& r : points[mi][k].reps) e.cpu.push_back(r.r.figures.cpu_us_per_req);
+        entries.push_back(std::move(e));
+      }
+    if (const std::string ranks = rank_against(entries, flags_.reference); !ranks.empty())
+      std::fprintf(human,
+                   "CPU per request against %s at each load: the ratio [its 95%% interval] "
+                   "(two-sample Hodges-Lehmann over the repetitions, exact rank-sum interval); "
+                   "tie when the interval holds 1:\n%s",
+                   flags_.reference.c_str(), ranks.c_str());
   }
 
   // The knee: the highest load a model held with every load below it held

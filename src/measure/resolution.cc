@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 
 #include "measure/stats.h"
 
@@ -130,6 +131,59 @@ PointSpread resolve(std::string name, const std::map<std::string, std::vector<do
   p.resolved = wide.empty();
   if (!p.resolved) p.why = wide + "; " + causes(p);
   return p;
+}
+
+std::string rank_against(const std::vector<RankEntry>& entries, const std::string& reference) {
+  struct Entry {
+    std::string model;
+    double ratio, lo, hi;
+  };
+  // place -> model -> its repetitions' CPU per request, places in the order seen
+  std::vector<std::string> order;
+  std::map<std::string, std::map<std::string, const std::vector<double>*>> cells;
+  for (const RankEntry& e : entries) {
+    if (cells.count(e.place) == 0) order.push_back(e.place);
+    cells[e.place][e.model] = &e.cpu;
+  }
+  const auto usable = [](const std::vector<double>* cpu) {
+    return cpu->size() >= kMinRankRepetitions &&
+           std::all_of(cpu->begin(), cpu->end(), [](double v) { return v > 0; });
+  };
+  std::string out;
+  for (const std::string& place : order) {
+    const auto& models = cells[place];
+    const auto ref = models.find(reference);
+    if (ref == models.end() || !usable(ref->second) || models.size() < 2) continue;
+    std::vector<double> base;
+    for (double v : *ref->second) base.push_back(std::log(v));
+    std::vector<Entry> cheaper, tie, dearer;
+    for (const auto& [model, cpu] : models) {
+      if (model == reference || !usable(cpu)) continue;
+      std::vector<double> logs;
+      for (double v : *cpu) logs.push_back(std::log(v));
+      const stats::Shift s = stats::shift_between(base, logs, kLevel);
+      if (s.interval.coverage < kLevel) continue;
+      Entry e{model, std::exp(s.estimate), std::exp(s.interval.lo), std::exp(s.interval.hi)};
+      (e.hi < 1 ? cheaper : e.lo > 1 ? dearer : tie).push_back(e);
+    }
+    if (cheaper.empty() && tie.empty() && dearer.empty()) continue;
+    out += "  " + place + ":\n";
+    for (auto* group : {&cheaper, &tie, &dearer}) {
+      if (group->empty()) continue;
+      std::sort(group->begin(), group->end(),
+                [](const Entry& a, const Entry& b) { return a.ratio < b.ratio; });
+      out += group == &cheaper ? "    cheaper:" : group == &tie ? "    tie:    " : "    dearer: ";
+      for (size_t i = 0; i < group->size(); ++i) {
+        const Entry& e = (*group)[i];
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%s %s %.2f [%.2f, %.2f]", i ? "," : "", e.model.c_str(),
+                      e.ratio, e.lo, e.hi);
+        out += buf;
+      }
+      out += "\n";
+    }
+  }
+  return out;
 }
 
 }  // namespace iomodels

@@ -74,4 +74,25 @@ struct PointSpread {
 PointSpread resolve(std::string name, const std::map<std::string, std::vector<double>>& values,
                     double precision);
 
+// The fewest repetitions a side for a ratio's 95% interval (1 - 2/70).
+inline constexpr size_t kMinRankRepetitions = 4;
+
+// One model's CPU per request over its repetitions at one place of a
+// comparison (a grid point, an offered load).
+struct RankEntry {
+  std::string place;
+  std::string model;
+  std::vector<double> cpu;
+};
+
+// Rankings that admit ties: at each place (in the order first seen), every
+// model's CPU per request against `reference`'s: the ratio (exp of the
+// two-sample Hodges-Lehmann shift of their logarithms) with its 95% interval
+// from the exact rank-sum distribution, the models grouped as cheaper, tie
+// (the interval holds 1) and dearer, each by ratio: "  <place>:\n    cheaper:
+// a 0.50 [0.45, 0.55]\n ...". A model with fewer than kMinRankRepetitions
+// (or a zero) is left out, and so is a place without the reference; "" when
+// none is left.
+std::string rank_against(const std::vector<RankEntry>& entries, const std::string& reference);
+
 }  // namespace iomodels
