@@ -324,7 +324,7 @@ void BenchCommand::add_flags(CLI::App* sub) {
   sub->add_option("--max-time", flags.max_time,
                   "adaptive repetitions: after the first round (--benchmark_repetitions, 6 by "
                   "default), keep adding interleaved repetitions to the points not resolved "
-                  "until all are or this much time is spent (e.g. 10min; 0 = one round)")
+                  "until all are or this much time is spent (e.g. 600s; 0 = one round)")
       ->capture_default_str();
   sub->add_option("--reference", flags.reference,
                   "the model every other is ranked against, at each grid point, in the closing "

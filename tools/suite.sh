@@ -14,15 +14,17 @@
 #   --benchmark_repetitions=12)
 # Every point runs 6 times for 0.1 s, the repetitions of all points
 # interleaved in a random order (so a disturbance spreads over many points
-# instead of spoiling one); the console, the JSON and the plots give each point's median with its
-# 95% interval (order statistics) and mark whether it is resolved: both
-# intervals, of CPU per request and of throughput, within ±5% of their medians
-# (--precision). The console ends with "resolved: X of N points" and an
+# instead of spoiling one), then round after round the points not yet
+# resolved get more interleaved repetitions until all are or --max-time is
+# spent (6 minutes for the grid, 90 s for the file transport); the console,
+# the JSON and the plots give each point's median with its 95% interval
+# (order statistics) and mark whether it is resolved: both intervals, of CPU
+# per request and of throughput, within ±5% of their medians (--precision).
+# The console ends with "resolved: X of N points" and an
 # "UNRESOLVED <name>: <why>" line for each other point. A 95% interval, and so
-# a resolved point, takes at least 6 repetitions; six short ones cost what
-# three of the default 0.2 s did. On the project's 2-core VM the default grid
-# takes about 3 minutes and the file transport about half a minute, plus the
-# build.
+# a resolved point, takes at least 6 repetitions. On the project's 2-core VM
+# the grid takes its 6 minutes and the file transport about a minute, plus
+# the build.
 # With no arguments it also runs the file transport (1 and 16 reads in
 # flight) into results/<date>-<host>/file/, and the sweep: every model at
 # 5,000, 20,000 and 40,000 requests/s offered, in the server role
@@ -49,6 +51,8 @@ fi
 # Before the caller's arguments: Google Benchmark takes the last value of a flag.
 repeat=(--benchmark_repetitions=6 --benchmark_min_time=0.1
   --benchmark_enable_random_interleaving=true)
+grid_time=(--max-time 360s)
+file_time=(--max-time 90s)
 
 force=0
 args=()
@@ -74,9 +78,9 @@ fi
 tmp="$dir.partial.$$"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"
-echo "suite.sh: running the suite into $dir (6 interleaved repetitions of 0.1 s for every point;" \
-  "the default grid takes a few minutes)" >&2
-"$iomodels" bench "${repeat[@]}" \
+echo "suite.sh: running the suite into $dir (6 interleaved repetitions of 0.1 s for every point," \
+  "then more for the points not resolved: the default grid takes 6 minutes)" >&2
+"$iomodels" bench "${repeat[@]}" "${grid_time[@]}" \
   --benchmark_out="$tmp/bench.json" --benchmark_out_format=json \
   --latency-out "$tmp/spectra.json" "${args[@]+"${args[@]}"}" | tee "$tmp/console.txt"
 "${plot[@]}" "$tmp/bench.json" --spectra "$tmp/spectra.json" --out "$tmp"
@@ -86,7 +90,7 @@ echo "suite.sh: running the suite into $dir (6 interleaved repetitions of 0.1 s 
 if ((${#args[@]} == 0)); then
   mkdir -p "$tmp/file"
   echo "suite.sh: the file transport into $dir/file" >&2
-  "$iomodels" bench "${repeat[@]}" --transports file --connections 1,16 \
+  "$iomodels" bench "${repeat[@]}" "${file_time[@]}" --transports file --connections 1,16 \
     --benchmark_out="$tmp/file/bench.json" --benchmark_out_format=json \
     --latency-out "$tmp/file/spectra.json" | tee "$tmp/file/console.txt"
   "${plot[@]}" "$tmp/file/bench.json" --spectra "$tmp/file/spectra.json" \
