@@ -128,6 +128,8 @@ TEST_CASE("commands: bad flag values are refused by validate(), naming the optio
       {"sweep", "--duration 1ms", "--duration"},
       {"sweep", "--repetitions 0", "--repetitions"},
       {"sweep", "--reference nosuch", "--reference"},
+      {"sweep", "--max-time soon", "--max-time"},
+      {"sweep", "--precision 0", "--precision"},
       {"bench", "--max-time soon", "--max-time"},
       {"bench", "--max-time 2d", "--max-time"},
       {"sweep", "--rates 100 --from 5", "--from"},

@@ -239,6 +239,32 @@ TEST_CASE("sweep --repetitions: each point's intervals, and models ranked agains
   }
 }
 
+TEST_CASE("sweep --max-time: passes over the unresolved points until resolved or the time is spent",
+          "[server][sweep]") {
+  const std::string sweep = "sweep --models epoll -c 4 --rates 2000 --duration 50ms --refine 0 ";
+  // ±100%: six repetitions (a few more after a stall) resolve the point.
+  const test::CommandResult easy = test::run_iomodels(sweep + "--max-time 60s --precision 100");
+  INFO(easy.out);
+  REQUIRE(easy.exit_code == 0);
+  CHECK(easy.out.find("resolved: 1 of 1 points") != std::string::npos);
+  CHECK(easy.out.find("; every point resolved") != std::string::npos);
+
+  // ±0.1%: never; passes go on until the time is spent.
+  const test::TempDir dir("iomodels_sweep_adaptive");
+  const std::string out = dir.file("sweep.json");
+  const test::CommandResult hard =
+      test::run_iomodels(sweep + "--max-time 3s --precision 0.1 --json " + out);
+  INFO(hard.out);
+  REQUIRE(hard.exit_code == 0);
+  CHECK(hard.out.find("sweep: pass 7: 1 of 1 points unresolved") != std::string::npos);
+  CHECK(hard.out.find("resolved: 0 of 1 points") != std::string::npos);
+  CHECK(hard.out.find("; --max-time 3s spent") != std::string::npos);
+  const nlohmann::json j = test::read_json(out);
+  REQUIRE(j["points"].size() == 1);
+  CHECK(j["points"][0]["repetitions"].get<int>() > 6);
+  CHECK(j["points"][0]["resolved"] == false);
+}
+
 TEST_CASE("server role: bad input is refused with exit 2 before any work", "[server]") {
   for (const char* args :
        {"run --role server", "run --role server --offered 0", "run --role server --offered x",

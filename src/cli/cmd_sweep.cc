@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <sstream>
 
 #include "frontend/command.h"
 #include "frontend/frontend.h"
 #include "frontend/output.h"
+#include "measure/recorder.h"
 #include "measure/resolution.h"
 #include "run/figures.h"
 #include "run/session.h"
@@ -32,6 +34,8 @@ struct SweepFlags {
   std::string repetitions = "1";
   std::string refine = "2";
   std::string reference = "epoll";
+  std::string max_time = "0";
+  std::string precision = "5";
   std::string json;
 };
 
@@ -64,6 +68,7 @@ struct Point {
   double cpu_util_min = 0, cpu_util_max = 0, p99_min = 0, p99_max = 0;
   bool late = false;  // in any repetition
   bool holds = false;
+  bool resolved = false;  // with repetitions: CPU per request and load known to ±precision
   std::string why;  // why it does not hold
 };
 
@@ -160,6 +165,17 @@ nlohmann::json intervals_json(const Point& p) {
   return out;
 }
 
+// A point over its repetitions: resolved when its CPU per request and its
+// achieved load are known to ±precision (measure/resolution.h).
+PointSpread point_spread(const Point& p, double precision) {
+  std::map<std::string, std::vector<double>> values;
+  for (const Rep& r : p.reps) {
+    values[kCpuCounter].push_back(r.r.figures.cpu_us_per_req);
+    values[kThroughputCounter].push_back(r.r.figures.requests_per_s);
+  }
+  return resolve(p.model, values, precision);
+}
+
 nlohmann::json point_json(const Point& p) {
   const ModelInfo* info = find_model(p.model);
   std::vector<std::string> warnings;
@@ -185,6 +201,7 @@ nlohmann::json point_json(const Point& p) {
            p.uncorrected_p99 >= 0 ? nlohmann::json(p.uncorrected_p99) : nlohmann::json(nullptr)},
           {"repetitions", p.reps.size()},
           {"intervals", intervals_json(p)},
+          {"resolved", p.reps.size() > 1 ? nlohmann::json(p.resolved) : nlohmann::json(nullptr)},
           {"requests", p.reps.front().r.requests},
           {"peer_cpu_util", p.peer_cpu},
           {"peer_late", p.late},
@@ -298,6 +315,8 @@ class SweepCommand final : public Command {
   uint64_t duration_ns_ = 0;
   uint64_t reps_ = 1;
   uint64_t refine_ = 2;
+  uint64_t max_time_ns_ = 0;
+  double precision_ = kDefaultPrecision;
   OutputPath json_out_;
 };
 
@@ -326,6 +345,15 @@ void SweepCommand::add_flags(CLI::App* sub) {
                   "each the geometric middle of the last load held and the first not (halving "
                   "below the lowest load when even that failed); the knee is then known to "
                   "within that bracket")
+      ->capture_default_str();
+  sub->add_option("--max-time", flags.max_time,
+                  "adaptive repetitions: after --repetitions passes (at least 6), keep adding "
+                  "passes over the points not resolved (CPU per request and achieved load known "
+                  "to ±--precision) until all are or this much time is spent (0 = off)")
+      ->capture_default_str();
+  sub->add_option("--precision", flags.precision,
+                  "percent: the half-width of the 95% interval within which a point's CPU per "
+                  "request and achieved load count as resolved (with --repetitions 2 or more)")
       ->capture_default_str();
   sub->add_option("--reference", flags.reference,
                   "with 4 or more --repetitions, the model every other is ranked against at each "
@@ -385,6 +413,11 @@ void SweepCommand::validate() {
   if (duration_ns_ < 10'000'000) throw UsageError("--duration: at least 10ms");
   reps_ = flag_count("--repetitions", flags.repetitions, 1, 100);
   flag_model("--reference", flags.reference);
+  max_time_ns_ = flag_duration("--max-time", flags.max_time);
+  if (max_time_ns_ > 24ull * 3600 * 1'000'000'000)
+    throw UsageError("--max-time: '" + flags.max_time + "' is over a day");
+  if (max_time_ns_ > 0) reps_ = std::max<uint64_t>(reps_, kMinRepetitions);
+  precision_ = flag_percent("--precision", flags.precision, 0.1, 100);
   refine_ = flag_count("--refine", flags.refine, 0, kMaxRefine);
   json_out_ = check_output("--json", flags.json);
 }
@@ -419,15 +452,46 @@ int SweepCommand::execute() {
   std::vector<size_t> limit(models.size(), rates.size());
   std::vector<std::string> stop_why(models.size());
   int failed = 0;
-  for (uint64_t rep = 0; rep < reps; ++rep) {
-    if (reps > 1)
+  const uint64_t t0 = now_ns();
+  std::string stopped;  // why the adaptive passes stopped
+  for (uint64_t rep = 0;; ++rep) {
+    // After the passes asked for, with --max-time: another pass over the
+    // points not yet resolved, while there is time for one.
+    std::vector<std::vector<bool>> todo(models.size());
+    size_t open = 0, all = 0;
+    for (size_t mi = 0; mi < models.size(); ++mi) {
+      todo[mi].assign(rates.size(), rep < reps);
+      if (rep < reps) continue;
+      for (size_t k = 0; k < points[mi].size(); ++k) {
+        todo[mi][k] = !point_spread(points[mi][k], precision_).resolved;
+        open += todo[mi][k] ? 1 : 0;
+        ++all;
+      }
+    }
+    if (rep >= reps) {
+      if (max_time_ns_ == 0) break;
+      if (open == 0) {
+        stopped = "every point resolved";
+        break;
+      }
+      // The last pass took about as long per point as this one will.
+      const double elapsed = static_cast<double>(now_ns() - t0);
+      const double per_point = elapsed / static_cast<double>(rep) / static_cast<double>(all);
+      if (elapsed + per_point * static_cast<double>(open) > static_cast<double>(max_time_ns_)) {
+        stopped = "--max-time " + flags_.max_time + " spent";
+        break;
+      }
+      std::fprintf(stderr, "sweep: pass %llu: %zu of %zu points unresolved (%.0f s spent)\n",
+                   static_cast<unsigned long long>(rep + 1), open, all, elapsed / 1e9);
+    } else if (reps > 1) {
       std::fprintf(stderr, "sweep: repetition %llu of %llu\n",
                    static_cast<unsigned long long>(rep + 1), static_cast<unsigned long long>(reps));
+    }
     // Load-major: at each load every model in turn, so a disturbance of the
     // machine spreads over the models instead of spoiling one.
     for (size_t k = 0; k < rates.size(); ++k) {
       for (size_t mi = 0; mi < models.size(); ++mi) {
-        if (k >= limit[mi]) continue;
+        if (k >= limit[mi] || !todo[mi][k]) continue;
         if (points[mi].size() <= k)
           points[mi].push_back(make_point(base, models[mi], rates[k], duration_ns));
         Point& p = points[mi][k];
@@ -463,11 +527,23 @@ int SweepCommand::execute() {
       for (const Rep& r : points[mi].front().reps) base_reps.push_back(r.r.figures.p99_us);
       std::sort(base_reps.begin(), base_reps.end());
       const double base_p99 = std::max(base_reps[base_reps.size() / 2], 1.0);
-      for (Point& p : points[mi]) summarise(&p, base_p99);
+      for (Point& p : points[mi]) {
+        summarise(&p, base_p99);
+        p.resolved = point_spread(p, precision_).resolved;
+      }
     }
+    size_t resolved = 0, all = 0;
     for (size_t k = 0; k < rates.size(); ++k)
       for (size_t mi = 0; mi < models.size(); ++mi)
-        if (k < points[mi].size()) print_point(human, points[mi][k]);
+        if (k < points[mi].size()) {
+          print_point(human, points[mi][k]);
+          resolved += point_spread(points[mi][k], precision_).resolved ? 1 : 0;
+          ++all;
+        }
+    std::fprintf(human,
+                 "resolved: %zu of %zu points (CPU per request and achieved load within ±%g%%, "
+                 "95%% intervals)%s%s\n",
+                 resolved, all, precision_ * 100, stopped.empty() ? "" : "; ", stopped.c_str());
     // At each load, every model against the reference, ties admitted.
     std::vector<RankEntry> entries;
     for (size_t k = 0; k < rates.size(); ++k)
@@ -516,6 +592,7 @@ int SweepCommand::execute() {
       for (uint64_t rep = 0; rep < reps && ok; ++rep) ok = measure_rep(human, &p, &failed);
       if (!ok) break;
       summarise(&p, base_p99s[mi]);
+      p.resolved = point_spread(p, precision_).resolved;
       print_point(human, p);
       if (p.holds) {
         k.held = rate;
