@@ -643,7 +643,7 @@ size_t BenchCommand::run_in_rounds(benchmark::BenchmarkReporter* shown) {
     std::fprintf(stderr,
                  "iomodels bench: round %zu: %zu of %zu points unresolved, %zu more repetitions "
                  "(%.0f s of --max-time %s spent)\n",
-                 rounds, plan.size(), collect.points(), total, elapsed(), flags_.max_time.c_str());
+                 rounds, plan.size(), collect.measured(), total, elapsed(), flags_.max_time.c_str());
     const double start = elapsed();
     const size_t before = collect.repetitions();
     benchmark::RunSpecifiedBenchmarks(&collect, exact_filter(plan));

@@ -155,6 +155,13 @@ std::vector<RoundCollector::Plan> RoundCollector::plan(double precision) const {
   return out;
 }
 
+size_t RoundCollector::measured() const {
+  size_t n = 0;
+  for (const auto& [name, reps] : reps_)
+    n += std::none_of(reps.begin(), reps.end(), [](const Run& r) { return r.error_occurred; });
+  return n;
+}
+
 std::vector<std::vector<Run>> RoundCollector::batches() const {
   std::vector<std::vector<Run>> out;
   for (const std::string& name : order_) {

@@ -53,6 +53,8 @@ class RoundCollector final : public benchmark::BenchmarkReporter {
   // Repetitions received in all.
   size_t repetitions() const { return received_; }
   size_t points() const { return order_.size(); }
+  // The points none of whose repetitions failed (nor was not applicable).
+  size_t measured() const;
   // One batch per point, as a reporter would have received it from one call:
   // its repetitions renumbered 0..n-1 with `repetitions` n, then
   // aggregates_of them.

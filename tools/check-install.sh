@@ -13,9 +13,11 @@ cmake --install "$build" --prefix "$tmp/usr" >/dev/null
 for f in bin/iomodels bin/iomodels-suite bin/iomodels-plot bin/iomodels-plot-chain bin/iomodels-models-table; do
   [[ -x "$tmp/usr/$f" ]] || fail "$f not installed as an executable"
 done
-for f in README.md LICENSE models.md coroutines.md calibrate.md results/README.md; do
+for f in README.md LICENSE docs/README.md docs/models.md docs/coroutines.md docs/calibrate.md results/README.md; do
   [[ -f "$tmp/usr/share/doc/iomodels/$f" ]] || fail "share/doc/iomodels/$f not installed"
 done
+grep -q '^## Quick start' "$tmp/usr/share/doc/iomodels/README.md" ||
+  fail "share/doc/iomodels/README.md is not the top-level README"
 "$tmp/usr/bin/iomodels" --version | grep -q . || fail "the installed iomodels gives no version"
 "$tmp/usr/bin/iomodels" list >/dev/null || fail "the installed iomodels cannot list its models"
 "$tmp/usr/bin/iomodels-plot" --help >/dev/null || fail "iomodels-plot --help failed"

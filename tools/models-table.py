@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Runs `iomodels run` for every available model on one scenario and prints a
 Markdown table (requests/s, CPU us/request, events per wait, syscalls/request,
-EAGAIN/request, p50/p99 latency, CPU utilisation). The README's model tables
-come from here.
+EAGAIN/request, p50/p99 latency, CPU utilisation). The model tables of the README
+and docs/results.md come from here.
 
 Usage: tools/models-table.py [--binary PATH] [--repeat N] [-- extra run flags]
 Each model runs N times (default 3), interleaved; the table shows medians, and
