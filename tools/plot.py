@@ -50,8 +50,9 @@ from plotlib.inputs import (  # noqa: E402, F401
     finite_number, is_chain_file, is_run_file, latency_us, load_benchmarks, load_json,
     load_run_files, make_result, median, median_interval, parse_name, precision_of)
 from plotlib.style import (  # noqa: E402, F401
-    QUADRANT_COLOURS, by_quadrant, caption, compact, model_styles, panels, place_labels,
-    plain_log_ticks, range_bar, shared_legend, variant)
+    QUADRANT_COLOURS, by_quadrant, caption, compact, model_styles, panels, plain_log_ticks,
+    range_bar, shared_legend, variant)
+from plotlib.labels import figure_key, figure_key_width, place_map_labels  # noqa: E402
 
 PLOTS = ("cpu_waste", "map_2x2", "latency", "scaling")
 
@@ -134,13 +135,19 @@ def caption_lines(notes):
     return 1 + (SPREAD_NOTE.count("\n") + 1 if SPREAD_NOTE else 0) + bool(notes)
 
 
-def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
+def add_caption(fig, context, notes):
     text = caption(context)
     if SPREAD_NOTE:
         text += "\n" + SPREAD_NOTE
     if notes:
         text += f"\nleft out (error or not applicable): {len(notes)} benchmarks, listed in notes.txt"
     fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="#444")
+
+
+def fit(fig, notes, bottom=0.0, right=1.0):
+    """Fits the panels between the caption, the title and `right` (a
+    fraction of the width): (bottom, top) of their room, fractions of the
+    height."""
     lines = caption_lines(notes)
     height = fig.get_figheight()
     # Room for a two-line title above the panels, in inches.
@@ -149,6 +156,10 @@ def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
     # caller's `bottom` (a fraction of the height) when that is more.
     room = max(0.02 + 0.015 * lines, (0.05 + 0.14 * lines) / height)
     fig.tight_layout(rect=(0, max(room, bottom), right, top))
+    return max(room, bottom), top
+
+
+def save(fig, out, name):
     written = []
     for ext in ("png", "svg"):
         path = os.path.join(out, f"{name}.{ext}")
@@ -158,6 +169,12 @@ def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
 
     plt.close(fig)
     return written
+
+
+def finish(fig, out, name, context, notes, bottom=0.0, right=1.0):
+    add_caption(fig, context, notes)
+    fit(fig, notes, bottom, right)
+    return save(fig, out, name)
 
 
 def plot_cpu_waste(results, context, notes, out):
@@ -224,13 +241,19 @@ def plot_cpu_waste(results, context, notes, out):
     return finish(fig, out, "cpu_waste", context, notes)
 
 
-def plot_map(results, context, notes, out):
+def plot_map(results, context, notes, out, placed=None):
+    """The 2x2 map. Each panel's labels (plotlib.labels.Placed) are appended
+    to `placed` when given."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     lats, conns = panels(results)
     mt = len({r["transport"] for r in results}) > 1
     ms = len({r["size"] for r in results}) > 1
+    # A model's number, where its name has no room, is the same in every panel.
+    quadrant_of = {variant(r, mt, ms): r["quadrant"] for r in results}
+    numbers = {k: n + 1 for n, k in enumerate(by_quadrant(list(quadrant_of), quadrant_of))}
+    labels = []
     fig, axes = plt.subplots(len(lats), len(conns), squeeze=False,
                              figsize=(max(6, 4.8 * len(conns)), 4.2 * len(lats) + 0.8))
     for i, lat in enumerate(lats):
@@ -238,14 +261,16 @@ def plot_map(results, context, notes, out):
             ax = axes[i][j]
             rs = [r for r in results if r["lat_us"] == lat and r["conns"] == n
                   and r["real_us"] > 0 and r["cpu_us"] > 0]
+            bars = []
             for r in rs:
                 colour = QUADRANT_COLOURS.get(r["quadrant"], "#777")
                 marker = "X" if r["peer_bound"] else "o"
                 xerr = range_bar(r, "real_us", r["real_us"])
                 yerr = range_bar(r, "cpu_us", r["cpu_us"])
                 if xerr or yerr:
-                    ax.errorbar(r["real_us"], r["cpu_us"], xerr=xerr, yerr=yerr, fmt="none",
-                                ecolor=colour, elinewidth=0.8, alpha=0.7, zorder=2)
+                    bars += ax.errorbar(r["real_us"], r["cpu_us"], xerr=xerr, yerr=yerr,
+                                        fmt="none", ecolor=colour, elinewidth=0.8, alpha=0.7,
+                                        zorder=2).lines[2]
                 if r["unresolved"]:
                     ax.scatter(r["real_us"], r["cpu_us"], s=40, zorder=3, facecolors="none",
                                edgecolors=colour, linewidths=1.4, marker=marker)
@@ -265,14 +290,15 @@ def plot_map(results, context, notes, out):
                     mid = math.sqrt(hi * lo)
                     lo, hi = mid / 10, mid * 10
                 ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color="#888", zorder=1)
-                ax.text(hi / 1.5, hi / 1.5, "CPU = wall: 1 core busy", fontsize=7, color="#888",
-                        ha="right", va="bottom", rotation=45, rotation_mode="anchor")
+                diagonal = ax.text(hi / 1.5, hi / 1.5, "CPU = wall: 1 core busy", fontsize=7,
+                                   color="#888", ha="right", va="bottom", rotation=45,
+                                   rotation_mode="anchor")
                 ax.set_xlim(lo, hi)
                 ax.set_ylim(lo, hi)
                 ax.set_aspect("equal")
-                place_labels(ax, [(r["real_us"], r["cpu_us"], variant(r, mt, ms),
-                                   QUADRANT_COLOURS.get(r["quadrant"], "#777")) for r in rs],
-                             gap=min(0.06, 0.9 / max(len(rs), 1)))
+                labels.append((ax, [(r["real_us"], r["cpu_us"], variant(r, mt, ms),
+                                     QUADRANT_COLOURS.get(r["quadrant"], "#777")) for r in rs],
+                               [diagonal, *bars]))
             plain_log_ticks(ax)
             ax.set_xlabel("wall time per round (µs, log)")
             ax.set_ylabel("CPU per round (µs, log)")
@@ -295,7 +321,30 @@ def plot_map(results, context, notes, out):
                bbox_to_anchor=(0.5, above / height), frameon=False)
     fig.suptitle("Wall time vs CPU per round, by quadrant\n"
                  "(one round = every connection completes one request)")
-    return finish(fig, out, "map_2x2", context, notes, bottom=(above + 0.3) / height)
+    # The labels are placed in pixels, once the panels have their final size.
+    add_caption(fig, context, notes)
+    low, top = fit(fig, notes, bottom=(above + 0.3) / height)
+    drawn = [place_map_labels(ax, points, numbers, avoid, size=40)
+             for ax, points, avoid in labels]
+    if any(p.cramped for p in drawn):
+        # A panel's key has no room in it: one key of every model instead,
+        # right of the panels, and none in them.
+        for p in drawn:
+            p.remove()
+        colour_of = {variant(r, mt, ms): QUADRANT_COLOURS.get(r["quadrant"], "#777")
+                     for r in results}
+        entries = [(numbers[k], k, colour_of[k]) for k in sorted(numbers, key=numbers.get)]
+        w, h = fig.bbox.width, fig.bbox.height
+        right = 1 - (figure_key_width(fig, entries, (top - low) * h) + 12) / w
+        fit(fig, notes, bottom=(above + 0.3) / height, right=right)
+        drawn = [place_map_labels(ax, points, numbers, avoid, size=40, key=False)
+                 for ax, points, avoid in labels]
+        shared = figure_key(fig, entries, right * w + 6, low * h, top * h)
+        for p in drawn:
+            p.key = [(i, *shared[p.points[i][2]]) for i, _ in p.numbers]
+    if placed is not None:
+        placed.extend(drawn)
+    return save(fig, out, "map_2x2")
 
 
 def plot_latency(results, spectra, context, notes, out):

@@ -1,2 +1,3 @@
 # Description: the parts of tools/plot.py that are not its plots: reading and
-# checking the inputs (inputs.py) and the drawing style they share (style.py).
+# checking the inputs (inputs.py), the drawing style they share (style.py) and
+# the labels of the map's points (labels.py, with geometry.py).

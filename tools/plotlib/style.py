@@ -1,6 +1,6 @@
 # Description: what every plot of plot.py shares: the quadrants' colours, line
-# styles per model, panel order, compact log ticks, labels placed without
-# overlap, one legend for all panels, and the caption of the machine.
+# styles per model, panel order, compact log ticks, one legend for all panels,
+# and the caption of the machine (the map's labels are in labels.py).
 """Drawing helpers shared by the plots (matplotlib is imported where used)."""
 
 QUADRANT_COLOURS = {
@@ -104,32 +104,6 @@ def plain_log_ticks(ax, axes="xy"):
             continue
         axis.set_major_formatter(Compact())
         axis.set_minor_formatter(Compact(labelOnlyBase=False, minor_thresholds=(1.2, 0.6)))
-
-
-def place_labels(ax, points, gap=0.05):
-    """Names beside their points without overlap: each label goes right of its
-    point (left near the right edge), then labels are pushed apart vertically
-    to at least `gap` (axes fraction) and joined to their point by a thin line.
-    points: [(x, y, text, colour)] in data coordinates; call after the limits."""
-    to_axes = ax.transData + ax.transAxes.inverted()
-    items = []
-    for x, y, text, colour in points:
-        fx, fy = to_axes.transform((x, y))
-        items.append([fy, fx, fy, text, colour, (x, y)])
-    items.sort(key=lambda it: it[0])
-    # Push up from the bottom, then back down from the top if past it.
-    for k, it in enumerate(items):
-        it[0] = max(it[0], 0.03) if k == 0 else max(it[0], items[k - 1][0] + gap)
-    for k in range(len(items) - 1, -1, -1):
-        limit = 0.97 if k == len(items) - 1 else items[k + 1][0] - gap
-        items[k][0] = min(items[k][0], limit)
-    for ly, fx, fy, text, colour, xy in items:
-        right = fx < 0.62
-        lx = fx + 0.07 if right else fx - 0.07
-        ax.annotate(text, xy, xytext=(lx, ly), textcoords="axes fraction", fontsize=7,
-                    color=colour, ha="left" if right else "right", va="center",
-                    arrowprops=dict(arrowstyle="-", lw=0.4, color=colour, alpha=0.6,
-                                    shrinkA=0, shrinkB=3))
 
 
 def shared_legend(fig, axes, extra=()):
