@@ -11,20 +11,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <optional>
-#include <regex>
 #include <set>
 #include <string_view>
 #include <vector>
 
 #include "bench/console.h"
+#include "bench/gb_flags.h"
 #include "bench/grid.h"
 #include "bench/resolution.h"
 #include "bench/rounds.h"
@@ -141,91 +137,6 @@ bench::Grid make_grid(const BenchFlags& flags) {
   return g;
 }
 
-// The benchmarks Google Benchmark will run under its --benchmark_filter
-// (a leading '-' negates it), for the progress line's "i of N".
-size_t count_selected(const std::vector<std::string>& names) {
-  std::string filter = benchmark::GetBenchmarkFilter();
-  bool negate = false;
-  if (!filter.empty() && filter[0] == '-') {
-    negate = true;
-    filter.erase(0, 1);
-  }
-  if (filter.empty() || filter == "all") return negate ? 0 : names.size();
-  try {
-    const std::regex re(filter, std::regex::extended);
-    size_t n = 0;
-    for (const std::string& name : names)
-      if (std::regex_search(name + bench::kNameSuffix, re) != negate) ++n;
-    return n;
-  } catch (const std::regex_error&) {
-    return 0;  // Google Benchmark reports the bad filter itself.
-  }
-}
-
-// The value of Google Benchmark's flag --<name> among `args` (the last one
-// wins, as there); a bare boolean flag is "true".
-std::optional<std::string> gb_flag(const std::vector<std::string>& args, const std::string& name) {
-  std::optional<std::string> value;
-  const std::string flag = "--" + name;
-  for (const std::string& a : args) {
-    if (a == flag) value = "true";
-    if (a.rfind(flag + "=", 0) == 0) value = a.substr(flag.size() + 1);
-  }
-  return value;
-}
-
-// A boolean flag's value as Google Benchmark reads it: false only for 0, f,
-// n, false, no or off (in any case).
-bool truthy(const std::optional<std::string>& v) {
-  if (!v) return false;
-  std::string lower;
-  for (char c : *v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower.size() == 1)
-    return std::isalnum(static_cast<unsigned char>(lower[0])) && lower != "0" && lower != "f" &&
-           lower != "n";
-  return lower != "false" && lower != "no" && lower != "off";
-}
-
-// Google Benchmark's own handling of a bad value is to print its usage and
-// exit 0, or to misbehave later (a negative repetition count): the values
-// it would misread are checked here, each a UsageError naming the flag.
-void check_gb_flags(const std::vector<std::string>& args) {
-  auto one_of = [&](const char* name, std::initializer_list<std::string_view> ok) {
-    const auto v = gb_flag(args, name);
-    if (!v) return;
-    std::string list;
-    for (std::string_view o : ok) {
-      if (*v == o) return;
-      list += (list.empty() ? "" : ", ") + std::string(o);
-    }
-    throw UsageError(std::string("--") + name + ": '" + *v + "' must be one of " + list);
-  };
-  one_of("benchmark_format", {"console", "json", "csv"});
-  one_of("benchmark_out_format", {"console", "json", "csv"});
-  one_of("benchmark_time_unit", {"ns", "us", "ms", "s"});
-  auto whole = [&](const char* name, long lo, long hi) {
-    const auto v = gb_flag(args, name);
-    if (!v) return;
-    char* end = nullptr;
-    errno = 0;
-    const long n = std::strtol(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0' || errno != 0 || n < lo || n > hi)
-      throw UsageError(std::string("--") + name + ": '" + *v + "' must be a whole number from " +
-                       std::to_string(lo) + " to " + std::to_string(hi));
-  };
-  whole("benchmark_repetitions", 1, 1000);
-  for (const char* name : {"benchmark_min_time", "benchmark_min_warmup_time"}) {
-    const auto v = gb_flag(args, name);
-    if (!v) continue;
-    char* end = nullptr;
-    const double s = std::strtod(v->c_str(), &end);
-    if (v->empty() || *end != '\0' || !(s >= 0) || s > 3600)
-      throw UsageError(std::string("--") + name + ": '" + *v +
-                       "' must be a number of seconds from 0 to 3600 (e.g. 0.5)");
-  }
-  if (const auto v = gb_flag(args, "benchmark_out"); v && (v->empty() || *v == "true"))
-    throw UsageError("--benchmark_out: needs a file name (--benchmark_out=FILE)");
-}
 
 }  // namespace
 
@@ -247,14 +158,10 @@ class BenchCommand final : public Command {
   uint64_t trace_events_ = 0;
   double precision_ = kDefaultPrecision;
   CLI::App* app_ = nullptr;
-  // --max-time: the rounds' budget; 0 runs the repetitions asked for, once.
-  double max_time_s_ = 0;
-  // With --max-time, the Google Benchmark flags bench applies itself when it
-  // reports the rounds (they are not passed on).
-  std::string out_format_ = "json";
-  bool display_aggregates_only_ = false, report_aggregates_only_ = false;
+  // --max-time and the Google Benchmark flags bench applies itself when it
+  // reports the rounds (they are not passed on); max_time_s 0: one round.
+  Rounds rounds_;
 
-  size_t run_in_rounds(benchmark::BenchmarkReporter* display);
 };
 
 void BenchCommand::add_flags(CLI::App* sub) {
@@ -395,7 +302,7 @@ void BenchCommand::validate() {
   const uint64_t max_time_ns = flag_duration("--max-time", flags.max_time);
   if (max_time_ns > 24ull * 3600 * 1'000'000'000)
     throw UsageError("--max-time: '" + flags.max_time + "' is over a day");
-  max_time_s_ = static_cast<double>(max_time_ns) / 1e9;
+  rounds_.max_time_s = static_cast<double>(max_time_ns) / 1e9;
   // Google Benchmark writes --benchmark_out itself, as it goes: checked
   // here, before the grid runs; it then writes a temporary file that is
   // renamed into place only after a complete run (or the device itself).
@@ -410,12 +317,13 @@ void BenchCommand::validate() {
   latency_out_ = check_output("--latency-out", flags.latency_out);
   trace_out_ = check_output("--trace", flags.trace);
   check_distinct({&out_file_, &latency_out_, &trace_out_});
-  if (max_time_s_ > 0) {
+  if (rounds_.max_time_s > 0) {
     // The rounds are reported by bench, not by Google Benchmark, once all
     // have run: the flags that shape that report are taken out of its hands.
-    out_format_ = gb_flag(gb_args, "benchmark_out_format").value_or("json");
-    display_aggregates_only_ = truthy(gb_flag(gb_args, "benchmark_display_aggregates_only"));
-    report_aggregates_only_ = truthy(gb_flag(gb_args, "benchmark_report_aggregates_only"));
+    rounds_.out_format = gb_flag(gb_args, "benchmark_out_format").value_or("json");
+    rounds_.display_aggregates_only =
+        truthy(gb_flag(gb_args, "benchmark_display_aggregates_only"));
+    rounds_.report_aggregates_only = truthy(gb_flag(gb_args, "benchmark_report_aggregates_only"));
     std::vector<std::string> kept;
     for (const std::string& a : gb_args) {
       bool taken = false;
@@ -531,8 +439,12 @@ int BenchCommand::execute() {
   benchmark::JSONReporter json_file;
   ResolvingReporter file(&json_file, &spreads, false);
   size_t ran = 0;
-  if (max_time_s_ > 0) {
-    ran = run_in_rounds(shown.get());
+  if (rounds_.max_time_s > 0) {
+    rounds_.precision = precision_;
+    rounds_.reference = flags_.reference;
+    rounds_.max_time_text = flags_.max_time;
+    rounds_.mark_display = gb_flag(gb_args, "benchmark_format").value_or("console") != "csv";
+    ran = run_in_rounds(rounds_, shown.get(), &out_file);
   } else {
     const bool mark_file =
         out_file.given() && gb_flag(gb_args, "benchmark_out_format").value_or("json") == "json";
@@ -571,122 +483,6 @@ int BenchCommand::execute() {
   return failed > 0 ? 1 : 0;
 }
 
-// Google Benchmark's reporter for --benchmark_out_format, as it makes its own
-// file reporter (the console one without colour).
-std::unique_ptr<benchmark::BenchmarkReporter> file_reporter(const std::string& format) {
-  if (format == "console")
-    return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
-  if (format != "csv") return std::make_unique<benchmark::JSONReporter>();
-  // Deprecated by Google Benchmark but still its --benchmark_out_format=csv.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  return std::make_unique<benchmark::CSVReporter>();
-#pragma GCC diagnostic pop
-}
-
-// "^(a|b|...)/" for Google Benchmark's --benchmark_filter (extended regular
-// expressions): exactly these points, whatever Google Benchmark puts after
-// the grid's part of the name (with Repetitions set, "/repeats:N").
-std::string exact_filter(const std::vector<RoundCollector::Plan>& plan) {
-  std::string re = "^(";
-  for (size_t i = 0; i < plan.size(); ++i) {
-    if (i) re += '|';
-    std::string name = plan[i].name;
-    const std::string suffix = kNameSuffix;
-    if (name.size() > suffix.size() && name.ends_with(suffix))
-      name.resize(name.size() - suffix.size());
-    for (char c : name) {
-      if (std::string_view(".^$|()[]*+?{}\\").find(c) != std::string_view::npos) re += '\\';
-      re += c;
-    }
-  }
-  return re + ")/";
-}
-
-size_t BenchCommand::run_in_rounds(benchmark::BenchmarkReporter* shown) {
-  using clock = std::chrono::steady_clock;
-  const auto t0 = clock::now();
-  const auto elapsed = [t0] { return std::chrono::duration<double>(clock::now() - t0).count(); };
-  RoundCollector collect;
-  const size_t ran = benchmark::RunSpecifiedBenchmarks(&collect);
-  double round_s = elapsed();
-  size_t round_reps = collect.repetitions();
-  size_t rounds = 1;
-  std::string stop = "every point resolved or failed";
-  while (true) {
-    std::vector<RoundCollector::Plan> plan = collect.plan(precision_);
-    if (plan.empty()) break;
-    // The next round starts only if its estimated time fits what is left;
-    // when all it asked for does not, every point gets its share of it.
-    const double per_rep = round_s / static_cast<double>(std::max<size_t>(round_reps, 1));
-    const double left = max_time_s_ - elapsed();
-    size_t asked = 0;
-    for (const auto& p : plan) asked += p.more;
-    if (left < per_rep * 2 * static_cast<double>(plan.size())) {
-      char buf[160];
-      std::snprintf(buf, sizeof buf,
-                    "--max-time %s spent (%zu points unresolved would need %.0f s more)",
-                    flags_.max_time.c_str(), plan.size(), per_rep * static_cast<double>(asked));
-      stop = buf;
-      break;
-    }
-    size_t total = 0;
-    for (auto& p : plan) {
-      if (per_rep * static_cast<double>(asked) > left)
-        p.more = std::max<size_t>(
-            2, static_cast<size_t>(static_cast<double>(p.more) * left /
-                                   (per_rep * static_cast<double>(asked))));
-      total += p.more;
-      bench::set_repetitions(p.name, static_cast<int>(p.more));
-    }
-    ++rounds;
-    std::fprintf(stderr,
-                 "iomodels bench: round %zu: %zu of %zu points unresolved, %zu more repetitions "
-                 "(%.0f s of --max-time %s spent)\n",
-                 rounds, plan.size(), collect.measured(), total, elapsed(), flags_.max_time.c_str());
-    const double start = elapsed();
-    const size_t before = collect.repetitions();
-    benchmark::RunSpecifiedBenchmarks(&collect, exact_filter(plan));
-    round_s = elapsed() - start;
-    round_reps = collect.repetitions() - before;
-    if (round_reps == 0) {
-      stop = "a round ran nothing";  // not expected: every point planned is registered
-      break;
-    }
-  }
-  if (collect.points() == 0) return ran;
-  std::fprintf(stderr, "iomodels bench: %zu round%s, %zu repetitions in %.0f s: %s\n", rounds,
-               rounds == 1 ? "" : "s", collect.repetitions(), elapsed(), stop.c_str());
-
-  // The report, as Google Benchmark would have made it of one call that ran
-  // every repetition: a batch per point, its repetitions then its aggregates.
-  benchmark::BenchmarkReporter::Context context;
-  context.name_field_width = collect.name_width();
-  const std::vector<std::vector<benchmark::BenchmarkReporter::Run>> batches = collect.batches();
-  const auto report = [&](benchmark::BenchmarkReporter& r) {
-    if (!r.ReportContext(context)) return;
-    for (const auto& b : batches) r.ReportRuns(b);
-    r.Finalize();
-  };
-  SpreadLog spreads(precision_, flags_.reference);
-  ResolvingReporter display(shown, &spreads, true);
-  if (display_aggregates_only_ || report_aggregates_only_) display.hide_repetitions();
-  if (gb_flag(gb_args_, "benchmark_format").value_or("console") == "csv") display.leave_unmarked();
-  report(display);
-  if (out_file_.given()) {
-    std::ofstream os(out_file_.begin_by_name());
-    const std::unique_ptr<benchmark::BenchmarkReporter> inner = file_reporter(out_format_);
-    ResolvingReporter file(inner.get(), &spreads, false);
-    if (report_aggregates_only_) file.hide_repetitions();
-    if (out_format_ == "csv") file.leave_unmarked();
-    file.SetOutputStream(&os);
-    file.SetErrorStream(&os);
-    report(file);
-    os.flush();
-    if (!os) throw std::runtime_error("--benchmark_out: writing " + out_file_.path() + " failed");
-  }
-  return ran;
-}
 
 }  // namespace
 

@@ -1,11 +1,21 @@
 // Description: the rounds of `bench --max-time`: each point's repetitions
-// collected over the rounds, the aggregates over all of them, and how many
-// more repetitions an unresolved point gets in the next round.
+// collected over the rounds, the aggregates over all of them, how many more
+// repetitions an unresolved point gets in the next round, and the rounds run
+// and reported.
 #include "bench/rounds.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string_view>
+
+#include "bench/grid.h"
+#include "bench/resolution.h"
 
 namespace iomodels::bench {
 namespace {
@@ -180,6 +190,128 @@ size_t RoundCollector::name_width() const {
   size_t w = 0;
   for (const std::string& name : order_) w = std::max(w, name.size() + sizeof("_stddev") - 1);
   return w;
+}
+
+namespace {
+
+// Google Benchmark's reporter for --benchmark_out_format, as it makes its own
+// file reporter (the console one without colour).
+std::unique_ptr<benchmark::BenchmarkReporter> file_reporter(const std::string& format) {
+  if (format == "console")
+    return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
+  if (format != "csv") return std::make_unique<benchmark::JSONReporter>();
+  // Deprecated by Google Benchmark but still its --benchmark_out_format=csv.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  return std::make_unique<benchmark::CSVReporter>();
+#pragma GCC diagnostic pop
+}
+
+// "^(a|b|...)/" for Google Benchmark's --benchmark_filter (extended regular
+// expressions): exactly these points, whatever Google Benchmark puts after
+// the grid's part of the name (with Repetitions set, "/repeats:N").
+std::string exact_filter(const std::vector<RoundCollector::Plan>& plan) {
+  std::string re = "^(";
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (i) re += '|';
+    std::string name = plan[i].name;
+    const std::string suffix = kNameSuffix;
+    if (name.size() > suffix.size() && name.ends_with(suffix))
+      name.resize(name.size() - suffix.size());
+    for (char c : name) {
+      if (std::string_view(".^$|()[]*+?{}\\").find(c) != std::string_view::npos) re += '\\';
+      re += c;
+    }
+  }
+  return re + ")/";
+}
+
+}  // namespace
+
+size_t run_in_rounds(const Rounds& spec, benchmark::BenchmarkReporter* shown,
+                     frontend::OutputPath* out_file) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  const auto elapsed = [t0] { return std::chrono::duration<double>(clock::now() - t0).count(); };
+  RoundCollector collect;
+  const size_t ran = benchmark::RunSpecifiedBenchmarks(&collect);
+  double round_s = elapsed();
+  size_t round_reps = collect.repetitions();
+  size_t rounds = 1;
+  std::string stop = "every point resolved or failed";
+  while (true) {
+    std::vector<RoundCollector::Plan> plan = collect.plan(spec.precision);
+    if (plan.empty()) break;
+    // The next round starts only if its estimated time fits what is left;
+    // when all it asked for does not, every point gets its share of it.
+    const double per_rep = round_s / static_cast<double>(std::max<size_t>(round_reps, 1));
+    const double left = spec.max_time_s - elapsed();
+    size_t asked = 0;
+    for (const auto& p : plan) asked += p.more;
+    if (left < per_rep * 2 * static_cast<double>(plan.size())) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "--max-time %s spent (%zu points unresolved would need %.0f s more)",
+                    spec.max_time_text.c_str(), plan.size(), per_rep * static_cast<double>(asked));
+      stop = buf;
+      break;
+    }
+    size_t total = 0;
+    for (auto& p : plan) {
+      if (per_rep * static_cast<double>(asked) > left)
+        p.more = std::max<size_t>(
+            2, static_cast<size_t>(static_cast<double>(p.more) * left /
+                                   (per_rep * static_cast<double>(asked))));
+      total += p.more;
+      bench::set_repetitions(p.name, static_cast<int>(p.more));
+    }
+    ++rounds;
+    std::fprintf(stderr,
+                 "iomodels bench: round %zu: %zu of %zu points unresolved, %zu more repetitions "
+                 "(%.0f s of --max-time %s spent)\n",
+                 rounds, plan.size(), collect.measured(), total, elapsed(), spec.max_time_text.c_str());
+    const double start = elapsed();
+    const size_t before = collect.repetitions();
+    benchmark::RunSpecifiedBenchmarks(&collect, exact_filter(plan));
+    round_s = elapsed() - start;
+    round_reps = collect.repetitions() - before;
+    if (round_reps == 0) {
+      stop = "a round ran nothing";  // not expected: every point planned is registered
+      break;
+    }
+  }
+  if (collect.points() == 0) return ran;
+  std::fprintf(stderr, "iomodels bench: %zu round%s, %zu repetitions in %.0f s: %s\n", rounds,
+               rounds == 1 ? "" : "s", collect.repetitions(), elapsed(), stop.c_str());
+
+  // The report, as Google Benchmark would have made it of one call that ran
+  // every repetition: a batch per point, its repetitions then its aggregates.
+  benchmark::BenchmarkReporter::Context context;
+  context.name_field_width = collect.name_width();
+  const std::vector<std::vector<benchmark::BenchmarkReporter::Run>> batches = collect.batches();
+  const auto report = [&](benchmark::BenchmarkReporter& r) {
+    if (!r.ReportContext(context)) return;
+    for (const auto& b : batches) r.ReportRuns(b);
+    r.Finalize();
+  };
+  SpreadLog spreads(spec.precision, spec.reference);
+  ResolvingReporter display(shown, &spreads, true);
+  if (spec.display_aggregates_only || spec.report_aggregates_only) display.hide_repetitions();
+  if (!spec.mark_display) display.leave_unmarked();
+  report(display);
+  if (out_file != nullptr && out_file->given()) {
+    std::ofstream os(out_file->begin_by_name());
+    const std::unique_ptr<benchmark::BenchmarkReporter> inner = file_reporter(spec.out_format);
+    ResolvingReporter file(inner.get(), &spreads, false);
+    if (spec.report_aggregates_only) file.hide_repetitions();
+    if (spec.out_format == "csv") file.leave_unmarked();
+    file.SetOutputStream(&os);
+    file.SetErrorStream(&os);
+    report(file);
+    os.flush();
+    if (!os) throw std::runtime_error("--benchmark_out: writing " + out_file->path() + " failed");
+  }
+  return ran;
 }
 
 }  // namespace iomodels::bench

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "frontend/output.h"
 #include "measure/resolution.h"
 
 namespace iomodels::bench {
@@ -67,5 +68,27 @@ class RoundCollector final : public benchmark::BenchmarkReporter {
   std::map<std::string, std::vector<Run>> reps_;
   size_t received_ = 0;
 };
+
+// What `bench --max-time` was asked for.
+struct Rounds {
+  double max_time_s = 0;      // the budget; 0: no rounds
+  std::string max_time_text;  // as given, for the messages
+  double precision = kDefaultPrecision;
+  std::string reference = "epoll";
+  // The Google Benchmark flags bench applies itself when it reports.
+  std::string out_format = "json";
+  bool display_aggregates_only = false, report_aggregates_only = false;
+  bool mark_display = true;  // false for a CSV display (see ResolvingReporter)
+};
+
+// Runs the benchmarks Google Benchmark's flags select in rounds (the first
+// with --benchmark_repetitions, then the points not resolved, interleaved,
+// while the round's estimated time fits spec.max_time_s), saying on stderr
+// what each round adds, then reports every point once as one call would
+// have: to `shown` (the display, with the closing summaries) and, when
+// given, to `out_file` in spec.out_format. Returns how many benchmarks the
+// first round matched.
+size_t run_in_rounds(const Rounds& spec, benchmark::BenchmarkReporter* shown,
+                     frontend::OutputPath* out_file);
 
 }  // namespace iomodels::bench
