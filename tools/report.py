@@ -446,6 +446,11 @@ def main(argv):
                                 f"</figcaption>{inline_svg(p)}</figure>")
         return "\n".join(figs)
 
+    # The demo's timeline page, when the suite wrote one beside this report
+    # (a relative link: the two travel together).
+    if os.path.isfile(os.path.join(args.dir, "demo.html")):
+        parts.append('<p class="note">The download() story once per quadrant, on a timeline: '
+                     '<a href="demo.html">demo.html</a> (<code>iomodels demo --html</code>).</p>')
     parts.append("<h2>Environment</h2>" + environment_table(context))
     parts.append("<h2>Socket transports</h2>" + plots_of(results, errored, context, spectra))
     if file_part:

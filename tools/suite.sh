@@ -116,6 +116,10 @@ if ((${#args[@]} == 0)); then
     "${plot[@]}" "$tmp/exec"/*.json --out "$tmp/exec"
   fi
 fi
+# The demo's stories on a timeline, one self-contained page beside the
+# report, which links it (about 3 s: the device takes 300 ms a story).
+echo "suite.sh: the demo's timeline into $dir/demo.html" >&2
+"$iomodels" demo --html "$tmp/demo.html" --color never >/dev/null
 # One self-contained page of it all: $dir/report.html.
 "${report[@]}" "$tmp" --out "$tmp/report.html"
 rm -rf "$dir"

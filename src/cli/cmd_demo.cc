@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "cli/demo_html.h"
 #include "cli/demo_player.h"
 #include "cli/demo_render.h"
 #include "frontend/command.h"
@@ -25,6 +26,7 @@ struct DemoFlags {
   std::string work = "50ms";
   std::string size = "64KiB";
   std::string trace;
+  std::string html;
   std::string trace_events = "100000";
   std::string color = "auto";
   bool json = false;
@@ -52,6 +54,7 @@ class DemoCommand final : public Command {
   DemoStyle style_;
   uint64_t max_events_ = 0;
   OutputPath trace_out_;
+  OutputPath html_out_;
 };
 
 void DemoCommand::add_flags(CLI::App* sub) {
@@ -70,6 +73,13 @@ void DemoCommand::add_flags(CLI::App* sub) {
   sub->add_option("--trace-events", flags_.trace_events,
                   "stop recording the timeline after N events (the stories it missed are named)")
       ->capture_default_str();
+  sub->add_option("--html", flags_.html,
+                  "write one self-contained HTML page: each story's threads as lanes on a shared "
+                  "time axis (own work, sleeping in a blocking call, spinning on EAGAIN and other "
+                  "syscalls told apart by colour and pattern), the arrows request -> data ready "
+                  "-> used, each story's verdict beside it, and the race; it records the "
+                  "timeline as --trace does and embeds it. No network: it opens offline in any "
+                  "browser. With --json the page is written too");
   sub->add_option("--color", flags_.color, "auto | always | never")->capture_default_str();
   sub->add_flag("--services", flags_.services,
                 "also the story between processes: services A -> B -> C with C stalled for 1 s, "
@@ -104,6 +114,8 @@ void DemoCommand::validate() {
   style_.python = flags.python;
   max_events_ = flag_count("--trace-events", flags.trace_events, 1, 100'000'000);
   trace_out_ = check_output("--trace", flags.trace);
+  html_out_ = check_output("--html", flags.html);
+  check_distinct({&trace_out_, &html_out_});
 }
 
 int DemoCommand::execute() {
@@ -112,7 +124,7 @@ int DemoCommand::execute() {
   d.latency = sc.workload.latency.text();
   d.work_ns = work_ns_;
   std::unique_ptr<Trace> trace;
-  if (!flags_.trace.empty()) {
+  if (trace_out_.given() || html_out_.given()) {
     trace = std::make_unique<Trace>(max_events_);
     trace->name_process("iomodels demo");
     trace->install();
@@ -132,11 +144,17 @@ int DemoCommand::execute() {
     if (!s.status.ok()) code = 1;
   if (d.race_on && (!d.race.callbacks.status.ok() || !d.race.awaits.status.ok())) code = 1;
   if (!d.services.error.empty()) code = 1;
+  // The timeline's files: the trace as --trace asked, the page around it.
+  if (trace) {
+    trace->uninstall();
+    const std::string json = trace->to_json();
+    if (trace_out_.given()) trace_out_.write(json);
+    if (html_out_.given()) html_out_.write(demo_html(d, json));
+  }
   if (flags_.json) {
     nlohmann::json doc = demo_json(d);
-    if (trace) {
-      trace->uninstall();
-      trace_out_.write(trace->to_json());
+    if (html_out_.given()) doc["html"] = {{"path", flags_.html}};
+    if (trace_out_.given()) {
       doc["trace"] = {
           {"path", flags_.trace}, {"events", trace->events()}, {"truncated", trace->truncated()}};
       for (const Story& s : d.stories)
@@ -147,11 +165,10 @@ int DemoCommand::execute() {
     return code;
   }
   print_demo_text(d, style_);
-  if (trace) {
-    trace->uninstall();
-    trace_out_.write(trace->to_json());
+  if (trace_out_.given())
     print_demo_timeline(d, flags_.trace, trace->events(), trace->truncated(), max_events_);
-  }
+  if (html_out_.given())
+    std::printf("\npage: %s — opens offline in any browser\n", flags_.html.c_str());
   return code;
 }
 
