@@ -53,6 +53,7 @@ from plotlib.style import (  # noqa: E402, F401
     QUADRANT_COLOURS, by_quadrant, caption, compact, model_styles, panels, plain_log_ticks,
     range_bar, shared_legend, variant)
 from plotlib.labels import figure_key, figure_key_width, place_map_labels  # noqa: E402
+from plotlib import titles  # noqa: E402
 
 PLOTS = ("cpu_waste", "map_2x2", "latency", "scaling")
 
@@ -150,8 +151,8 @@ def fit(fig, notes, bottom=0.0, right=1.0):
     height."""
     lines = caption_lines(notes)
     height = fig.get_figheight()
-    # Room for a two-line title above the panels, in inches.
-    top = 1 - 0.55 / height if fig._suptitle is not None else 1
+    # Room for the title above the panels (titles.set_titles), in inches.
+    top = 1 - getattr(fig, "title_inches", 0.55) / height if fig._suptitle is not None else 1
     # Room for the caption (about 0.14 inch a line of 8-point text), or the
     # caller's `bottom` (a fraction of the height) when that is more.
     room = max(0.02 + 0.015 * lines, (0.05 + 0.14 * lines) / height)
@@ -237,7 +238,8 @@ def plot_cpu_waste(results, context, notes, out):
     if any(r["unresolved"] for r in results):
         handles.append(Patch(fill=False, hatch="///", edgecolor="#222", label=UNRESOLVED_LABEL))
     axes[0][0].legend(handles=handles, fontsize=8, loc="upper right")
-    fig.suptitle("CPU burnt per request (stacked user/system; label: CPU utilisation in cores)")
+    titles.set_titles(fig, titles.cpu_waste_title(results, FILE_ONLY), "CPU burnt per request "
+                      "(stacked user/system; label: CPU utilisation in cores)")
     return finish(fig, out, "cpu_waste", context, notes)
 
 
@@ -319,8 +321,8 @@ def plot_map(results, context, notes, out, placed=None):
     above = 0.55 + 0.14 * max(0, caption_lines(notes) - 2)
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
                bbox_to_anchor=(0.5, above / height), frameon=False)
-    fig.suptitle("Wall time vs CPU per round, by quadrant\n"
-                 "(one round = every connection completes one request)")
+    titles.set_titles(fig, titles.map_title(results), "Wall time vs CPU per round, by quadrant\n"
+                      "(one round = every connection completes one request)")
     # The labels are placed in pixels, once the panels have their final size.
     add_caption(fig, context, notes)
     low, top = fit(fig, notes, bottom=(above + 0.3) / height)
@@ -397,7 +399,8 @@ def plot_latency(results, spectra, context, notes, out):
             ax.set_title(f"{lat_text(lat)}, {conn_text(n)}", fontsize=10)
             ax.grid(True, which="major", lw=0.3)
     shared_legend(fig, axes)
-    fig.suptitle("Latency by percentile (issue to last byte)")
+    titles.set_titles(fig, titles.latency_title(items, FILE_ONLY),
+                      "Latency by percentile (issue to last byte)")
     return finish(fig, out, "latency", context, notes, right=0.86)
 
 
@@ -451,7 +454,8 @@ def plot_scaling(results, context, notes, out):
         extra.append(Line2D([], [], marker="o", ls="", markerfacecolor="white",
                             markeredgecolor="#555", label=UNRESOLVED_LABEL))
     shared_legend(fig, axes, extra)
-    fig.suptitle("Scaling with connections: throughput and CPU per request")
+    titles.set_titles(fig, titles.scaling_title(results, FILE_ONLY),
+                      "Scaling with connections: throughput and CPU per request")
     return finish(fig, out, "scaling", context, notes, right=0.84)
 
 
