@@ -83,7 +83,13 @@ TEST_CASE("run --exec: every rule the peer checks fails the run, naming it", "[e
       {"wrong-size", "1 with a wrong size"},
       {"wrong-byte", "the program exited with status 1"},
       {"stop-early", "after 4 of its 8 requests; 1 of 2 connections complete"},
-      {"bad-report", "IOMODELS_REPORT_FD: line 1 is 'oops'"},
+      {"bad-report",
+       "IOMODELS_REPORT_FD: line 1 ('oops') is not '<conn> <id> <latency_ns>': three unsigned"},
+      {"report-negative", "IOMODELS_REPORT_FD: line 1 ('0 0 -7') is not '<conn> <id>"},
+      {"report-conn", "line 1 ('5 0 1000') names connection 5; the program has 0..1"},
+      {"report-id", "line 1 ('0 4 1000') names request 4; each connection sends ids 0..3"},
+      {"report-twice", "line 2 ('0 0 1000') reports request 0 of connection 0 a second time"},
+      {"report-long", "reports a latency of 1000000000000000 ns, longer than the program ran"},
   };
   for (Transport t : {Transport::kSocketpair, Transport::kPipe}) {
     for (const Case& c : cases) {

@@ -32,3 +32,23 @@ TEST_CASE("open loop paces rounds and counts latency from the schedule", "[openl
   CHECK(behind.latency.percentile(0.9) > 4 * closed.latency.percentile(0.9));
   CHECK(behind.latency.max() > 100'000'000);  // > 100 ms of queueing
 }
+
+TEST_CASE("--rate is shown as given, and 0 in any spelling is the closed loop", "[openloop]") {
+  const auto slow = test::run_iomodels("run -m epoll -c 1 -s 64 -l 0 -r 3 --rate 2.5");
+  INFO(slow.out);
+  REQUIRE(slow.exit_code == 0);
+  CHECK(slow.out.find("open loop     2.5 requests/s per connection") != std::string::npos);
+  for (const char* zero : {"0", "0.0", "00"}) {
+    INFO(zero);
+    const auto closed =
+        test::run_iomodels(std::string("run -m epoll -c 1 -s 64 -l 0 -r 3 --rate ") + zero);
+    CHECK(closed.exit_code == 0);
+    CHECK(closed.out.find("open loop") == std::string::npos);
+  }
+  for (const char* bad : {"0.0.0", ".", "-1"}) {
+    INFO(bad);
+    const auto r = test::run_iomodels(std::string("run -m epoll -r 3 --rate ") + bad);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.find("--rate") != std::string::npos);
+  }
+}

@@ -183,8 +183,9 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
   if (sc.rate_per_s <= 0 && sc.pattern == Pattern::kLockstep)
     s += "  pattern       lockstep: rounds, every connection waits for the slowest\n";
   if (sc.rate_per_s > 0) {
+    // As given: 2.5 is not 2 (no exponent up to --rate's 1e6).
     std::snprintf(buf, sizeof buf,
-                  "  open loop     %.0f requests/s per connection; latency counts from each "
+                  "  open loop     %.7g requests/s per connection; latency counts from each "
                   "scheduled start\n",
                   sc.rate_per_s);
     s += buf;

@@ -17,8 +17,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <unordered_set>
 
 #include "measure/env.h"
 #include "measure/perfcount.h"
@@ -90,10 +92,14 @@ std::vector<std::string> program_environment(const Scenario& sc, const Workload&
   return env;
 }
 
-// The latencies the program writes on IOMODELS_REPORT_FD, line by line.
+// The latencies the program writes on IOMODELS_REPORT_FD, line by line,
+// each checked (docs/protocol.md, section 5): three unsigned decimal numbers,
+// a connection the program has, an id it sends, each request once, and no
+// latency longer than the program ran. The first line that fails is named.
 class ReportReader {
  public:
-  explicit ReportReader(Histogram* h) : h_(h) {}
+  ReportReader(Histogram* h, uint64_t connections, uint64_t rounds)
+      : h_(h), connections_(connections), rounds_(rounds) {}
   // Reads what is there; false at end of file.
   bool pump(int fd) {
     char buf[65536];
@@ -107,9 +113,13 @@ class ReportReader {
   }
   uint64_t count() const { return count_; }
   const std::string& error() const { return error_; }
-  void finish() {
-    if (!partial_.empty() && error_.empty())
-      error_ = "IOMODELS_REPORT_FD: the last line has no newline";
+  // After the program's exit: it ran for `life_ns`.
+  void finish(uint64_t life_ns) {
+    if (!partial_.empty()) fail(lines_ + 1, partial_, "has no newline at the end");
+    if (longest_ns_ > life_ns)
+      fail(longest_line_, longest_text_,
+           "reports a latency of " + std::to_string(longest_ns_) +
+               " ns, longer than the program ran (" + std::to_string(life_ns) + " ns)");
   }
 
  private:
@@ -120,23 +130,59 @@ class ReportReader {
       line(partial_.substr(at, nl - at));
     partial_.erase(0, at);
   }
+  void fail(uint64_t n, const std::string& text, const std::string& why) {
+    if (error_.empty())
+      error_ = "IOMODELS_REPORT_FD: line " + std::to_string(n) + " ('" + text.substr(0, 60) +
+               "') " + why + " (docs/protocol.md, section 5)";
+  }
+  // Three fields of decimal digits, one space apart, each below 2^64.
+  static bool parse(const std::string& l, uint64_t out[3]) {
+    size_t at = 0;
+    for (int f = 0; f < 3; ++f) {
+      if (f > 0 && (at >= l.size() || l[at++] != ' ')) return false;
+      const size_t start = at;
+      uint64_t v = 0;
+      for (; at < l.size() && l[at] >= '0' && l[at] <= '9'; ++at) {
+        const uint64_t d = static_cast<uint64_t>(l[at] - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+      }
+      if (at == start) return false;
+      out[f] = v;
+    }
+    return at == l.size();
+  }
   void line(const std::string& l) {
     ++lines_;
-    unsigned long long conn, id, ns;
-    int used = 0;
-    if (std::sscanf(l.c_str(), "%llu %llu %llu%n", &conn, &id, &ns, &used) != 3 ||
-        static_cast<size_t>(used) != l.size()) {
-      if (error_.empty())
-        error_ = "IOMODELS_REPORT_FD: line " + std::to_string(lines_) + " is '" + l.substr(0, 60) +
-                 "', not '<conn> <id> <latency_ns>'";
-      return;
+    uint64_t f[3];
+    if (!parse(l, f))
+      return fail(lines_, l, "is not '<conn> <id> <latency_ns>': three unsigned decimal numbers");
+    const uint64_t conn = f[0], id = f[1], ns = f[2];
+    if (conn >= connections_)
+      return fail(lines_, l,
+                  "names connection " + std::to_string(conn) + "; the program has 0.." +
+                      std::to_string(connections_ - 1));
+    if (id >= rounds_)
+      return fail(lines_, l,
+                  "names request " + std::to_string(id) + "; each connection sends ids 0.." +
+                      std::to_string(rounds_ - 1));
+    if (!seen_.insert(conn * rounds_ + id).second)
+      return fail(lines_, l,
+                  "reports request " + std::to_string(id) + " of connection " +
+                      std::to_string(conn) + " a second time");
+    if (ns > longest_ns_) {
+      longest_ns_ = ns;
+      longest_line_ = lines_;
+      longest_text_ = l;
     }
     h_->record(ns);
     ++count_;
   }
   Histogram* h_;
-  std::string partial_, error_;
-  uint64_t lines_ = 0, count_ = 0;
+  uint64_t connections_, rounds_;
+  std::unordered_set<uint64_t> seen_;
+  std::string partial_, error_, longest_text_;
+  uint64_t lines_ = 0, count_ = 0, longest_ns_ = 0, longest_line_ = 0;
 };
 
 // A counter's value at time t, interpolated between the samples around it.
@@ -289,7 +335,7 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
 
   auto rx = std::make_shared<ExecRun>();
   Histogram reported;
-  ReportReader reader(&reported);
+  ReportReader reader(&reported, sc.workload.connections, sc.rounds);
   ::fcntl(report_r.get(), F_SETFL, O_NONBLOCK);
   bool report_open = true;
   std::vector<CounterSample> samples;
@@ -348,7 +394,7 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
     report_open = reader.pump(report_r.get());
     if (report_open) break;  // nothing more without a writer's end of file
   }
-  reader.finish();
+  reader.finish(t_exit - t_exec);
 
   if (!peer_error.ok()) return peer_error;
   if (timed_out)

@@ -10,6 +10,10 @@ one connection after another) and misbehaves as argv[1] says:
   hang        connects, sends one request, then sleeps forever
   orphan      works, but leaves a child sleeping in its process group
   bad-report  reports a latency line that is not three numbers
+  report-negative, report-conn, report-id, report-twice, report-long
+              report a negative latency, a connection or an id the program
+              does not have, one request twice, or a latency longer than
+              the program ran
   cpus        breaks nothing, and writes the CPUs it may run on into argv[2]
 
 argv[2], when given, is a file the program writes its pid (and an orphan's)
@@ -59,7 +63,19 @@ for conn, (r, w) in enumerate(conns):
             got += len(chunk)
         if mode == 'wrong-byte' and done == 2:
             sys.exit('connection %d request %d offset 0: expected 0x16, got 0x17' % (conn, i))
-        report.write('%d %d %d\n' % (conn, i, time.monotonic_ns() - t)
-                     if mode != 'bad-report' else 'oops\n')
+        line = '%d %d %d\n' % (conn, i, time.monotonic_ns() - t)
+        if mode == 'bad-report':
+            line = 'oops\n'
+        elif mode == 'report-negative':
+            line = '%d %d -7\n' % (conn, i)
+        elif mode == 'report-conn':
+            line = '%d %d 1000\n' % (len(conns) + 3, i)
+        elif mode == 'report-id':
+            line = '%d %d 1000\n' % (conn, rounds)
+        elif mode == 'report-twice' and done == 1:
+            line = '0 0 1000\n'
+        elif mode == 'report-long':
+            line = '%d %d %d\n' % (conn, i, 10**15)
+        report.write(line)
         done += 1
 report.close()
