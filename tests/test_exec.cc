@@ -81,7 +81,9 @@ TEST_CASE("run --exec: every rule the peer checks fails the run, naming it", "[e
   };
   const Case cases[] = {
       {"wrong-size", "1 with a wrong size"},
-      {"wrong-byte", "the program exited with status 1"},
+      {"wrong-byte",
+       "the program exited with status 1; the peer had served 3 of its 8 requests, 0 of 2 "
+       "connections complete"},
       {"stop-early", "after 4 of its 8 requests; 1 of 2 connections complete"},
       {"bad-report",
        "IOMODELS_REPORT_FD: line 1 ('oops') is not '<conn> <id> <latency_ns>': three unsigned"},

@@ -400,12 +400,23 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
   if (timed_out)
     return Status::error("the program made no request for " + format_duration(sc.run.timeout_ns) +
                          " (--timeout): killed, with its process group");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Status::error("the program " + status_text(status));
+  const uint64_t want = sc.rounds * sc.workload.connections;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    // Beside the program's own verdict, what the peer saw until then.
+    std::string msg = "the program " + status_text(status);
+    PeerStats seen;
+    if (w->peer_stats(&seen, false).ok() && seen.exec) {
+      msg += "; the peer had served " + std::to_string(seen.requests) + " of its " +
+             std::to_string(want) + " requests, " + std::to_string(seen.exec->complete_conns) +
+             " of " + std::to_string(sc.workload.connections) + " connections complete";
+      if (seen.exec->errors() != 0)
+        msg += ", and refused requests the protocol does not allow: " + rule_text(*seen.exec);
+    }
+    return Status::error(msg);
+  }
   PeerStats ps;
   if (Status s = w->peer_stats(&ps, false); !s.ok()) return s;
   const ExecPeerStats& x = *ps.exec;
-  const uint64_t want = sc.rounds * sc.workload.connections;
   if (x.errors() != 0)
     return Status::error("the peer refused requests the protocol does not allow: " + rule_text(x) +
                          " (docs/protocol.md, section 2)");
