@@ -231,3 +231,17 @@ TEST_CASE("run --exec leaves no descriptor, thread or process behind", "[exec]")
     }
   }
 }
+
+TEST_CASE("run --exec: the default name is the script's, past env and an interpreter", "[exec]") {
+  const auto name = [](const std::vector<std::string>& argv) {
+    ExecSpec spec;
+    spec.argv = argv;
+    return exec_default_name(spec);
+  };
+  CHECK(name({"/usr/bin/python3", kMisbehave, "good"}) == "misbehave.py");
+  CHECK(name({"/usr/bin/env", "-u", "HOME", "A=1", "/usr/bin/python3", "-u", kMisbehave}) ==
+        "misbehave.py");
+  CHECK(name({"/usr/bin/env", "--", "/bin/true"}) == "true");
+  CHECK(name({"/usr/bin/env", "A=1"}) == "env");
+  CHECK(name({"/opt/client"}) == "client");
+}

@@ -254,12 +254,30 @@ std::string exec_default_name(const ExecSpec& spec) {
     const size_t slash = p.rfind('/');
     return slash == std::string::npos ? p : p.substr(slash + 1);
   };
-  std::string name = base(spec.argv.at(0));
+  // `env [-i] [-u NAME] [NAME=VALUE]... CMD ...` names CMD, not env.
+  size_t k = 0;
+  if (base(spec.argv.at(0)) == "env") {
+    for (k = 1; k < spec.argv.size(); ++k) {
+      const std::string& a = spec.argv[k];
+      if (a == "-u" || a == "--unset" || a == "-C" || a == "--chdir") {
+        ++k;  // and its argument
+        continue;
+      }
+      if (a == "--") {
+        ++k;
+        break;
+      }
+      if ((!a.empty() && a[0] == '-') || a.find('=') != std::string::npos) continue;
+      break;
+    }
+    if (k >= spec.argv.size()) return "env";
+  }
+  std::string name = base(spec.argv[k]);
   static constexpr const char* kInterpreters[] = {"python", "node", "sh", "bash", "perl", "ruby"};
   const bool interpreter = std::any_of(std::begin(kInterpreters), std::end(kInterpreters),
                                        [&](const char* i) { return name.rfind(i, 0) == 0; });
   if (interpreter) {
-    for (size_t i = 1; i < spec.argv.size(); ++i) {
+    for (size_t i = k + 1; i < spec.argv.size(); ++i) {
       const std::string& a = spec.argv[i];
       if (a.empty() || a[0] == '-') continue;
       if (::access(a.c_str(), R_OK) != 0) break;

@@ -31,7 +31,8 @@ struct ExecSpec {
 Status parse_exec_command(const std::string& cmd, ExecSpec* out);
 // The name results give the program when --name is not given: the script's
 // file name when the program is an interpreter given one (python3
-// examples/python/blocking.py: "blocking.py"), else the program's. The
+// examples/python/blocking.py: "blocking.py"), else the program's, past an
+// `env` and its options and assignments (env -u X python3 a.py: "a.py"). The
 // extension stays: it keeps a program apart from the model it mirrors.
 std::string exec_default_name(const ExecSpec& spec);
 
