@@ -245,3 +245,24 @@ TEST_CASE("run --exec: the default name is the script's, past env and an interpr
   CHECK(name({"/usr/bin/env", "A=1"}) == "env");
   CHECK(name({"/opt/client"}) == "client");
 }
+
+TEST_CASE("run --exec: a window too short for the counters' readings is flagged", "[exec]") {
+  need_python();
+  const std::string run = "run -t pipe --exec \"/usr/bin/python3 " + kMisbehave + " good\" -c 1 ";
+  test::TempDir dir;
+  const std::string json = dir.path + "/r.json";
+  const auto brief = test::run_iomodels(run + "-l 0 -r 5 --json " + json);
+  INFO(brief.out);
+  REQUIRE(brief.exit_code == 0);
+  // Without the kernel's counters the figures cover the program's life, not
+  // a window, and there are no readings to be short of.
+  const auto j = test::read_json(json);
+  if (j["exec"]["window"] != "first request to last response")
+    test::skip("the kernel's counters are not available: " + j["exec"]["window"].dump());
+  CHECK(brief.out.find("under 20 readings of the counters (5 ms apart)") != std::string::npos);
+  // 150 requests of 1 ms each: a window of at least 150 ms, 30 readings.
+  const auto enough = test::run_iomodels(run + "-l 1ms -r 150");
+  INFO(enough.out);
+  REQUIRE(enough.exit_code == 0);
+  CHECK(enough.out.find("readings of the counters") == std::string::npos);
+}

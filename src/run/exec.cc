@@ -35,7 +35,7 @@ extern char** environ;
 namespace iomodels {
 namespace {
 
-constexpr int kSampleMs = 5;                        // counters read this often
+constexpr int kSampleMs = kExecSampleMs;            // counters read this often
 constexpr uint64_t kProgressCheckNs = 250'000'000;  // the peer asked this often
 
 // `name` as a path to an executable regular file: itself when it has a

@@ -8,6 +8,13 @@
 
 namespace iomodels {
 
+// How often the kernel's counters of a program are read while it runs; the
+// window's ends fall between two readings and are interpolated.
+inline constexpr int kExecSampleMs = 5;
+// A measurement window of fewer readings than this is too short for its CPU
+// and syscalls per request to count: a warning says so.
+inline constexpr int kExecMinSamples = 20;
+
 // What only a program run under --exec has (ScenarioResult::exec).
 struct ExecRun {
   std::string command;

@@ -136,6 +136,17 @@ std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResul
                   sc.workload.latency.text().c_str());
     out.emplace_back(buf);
   }
+  // A program's counters are read every kExecSampleMs and interpolated at the
+  // window's ends: over a few readings, that error is the figure.
+  if (r.exec && r.exec->counters_why.empty() &&
+      r.m.wall_s * 1e3 < kExecSampleMs * kExecMinSamples) {
+    std::snprintf(buf, sizeof buf,
+                  "the measurement window was %.1f ms, under %d readings of the counters (%d ms "
+                  "apart): CPU and syscalls per request are interpolated at its ends and may be "
+                  "far off; run more requests (-r) for them to count",
+                  r.m.wall_s * 1e3, kExecMinSamples, kExecSampleMs);
+    out.emplace_back(buf);
+  }
   // A shared remote peer counts every client's requests in one window: fewer
   // than this run made means another client reset the window meanwhile, and
   // the peer's figures cover only part of this run.
