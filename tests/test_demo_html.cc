@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/demo_html_lanes.h"
 #include "util.h"
 
 using namespace iomodels;
@@ -22,30 +23,6 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
-}
-
-std::string escaped(const std::string& s) {
-  std::string out;
-  for (char c : s) switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  return out;
 }
 
 size_t count(const std::string& hay, const std::string& needle) {
@@ -87,12 +64,12 @@ void check_page(const std::string& page, const std::vector<std::string>& titles,
   for (const std::string& t : titles) {
     INFO("story " << t);
     CHECK(std::find(story_slices.begin(), story_slices.end(), "story: " + t) != story_slices.end());
-    CHECK(page.find("<svg class=\"timeline\" data-story=\"" + escaped(t) + "\"") !=
+    CHECK(page.find("<svg class=\"timeline\" data-story=\"" + cli::html_escape(t) + "\"") !=
           std::string::npos);
   }
   for (const std::string& v : verdicts) {
     INFO("verdict line: " << v);
-    CHECK(page.find("<li>" + escaped(v) + "</li>") != std::string::npos);
+    CHECK(page.find("<li>" + cli::html_escape(v) + "</li>") != std::string::npos);
   }
   // Every story's request → data ready → used (two arrows each), and the
   // trace's own flow arrows (one download per story, and the thread's
