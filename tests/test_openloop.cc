@@ -33,7 +33,7 @@ TEST_CASE("open loop paces rounds and counts latency from the schedule", "[openl
   CHECK(behind.latency.max() > 100'000'000);  // > 100 ms of queueing
 }
 
-TEST_CASE("--rate is shown as given, and 0 in any spelling is the closed loop", "[openloop]") {
+TEST_CASE("run shows --rate as given, and 0 in any spelling is the closed loop", "[openloop]") {
   const auto slow = test::run_iomodels("run -m epoll -c 1 -s 64 -l 0 -r 3 --rate 2.5");
   INFO(slow.out);
   REQUIRE(slow.exit_code == 0);
