@@ -139,6 +139,23 @@ def _pick(panels):
     return max(sorted(panels.items()), key=strength)
 
 
+def _apart(panels, file_only, empty, neutral, finding):
+    """The finding at the panel _pick chooses among those with two models or
+    more: `finding` formatted with the dearest, the cheapest and the factor
+    _spread can claim, `neutral` when it claims none, `empty` without a
+    panel."""
+    panels = {k: v for k, v in panels.items() if len(v) >= 2}
+    if not panels:
+        return empty
+    (lat, n), rows = _pick(panels)
+    got = _spread(rows)
+    at = where(lat, n, file_only)
+    if not got:
+        return f"{at}, {neutral}"
+    dear, cheap, said = got
+    return f"{at}, " + finding.format(dear=dear, cheap=cheap, said=said)
+
+
 def cpu_waste_title(results, file_only=False):
     """At the panel with the most models, the dearest model per request
     against the cheapest, when their intervals separate them."""
@@ -148,16 +165,9 @@ def cpu_waste_title(results, file_only=False):
         if _ok(r["cpu_us_per_req"]):
             panels.setdefault((r["lat_us"], r["conns"]), []).append(
                 (name(r), r["cpu_us_per_req"], *bounds(r, "cpu_us_per_req")))
-    panels = {k: v for k, v in panels.items() if len(v) >= 2}
-    if not panels:
-        return "CPU burnt per request, by model"
-    (lat, n), rows = _pick(panels)
-    got = _spread(rows)
-    at = where(lat, n, file_only)
-    if not got:
-        return f"{at}, no model's CPU per request is clearly apart from the others'"
-    dear, cheap, said = got
-    return f"{at}, {dear} burns {said} {cheap}'s CPU per request"
+    return _apart(panels, file_only, "CPU burnt per request, by model",
+                  "no model's CPU per request is clearly apart from the others'",
+                  "{dear} burns {said} {cheap}'s CPU per request")
 
 
 def p99(spectrum):
@@ -182,16 +192,9 @@ def latency_title(items, file_only=False):
                 exact = False
             panels.setdefault((r["lat_us"], r["conns"]), []).append(
                 (name(r), v, lo if exact else v, hi if exact else v, exact))
-    panels = {k: v for k, v in panels.items() if len(v) >= 2}
-    if not panels:
-        return "Latency by percentile"
-    (lat, n), rows = _pick(panels)
-    got = _spread(rows)
-    at = where(lat, n, file_only)
-    if not got:
-        return f"{at}, no model's p99 latency is clearly apart from the others'"
-    dear, cheap, said = got
-    return f"{at}, {dear} has the highest p99 latency, {said} {cheap}'s (the lowest)"
+    return _apart(panels, file_only, "Latency by percentile",
+                  "no model's p99 latency is clearly apart from the others'",
+                  "{dear} has the highest p99 latency, {said} {cheap}'s (the lowest)")
 
 
 def scaling_title(results, file_only=False):
