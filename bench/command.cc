@@ -137,7 +137,6 @@ bench::Grid make_grid(const BenchFlags& flags) {
   return g;
 }
 
-
 }  // namespace
 
 namespace {
@@ -161,7 +160,6 @@ class BenchCommand final : public Command {
   // --max-time and the Google Benchmark flags bench applies itself when it
   // reports the rounds (they are not passed on); max_time_s 0: one round.
   Rounds rounds_;
-
 };
 
 void BenchCommand::add_flags(CLI::App* sub) {
@@ -321,14 +319,14 @@ void BenchCommand::validate() {
     // The rounds are reported by bench, not by Google Benchmark, once all
     // have run: the flags that shape that report are taken out of its hands.
     rounds_.out_format = gb_flag(gb_args, "benchmark_out_format").value_or("json");
-    rounds_.display_aggregates_only =
-        truthy(gb_flag(gb_args, "benchmark_display_aggregates_only"));
+    rounds_.display_aggregates_only = truthy(gb_flag(gb_args, "benchmark_display_aggregates_only"));
     rounds_.report_aggregates_only = truthy(gb_flag(gb_args, "benchmark_report_aggregates_only"));
     std::vector<std::string> kept;
     for (const std::string& a : gb_args) {
       bool taken = false;
-      for (const char* f : {"benchmark_out", "benchmark_out_format",
-                            "benchmark_display_aggregates_only", "benchmark_report_aggregates_only"})
+      for (const char* f :
+           {"benchmark_out", "benchmark_out_format", "benchmark_display_aggregates_only",
+            "benchmark_report_aggregates_only"})
         taken = taken || a == std::string("--") + f || a.rfind(std::string("--") + f + "=", 0) == 0;
       if (!taken) kept.push_back(a);
     }
@@ -482,7 +480,6 @@ int BenchCommand::execute() {
   // does not apply) fails the run.
   return failed > 0 ? 1 : 0;
 }
-
 
 }  // namespace
 

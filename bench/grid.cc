@@ -159,16 +159,17 @@ std::vector<std::string> register_grid(const Grid& grid) {
             sc.workload.size = size;
             sc.workload.latency = lat;
             std::string name = benchmark_name(sc);
-            benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(
-                name.c_str(), [sc, name, per = grid.requests_per_iteration,
-                               slow = model == grid.slow_model ? grid.slow_percent : 0.0](
-                                  benchmark::State& bs) { run_point(bs, sc, per, name, slow); })
-                ->UseRealTime()
-                ->MeasureProcessCPUTime()
-                // The models make their own threads; Threads(N) would divide
-                // the process CPU by N.
-                ->Threads(1)
-                ->Unit(benchmark::kMicrosecond);
+            benchmark::internal::Benchmark* b =
+                benchmark::RegisterBenchmark(
+                    name.c_str(), [sc, name, per = grid.requests_per_iteration,
+                                   slow = model == grid.slow_model ? grid.slow_percent : 0.0](
+                                      benchmark::State& bs) { run_point(bs, sc, per, name, slow); })
+                    ->UseRealTime()
+                    ->MeasureProcessCPUTime()
+                    // The models make their own threads; Threads(N) would divide
+                    // the process CPU by N.
+                    ->Threads(1)
+                    ->Unit(benchmark::kMicrosecond);
             state().registered[name + kNameSuffix] = b;
             names.push_back(std::move(name));
           }

@@ -16,6 +16,7 @@
 
 #include "bench/grid.h"
 #include "bench/resolution.h"
+#include "measure/stats.h"
 
 namespace iomodels::bench {
 namespace {
@@ -26,14 +27,6 @@ double mean(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
   return v.empty() ? 0 : s / static_cast<double>(v.size());
-}
-
-// As Google Benchmark: the mean of the two middle values for an even count.
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
 // The sample standard deviation (n - 1), 0 below two values.
@@ -86,7 +79,9 @@ std::vector<Run> aggregates_of(const std::vector<Run>& reps) {
     benchmark::StatisticUnit unit;
   };
   const Stat stats[] = {{"mean", mean, benchmark::kTime},
-                        {"median", median, benchmark::kTime},
+                        // The mean of the two middle values for an even count, as Google
+                        // Benchmark's.
+                        {"median", stats::median, benchmark::kTime},
                         {"stddev", stddev, benchmark::kTime},
                         {"cv", cv, benchmark::kPercentage}};
   std::vector<Run> out;
@@ -200,7 +195,7 @@ std::unique_ptr<benchmark::BenchmarkReporter> file_reporter(const std::string& f
   if (format == "console")
     return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
   if (format != "csv") return std::make_unique<benchmark::JSONReporter>();
-  // Deprecated by Google Benchmark but still its --benchmark_out_format=csv.
+    // Deprecated by Google Benchmark but still its --benchmark_out_format=csv.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   return std::make_unique<benchmark::CSVReporter>();
@@ -259,9 +254,8 @@ size_t run_in_rounds(const Rounds& spec, benchmark::BenchmarkReporter* shown,
     size_t total = 0;
     for (auto& p : plan) {
       if (per_rep * static_cast<double>(asked) > left)
-        p.more = std::max<size_t>(
-            2, static_cast<size_t>(static_cast<double>(p.more) * left /
-                                   (per_rep * static_cast<double>(asked))));
+        p.more = std::max<size_t>(2, static_cast<size_t>(static_cast<double>(p.more) * left /
+                                                         (per_rep * static_cast<double>(asked))));
       total += p.more;
       bench::set_repetitions(p.name, static_cast<int>(p.more));
     }
@@ -269,7 +263,8 @@ size_t run_in_rounds(const Rounds& spec, benchmark::BenchmarkReporter* shown,
     std::fprintf(stderr,
                  "iomodels bench: round %zu: %zu of %zu points unresolved, %zu more repetitions "
                  "(%.0f s of --max-time %s spent)\n",
-                 rounds, plan.size(), collect.measured(), total, elapsed(), spec.max_time_text.c_str());
+                 rounds, plan.size(), collect.measured(), total, elapsed(),
+                 spec.max_time_text.c_str());
     const double start = elapsed();
     const size_t before = collect.repetitions();
     benchmark::RunSpecifiedBenchmarks(&collect, exact_filter(plan));

@@ -74,8 +74,7 @@ TEST_CASE("aggregates_of works out Google Benchmark's four aggregates over every
   CHECK(mean->counters.at(kThroughputCounter).flags == benchmark::Counter::kIsRate);
   // Reported per iteration: accumulated / iterations is the statistic.
   CHECK(mean->real_accumulated_time / static_cast<double>(mean->iterations) == Approx(0.0025));
-  CHECK(median->cpu_accumulated_time / static_cast<double>(median->iterations) ==
-        Approx(0.00125));
+  CHECK(median->cpu_accumulated_time / static_cast<double>(median->iterations) == Approx(0.00125));
   CHECK(cv->real_accumulated_time == Approx(std::sqrt(5.0 / 3) / 2.5));  // not scaled
 
   CHECK(aggregates_of({rep("a", 1, 1, 1, 1)}).empty());

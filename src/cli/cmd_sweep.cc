@@ -46,7 +46,6 @@ constexpr int kAutoSteps = 14;
 // --refine: at most this many loads searched per model.
 constexpr uint64_t kMaxRefine = 8;
 
-
 std::vector<std::string> split_sweep_list(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream in(s);
@@ -215,14 +214,14 @@ int SweepCommand::execute() {
   for (uint64_t rep = 0;; ++rep) {
     // After the passes asked for, with --max-time: another pass over the
     // points not yet resolved, while there is time for one.
-    std::vector<std::vector<bool>> todo(models.size());
+    std::vector<std::vector<bool>> pending(models.size());
     size_t open = 0, all = 0;
     for (size_t mi = 0; mi < models.size(); ++mi) {
-      todo[mi].assign(rates.size(), rep < reps);
+      pending[mi].assign(rates.size(), rep < reps);
       if (rep < reps) continue;
       for (size_t k = 0; k < points[mi].size(); ++k) {
-        todo[mi][k] = !point_spread(points[mi][k], precision_).resolved;
-        open += todo[mi][k] ? 1 : 0;
+        pending[mi][k] = !point_spread(points[mi][k], precision_).resolved;
+        open += pending[mi][k] ? 1 : 0;
         ++all;
       }
     }
@@ -249,7 +248,7 @@ int SweepCommand::execute() {
     // machine spreads over the models instead of spoiling one.
     for (size_t k = 0; k < rates.size(); ++k) {
       for (size_t mi = 0; mi < models.size(); ++mi) {
-        if (k >= limit[mi] || !todo[mi][k]) continue;
+        if (k >= limit[mi] || !pending[mi][k]) continue;
         if (points[mi].size() <= k)
           points[mi].push_back(make_point(base, models[mi], rates[k], duration_ns));
         Point& p = points[mi][k];

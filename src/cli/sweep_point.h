@@ -42,7 +42,7 @@ struct Point {
   bool late = false;  // in any repetition
   bool holds = false;
   bool resolved = false;  // with repetitions: CPU per request and load known to ±precision
-  std::string why;  // why it does not hold
+  std::string why;        // why it does not hold
 };
 
 // The medians of a point's repetitions, and whether it holds: served on
@@ -63,8 +63,7 @@ void print_point(FILE* out, const Point& p);
 std::string rate_text(double r);
 
 // A model at a load, ready to measure: the schedule lasts `duration_ns`.
-Point make_point(const Scenario& base, const std::string& model, double rate,
-                 uint64_t duration_ns);
+Point make_point(const Scenario& base, const std::string& model, double rate, uint64_t duration_ns);
 
 // Measures one more repetition of `p`. A run that does not complete is
 // printed with why and, unless the model does not apply, counted in

@@ -300,9 +300,9 @@ Scenario ScenarioFlags::to_scenario() const {
   }
   sc.rounds = flag_count("--requests", requests, 1, 100'000'000);
   // 0 in any spelling (0, 0.0, 00) is the closed loop; any other rate, open.
-  const bool zero_rate =
-      !rate.empty() && rate.find_first_not_of("0.") == std::string::npos &&
-      rate.find_first_of("0") != std::string::npos && std::count(rate.begin(), rate.end(), '.') <= 1;
+  const bool zero_rate = !rate.empty() && rate.find_first_not_of("0.") == std::string::npos &&
+                         rate.find_first_of("0") != std::string::npos &&
+                         std::count(rate.begin(), rate.end(), '.') <= 1;
   sc.rate_per_s = zero_rate ? 0 : flag_rate("--rate", rate, 1e6);
   sc.workload.role = flag_role("--role", role);
   sc.workload.arrivals = flag_arrivals("--arrivals", arrivals);
