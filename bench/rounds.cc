@@ -78,15 +78,15 @@ std::vector<Run> aggregates_of(const std::vector<Run>& reps) {
     std::function<double(const std::vector<double>&)> f;
     benchmark::StatisticUnit unit;
   };
-  const Stat stats[] = {{"mean", mean, benchmark::kTime},
-                        // The mean of the two middle values for an even count, as Google
-                        // Benchmark's.
-                        {"median", stats::median, benchmark::kTime},
-                        {"stddev", stddev, benchmark::kTime},
-                        {"cv", cv, benchmark::kPercentage}};
+  const Stat computed[] = {{"mean", mean, benchmark::kTime},
+                           // The mean of the two middle values for an even count, as Google
+                           // Benchmark's.
+                           {"median", stats::median, benchmark::kTime},
+                           {"stddev", stddev, benchmark::kTime},
+                           {"cv", cv, benchmark::kPercentage}};
   std::vector<Run> out;
   const double n = static_cast<double>(ok.size());
-  for (const Stat& s : stats) {
+  for (const Stat& s : computed) {
     Run a = *ok.front();
     a.run_type = Run::RT_Aggregate;
     a.aggregate_name = s.name;
