@@ -82,8 +82,6 @@ ExecSpec exec_spec(const RunFlags& flags, const CLI::App* app, Scenario* sc) {
       throw UsageError(std::string(f) +
                        ": not with --exec (the program is the model: it paces, verifies and "
                        "times itself; see docs/protocol.md)");
-  if (sc->workload.role != Role::kClient)
-    throw UsageError("--exec: runs the client role only: the program asks, the peer answers");
   if (!sc->workload.remote.empty())
     throw UsageError("--exec: needs the local peer (no --peer): it checks every request");
   if (sc->workload.transport == Transport::kFile)
@@ -113,17 +111,21 @@ ExecSpec exec_spec(const RunFlags& flags, const CLI::App* app, Scenario* sc) {
 // The program's own lines under the summary: what only --exec measures.
 void print_exec(FILE* out, const ScenarioResult& r) {
   const ExecRun& x = *r.exec;
-  const ExecPeerStats& p = *r.peer.exec;
-  std::fprintf(out,
-               "  turnaround    p50 %9.1f   p90 %9.1f   p99 %9.1f   max %9.1f us  (the peer's "
-               "clock: response written -> next request)\n",
-               p.turnaround.percentile(0.50) / 1e3, p.turnaround.percentile(0.90) / 1e3,
-               p.turnaround.percentile(0.99) / 1e3, p.turnaround.max() / 1e3);
+  if (r.peer.exec) {
+    const ExecPeerStats& p = *r.peer.exec;
+    std::fprintf(out,
+                 "  turnaround    p50 %9.1f   p90 %9.1f   p99 %9.1f   max %9.1f us  (the peer's "
+                 "clock: response written -> next request)\n",
+                 p.turnaround.percentile(0.50) / 1e3, p.turnaround.percentile(0.90) / 1e3,
+                 p.turnaround.percentile(0.99) / 1e3, p.turnaround.max() / 1e3);
+  }
   std::fprintf(out,
                "  program       %s\n"
-               "                its life %.3f s (start-up %.3f s before the first request), CPU "
+               "                its life %.3f s (start-up %.3f s before %s), CPU "
                "%.3f s, peak RSS %.1f MiB\n",
-               x.command.c_str(), x.life_s, x.startup_s, x.life_cpu_s, r.m.max_rss_kb / 1024.0);
+               x.command.c_str(), x.life_s, x.startup_s,
+               r.peer.exec ? "the first request" : "the warm-up was answered", x.life_cpu_s,
+               r.m.max_rss_kb / 1024.0);
   if (!x.counters_why.empty())
     std::fprintf(out,
                  "                CPU and context switches over its whole life, start-up "
@@ -131,7 +133,9 @@ void print_exec(FILE* out, const ScenarioResult& r) {
                  x.counters_why.c_str());
   if (!x.syscalls_why.empty())
     std::fprintf(out, "                syscalls not counted: %s\n", x.syscalls_why.c_str());
-  if (x.reported == 0)
+  if (!r.peer.exec) {
+    // The server role: the generator timed every request.
+  } else if (x.reported == 0)
     std::fprintf(out,
                  "                latency not reported by the program (IOMODELS_REPORT_FD; "
                  "the client library reports it)\n");

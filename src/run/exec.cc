@@ -25,6 +25,7 @@
 #include "measure/env.h"
 #include "measure/perfcount.h"
 #include "measure/recorder.h"
+#include "run/exec_detail.h"
 #include "sys/cpus.h"
 #include "sys/fd.h"
 #include "sys/process.h"
@@ -61,35 +62,6 @@ std::string resolve(const std::string& name, std::string* why) {
       break;
   }
   return path;
-}
-
-// The environment of docs/protocol.md section 1, on top of ours.
-std::vector<std::string> program_environment(const Scenario& sc, const Workload& w, int report_fd) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e)
-    if (std::strncmp(*e, "IOMODELS_", 9) != 0) env.emplace_back(*e);
-  const WorkloadOptions& o = w.options();
-  char rate[64];
-  std::snprintf(rate, sizeof rate, "%.17g", sc.rate_per_s);
-  env.push_back("IOMODELS_PROTOCOL=1");
-  env.push_back("IOMODELS_TRANSPORT=" + std::string(transport_name(o.transport)));
-  env.push_back("IOMODELS_CONNECTIONS=" + std::to_string(o.connections));
-  env.push_back("IOMODELS_SIZE=" + std::to_string(o.size));
-  env.push_back("IOMODELS_REQUESTS=" + std::to_string(sc.rounds));
-  env.push_back(std::string("IOMODELS_RATE=") + rate);
-  env.push_back("IOMODELS_LATENCY=" + o.latency.text());
-  env.push_back("IOMODELS_REPORT_FD=" + std::to_string(report_fd));
-  if (o.transport == Transport::kTcp) {
-    env.push_back("IOMODELS_ADDRESS=" + w.tcp_address());
-  } else {
-    std::string fds;
-    for (const ClientConn& c : w.conns()) {
-      if (!fds.empty()) fds += ',';
-      fds += std::to_string(c.rfd) + ":" + std::to_string(c.wfd);
-    }
-    env.push_back("IOMODELS_FDS=" + fds);
-  }
-  return env;
 }
 
 // The latencies the program writes on IOMODELS_REPORT_FD, line by line,
@@ -198,14 +170,6 @@ double at(const std::vector<CounterSample>& s, uint64_t t, Get get) {
   return get(a) + f * (static_cast<double>(get(b)) - static_cast<double>(get(a)));
 }
 
-std::string status_text(int st) {
-  if (WIFEXITED(st)) return "exited with status " + std::to_string(WEXITSTATUS(st));
-  if (WIFSIGNALED(st))
-    return std::string("was killed by signal ") + std::to_string(WTERMSIG(st)) + " (" +
-           ::strsignal(WTERMSIG(st)) + ")";
-  return "stopped";
-}
-
 // The peer's counts of broken rules, as one clause ("2 wrong ids, 1 early").
 std::string rule_text(const ExecPeerStats& x) {
   std::string s;
@@ -223,6 +187,129 @@ std::string rule_text(const ExecPeerStats& x) {
 }
 
 }  // namespace
+
+namespace detail {
+
+std::vector<std::string> program_environment(const Scenario& sc, const Workload& w, int report_fd) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e)
+    if (std::strncmp(*e, "IOMODELS_", 9) != 0) env.emplace_back(*e);
+  const WorkloadOptions& o = w.options();
+  const bool server = o.role == Role::kServer;
+  const auto number = [](double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return std::string(buf);
+  };
+  // The client role's rules are version 1's, unchanged; the server role's
+  // are version 2's.
+  env.push_back(server ? "IOMODELS_PROTOCOL=2" : "IOMODELS_PROTOCOL=1");
+  env.push_back("IOMODELS_ROLE=" + std::string(role_name(o.role)));
+  env.push_back("IOMODELS_TRANSPORT=" + std::string(transport_name(o.transport)));
+  env.push_back("IOMODELS_CONNECTIONS=" + std::to_string(o.connections));
+  env.push_back("IOMODELS_SIZE=" + std::to_string(o.size));
+  if (server) {
+    env.push_back("IOMODELS_OFFERED=" + number(o.offered_per_s));
+    env.push_back("IOMODELS_ARRIVALS=" + std::string(arrivals_name(o.arrivals)));
+  } else {
+    env.push_back("IOMODELS_REQUESTS=" + std::to_string(sc.rounds));
+    env.push_back("IOMODELS_RATE=" + number(sc.rate_per_s));
+    env.push_back("IOMODELS_LATENCY=" + o.latency.text());
+  }
+  if (report_fd >= 0) env.push_back("IOMODELS_REPORT_FD=" + std::to_string(report_fd));
+  if (o.transport == Transport::kTcp) {
+    if (server)
+      env.push_back("IOMODELS_LISTEN_FD=3");  // and systemd's LISTEN_FDS (sys::spawn)
+    else
+      env.push_back("IOMODELS_ADDRESS=" + w.tcp_address());
+  } else {
+    std::string fds;
+    for (const ClientConn& c : w.conns()) {
+      if (!fds.empty()) fds += ',';
+      fds += std::to_string(c.rfd) + ":" + std::to_string(c.wfd);
+    }
+    env.push_back("IOMODELS_FDS=" + fds);
+  }
+  return env;
+}
+
+std::string status_text(int st) {
+  if (WIFEXITED(st)) return "exited with status " + std::to_string(WEXITSTATUS(st));
+  if (WIFSIGNALED(st))
+    return std::string("was killed by signal ") + std::to_string(WTERMSIG(st)) + " (" +
+           ::strsignal(WTERMSIG(st)) + ")";
+  return "stopped";
+}
+
+Status start_program(const Scenario& sc, const ExecSpec& spec, sys::SpawnOptions so, Program* out) {
+  so.search_path = false;  // spec.argv[0] is already the path resolve() found
+  so.default_signals = true;
+  // Held before exec: its CPUs and the counters that count from exec are
+  // set on its pid first.
+  so.hold = true;
+  // Descendants the program orphans are re-parented here, so they can be
+  // reaped when it is done, not left to init.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  if (const long e = sys::spawn(spec.argv, so, &out->child); e < 0)
+    return Status::from_errno(e, "fork(program)");
+  const pid_t pid = out->pid = out->child.pid();
+  // --cpus: the program where a model would run (its threads and children
+  // inherit it), set before it execs.
+  if (!sc.model_cpus.empty()) {
+    if (Status st = sys::set_affinity(sc.model_cpus, pid); !st.ok()) {
+      ::kill(pid, SIGKILL);
+      int st2;
+      ::waitpid(pid, &st2, 0);
+      return st;
+    }
+  }
+  out->counting = out->counters.open(pid, spec.count_syscalls, &out->counters_why);
+  if (const long e = out->child.start(); e < 0) {
+    int st;
+    ::waitpid(pid, &st, 0);
+    return Status::invalid("--exec: cannot start '" + spec.argv[0] + "': " + errno_text(e));
+  }
+  out->t_exec = now_ns();
+  out->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  return {};
+}
+
+void hand_connections(const Workload& w, sys::SpawnOptions* so) {
+  for (const ClientConn& c : w.conns()) {
+    so->keep_fds.push_back(c.rfd);
+    if (c.wfd != c.rfd) so->keep_fds.push_back(c.wfd);
+  }
+  // The program's ends of the connections block, as a plain program
+  // expects. O_NONBLOCK belongs to the open file, which the child shares:
+  // clearing it here is clearing it for the child.
+  for (int fd : so->keep_fds) {
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+}
+
+bool program_exited(const Program& p) {
+  if (p.pidfd) {
+    pollfd f{p.pidfd.get(), POLLIN, 0};
+    return ::poll(&f, 1, 0) > 0;
+  }
+  siginfo_t si{};  // no pidfd: ask waitid instead
+  return ::waitid(P_PID, static_cast<id_t>(p.pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         si.si_pid == p.pid;
+}
+
+bool kill_leftovers(pid_t pid) {
+  const bool any = ::kill(-pid, 0) == 0;
+  if (any) ::kill(-pid, SIGKILL);
+  for (int i = 0; i < 100; ++i) {
+    const pid_t r = ::waitpid(-pid, nullptr, WNOHANG);
+    if (r < 0) break;  // none left in the group
+    if (r == 0) ::usleep(10'000);
+  }
+  return any;
+}
+
+}  // namespace detail
 
 Status parse_exec_command(const std::string& cmd, ExecSpec* out) {
   wordexp_t we{};
@@ -289,6 +376,7 @@ std::string exec_default_name(const ExecSpec& spec) {
 }
 
 Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
+  if (sc.workload.role == Role::kServer) return detail::run_exec_server(sc, spec, out);
   const double load = load_average();  // before anything of the run is running
   WorkloadOptions wo = sc.workload;
   wo.exec_requests = sc.rounds;
@@ -301,55 +389,18 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
   Fd report_r(p[0]), report_w(p[1]);
 
   sys::SpawnOptions so;
-  so.environment = program_environment(sc, *w, report_w.get());
-  so.search_path = false;  // spec.argv[0] is already the path resolve() found
-  so.default_signals = true;
-  // Held before exec: its CPUs and the counters that count from exec are
-  // set on its pid first.
-  so.hold = true;
-  for (const ClientConn& c : w->conns()) {
-    so.keep_fds.push_back(c.rfd);
-    if (c.wfd != c.rfd) so.keep_fds.push_back(c.wfd);
-  }
-  // The program's ends of the connections block, as a plain program
-  // expects. O_NONBLOCK belongs to the open file, which the child shares:
-  // clearing it here is clearing it for the child.
-  for (int fd : so.keep_fds) {
-    const int fl = ::fcntl(fd, F_GETFL);
-    if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-  }
+  so.environment = detail::program_environment(sc, *w, report_w.get());
+  detail::hand_connections(*w, &so);
   so.keep_fds.push_back(report_w.get());
-  // Descendants the program orphans are re-parented here, so they can be
-  // reaped when it is done, not left to init.
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-
-  sys::Child child;
-  if (const long e = sys::spawn(spec.argv, so, &child); e < 0)
-    return Status::from_errno(e, "fork(program)");
-  const pid_t pid = child.pid();
+  detail::Program prog;
+  if (Status s = detail::start_program(sc, spec, so, &prog); !s.ok()) return s;
   report_w.reset();
-
-  // --cpus: the program where a model would run (its threads and children
-  // inherit it), set before it execs.
-  if (!sc.model_cpus.empty()) {
-    if (Status st = sys::set_affinity(sc.model_cpus, pid); !st.ok()) {
-      ::kill(pid, SIGKILL);
-      int st2;
-      ::waitpid(pid, &st2, 0);
-      return st;
-    }
-  }
-  ProcessCounters counters;
-  std::string counters_why;
-  const bool counting = counters.open(pid, spec.count_syscalls, &counters_why);
-  if (const long e = child.start(); e < 0) {
-    int st;
-    ::waitpid(pid, &st, 0);
-    return Status::invalid("--exec: cannot start '" + spec.argv[0] + "': " + errno_text(e));
-  }
-  const uint64_t t_exec = now_ns();
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  Fd pidfd_owner(pidfd);
+  const pid_t pid = prog.pid;
+  const uint64_t t_exec = prog.t_exec;
+  const int pidfd = prog.pidfd ? prog.pidfd.get() : -1;
+  const bool counting = prog.counting;
+  ProcessCounters& counters = prog.counters;
+  const std::string& counters_why = prog.counters_why;
 
   auto rx = std::make_shared<ExecRun>();
   Histogram reported;
@@ -399,15 +450,7 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
   }
   const uint64_t t_exit = now_ns();
   // What the program left running in its group is killed and reaped.
-  if (::kill(-pid, 0) == 0) {
-    rx->leftovers = true;
-    ::kill(-pid, SIGKILL);
-  }
-  for (int i = 0; i < 100; ++i) {
-    const pid_t r = ::waitpid(-pid, nullptr, WNOHANG);
-    if (r < 0) break;  // none left in the group
-    if (r == 0) ::usleep(10'000);
-  }
+  rx->leftovers = detail::kill_leftovers(pid);
   while (report_open) {  // what it wrote before it went
     report_open = reader.pump(report_r.get());
     if (report_open) break;  // nothing more without a writer's end of file
@@ -421,7 +464,7 @@ Status run_exec(const Scenario& sc, const ExecSpec& spec, ScenarioResult* out) {
   const uint64_t want = sc.rounds * sc.workload.connections;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     // Beside the program's own verdict, what the peer saw until then.
-    std::string msg = "the program " + status_text(status);
+    std::string msg = "the program " + detail::status_text(status);
     PeerStats seen;
     if (w->peer_stats(&seen, false).ok() && seen.exec) {
       msg += "; the peer had served " + std::to_string(seen.requests) + " of its " +

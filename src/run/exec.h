@@ -36,9 +36,12 @@ Status parse_exec_command(const std::string& cmd, ExecSpec* out);
 // extension stays: it keeps a program apart from the model it mirrors.
 std::string exec_default_name(const ExecSpec& spec);
 
-// Runs the program once on sc's workload (client role, a local peer; the
-// frontend refuses anything else) and fills *out: the figures over the
-// measurement window, from the peer's first request to its last response.
+// Runs the program once on sc's workload (a local peer; the frontend
+// refuses anything else) and fills *out. The client role: the figures over
+// the measurement window from the peer's first request to its last response.
+// The server role (exec_server.cc): the program is the server of the load
+// generator's schedule; after a warm-up, the window is sc.rounds requests
+// per connection, the kernel's counters read at its two edges.
 // Errors name what went wrong: the program's exit status or signal, a
 // request the peer refused (counted by kind), requests missing, a program
 // that made no request for sc.run.timeout_ns (killed, with its process

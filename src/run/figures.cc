@@ -292,14 +292,19 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
     // A program measured from outside: no EAGAIN or io_uring_enter count
     // (the kernel's counter sees every syscall, not what each returned).
     const ExecRun& x = *r.exec;
-    const ExecPeerStats& p = *r.peer.exec;
     j["quadrant"] = x.quadrant.empty() ? "program" : x.quadrant;
     j["eagain_per_req"] = nullptr;
     j["uring_enter_per_req"] = nullptr;
+    const bool server = sc.workload.role == Role::kServer;
     j["exec"] = {
         {"command", x.command},
-        {"window", x.counters_why.empty() ? "first request to last response"
-                                          : "the program's whole life (" + x.counters_why + ")"},
+        {"role", role_name(sc.workload.role)},
+        {"window",
+         server                   ? (x.counters_why.empty()
+                                         ? "after the warm-up, the generator's window (counters read at its edges)"
+                                         : "the generator's window (" + x.counters_why + ")")
+         : x.counters_why.empty() ? "first request to last response"
+                                  : "the program's whole life (" + x.counters_why + ")"},
         {"syscalls_not_counted",
          x.syscalls_why.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.syscalls_why)},
         {"life_s", x.life_s},
@@ -307,14 +312,16 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
         {"startup_s", x.startup_s},
         {"latencies_reported", x.reported},
         {"leftover_processes_killed", x.leftovers},
-        {"turnaround_us",
-         {{"p50", p.turnaround.percentile(0.50) / 1e3},
-          {"p90", p.turnaround.percentile(0.90) / 1e3},
-          {"p99", p.turnaround.percentile(0.99) / 1e3},
-          {"max", p.turnaround.max() / 1e3},
-          {"mean", p.turnaround.mean() / 1e3}}},
-        {"turnaround_spectrum", spectrum_json(p.turnaround)},
     };
+    if (r.peer.exec) {
+      const ExecPeerStats& p = *r.peer.exec;
+      j["exec"]["turnaround_us"] = {{"p50", p.turnaround.percentile(0.50) / 1e3},
+                                    {"p90", p.turnaround.percentile(0.90) / 1e3},
+                                    {"p99", p.turnaround.percentile(0.99) / 1e3},
+                                    {"max", p.turnaround.max() / 1e3},
+                                    {"mean", p.turnaround.mean() / 1e3}};
+      j["exec"]["turnaround_spectrum"] = spectrum_json(p.turnaround);
+    }
   }
   return j;
 }

@@ -61,6 +61,21 @@ void install_stdio(int fd, int target) {
     ::dup2(fd, target);
 }
 
+// systemd's first passed descriptor (SD_LISTEN_FDS_START).
+constexpr int kListenFd = 3;
+
+// Writes `v` in decimal at `at`, NUL-terminated (in the child: no allocation).
+void write_decimal(char* at, long v) {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n > 0) *at++ = digits[--n];
+  *at = '\0';
+}
+
 // Sends `sig` to the process group `pid` leads, or to `pid` alone when it
 // leads none (no group has its id then).
 void signal_group(pid_t pid, int sig) {
@@ -120,17 +135,34 @@ long spawn(const std::vector<std::string>& argv, const SpawnOptions& o, Child* o
   std::vector<std::string> args = argv;
   std::vector<char*> arg_ptrs = pointers_to(args);
   std::vector<std::string> env;
-  if (o.environment || !o.env_add.empty()) {
+  const bool activate = o.listen_fd >= 0;
+  if (activate) {
+    const auto is3 = [](int fd) { return fd == kListenFd; };
+    if (std::any_of(o.keep_fds.begin(), o.keep_fds.end(), is3) || is3(o.stdin_fd) ||
+        is3(o.stdout_fd) || is3(o.stderr_fd))
+      return -EINVAL;
+  }
+  const bool own_env = o.environment || !o.env_add.empty() || activate;
+  if (own_env) {
     std::vector<std::string> base;
     if (o.environment) {
       base = *o.environment;
     } else {
       for (char** e = environ; *e != nullptr; ++e) base.emplace_back(*e);
     }
-    env = merged_environment(base, o.env_add);
+    std::vector<std::string> add = o.env_add;
+    if (activate) {
+      add.push_back("LISTEN_FDS=1");
+      add.push_back("LISTEN_FDNAMES=" + o.listen_fd_name);
+      // Room for any pid; the child writes its own in and ends the string there.
+      add.push_back("LISTEN_PID=" + std::string(20, '0'));
+    }
+    env = merged_environment(base, add);
   }
-  const bool own_env = o.environment || !o.env_add.empty();
   std::vector<char*> env_ptrs = pointers_to(env);
+  char* listen_pid = nullptr;  // the digits of LISTEN_PID=, in env
+  for (std::string& e : env)
+    if (activate && e.rfind("LISTEN_PID=", 0) == 0) listen_pid = e.data() + 11;
 
   int p[2];
   if (::pipe2(p, O_CLOEXEC) < 0) return -errno;
@@ -162,6 +194,10 @@ long spawn(const std::vector<std::string>& argv, const SpawnOptions& o, Child* o
     install_stdio(o.stdout_fd, 1);
     install_stdio(o.stderr_fd, 2);
     for (int fd : o.keep_fds) ::fcntl(fd, F_SETFD, 0);
+    if (activate) {
+      install_stdio(o.listen_fd, kListenFd);
+      write_decimal(listen_pid, ::getpid());
+    }
     if (o.hold) {
       char go;
       while (::read(go_r.get(), &go, 1) < 0 && errno == EINTR) {

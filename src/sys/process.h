@@ -54,6 +54,12 @@ struct SpawnOptions {
   // which its threads and children inherit), its limits (prlimit), counters
   // that count from exec.
   bool hold = false;
+  // systemd socket activation (sd_listen_fds(3)): this descriptor becomes the
+  // child's fd 3, and its environment gets LISTEN_FDS=1, LISTEN_FDNAMES and
+  // LISTEN_PID, the child's own pid (written in the child, after the fork).
+  // spawn() refuses (-EINVAL) when a descriptor of keep_fds or stdio is 3.
+  int listen_fd = -1;
+  std::string listen_fd_name = "iomodels";
 };
 
 // A child that spawn() forked. Killing and reaping it is the caller's (see

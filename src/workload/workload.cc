@@ -281,14 +281,19 @@ Status Workload::start_local() {
         ::listen(lfd.get(), 4096) < 0 ||
         ::getsockname(lfd.get(), reinterpret_cast<sockaddr*>(&a), &alen) < 0)
       return Status::from_errno(-errno, "listening on 127.0.0.1");
+    char host[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
+    tcp_address_ = std::string(host) + ":" + std::to_string(ntohs(a.sin_port));
+    if (opts_.role == Role::kServer && !opts_.connect) {
+      // The program's listener; the generator connects once it runs.
+      program_listener_ = std::move(lfd);
+      return {};
+    }
     const int l = lfd.get();
     if (Status s = detail::send_setup(control_.get(), SetupKind::kListen, &l, 1); !s.ok()) return s;
     lfd.reset();
     if (Status s = detail::send_setup(control_.get(), SetupKind::kGo, nullptr, 0); !s.ok())
       return s;
-    char host[INET_ADDRSTRLEN];
-    ::inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
-    tcp_address_ = std::string(host) + ":" + std::to_string(ntohs(a.sin_port));
     if (!opts_.connect) return {};
     for (uint32_t i = 0; i < n; ++i) {
       Fd c;
@@ -334,6 +339,32 @@ Status Workload::start_local() {
         opts_.transport == Transport::kPipe ? SetupKind::kPipes : SetupKind::kSockets;
     if (Status s =
             detail::send_setup(control_.get(), kind, send.data(), static_cast<int>(send.size()));
+        !s.ok())
+      return s;
+    first = last;
+  }
+  return detail::send_setup(control_.get(), SetupKind::kGo, nullptr, 0);
+}
+
+Status Workload::connect_generator() {
+  if (!program_listener_) return Status::error("connect_generator: no program listener");
+  const size_t colon = tcp_address_.rfind(':');
+  const std::string host = tcp_address_.substr(0, colon);
+  const auto port = static_cast<uint16_t>(std::stoi(tcp_address_.substr(colon + 1)));
+  // In index order, a batch at a time: the connections complete in the
+  // listener's backlog whether or not the program has accepted them yet.
+  for (uint32_t first = 0; first < opts_.connections;) {
+    const uint32_t last = std::min(opts_.connections, first + detail::kFdsPerMessage);
+    std::vector<Fd> batch;
+    std::vector<int> send;
+    for (uint32_t i = first; i < last; ++i) {
+      Fd c;
+      if (Status s = connect_tcp(host, port, &c); !s.ok()) return s;
+      send.push_back(c.get());
+      batch.push_back(std::move(c));
+    }
+    if (Status s = detail::send_setup(control_.get(), SetupKind::kSockets, send.data(),
+                                      static_cast<int>(send.size()));
         !s.ok())
       return s;
     first = last;
@@ -439,6 +470,7 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
     es->wrong_size = x->wrong_size;
     es->wrong_id = x->wrong_id;
     es->extra = x->extra;
+    es->refused_conns = x->refused_conns;
     es->turnaround.load(x->turnaround);
     out->exec = std::move(es);
   }

@@ -55,9 +55,12 @@ struct WorkloadOptions : PeerSettings {
   std::string file_path;
   uint64_t file_bytes = kDefaultFileBytes;
   bool direct = false;  // O_DIRECT: past the page cache, to the device
-  // --- a program run under `run --exec` (client role, local peer) ---
-  // tcp: the peer listens but nothing connects here; the program does
-  // (Workload::tcp_address). The other transports always connect.
+  // --- a program run under `run --exec` (local peer) ---
+  // tcp, off: the client role's peer listens but nothing connects here; the
+  // program does (Workload::tcp_address). In the server role the listener is
+  // the program's instead (program_listener()), and the load generator's
+  // connections are made to it by connect_generator(). The other transports
+  // always connect.
   bool connect = true;
 };
 
@@ -80,8 +83,16 @@ class Workload {
   const WorkloadOptions& options() const { return opts_; }
   std::span<const ClientConn> conns() const { return conns_; }
   pid_t peer_pid() const { return peer_pid_; }
-  // tcp with options().connect off: "127.0.0.1:PORT", where the peer listens.
+  // tcp with options().connect off: "127.0.0.1:PORT", where the peer listens
+  // (client role) or the program will (server role).
   const std::string& tcp_address() const { return tcp_address_; }
+  // The server role on tcp with options().connect off: the listening socket
+  // (127.0.0.1, blocking) to hand to the program, and, once the program has
+  // it, the generator's connections to it, made one by one and handed to the
+  // load generator, which then starts its schedule. The listener stays open
+  // here until the Workload goes.
+  int program_listener() const { return program_listener_.get(); }
+  Status connect_generator();
 
   // The peer's statistics since the last reset; `reset` starts a new window.
   // Control traffic is not counted in the syscall counters.
@@ -114,6 +125,7 @@ class Workload {
   pid_t peer_pid_ = -1;
   std::string tcp_address_;
   Fd control_;
+  Fd program_listener_;
   std::vector<Fd> owned_;
   std::vector<ClientConn> conns_;
 
