@@ -133,8 +133,9 @@ void print_exec(FILE* out, const ScenarioResult& r) {
                  x.counters_why.c_str());
   if (!x.syscalls_why.empty())
     std::fprintf(out, "                syscalls not counted: %s\n", x.syscalls_why.c_str());
-  if (!r.peer.exec) {
+  if (!x.ended.empty()) {
     // The server role: the generator timed every request.
+    std::fprintf(out, "                it %s\n", x.ended.c_str());
   } else if (x.reported == 0)
     std::fprintf(out,
                  "                latency not reported by the program (IOMODELS_REPORT_FD; "

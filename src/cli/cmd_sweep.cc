@@ -39,6 +39,8 @@ struct SweepFlags {
   std::string max_time = "0";
   std::string precision = "5";
   std::string json;
+  std::string exec;
+  std::string name;
 };
 
 // --rates auto: x2 per step, at most this many steps.
@@ -75,6 +77,15 @@ class SweepCommand final : public Command {
   uint64_t max_time_ns_ = 0;
   double precision_ = kDefaultPrecision;
   OutputPath json_out_;
+  std::shared_ptr<const ExecSpec> exec_;  // --exec: the program, named models_.back()
+  CLI::App* app_ = nullptr;
+
+  // A point of models_[mi] at `rate`: the program's when it is --exec's.
+  Point point(const Scenario& base, size_t mi, double rate, uint64_t duration_ns) const {
+    Point p = make_point(base, models_[mi], rate, duration_ns);
+    if (exec_ && mi + 1 == models_.size()) p.exec = exec_;
+    return p;
+  }
 };
 
 void SweepCommand::add_flags(CLI::App* sub) {
@@ -117,6 +128,14 @@ void SweepCommand::add_flags(CLI::App* sub) {
                   "load (cheaper, tie, dearer: the CPU-per-request ratio with its 95% interval)")
       ->capture_default_str();
   sub->add_option("--json", flags.json, "also write every point and each model's knee here");
+  sub->add_option("--exec", flags.exec,
+                  "also sweep a program of yours, as run --exec does (docs/protocol.md; in the "
+                  "server role it is the server of each load), beside --models (default then: "
+                  "--reference alone)");
+  sub->add_option("--name", flags.name,
+                  "--exec: the program's name in the table [default: its script's or its own "
+                  "file name]");
+  app_ = sub;
   flags.sc.role = "server";
   flags.sc.add_to(sub, ScenarioFlagParts{false, true});
   sub->footer(
@@ -129,7 +148,9 @@ void SweepCommand::add_flags(CLI::App* sub) {
       "    offered load (rounds over all connections). \"How much CPU does each model burn\n"
       "    waiting for a device at this rate?\"\n"
       "Example: iomodels sweep --models epoll,uring,polling,blocking -c 64 --rates "
-      "5000,20000,40000 --json sweep.json");
+      "5000,20000,40000 --json sweep.json\n"
+      "         iomodels sweep --exec examples/python/asyncio_server.py -t tcp -c 64 --rates "
+      "5000,20000,40000   # beside epoll");
 }
 
 void SweepCommand::validate() {
@@ -147,7 +168,11 @@ void SweepCommand::validate() {
   if (!base.workload.remote.empty())
     throw UsageError("--peer: a sweep runs its own peer (the load generator's schedule)");
   std::vector<std::string>& models = models_;
-  if (flags.models == "all") {
+  const bool exec = app_->count("--exec") > 0;
+  if (!exec && app_->count("--name") > 0) throw UsageError("--name: only with --exec");
+  if (exec && app_->count("--models") == 0) {
+    models.push_back(flags.reference);
+  } else if (flags.models == "all") {
     for (const ModelInfo* m : all_models()) models.emplace_back(m->name);
   } else {
     models = split_sweep_list(flags.models);
@@ -176,6 +201,24 @@ void SweepCommand::validate() {
   if (max_time_ns_ > 0) reps_ = std::max<uint64_t>(reps_, kMinRepetitions);
   precision_ = flag_percent("--precision", flags.precision, 0.1, 100);
   refine_ = flag_count("--refine", flags.refine, 0, kMaxRefine);
+  if (exec) {
+    auto spec = std::make_shared<ExecSpec>();
+    if (Status s = parse_exec_command(flags.exec, spec.get()); !s.ok())
+      throw UsageError(s.message());
+    if (app_->count("--name") > 0 && flags.name.empty())
+      throw UsageError("--name: must not be empty");
+    const std::string name = flags.name.empty() ? exec_default_name(*spec) : flags.name;
+    if (find_model(name) != nullptr)
+      throw UsageError("--name: '" + name +
+                       "' is a built-in model's name: tables and plots would mix the two");
+    for (const char* f : {"--pool-threads", "--poll-interval", "--verify", "--histogram",
+                          "--counters", "--trace-hooks", "--pattern"})
+      if (app_->count(f) > 0)
+        throw UsageError(std::string(f) +
+                         ": not with --exec (it would apply to the models but not the program)");
+    models.push_back(name);
+    exec_ = std::move(spec);
+  }
   json_out_ = check_output("--json", flags.json);
 }
 
@@ -249,10 +292,10 @@ int SweepCommand::execute() {
     for (size_t k = 0; k < rates.size(); ++k) {
       for (size_t mi = 0; mi < models.size(); ++mi) {
         if (k >= limit[mi] || !pending[mi][k]) continue;
-        if (points[mi].size() <= k)
-          points[mi].push_back(make_point(base, models[mi], rates[k], duration_ns));
+        if (points[mi].size() <= k) points[mi].push_back(point(base, mi, rates[k], duration_ns));
         Point& p = points[mi][k];
-        if (const std::string no = why_not(*find_model(p.model), p.sc.workload); !no.empty()) {
+        const ModelInfo* info = p.exec ? nullptr : find_model(p.model);
+        if (const std::string no = info ? why_not(*info, p.sc.workload) : ""; !no.empty()) {
           std::fprintf(human, "%-16s not applicable: %s\n", p.model.c_str(), no.c_str());
           points[mi].pop_back();
           limit[mi] = 0;
@@ -344,7 +387,7 @@ int SweepCommand::execute() {
     for (uint64_t step = 0; step < refine_ && k.failed; ++step) {
       const double rate = k.held ? std::sqrt(*k.held * *k.failed) : *k.failed / 2;
       if (k.held && *k.failed / *k.held < 1.05) break;  // known to within 5%
-      Point p = make_point(base, models[mi], rate, duration_ns);
+      Point p = point(base, mi, rate, duration_ns);
       bool ok = true;
       for (uint64_t rep = 0; rep < reps && ok; ++rep) ok = measure_rep(human, &p, &failed);
       if (!ok) break;

@@ -117,7 +117,10 @@ nlohmann::json point_json(const Point& p) {
     for (const std::string& w : result_warnings(p.sc, r.r))
       if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(w);
   return {{"model", p.model},
-          {"quadrant", info ? quadrant_name(info->quadrant) : "?"},
+          {"quadrant", info                                  ? quadrant_name(info->quadrant)
+                       : p.exec && !p.exec->quadrant.empty() ? p.exec->quadrant
+                                                             : "program"},
+          {"exec", p.exec ? nlohmann::json(p.exec->command) : nlohmann::json(nullptr)},
           {"role", role_name(p.sc.workload.role)},
           {"offered_per_s", p.offered},
           {"achieved_per_s", p.achieved},
@@ -194,7 +197,7 @@ Point make_point(const Scenario& base, const std::string& model, double rate,
 // `failed`; then false.
 bool measure_rep(FILE* human, Point* p, int* failed) {
   Rep r;
-  const Status st = run_scenario(p->sc, &r.r);
+  const Status st = p->exec ? run_exec(p->sc, *p->exec, &r.r) : run_scenario(p->sc, &r.r);
   if (!st.ok()) {
     std::fprintf(human, "%-16s %9s  %s: %s\n", p->model.c_str(), rate_text(p->offered).c_str(),
                  st.not_applicable() ? "not applicable" : "failed", st.message().c_str());

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "measure/resolution.h"
+#include "run/exec.h"
 #include "run/session.h"
 
 namespace iomodels::cli::sweep {
@@ -34,6 +36,8 @@ struct Point {
   std::string model;
   double offered = 0;
   Scenario sc;
+  // A program of the user's (sweep --exec) instead of a registered model.
+  std::shared_ptr<const ExecSpec> exec;
   std::vector<Rep> reps;
   // Medians over the repetitions.
   double achieved = 0, on_schedule = 0, cpu_util = 0, cpu_us = 0, syscalls = 0, ctx = 0;

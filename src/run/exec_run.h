@@ -28,6 +28,9 @@ struct ExecRun {
   double life_cpu_s = 0;     // CPU over that whole life (rusage)
   double startup_s = 0;      // from its exec to the peer's first request
   bool leftovers = false;    // processes of its group still ran when it exited (killed)
+  // The server role: how it ended after the window ("was stopped by SIGTERM
+  // once its connections closed"); empty in the client role.
+  std::string ended;
 };
 
 }  // namespace iomodels

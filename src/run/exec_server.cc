@@ -24,7 +24,10 @@
 namespace iomodels::detail {
 namespace {
 
-// How long the program has, after its connections close and SIGTERM, to exit.
+// How long the program has to exit by itself once its connections closed
+// (a server that stops at the end of its connections), before SIGTERM.
+constexpr uint64_t kOwnExitNs = 250'000'000;
+// How long it has after SIGTERM, before SIGKILL to its group.
 constexpr uint64_t kStopGraceNs = 5'000'000'000;
 // How often the generator is asked how far it got, at most.
 constexpr int kPollMs = 2;
@@ -92,22 +95,25 @@ class Watch {
   Program* p_;
 };
 
-// Asks the program to stop (its connections are already closed): SIGTERM,
-// then, after kStopGraceNs, SIGKILL to its group. Reaps it; *status and *ru
-// are its end. True when it went within the grace.
-bool stop_program(Program& p, int* status, rusage* ru) {
-  ::kill(p.pid, SIGTERM);
-  const uint64_t deadline = now_ns() + kStopGraceNs;
-  bool in_time = true;
+// Reaps the program once its connections are closed: it has kOwnExitNs to
+// exit by itself, then gets SIGTERM (*termed) and kStopGraceNs more, then
+// SIGKILL with its group. *status and *ru are its end. True when it went
+// before SIGKILL.
+bool stop_program(Program& p, int* status, rusage* ru, bool* termed) {
+  *termed = false;
+  uint64_t deadline = now_ns() + kOwnExitNs;
   for (;;) {
     const pid_t r = ::wait4(p.pid, status, WNOHANG, ru);
     if (r == p.pid || (r < 0 && errno != EINTR)) break;
-    if (now_ns() >= deadline) {
-      in_time = false;
+    if (now_ns() >= deadline && !*termed) {
+      *termed = true;
+      ::kill(p.pid, SIGTERM);
+      deadline = now_ns() + kStopGraceNs;
+    } else if (now_ns() >= deadline) {
       ::kill(-p.pid, SIGKILL);
       while (::wait4(p.pid, status, 0, ru) < 0 && errno == EINTR) {
       }
-      break;
+      return false;
     }
     if (p.pidfd) {
       pollfd f{p.pidfd.get(), POLLIN, 0};
@@ -116,7 +122,7 @@ bool stop_program(Program& p, int* status, rusage* ru) {
       ::usleep(10'000);
     }
   }
-  return in_time;
+  return true;
 }
 
 }  // namespace
@@ -148,7 +154,8 @@ Status run_exec_server(const Scenario& sc, const ExecSpec& spec, ScenarioResult*
     w.reset();
     int st;
     rusage ru{};
-    stop_program(prog, &st, &ru);
+    bool termed;
+    stop_program(prog, &st, &ru, &termed);
     kill_leftovers(prog.pid);
     return why;
   };
@@ -190,19 +197,24 @@ Status run_exec_server(const Scenario& sc, const ExecSpec& spec, ScenarioResult*
   w.reset();
   int status = 0;
   rusage ru{};
-  const bool in_time = stop_program(prog, &status, &ru);
+  bool termed = false;
+  const bool in_time = stop_program(prog, &status, &ru, &termed);
   const uint64_t t_exit = now_ns();
   rx->leftovers = kill_leftovers(prog.pid);
-  const bool clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
-                     (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && in_time);
   if (!in_time)
     return Status::error("the program did not exit within " + format_duration(kStopGraceNs) +
-                         " of its connections closing and SIGTERM: killed, with its group "
+                         " of SIGTERM (its connections closed before): killed, with its group "
                          "(docs/protocol.md, the server role)");
-  if (!clean)
+  const bool by_itself = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const bool by_term = termed && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM;
+  if (!by_itself && !by_term)
     return Status::error("the program " + status_text(status) +
-                         " after the measurement (a server exits 0 at the end of its connections, "
-                         "or by SIGTERM; docs/protocol.md, the server role)");
+                         (termed ? " on SIGTERM" : " at the end of its connections") +
+                         ", after the measurement: a server exits with status 0 or by SIGTERM "
+                         "(docs/protocol.md, the server role)");
+  rx->ended = by_itself ? "exited with status 0" + std::string(termed ? " on SIGTERM" : "") +
+                              " once its connections closed"
+                        : "was stopped by SIGTERM once its connections closed";
 
   const GeneratorStats& gs = *ps.generator;
   Measurement m;

@@ -313,6 +313,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
         {"latencies_reported", x.reported},
         {"leftover_processes_killed", x.leftovers},
     };
+    if (!x.ended.empty()) j["exec"]["ended"] = x.ended;
     if (r.peer.exec) {
       const ExecPeerStats& p = *r.peer.exec;
       j["exec"]["turnaround_us"] = {{"p50", p.turnaround.percentile(0.50) / 1e3},
