@@ -99,8 +99,14 @@ if ((${#args[@]} == 0)); then
   # Server: the peer sends 64 connections' requests on its schedule and the
   # model answers. Client: the model asks a 1 ms device, paced at the load.
   echo "suite.sh: the sweep at equal offered loads into $dir/sweep.json, sweep-client.json" >&2
+  # From the source tree, a Python asyncio server beside the models, as the
+  # server of the same schedule (run --exec --role server).
+  exec_server=()
+  if ((source_tree)); then
+    exec_server=(--models all --exec "$PWD/examples/python/asyncio_server.py")
+  fi
   "$iomodels" sweep --role server -c 64 -s 4KiB --rates 5000,20000,40000 --duration 500ms \
-    --json "$tmp/sweep.json" | tee "$tmp/sweep.txt"
+    "${exec_server[@]}" --json "$tmp/sweep.json" | tee "$tmp/sweep.txt"
   "${plot_sweep[@]}" "$tmp/sweep.json" -o "$tmp/sweep.png"
   "$iomodels" sweep --role client -c 64 -s 4KiB -l 1ms --rates 5000,20000,40000 \
     --duration 500ms --json "$tmp/sweep-client.json" | tee "$tmp/sweep-client.txt"
