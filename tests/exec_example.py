@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Runs one example client (examples/python, examples/node) under
-`iomodels run --exec` and checks it:
+"""Runs one example (examples/python, examples/node) under
+`iomodels run --exec` and checks it. A client:
 
   verify  on socketpair, pipe and tcp, closed and open loop: exit 0, every
           request served (the peer checks each), every latency reported;
@@ -8,6 +8,13 @@
           own "Expect:" line promises (cpu=spin: >= 0.8 core; cpu=sleep:
           <= 0.1 core, or its cpu_max=) and, with turnaround=100ms, a median turnaround near
           100 ms (the time it sleeps between tries).
+
+An example whose docstring says "Role: server" is a server, run with
+--role server at 2000 requests/s offered over 8 connections x 4 KiB:
+
+  verify  on socketpair, pipe and tcp: exit 0, and the generator sent every
+          request, got every response and verified every byte of it;
+  cpu     on socketpair: the CPU its "Expect:" line promises, as above.
 
 usage: exec_example.py IOMODELS EXAMPLE verify|cpu
 An example that skips itself (exit 77, a line "...: skipped: reason") is a
@@ -42,6 +49,9 @@ def expectations(path):
             m = re.search(r"Quadrant:\s*(\S+)", line)
             if m:
                 out["quadrant"] = m.group(1)
+            m = re.search(r"Role:\s*(\S+)", line)
+            if m:
+                out["role"] = m.group(1)
     return out
 
 
@@ -75,14 +85,38 @@ def verify(binary, example):
             print("ok: %s" % where)
 
 
+# The server role's workload: 8 connections x 200 requests of 4 KiB, 2000
+# requests/s offered in all (0.8 s; the generator times every request).
+SERVER = ["--role", "server", "--offered", "2000", "-c", "8", "-s", "4KiB"]
+SERVER_REQUESTS = 8 * 200
+
+
+def verify_server(binary, example):
+    for transport in ("socketpair", "pipe", "tcp"):
+        j, text = run(binary, example, SERVER + ["-r", "200", "-t", transport])
+        g = j.get("generator") or {}
+        if j["scenario"]["role"] != "server" or not g:
+            fail("%s: not measured in the server role\n%s" % (transport, text))
+        if g["bad_bytes"] != 0:
+            fail("%s: %d bad bytes in the responses\n%s" % (transport, g["bad_bytes"], text))
+        if g["responses"] < SERVER_REQUESTS or j["requests"] < SERVER_REQUESTS:
+            fail("%s: %s responses verified (%s requests), not %d\n%s"
+                 % (transport, g["responses"], j["requests"], SERVER_REQUESTS, text))
+        print("ok: %s, %d responses verified, %.0f/s of %.0f/s offered"
+              % (transport, g["responses"], g["achieved_per_s"], g["offered_per_s"]))
+
+
 def cpu(binary, example):
     want = expectations(example)
     if "cpu" not in want:
         fail(example + " has no 'Expect: cpu=spin|sleep' line")
     slow = "turnaround" in want
     rounds = "10" if slow else "100"
-    j, text = run(binary, example, ["-t", "socketpair", "-c", "8", "-s", "4KiB", "-l", "5ms",
-                                    "-r", rounds])
+    if want.get("role") == "server":
+        j, text = run(binary, example, SERVER + ["-r", "400", "-t", "socketpair"])
+    else:
+        j, text = run(binary, example, ["-t", "socketpair", "-c", "8", "-s", "4KiB", "-l", "5ms",
+                                        "-r", rounds])
     print(text)
     util = j["cpu_util"]
     if want["cpu"] == "spin" and util < 0.8:
@@ -105,7 +139,12 @@ def main():
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     binary, example, mode = sys.argv[1:]
-    (verify if mode == "verify" else cpu)(binary, example)
+    if mode == "cpu":
+        cpu(binary, example)
+    elif expectations(example).get("role") == "server":
+        verify_server(binary, example)
+    else:
+        verify(binary, example)
 
 
 if __name__ == "__main__":

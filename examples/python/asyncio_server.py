@@ -19,7 +19,8 @@ Expect: cpu=sleep cpu_max=0.25
 
 It sleeps in epoll_wait, but asyncio's streams cost more per request than
 selectors_server.py's plain callbacks (a task switch, StreamReader's
-buffer, the transport's 256 KiB reads): the bound says so.
+buffer, the transport's 256 KiB reads): about 80 us and 6.5 syscalls a
+request, 0.16 core at 2000 requests/s over 8 socketpairs: the bound says so.
 
 Run: build/release/iomodels run --exec "examples/python/asyncio_server.py" --role server --offered 2000 -c 8 -s 4KiB -r 200
 """

@@ -18,7 +18,8 @@ Quadrant: async-nonblocking
 Expect: cpu=sleep cpu_max=0.15
 
 It sleeps in epoll_wait between requests; its CPU is its work per request
-(a read, the payload made, a write: 25-40 us in Python) times the load.
+(a read, the payload made, a write) times the load: about 40 us and 2.75
+syscalls a request, 0.08 core at 2000 requests/s over 8 socketpairs.
 
 Run: build/release/iomodels run --exec "examples/python/selectors_server.py" --role server --offered 2000 -c 8 -s 4KiB -r 200
 """

@@ -10,7 +10,10 @@ itself (exit status 77).
 Role: server
 Mirrors: coro-epoll
 Quadrant: async-nonblocking
-Expect: cpu=sleep
+Expect: cpu=sleep cpu_max=0.15
+
+About 45 us and 2.75 syscalls a request (asyncio's own loop: 80 us, 6.5),
+0.09 core at 2000 requests/s over 8 socketpairs.
 
 Run: build/release/iomodels run --exec "examples/python/uvloop_server.py" --role server --offered 2000 -c 8 -s 4KiB -r 200
 """
