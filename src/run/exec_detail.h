@@ -10,10 +10,14 @@
 #include <vector>
 
 #include "measure/perfcount.h"
-#include "run/exec.h"
+#include "run/scenario.h"
 #include "sys/fd.h"
 #include "sys/process.h"
 #include "workload/workload.h"
+
+namespace iomodels {
+struct ExecSpec;  // run/exec.h
+}  // namespace iomodels
 
 namespace iomodels::detail {
 

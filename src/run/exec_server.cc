@@ -18,6 +18,7 @@
 #include <string>
 
 #include "measure/env.h"
+#include "run/exec.h"
 #include "run/exec_detail.h"
 #include "run/figures.h"
 
