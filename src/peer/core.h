@@ -228,9 +228,11 @@ class PeerCore {
   // --- a program run under `run --exec` (opts.exec_requests != 0) ---
   bool exec_on() const { return opts_.exec_requests != 0; }
   // A request arrived at `now` on the connection `c` tracks: checked against
-  // docs/protocol.md section 2, and its turnaround recorded.
-  void exec_request(ExecCheck* c, const Request& rq, uint64_t now) {
+  // docs/protocol.md section 2, and its turnaround recorded. False when it
+  // breaks a rule (each broken rule counted): the caller then refuses it.
+  bool exec_request(ExecCheck* c, const Request& rq, uint64_t now) {
     if (first_request_ns_ == 0) first_request_ns_ = now;
+    const uint64_t broken_before = broken();
     if (c->in_flight) ++exec_.early;
     if (c->last_done_ns != 0) turnaround_.record(now - c->last_done_ns);
     c->in_flight = true;
@@ -251,7 +253,10 @@ class PeerCore {
       ++exec_.wrong_id;
     }
     c->next_id = c->next_id + 1;
+    return broken() == broken_before;
   }
+  // A connection closed unanswered because a request broke a rule.
+  void exec_refused() { ++exec_.refused_conns; }
   // The response to the connection's latest request is out, all of it.
   void exec_done(ExecCheck* c) {
     const uint64_t now = now_ns();
@@ -277,6 +282,7 @@ class PeerCore {
       x->wrong_size = exec_.wrong_size;
       x->wrong_id = exec_.wrong_id;
       x->extra = exec_.extra;
+      x->refused_conns = exec_.refused_conns;
       turnaround_.save(&x->turnaround);
     }
     const PeerStatsWire w = control(cmd);
@@ -340,7 +346,11 @@ class PeerCore {
   Histogram turnaround_;
   struct {
     uint64_t complete_conns = 0, early = 0, wrong_conn = 0, wrong_size = 0, wrong_id = 0, extra = 0;
+    uint64_t refused_conns = 0;
   } exec_;
+  uint64_t broken() const {
+    return exec_.early + exec_.wrong_conn + exec_.wrong_size + exec_.wrong_id + exec_.extra;
+  }
   std::vector<bool> claimed_ = std::vector<bool>(exec_on() ? opts_.connections : 0);
   uint64_t first_request_ns_ = 0, last_response_ns_ = 0;
 };

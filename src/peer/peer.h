@@ -98,7 +98,8 @@ struct GeneratorStats {
 };
 
 // What the peer saw of a program run under --exec (docs/protocol.md): the
-// rules it broke, counted, and each connection's turnaround.
+// rules it broke, counted, and each connection's turnaround. A request that
+// breaks a rule is never served: its connection is closed (refused_conns).
 struct ExecPeerStats {
   uint64_t first_request_ns = 0;  // CLOCK_MONOTONIC; 0: no request came
   uint64_t last_response_ns = 0;  // the last response's last byte written
@@ -108,6 +109,7 @@ struct ExecPeerStats {
   uint64_t wrong_size = 0;        // a size other than the workload's
   uint64_t wrong_id = 0;          // an id out of order
   uint64_t extra = 0;             // requests beyond the workload's count
+  uint64_t refused_conns = 0;     // connections closed unanswered: a request broke a rule
   Histogram turnaround;           // ns: a response's last byte -> the next request
   uint64_t errors() const { return early + wrong_conn + wrong_size + wrong_id + extra; }
 };

@@ -273,9 +273,13 @@ class PeerProtocol {
       core_.answer_control(sl.wfd, rq.id);
       return true;
     }
-    if (core_.exec_on()) {
-      core_.exec_request(&sl.exec, rq, now);
-      if (rq.conn == kControlConn) return true;  // counted; not served
+    if (core_.exec_on() && !core_.exec_request(&sl.exec, rq, now)) {
+      // A program under --exec that breaks a rule is not answered: the
+      // connection is closed (what it had queued dropped), and the program
+      // sees the end of file instead of a response it did not earn.
+      core_.exec_refused();
+      loop().close_slot(s);
+      return false;
     }
     if (!PeerCore::valid_size(rq.size)) {
       core_.protocol_error();

@@ -57,6 +57,7 @@ struct ExecStatsWire {
   uint64_t last_response_ns;  // its last byte written
   uint64_t complete_conns;    // connections whose every request was served
   uint64_t early, wrong_conn, wrong_size, wrong_id, extra;
+  uint64_t refused_conns;     // connections closed unanswered for a broken rule
   Histogram::Raw turnaround;  // ns: a response's last byte -> the next request
 };
 
