@@ -290,8 +290,10 @@ class PeerCore {
     if (x) sys::write(fd, x.get(), sizeof *x);
   }
 
-  // What the limits turned away, for the statistics and the log.
-  uint64_t refused = 0, bad_token = 0, idle_closed = 0, throttled = 0;
+  // What the limits turned away, for the statistics and the log; and the
+  // bytes a stopped connection had already received past what it may hold
+  // (PeerStats::held_over).
+  uint64_t refused = 0, bad_token = 0, idle_closed = 0, throttled = 0, held_over = 0;
   // Whether a connection with `queued` responses owed may be read further.
   bool may_read(uint32_t queued) const {
     return opts_.max_queued == 0 || queued < opts_.max_queued;
@@ -320,6 +322,7 @@ class PeerCore {
     w.bad_token = bad_token;
     w.idle_closed = idle_closed;
     w.throttled = throttled;
+    w.held_over = held_over;
     if (cmd == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) reset_window();
     return w;
   }

@@ -130,6 +130,11 @@ struct PeerStats {
   // connections over its limit, hellos with a wrong token, connections
   // closed idle, and times it stopped reading a connection that did not read.
   uint64_t refused = 0, bad_token = 0, idle_closed = 0, throttled = 0;
+  // Bytes a stopped connection had already been given past the few receive
+  // buffers' worth it may hold (the io_uring loop: what its multishot
+  // receive completed before the cancel landed), kept and parsed later all
+  // the same. The epoll loop reads no more than there is room for: 0.
+  uint64_t held_over = 0;
   bool remote = false;
   bool none = false;  // the file transport: no peer, so every figure above is 0
   // The server role: what the load generator saw.

@@ -56,6 +56,18 @@ constexpr uint32_t kUringRecvBufBytes = 4096;
 constexpr unsigned kUringMinRecvBufs = 64;
 constexpr unsigned kUringMaxRecvBufs = 8192;
 constexpr uint16_t kUringGroup = 0;
+// What one stopped connection may hold: the bytes the multishot receive had
+// already delivered when the connection came to owe max_queued responses
+// (they are out of the kernel's buffer, so they wait here to be parsed once
+// its backlog halves). The receive is cancelled at once and not armed again
+// until then, so the rest of what the client sends waits in the kernel's
+// buffer, where it costs the peer nothing. Four buffers (1,024 requests)
+// take the remainder of the buffer that stopped it and a few arrivals after
+// it. What the kernel had completed beyond them before the cancel landed
+// (at most the batch one wakeup of the receive takes, tens of buffers) is
+// kept all the same, not dropped, and counted (held_over): a client that
+// never reads costs the peer that much once, not what it sends.
+constexpr size_t kUringHeldBytes = 4 * kUringRecvBufBytes;
 constexpr unsigned kUringSqEntries = 1024;
 // When accept fails for lack of descriptors or memory, the listening socket
 // is left alone this long rather than retried at once (a retry would fail
@@ -71,6 +83,7 @@ struct UringSlot : ConnState {
   bool queued = false;      // in ready_
   unsigned inflight = 0;    // operations the kernel holds for this slot
   bool receiving = false;   // its receive is armed
+  bool cancelling = false;  // and its cancel submitted (stop_reading)
   std::vector<uint8_t> tx;  // the bytes of the send in flight
 };
 
@@ -181,7 +194,7 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
     UringSlot& sl = slots_[s];
     struct stat st {};
     sl.socket = ::fstat(rfd, &st) == 0 && S_ISSOCK(st.st_mode);
-    sl.sending = sl.queued = sl.receiving = false;
+    sl.sending = sl.queued = sl.receiving = sl.cancelling = false;
     arm_recv(s);
     return s;
   }
@@ -203,6 +216,7 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
     sqe->user_data = uring_tag(UringOp::kRecv, s, sl.gen);
     ++sl.inflight;
     sl.receiving = true;
+    sl.cancelling = false;
   }
 
   // --- what PeerProtocol asks of a loop ---
@@ -213,15 +227,18 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
     send_ready();
     ring_.enter(0, 0);
   }
-  // The receive is cancelled (what was already received is still served,
-  // and what arrives before the cancel lands is held).
+  // The receive is cancelled now, not at the loop's next enter: what was
+  // already received is still served, what the kernel had already completed
+  // is held (hold()), and the rest stays in the kernel's buffer.
   void stop_reading(uint32_t s) {
-    const UringSlot& sl = slots_[s];
-    if (!sl.receiving) return;
+    UringSlot& sl = slots_[s];
+    if (!sl.receiving || sl.cancelling) return;
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) return;
     io_uring_prep_cancel64(sqe, uring_tag(UringOp::kRecv, s, sl.gen), 0);
     sqe->user_data = uring_tag(UringOp::kCancel);
+    sl.cancelling = true;
+    ring_.enter(0, 0);
   }
   void backlog_halved(uint32_t s) { unthrottle(s); }
   void read_again(uint32_t s) {
@@ -280,7 +297,7 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
         if (opts_.idle_timeout_ns != 0) sl.last_active_ns = now_ns();
         const uint8_t* p = buffers_.buffer(bid);
         if (sl.throttled || !sl.held.empty()) {
-          sl.held.insert(sl.held.end(), p, p + cqe.res);
+          hold(s, p, static_cast<size_t>(cqe.res));
         } else {
           parse(s, p, static_cast<size_t>(cqe.res));
         }
@@ -292,9 +309,7 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
     if (more) return;
     released(s);
     if (!slots_[s].open || slots_[s].gen != gen) return;
-    slots_[s].receiving = false;
-    // Cancelled by throttle(): armed again when the backlog halves.
-    if (slots_[s].throttled && (cqe.res == -ECANCELED || cqe.res > 0)) return;
+    slots_[s].receiving = slots_[s].cancelling = false;
     if (cqe.res == 0) {  // end of file: answer what was asked, then close
       if (slots_[s].control) {
         close_slot(s);
@@ -304,13 +319,32 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
       close_when_done(s);
       return;
     }
-    // Ended by the kernel (buffers ran out: -ENOBUFS) or a one-shot read:
-    // arm again. Any other error means the connection is gone.
-    if (cqe.res > 0 || cqe.res == -ENOBUFS || cqe.res == -EINTR || cqe.res == -EAGAIN) {
-      arm_recv(s);
-    } else {
+    // Ended by the kernel (buffers ran out: -ENOBUFS), a one-shot read, or a
+    // cancel: armed again. Any other error means the connection is gone.
+    if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -EINTR && cqe.res != -EAGAIN &&
+        cqe.res != -ECANCELED) {
       close_slot(s);
+      return;
     }
+    // But a stopped connection only by read_again(), once its backlog has
+    // halved: whatever ended its receive (the cancel, or the kernel running
+    // out of buffers before the cancel landed), arming it here would take
+    // its bytes without bound.
+    if (!slots_[s].throttled) arm_recv(s);
+  }
+
+  // Keeps n bytes received on a stopped connection for unthrottle(). Past
+  // kUringHeldBytes they are still kept (they are out of the kernel's
+  // buffer, and a request lost would break the stream) but counted, and the
+  // receive is made sure to be cancelled.
+  void hold(uint32_t s, const uint8_t* p, size_t n) {
+    UringSlot& sl = slots_[s];
+    const size_t over = sl.held.size() + n > kUringHeldBytes
+                            ? sl.held.size() + n - std::max(sl.held.size(), kUringHeldBytes)
+                            : 0;
+    core_.held_over += over;
+    sl.held.insert(sl.held.end(), p, p + n);
+    if (over > 0) stop_reading(s);
   }
 
   void make_ready(uint32_t s) {

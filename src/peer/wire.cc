@@ -18,6 +18,7 @@ PeerStats detail::stats_from_wire(const PeerStatsWire& w) {
   st.bad_token = w.bad_token;
   st.idle_closed = w.idle_closed;
   st.throttled = w.throttled;
+  st.held_over = w.held_over;
   st.poll_horizon_ns = w.poll_horizon_ns;
   st.loop = w.loop <= static_cast<uint64_t>(PeerLoop::kUring) ? static_cast<PeerLoop>(w.loop)
                                                               : PeerLoop::kEpollWrite;

@@ -29,6 +29,7 @@ struct PeerStatsWire {
   uint64_t bad_token;        // hellos with a wrong token
   uint64_t idle_closed;      // connections closed for silence
   uint64_t throttled;        // times reading stopped for responses not being read
+  uint64_t held_over;        // bytes a stopped connection held past its bound
 };
 
 // The load generator's (server role) second answer to a control request,
