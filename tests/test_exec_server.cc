@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,11 +23,11 @@ namespace {
 
 const std::string kServer = std::string(IOMODELS_SOURCE_DIR) + "/tests/exec/misbehave_server.py";
 
-void need_python() {
+void need_python3() {
   if (::access("/usr/bin/python3", X_OK) != 0) test::skip("no /usr/bin/python3");
 }
 
-std::vector<pid_t> pids_in(const std::string& path) {
+std::vector<pid_t> written_pids(const std::string& path) {
   std::vector<pid_t> out;
   std::ifstream f(path);
   for (pid_t p; f >> p;) out.push_back(p);
@@ -41,7 +42,7 @@ std::string server_run(Transport t, const std::string& mode, const std::string& 
 }  // namespace
 
 TEST_CASE("run --exec --role server: a server is measured on every transport", "[exec]") {
-  need_python();
+  need_python3();
   for (Transport t : all_transports()) {
     DYNAMIC_SECTION(transport_name(t)) {
       test::TempDir dir;
@@ -65,7 +66,7 @@ TEST_CASE("run --exec --role server: a server is measured on every transport", "
 
 TEST_CASE("run --exec --role server: what breaks the server role fails the run, naming it",
           "[exec]") {
-  need_python();
+  need_python3();
   struct Case {
     const char* mode;
     const char* message;
@@ -90,7 +91,7 @@ TEST_CASE("run --exec --role server: what breaks the server role fails the run, 
 
 TEST_CASE("run --exec --role server: a server that ignores SIGTERM is killed with its group",
           "[exec]") {
-  need_python();
+  need_python3();
   test::TempDir dir;
   const std::string pids = dir.path + "/pids";
   const auto t0 = std::chrono::steady_clock::now();
@@ -101,13 +102,13 @@ TEST_CASE("run --exec --role server: a server that ignores SIGTERM is killed wit
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("did not exit within 5s of SIGTERM") != std::string::npos);
   CHECK(s < 15.0);
-  const auto p = pids_in(pids);
+  const auto p = written_pids(pids);
   REQUIRE(p.size() == 1);
   CHECK(::kill(p[0], 0) != 0);
 }
 
 TEST_CASE("run --exec --role server: what a server leaves in its group is killed", "[exec]") {
-  need_python();
+  need_python3();
   test::TempDir dir;
   const std::string pids = dir.path + "/pids";
   const auto r =
@@ -115,7 +116,7 @@ TEST_CASE("run --exec --role server: what a server leaves in its group is killed
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("it left processes running in its group: killed") != std::string::npos);
-  const auto p = pids_in(pids);
+  const auto p = written_pids(pids);
   REQUIRE(p.size() == 2);
   for (pid_t pid : p) CHECK(::kill(pid, 0) != 0);
 }
@@ -132,7 +133,7 @@ TEST_CASE("run --exec --role server: the server role's bad input is refused with
 }
 
 TEST_CASE("run --exec --role server leaves no descriptor, thread or process behind", "[exec]") {
-  need_python();
+  need_python3();
   Scenario sc;
   sc.workload.role = Role::kServer;
   sc.workload.offered_per_s = 2000;
@@ -155,6 +156,37 @@ TEST_CASE("run --exec --role server leaves no descriptor, thread or process behi
       errno = 0;
       CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
       CHECK(errno == ECHILD);
+    }
+  }
+}
+
+TEST_CASE("run --exec --role server: the server in docs/protocol.md, taken from its text, serves",
+          "[exec]") {
+  need_python3();
+  test::TempDir dir;
+  std::ifstream doc(std::string(IOMODELS_SOURCE_DIR) + "/docs/protocol.md");
+  std::stringstream ss;
+  ss << doc.rdbuf();
+  const std::string text = ss.str();
+  const size_t a =
+      text.find("```python\nimport os, struct, socket, sys, threading  # smallest server");
+  REQUIRE(a != std::string::npos);
+  const size_t b = text.find("```", a + 10);
+  REQUIRE(b != std::string::npos);
+  const std::string server = dir.path + "/server.py";
+  std::ofstream(server) << text.substr(a + 10, b - a - 10);
+  for (Transport t : all_transports()) {
+    DYNAMIC_SECTION(transport_name(t)) {
+      const std::string json = dir.path + "/r.json";
+      const auto r = test::run_iomodels(
+          "run --role server --offered 3000 -t " + std::string(transport_name(t)) +
+          " --exec \"/usr/bin/python3 " + server + "\" -c 3 -s 4097 -r 30 --json " + json);
+      INFO(r.out);
+      REQUIRE(r.exit_code == 0);
+      const auto j = test::read_json(json);
+      CHECK(j["scenario"]["model"] == "server.py");
+      CHECK(j["generator"]["bad_bytes"] == 0);
+      CHECK(j["requests"].get<uint64_t>() >= 90);
     }
   }
 }
