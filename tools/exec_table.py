@@ -32,6 +32,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from plotlib.inputs import median_interval  # noqa: E402
 
 
 def fail(msg):
@@ -78,11 +80,16 @@ def run(binary, args, out, may_fail=False):
 
 
 def cell(values, fmt):
+    """The median and, from 6 values on, its 95% interval [lo, hi] (order
+    statistics, as the project's other tables); below 6 the range (lo–hi)."""
     if not values:
         return "—"
     med = statistics.median(values)
     if len(values) == 1:
         return fmt % med
+    if len(values) >= 6:
+        lo, hi, _ = median_interval(values)
+        return (fmt % med) + " [" + (fmt % lo) + ", " + (fmt % hi) + "]"
     return (fmt % med) + " (" + (fmt % min(values)) + "–" + (fmt % max(values)) + ")"
 
 
@@ -100,6 +107,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0,
                     help="servers: about how long each run offers its load")
     ap.add_argument("--only", choices=("clients", "servers"), default=None)
+    ap.add_argument("--server-transport", default="tcp", choices=("tcp", "socketpair", "pipe"),
+                    help="servers: the transport (tcp: the listener by socket activation)")
     a = ap.parse_args()
     if a.repetitions < 1:
         fail("--repetitions: must be at least 1")
@@ -227,7 +236,7 @@ def server_table(a, out_dir, loads):
         for offered in loads:
             conns = int(a.connections)
             rounds = str(max(20, int(offered * a.seconds / conns)))
-            workload = ["--role", "server", "--offered", "%g" % offered, "-t", "socketpair",
+            workload = ["--role", "server", "--offered", "%g" % offered, "-t", a.server_transport,
                         "-c", a.connections, "-s", a.size, "-r", rounds]
             for p in plan:
                 if p["skipped"]:
@@ -292,13 +301,31 @@ def server_table(a, out_dir, loads):
         print("| %s | %s |" % (label, ("%g/s" % max(best)) if best else "none of %s"
                                 % ", ".join("%g" % x for x in loads)))
     print()
+    # At each load, the programs and models that held it, cheapest first.
+    print("| offered/s | by CPU per request, cheapest first (median µs [95% interval]) |")
+    print("|---|---|")
+    for offered in loads:
+        # A model mirrored by several examples ran beside each: one entry.
+        pooled = {}
+        for label, kind, by_load in rows:
+            pooled.setdefault(label, []).extend(by_load.get(offered, []))
+        entries = []
+        for label, runs in pooled.items():
+            ok = [j["cpu_us_per_req"] for j in runs if "failed" not in j and held(j, offered)]
+            if ok and 2 * len(ok) >= len(runs):
+                entries.append((statistics.median(ok), label, cell(ok, "%.1f")))
+        entries.sort()
+        print("| %g | %s |" % (offered, " < ".join("%s %s" % (lab, c) for _, lab, c in entries)
+                               or "none held"))
+    print()
     how = ("%d repetitions, interleaved (each repetition every load, each example then its "
-           "model); median (min–max)" % a.repetitions if a.repetitions > 1
+           "model); median %s" % (a.repetitions, "[95%% interval]" if a.repetitions >= 6
+                                  else "(min–max)") if a.repetitions > 1
            else "1 repetition (each example, then its model)")
-    print("%s. Server role: %s connections (socketpair) x %s responses, uniform arrivals, "
+    print("%s. Server role: %s connections (%s) x %s responses, uniform arrivals, "
           "about %g s a run; held = achieved >= 95%% of offered and the run did not fail (the "
           "highest load: held in at least half the repetitions)."
-          % (how, a.connections, a.size, a.seconds))
+          % (how, a.connections, a.server_transport, a.size, a.seconds))
 
 
 if __name__ == "__main__":
