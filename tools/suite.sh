@@ -111,13 +111,13 @@ if ((${#args[@]} == 0)); then
   "$iomodels" sweep --role client -c 64 -s 4KiB -l 1ms --rates 5000,20000,40000 \
     --duration 500ms --json "$tmp/sweep-client.json" | tee "$tmp/sweep-client.txt"
   "${plot_sweep[@]}" "$tmp/sweep-client.json" -o "$tmp/sweep-client.png"
-  # The seeds' Python (and Node.js) clients under run --exec, each beside the
-  # model it mirrors: one repetition, about half a minute (the examples live
-  # in the source tree only).
+  # The seeds' Python (and Node.js) clients and servers under run --exec,
+  # each beside the model it mirrors: one repetition, about two minutes (the
+  # examples live in the source tree only).
   if ((source_tree)); then
-    echo "suite.sh: the example clients beside their models into $dir/exec" >&2
+    echo "suite.sh: the example clients and servers beside their models into $dir/exec" >&2
     mkdir -p "$tmp/exec"
-    /usr/bin/python3 tools/exec_table.py --repetitions 1 --out "$tmp/exec" |
+    /usr/bin/python3 tools/exec_table.py --repetitions 1 --seconds 1 --out "$tmp/exec" |
       tee "$tmp/exec/table.md"
     "${plot[@]}" "$tmp/exec"/*.json --out "$tmp/exec"
   fi
