@@ -10,7 +10,8 @@
 
 namespace iomodels::detail {
 
-inline constexpr uint64_t kStatsMagic = 0x696f6d6f64737461ULL;  // "iomodsta"
+// Changed with the layout below, so that ends of two versions tell at once.
+inline constexpr uint64_t kStatsMagic = 0x696f6d6f64737432ULL;  // "iomodst2"
 
 // The peer's answer to a control request.
 struct PeerStatsWire {

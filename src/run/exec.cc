@@ -183,6 +183,9 @@ std::string rule_text(const ExecPeerStats& x) {
   add(x.wrong_size, "with a wrong size");
   add(x.wrong_id, "with an id out of order");
   add(x.extra, "beyond IOMODELS_REQUESTS");
+  if (x.refused_conns != 0)
+    s += "; " + std::to_string(x.refused_conns) + " connection" +
+         (x.refused_conns == 1 ? "" : "s") + " closed unanswered";
   return s;
 }
 

@@ -59,7 +59,11 @@ Status control_exchange(int fd, uint64_t cmd, detail::PeerStatsWire* w) {
     pollfd p{fd, POLLIN, 0};
     const int pr = ::poll(&p, 1, 5000);
     if (pr < 0 && errno == EINTR) continue;
-    if (pr == 0) return Status::error("the peer did not answer a statistics request within 5 s");
+    if (pr == 0)
+      return Status::error(got == 0 ? "the peer did not answer a statistics request within 5 s"
+                                    : "the peer's statistics came short: " + std::to_string(got) +
+                                          " of " + std::to_string(sizeof *w) +
+                                          " bytes (a peer of another iomodels version?)");
     const ssize_t n = ::recv(fd, dst + got, sizeof *w - got, 0);
     if (n == 0) return Status::error("the peer closed its control connection");
     if (n < 0) {
@@ -68,7 +72,10 @@ Status control_exchange(int fd, uint64_t cmd, detail::PeerStatsWire* w) {
     }
     got += static_cast<size_t>(n);
   }
-  if (w->magic != detail::kStatsMagic) return Status::error("the peer's statistics are garbled");
+  if (w->magic != detail::kStatsMagic)
+    return Status::error(
+        "the peer's statistics are garbled (a peer of another iomodels version? both ends must be "
+        "the same build)");
   return {};
 }
 
