@@ -378,6 +378,37 @@ def load_sweeps(d):
             for name, heading in SWEEPS if os.path.isfile(os.path.join(d, name))]
 
 
+def markdown_html(text):
+    """The Markdown tools/exec_table.py prints, as HTML: its pipe tables as
+    tables (the separator row dropped), other lines as paragraphs, `code` as
+    code. Nothing else of Markdown occurs there."""
+    def inline(t):
+        parts = esc(t).split("`")
+        return "".join(f"<code>{x}</code>" if i % 2 else x for i, x in enumerate(parts))
+
+    out, rows = [], []
+
+    def flush():
+        if rows:
+            head, body = rows[0], rows[1:]
+            out.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr>"
+                       + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>"
+                                 for r in body) + "</table>")
+            rows.clear()
+
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(re.fullmatch(r":?-+:?", c) for c in cells):
+                rows.append(cells)
+            continue
+        flush()
+        if line.strip():
+            out.append(f'<p class="note">{inline(line.strip())}</p>')
+    flush()
+    return "\n".join(out)
+
+
 def sweep_svg(doc, tmp):
     """The sweep's two plots (plot_sweep.py: latency against achieved load,
     CPU against offered load), as an SVG file in tmp."""
@@ -459,6 +490,12 @@ def main(argv):
         with tempfile.TemporaryDirectory() as tmp:
             parts.append(f'<h2>{esc(heading)}</h2><figure id="sweep{i}">'
                          + inline_svg(sweep_svg(doc, tmp)) + "</figure>")
+    # The example clients and servers beside their models (tools/exec_table.py).
+    exec_table = os.path.join(args.dir, "exec", "table.md")
+    if os.path.isfile(exec_table):
+        with open(exec_table, encoding="utf-8") as f:
+            parts.append("<h2>Programs under run --exec: the examples beside their models</h2>"
+                         + markdown_html(f.read()))
     if rows is not None:
         parts.append(f"<h2>Comparison with {esc(args.previous)}</h2>"
                      f'<p class="note">Medians over the repetitions; the 95% interval of the '
