@@ -129,6 +129,13 @@ std::string summary_text(const Scenario& sc, const ScenarioResult& r, bool verbo
                   f.events_per_wait, grouped(static_cast<double>(r.m.calls.waits)).c_str());
     s += buf;
   }
+  // What the model's set-up found: its loops and shards, its ring's flags.
+  if (!r.model_facts.empty()) {
+    s += "  model        ";
+    for (size_t i = 0; i < r.model_facts.size(); ++i)
+      s += (i == 0 ? " " : "; ") + r.model_facts[i].key + " " + r.model_facts[i].text;
+    s += "\n";
+  }
   if (f.has_latency) {
     std::snprintf(buf, sizeof buf,
                   "  latency (us)  p50 %9.1f   p90 %9.1f   p99 %9.1f   p99.9 %9.1f   max %9.1f\n",

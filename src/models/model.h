@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "measure/histogram.h"
 #include "sys/status.h"
@@ -41,8 +42,14 @@ enum class Mechanism {
 // "io_uring".
 std::string_view mechanism_name(Mechanism m);
 
+// The most event-loop threads a thread-per-core model makes (--threads).
+inline constexpr uint32_t kMaxLoopThreads = 1024;
+
 struct RunOptions {
-  uint32_t pool_threads = 0;             // threadpool workers; 0 = number of cores
+  uint32_t pool_threads = 0;  // threadpool workers; 0 = number of cores
+  // Thread-per-core models: event loops, each owning a shard of the
+  // connections; 0 = one per model CPU (RunContext::cpus), else per online CPU.
+  uint32_t threads = 0;
   uint64_t poll_interval_ns = 100'000;   // polling-sleep: sleep between sweeps
   uint64_t timeout_ns = 10'000'000'000;  // no progress for this long = an error
   // The harness's own per-request work, each part on by default and each
@@ -65,8 +72,15 @@ struct RunContext {
   // Latency then counts from it, so a model that falls behind shows its
   // queueing (no coordinated omission). 0 = closed loop: from the send.
   uint64_t scheduled_ns = 0;
+  // The CPUs the model may run on (--cpus' model set); empty: no placement.
+  // The calling thread is already restricted to them, and threads it makes
+  // inherit that; a model that pins its threads one CPU each reads them here.
+  std::vector<int> cpus;
+  // A thread-per-core model's loop sees only its shard: when set, conns()
+  // is this subset (each keeps its workload-wide index) instead of all.
+  std::span<const ClientConn> shard;
 
-  std::span<const ClientConn> conns() const { return workload->conns(); }
+  std::span<const ClientConn> conns() const { return shard.empty() ? workload->conns() : shard; }
   uint32_t size() const { return workload->options().size; }
 };
 
@@ -79,6 +93,15 @@ class Model {
   // Timed: every connection completes `rounds` requests, each one verified.
   // Returns an error, never hangs: every wait is bounded by options.timeout_ns.
   virtual Status run(uint64_t rounds) = 0;
+
+  // What set-up found that a result should carry, beside the scenario: the
+  // io_uring setup flags the kernel took, a thread-per-core model's shards.
+  struct Fact {
+    std::string key;   // snake_case, the JSON key
+    std::string text;  // the value; a number when is_number
+    bool is_number = false;
+  };
+  virtual std::vector<Fact> facts() const { return {}; }
 };
 
 struct ModelInfo {
@@ -92,6 +115,9 @@ struct ModelInfo {
   std::string (*unavailable)() = nullptr;
   // Whether it applies to a workload: empty, or the reason it does not.
   std::string (*not_applicable)(const WorkloadOptions&) = nullptr;
+  // Thread-per-core: one event loop per thread, each owning a shard of the
+  // connections; the only models that take --threads (RunOptions::threads).
+  bool thread_per_core = false;
 };
 
 // Every model, in the order of the quadrant table (src/models/list.h).

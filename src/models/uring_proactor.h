@@ -21,6 +21,9 @@ class UringProactor : public Model {
 
   Status setup(RunContext& ctx) final;
   Status run(uint64_t rounds) final;
+  // "uring_setup": the IORING_SETUP_* flags the kernel took (Ring::init asks
+  // for SINGLE_ISSUER | DEFER_TASKRUN first and falls back when refused).
+  std::vector<Fact> facts() const override { return {{"uring_setup", ring_.describe()}}; }
 
  protected:
   // --- hooks (the defaults are the plain `uring` model) ---

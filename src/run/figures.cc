@@ -196,6 +196,7 @@ nlohmann::json scenario_json(const Scenario& sc) {
            {{"model", sys::cpu_list_text(sc.model_cpus)},
             {"peer", sys::cpu_list_text(sc.workload.peer_cpus)}}},
           {"pool_threads", sc.run.pool_threads},
+          {"loop_threads", sc.run.threads},  // --threads (0 = auto); the loops made: model_facts
           {"poll_interval_ns", sc.run.poll_interval_ns},
           {"timeout_ns", sc.run.timeout_ns},
           {"verify", sc.run.verify},
@@ -219,6 +220,17 @@ nlohmann::json spectrum_json(const Histogram& h) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& [ns, frac] : h.spectrum()) a.push_back({{"us", ns / 1e3}, {"fraction", frac}});
   return a;
+}
+
+nlohmann::json model_facts_json(const std::vector<Model::Fact>& facts) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const Model::Fact& f : facts) {
+    if (f.is_number)
+      j[f.key] = std::stoull(f.text);
+    else
+      j[f.key] = f.text;
+  }
+  return j;
 }
 
 nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
@@ -251,6 +263,7 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
       {"ctx_per_req", f.ctx_per_req},
       {"max_rss_kb", r.m.max_rss_kb},
       {"threads", r.model_threads},
+      {"model_facts", model_facts_json(r.model_facts)},
       {"items_per_second", f.requests_per_s},
       {"bytes_per_second", f.bytes_per_s},
       {"latency_us", f.has_latency ? nlohmann::json{{"p50", f.p50_us},

@@ -44,6 +44,8 @@ std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResul
 nlohmann::json environment_json();
 nlohmann::json scenario_json(const Scenario& sc);
 nlohmann::json spectrum_json(const Histogram& h);
+// The model's facts (Model::facts) as one object: {"threads": 2, "uring_setup": "..."}.
+nlohmann::json model_facts_json(const std::vector<Model::Fact>& facts);
 nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r);
 
 }  // namespace iomodels

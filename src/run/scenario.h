@@ -79,6 +79,9 @@ struct ScenarioResult {
   uint64_t bytes = 0;
   Figures figures;             // derived from the above
   uint32_t model_threads = 0;  // the process's threads once the model was set up
+  // What the model's set-up found (Model::facts): the io_uring setup flags,
+  // a thread-per-core model's loops and shards. Empty for most models.
+  std::vector<Model::Fact> model_facts;
   // The 1-minute load average just before the session opened (run_scenario),
   // while nothing of the run was running yet; -1: not measured.
   double load_at_start = -1;

@@ -69,6 +69,7 @@ Status Session::open(const Scenario& sc, std::unique_ptr<Model> model,
   s->ctx_.workload = s->workload_.get();
   s->ctx_.options = sc.run;
   s->ctx_.latency = &s->latency_;
+  s->ctx_.cpus = sc.model_cpus;
   if (Status st = s->model_->setup(s->ctx_); !st.ok()) {
     if (st.not_applicable())
       return Status::not_applicable(sc.model + " on " +
@@ -77,6 +78,7 @@ Status Session::open(const Scenario& sc, std::unique_ptr<Model> model,
     return st;
   }
   s->threads_ = count_threads();
+  s->facts_ = s->model_->facts();
   *out = std::move(s);
   return {};
 }
@@ -158,6 +160,7 @@ Status Session::measure(const Body& body, ScenarioResult* out) {
   out->bytes = out->requests * sc_.workload.size;
   out->figures = figures(out->m, out->latency, out->requests, out->bytes, sc_.run);
   out->model_threads = threads_;
+  out->model_facts = facts_;
   return {};
 }
 

@@ -60,7 +60,8 @@ class Session {
   RunContext ctx_;
   std::vector<int> saved_cpus_;  // the caller's affinity, restored on close
   uint32_t threads_ = 0;
-  uint64_t next_tick_ns_ = 0;  // open loop: when the next round is due
+  std::vector<Model::Fact> facts_;  // what the model's set-up found (Model::facts)
+  uint64_t next_tick_ns_ = 0;       // open loop: when the next round is due
 };
 
 // Everything at once: note the load average, open, warm up, measure
