@@ -1,0 +1,260 @@
+// Description: the thread-per-core driver (monoio, glommio, Seastar, nginx's
+// workers): one event loop per core, each owning a shard of the connections,
+// nothing shared between loops. Connection i belongs to loop i % N. Each loop
+// thread is made in setup(), pins itself to one CPU of the model's placement
+// (round-robin) when the run is placed, and then makes its own loop (an epoll
+// instance, or an io_uring ring created by that thread, which
+// SINGLE_ISSUER | DEFER_TASKRUN require) over its shard only: the single-loop
+// model, unchanged, given a RunContext whose conns() is the shard and whose
+// histogram is the thread's own.
+//
+// run(rounds) publishes the round count, bumps a generation word and wakes
+// every loop with futex_wake; each loop runs its shard for `rounds` requests
+// per connection and counts down; the last one wakes the caller, which sleeps
+// in futex_wait on the countdown (as `threads` does). The loops' histograms
+// are merged into the run's before run() returns. Every wait of a loop is
+// bounded by the timeout on its own, and a dead peer ends each loop with the
+// error its connections see.
+#include "models/tpc.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "models/common.h"
+#include "sys/cpus.h"
+#include "sys/time.h"
+
+namespace iomodels::detail {
+
+uint32_t tpc_thread_count(const RunOptions& options, const std::vector<int>& cpus,
+                          size_t connections) {
+  uint64_t n = options.threads;
+  if (n == 0) {
+    const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    n = !cpus.empty() ? cpus.size() : static_cast<uint64_t>(std::max(1L, online));
+  }
+  return static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(n, connections)));
+}
+
+namespace {
+
+// One loop thread and what it owns.
+struct TpcShard {
+  uint32_t index = 0;
+  int cpu = -1;                   // pinned to it; -1 = not pinned
+  std::vector<ClientConn> conns;  // connections index, index + N, ...
+  RunContext ctx;                 // conns() = this shard, latency = its own histogram
+  Histogram latency;              // merged into the run's by run()
+  std::unique_ptr<Model> loop;    // made, set up, run and destroyed on the thread
+  std::thread thread;
+  Status status;  // set-up's, then each run's; read once pending_ is 0
+};
+
+class ThreadPerCore final : public Model {
+ public:
+  ThreadPerCore(MakeLoop make_loop, std::string_view loop_name)
+      : make_loop_(make_loop), loop_name_(loop_name) {}
+
+  ~ThreadPerCore() override {
+    // A loop can be inside a run only if run() gave up, and then the peer is
+    // dead or the loop's own timeout ends it soon.
+    stop_.store(true, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    sys::futex_wake(&generation_, INT_MAX);
+    for (auto& s : shards_)
+      if (s->thread.joinable()) s->thread.join();
+  }
+
+  Status setup(RunContext& ctx) override {
+    ctx_ = &ctx;
+    if (ctx.options.threads > kMaxLoopThreads)
+      return Status::error("threads: " + std::to_string(ctx.options.threads) + " is over " +
+                           std::to_string(kMaxLoopThreads));
+    const std::span<const ClientConn> all = ctx.conns();
+    const uint32_t n = tpc_thread_count(ctx.options, ctx.cpus, all.size());
+    asked_ = ctx.options.threads;
+    // Sized once: the threads hold pointers to their shards.
+    shards_.reserve(n);
+    for (uint32_t k = 0; k < n; ++k) {
+      auto s = std::make_unique<TpcShard>();
+      s->index = k;
+      if (!ctx.cpus.empty()) s->cpu = ctx.cpus[k % ctx.cpus.size()];
+      for (size_t i = k; i < all.size(); i += n) s->conns.push_back(all[i]);
+      s->ctx.workload = ctx.workload;
+      s->ctx.options = ctx.options;
+      s->ctx.latency = &s->latency;
+      if (s->cpu >= 0) s->ctx.cpus = {s->cpu};
+      s->ctx.shard = s->conns;
+      shards_.push_back(std::move(s));
+    }
+    pending_.store(n, std::memory_order_relaxed);
+    for (auto& s : shards_) {
+      try {
+        TpcShard* shard = s.get();
+        s->thread = std::thread([this, shard] { serve(*shard); });
+      } catch (const std::system_error& e) {
+        // The loops made so far count down for set-up; the others never will.
+        pending_.fetch_sub(static_cast<uint32_t>(n - s->index), std::memory_order_acq_rel);
+        wait_all(nullptr);
+        return Status::error("creating loop thread " + std::to_string(s->index + 1) + " of " +
+                             std::to_string(n) + ": " + e.what());
+      }
+    }
+    // Set-up makes no request: it waits for nothing outside this process.
+    wait_all(nullptr);
+    for (auto& s : shards_)
+      if (!s->status.ok()) return s->status;
+    collect_facts();
+    return {};
+  }
+
+  Status run(uint64_t rounds) override {
+    if (rounds == 0) return {};
+    rounds_ = rounds;
+    for (auto& s : shards_) s->ctx.scheduled_ns = ctx_->scheduled_ns;
+    pending_.store(static_cast<uint32_t>(shards_.size()), std::memory_order_relaxed);
+    // Release: a loop that sees the new generation also sees rounds_.
+    generation_.fetch_add(1, std::memory_order_release);
+    sys::futex_wake(&generation_, INT_MAX);
+
+    Status result = wait_run();
+    for (auto& s : shards_) {
+      if (result.ok() && !s->status.ok()) result = s->status;
+      // Only a loop that recorded anything: a reset walks every bucket.
+      if (s->latency.count() == 0 || ctx_->latency == nullptr) continue;
+      ctx_->latency->merge(s->latency);
+      s->latency.reset();
+    }
+    return result;
+  }
+
+  std::vector<Fact> facts() const override { return facts_; }
+
+ private:
+  // A loop thread's life: pin, make and set up the loop, count down; then
+  // sleep until run() starts a generation, run the shard, count down, repeat.
+  void serve(TpcShard& s) {
+    if (Trace* t = Trace::active()) t->name_thread(loop_name_ + " loop " + std::to_string(s.index));
+    if (s.cpu >= 0) s.status = sys::set_affinity({s.cpu});
+    if (s.status.ok()) {
+      s.loop = make_loop_();
+      s.status = s.loop->setup(s.ctx);
+    }
+    uint32_t seen = 0;  // the generation when setup() made this thread
+    count_down();
+    for (;;) {
+      // Idle between runs: no timeout, since run() is not waiting on this.
+      while (generation_.load(std::memory_order_acquire) == seen)
+        sys::futex_wait(&generation_, seen, nullptr);
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_.load(std::memory_order_relaxed)) break;
+      s.status = s.loop ? s.loop->run(rounds_) : Status::error("loop not set up");
+      count_down();
+    }
+    // The loop's epoll instance or ring goes with the thread that made it.
+    s.loop.reset();
+  }
+
+  void count_down() {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) sys::futex_wake(&pending_, 1);
+  }
+
+  // Sleeps until every loop has counted down, or `limit` passes (nullptr:
+  // no limit); true when they all have.
+  bool wait_all(const timespec* limit) {
+    for (;;) {
+      const uint32_t left = pending_.load(std::memory_order_acquire);
+      if (left == 0) return true;
+      if (sys::futex_wait(&pending_, left, limit) == -ETIMEDOUT &&
+          pending_.load(std::memory_order_acquire) != 0)
+        return false;
+    }
+  }
+
+  // Waits for the loops of a run. Each loop bounds its own waits by the
+  // timeout and returns its error; this bound is the backstop: two timeouts
+  // in a row without a request completed anywhere, and the peer is killed so
+  // that every loop's connections see it gone.
+  Status wait_run() {
+    const timespec limit = sys::to_timespec(ctx_->options.timeout_ns);
+    uint64_t seen = ctx_->workload->progress();
+    int silent = 0;
+    while (!wait_all(&limit)) {
+      const uint64_t now_count = ctx_->workload->progress();
+      silent = now_count == seen ? silent + 1 : 0;
+      seen = now_count;
+      if (silent < 2) continue;
+      ctx_->workload->kill_peer();
+      wait_all(&limit);  // after the kill, at most one more timeout
+      return timed_out(*ctx_, "any loop thread to complete a request");
+    }
+    return {};
+  }
+
+  // What a result says of the shards: how many loops, how the connections
+  // fall on them, where they run, and what each loop reports (its ring's
+  // flags), one value per key when the loops agree.
+  void collect_facts() {
+    const size_t n = shards_.size();
+    const size_t conns = ctx_->conns().size();
+    facts_.push_back({"threads", std::to_string(n), true});
+    // What --threads asked for (0: one per model CPU, or per online CPU),
+    // and whether the connections cut it down.
+    const uint32_t wanted = tpc_thread_count(ctx_->options, ctx_->cpus, SIZE_MAX);
+    std::string asked = asked_ == 0 ? "0 = auto: " + std::to_string(wanted) +
+                                          (ctx_->cpus.empty() ? " online CPUs" : " model CPUs")
+                                    : std::to_string(asked_);
+    if (wanted > n)
+      asked += "; clamped to the " + std::to_string(conns) + " connections: a loop needs one";
+    facts_.push_back({"threads_asked", asked});
+    const size_t lo = conns / n, hi = (conns + n - 1) / n;
+    facts_.push_back(
+        {"connections_per_thread",
+         lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi)});
+    facts_.push_back({"pinned", ctx_->cpus.empty() ? std::string("no (no --cpus placement)")
+                                                   : "one CPU each, round-robin over " +
+                                                         sys::cpu_list_text(ctx_->cpus)});
+    std::vector<Fact> merged;
+    for (const auto& s : shards_) {
+      for (const Fact& f : s->loop->facts()) {
+        auto it = std::find_if(merged.begin(), merged.end(),
+                               [&](const Fact& m) { return m.key == f.key; });
+        if (it == merged.end()) {
+          merged.push_back(f);
+        } else if (it->text != f.text && it->text.find(f.text) == std::string::npos) {
+          it->text += " | " + f.text;
+          it->is_number = false;
+        }
+      }
+    }
+    facts_.insert(facts_.end(), merged.begin(), merged.end());
+  }
+
+  const MakeLoop make_loop_;
+  const std::string loop_name_;
+  RunContext* ctx_ = nullptr;
+  uint32_t asked_ = 0;
+  std::vector<std::unique_ptr<TpcShard>> shards_;
+  std::vector<Fact> facts_;
+  uint64_t rounds_ = 0;                  // published by generation_
+  std::atomic<uint32_t> generation_{0};  // futex word: bumped to start a run
+  std::atomic<uint32_t> pending_{0};     // futex word: loops still busy
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_thread_per_core(MakeLoop make_loop, std::string_view loop_name) {
+  return std::make_unique<ThreadPerCore>(make_loop, loop_name);
+}
+
+}  // namespace iomodels::detail
