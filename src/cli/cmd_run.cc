@@ -76,8 +76,8 @@ ExecSpec exec_spec(const RunFlags& flags, const CLI::App* app, Scenario* sc) {
   }
   // A model's own flags, and the harness's switches of its per-request work,
   // say nothing of a program: refused, not ignored.
-  for (const char* f : {"--model", "--pool-threads", "--poll-interval", "--verify", "--histogram",
-                        "--counters", "--trace-hooks", "--trace", "--pattern"})
+  for (const char* f : {"--model", "--pool-threads", "--threads", "--poll-interval", "--verify",
+                        "--histogram", "--counters", "--trace-hooks", "--trace", "--pattern"})
     if (given(f))
       throw UsageError(std::string(f) +
                        ": not with --exec (the program is the model: it paces, verifies and "

@@ -157,6 +157,11 @@ const FlagRow kFlagRows[] = {
     {FlagGroup::kModel, "-m,--model", &ScenarioFlags::model, "I/O model (see: iomodels list)"},
     {FlagGroup::kModel, "-r,--requests", &ScenarioFlags::requests,
      "requests per connection, timed"},
+    {FlagGroup::kModel, "--threads", &ScenarioFlags::threads,
+     "thread-per-core models (epoll-tpc, uring-tpc) only: event-loop threads, 0..1024, each "
+     "owning connections i % N, pinned one CPU each under --cpus; clamped to --connections "
+     "[default: 0 = one per model CPU (--cpus), else one per online CPU]",
+     false},
     {FlagGroup::kWorkload, "-t,--transport", &ScenarioFlags::transport,
      "pipe | socketpair | tcp (to the peer) | file (reads of a data file, no peer)"},
     {FlagGroup::kWorkload, "-c,--connections", &ScenarioFlags::connections,
@@ -332,6 +337,16 @@ Scenario ScenarioFlags::to_scenario() const {
   flag_cpus("--cpus", cpus, &sc);
   sc.workload.peer_loop = flag_peer_loop("--peer-loop", peer_loop);
   sc.run.pool_threads = static_cast<uint32_t>(flag_count("--pool-threads", pool_threads, 0, 4096));
+  if (!threads.empty()) {
+    sc.run.threads = static_cast<uint32_t>(flag_count("--threads", threads, 0, kMaxLoopThreads));
+    if (!find_model(model)->thread_per_core) {
+      std::string tpc;
+      for (const ModelInfo* m : all_models())
+        if (m->thread_per_core) tpc += (tpc.empty() ? "" : ", ") + std::string(m->name);
+      throw UsageError("--threads: only for the thread-per-core models (" + tpc + "), not " +
+                       model);
+    }
+  }
   sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
   sc.run.timeout_ns = flag_duration("--timeout", timeout);
   if (sc.run.timeout_ns < 1'000'000) throw UsageError("--timeout: must be at least 1ms");

@@ -38,6 +38,7 @@ struct ScenarioFlags {
   std::string latency;  // empty: kDefaultLatency on a peer's transport, 0 on the file transport
   std::string requests = "100";
   std::string pool_threads = "0";
+  std::string threads;  // empty: not given (0, auto); only the thread-per-core models take it
   std::string poll_interval = "100us";
   std::string timeout = "10s";
   std::string verify = "on";
