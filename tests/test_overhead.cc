@@ -4,11 +4,14 @@
 // the file transport and mechanisms without a loop are refused with the
 // reason; the command runs end to end on a tiny scenario with a JSON row per
 // registered model, and refuses bad flags with exit code 2.
+#include <sys/wait.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
+#include "overhead/echo.h"
 #include "overhead/minimal.h"
 #include "sys/uring.h"
 #include "util.h"
@@ -181,4 +184,59 @@ TEST_CASE("iomodels overhead: bad flags name the option and exit 2", "[overhead]
   // The switches are what overhead varies: they are not its flags.
   const auto r = test::run_iomodels("overhead --histogram off");
   CHECK(r.exit_code == 2);
+}
+
+TEST_CASE("the peer's floor: a minimal echo answers every request on every transport",
+          "[overhead]") {
+  if (!sys::uring_probe().available) test::skip("io_uring: " + sys::uring_probe().reason);
+  for (Transport t : all_transports()) {
+    for (Mechanism m : minimal_mechanisms()) {
+      DYNAMIC_SECTION(transport_name(t) << " driven by " << mechanism_name(m)) {
+        const int fds = test::open_fds();
+        overhead::EchoResult r;
+        // Responses larger than a pipe's or socket's buffer: sent in pieces.
+        const Status s = overhead::measure_echo(options(m, t, 5, 300'000, 20), &r);
+        INFO(s.message());
+        REQUIRE(s.ok());
+        CHECK(r.client.count.requests == 100);
+        CHECK(r.client.count.bytes == 100ull * 300'000);
+        CHECK(r.echo_us_per_req > 0);
+        CHECK(test::open_fds() == fds);
+        errno = 0;
+        CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
+        CHECK(errno == ECHILD);  // the echo reaped
+      }
+    }
+  }
+  SECTION("a think time, the server role and the file transport are refused with the reason") {
+    overhead::EchoResult r;
+    auto o = options(Mechanism::kEpoll, Transport::kSocketpair, 2, 64, 2);
+    o.workload.latency.kind = LatencySpec::Kind::kFixed;
+    o.workload.latency.a_ns = 1'000'000;
+    CHECK(overhead::measure_echo(o, &r).not_applicable());
+    o = options(Mechanism::kEpoll, Transport::kFile, 2, 64, 2);
+    CHECK(overhead::measure_echo(o, &r).not_applicable());
+    o = options(Mechanism::kEpoll, Transport::kSocketpair, 2, 64, 2);
+    o.workload.role = Role::kServer;
+    CHECK(overhead::measure_echo(o, &r).not_applicable());
+  }
+}
+
+TEST_CASE("iomodels overhead: the peer's floor beside a minimal echo, paired by round",
+          "[overhead]") {
+  test::TempDir dir;
+  const std::string json = dir.path + "/o.json";
+  auto r = test::run_iomodels("overhead --models epoll -c 4 -l 0 -r 50 --repeat 2 --json " + json);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("The peer's floor: its CPU per request") != std::string::npos);
+  auto j = test::read_json(json);
+  CHECK(j["peer_floor"]["status"] == "ok");
+  CHECK(j["peer_floor"]["ratio_peer_to_echo"]["runs"].size() == 2);
+  CHECK(j["peer_floor"]["echo_cpu_us_per_req"]["median"].get<double>() > 0);
+  r = test::run_iomodels("overhead --models epoll -c 2 -l 1ms -r 5 --repeat 1 --json " + json);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  j = test::read_json(json);
+  CHECK(j["peer_floor"]["status"] == "not applicable");
 }

@@ -15,6 +15,7 @@
 
 #include "frontend/frontend.h"
 #include "frontend/output.h"
+#include "overhead/echo.h"
 #include "overhead/minimal.h"
 #include "run/figures.h"
 
@@ -131,6 +132,30 @@ struct MinimalRow {
   bool live() const { return not_applicable.empty() && error.empty(); }
 };
 
+// The peer's floor: per round, the peer's CPU per request and a minimal
+// echo's, each driven by the minimal epoll loop (echo.h).
+struct FloorRow {
+  std::string not_applicable;
+  std::string error;
+  std::vector<double> peer, echo, ratio;  // one per round; ratio = peer / echo, paired
+  bool live() const { return not_applicable.empty() && error.empty(); }
+  void measure(const MinimalOptions& o) {
+    MinimalResult p;
+    EchoResult e;
+    Status st = measure_echo(o, &e);
+    if (st.ok()) st = measure_minimal(o, &p);
+    if (st.not_applicable()) {
+      not_applicable = st.message();
+    } else if (!st.ok()) {
+      error = st.message();
+    } else if (p.peer_us_per_req > 0 && e.echo_us_per_req > 0) {
+      peer.push_back(p.peer_us_per_req);
+      echo.push_back(e.echo_us_per_req);
+      ratio.push_back(p.peer_us_per_req / e.echo_us_per_req);
+    }
+  }
+};
+
 std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -232,6 +257,9 @@ void OverheadCommand::add_flags(CLI::App* sub) {
       "with that part off (--verify, --histogram, --counters, --trace-hooks of `run`),\n"
       "paired by round; all off = every part off; minimal = the least loop of the model's\n"
       "mechanism (blocking read, epoll, io_uring) on the same workload with bare syscalls.\n"
+      "The peer's floor (latency 0 only): the peer's own CPU per request beside a minimal\n"
+      "io_uring echo's (receive 16 bytes, send the response, nothing checked), each driven by\n"
+      "the minimal epoll loop, paired by round: what the instrument costs above the kernel.\n"
       "The watchdog's progress count stays on in every run: without it a hung peer could\n"
       "not be told from a slow one.\n"
       "Example: iomodels overhead -c 64 -s 4KiB -l 1ms -r 200 --repeat 3 --markdown");
@@ -274,8 +302,9 @@ int OverheadCommand::execute() {
       minimal.emplace_back(r.model->mechanism);
   }
 
+  FloorRow floor;
   const bool progress = ::isatty(STDERR_FILENO);
-  const size_t total = repeat * (rows.size() * kVariantCount + minimal.size());
+  const size_t total = repeat * (rows.size() * kVariantCount + minimal.size() + 1);
   size_t done = 0;
   const auto note = [&](const std::string& what) {
     ++done;
@@ -318,6 +347,16 @@ int OverheadCommand::execute() {
         m.error = st.message();
       else
         m.cpu.push_back(res.cpu_us_per_req());
+    }
+    if (floor.live()) {
+      note("the peer and a minimal echo");
+      MinimalOptions o;
+      o.mechanism = Mechanism::kEpoll;
+      o.workload = base.workload;
+      o.rounds = base.rounds;
+      o.timeout_ns = base.run.timeout_ns;
+      o.cpus = base.model_cpus;
+      floor.measure(o);
     }
   }
 
@@ -380,6 +419,23 @@ int OverheadCommand::execute() {
                 (m.error.empty() ? m.not_applicable : m.error).c_str());
   }
 
+  // The peer's floor: what the instrument costs above the kernel's own work.
+  if (floor.live() && !floor.ratio.empty()) {
+    const Spread p = spread_of(floor.peer), e = spread_of(floor.echo), q = spread_of(floor.ratio);
+    std::printf(
+        "\nThe peer's floor: its CPU per request against a minimal io_uring echo on the same "
+        "transport (receive, send, nothing checked or timed), each driven by the minimal epoll "
+        "loop: peer %s µs (%s–%s), echo %s µs (%s–%s); peer ÷ echo %s× (%s–%s), paired by "
+        "round.\n",
+        fixed(p.median).c_str(), fixed(p.min).c_str(), fixed(p.max).c_str(),
+        fixed(e.median).c_str(), fixed(e.min).c_str(), fixed(e.max).c_str(),
+        fixed(q.median).c_str(), fixed(q.min).c_str(), fixed(q.max).c_str());
+  } else {
+    failed = failed || !floor.error.empty();
+    std::printf("\nThe peer's floor: %s%s\n", floor.error.empty() ? "not measured: " : "failed: ",
+                (floor.error.empty() ? floor.not_applicable : floor.error).c_str());
+  }
+
   if (json_out.given()) {
     nlohmann::json scenario = scenario_json(base);
     for (const char* k : {"model", "verify", "histogram", "counters", "trace_hooks"})
@@ -399,6 +455,14 @@ int OverheadCommand::execute() {
            {"reason", m.error.empty() ? m.not_applicable : m.error},
            {"cpu_us_per_req", m.live() ? spread_json(m.cpu) : nlohmann::json(nullptr)}});
     }
+    out["peer_floor"] = {{"status", !floor.error.empty() ? "failed"
+                                    : floor.live()       ? "ok"
+                                                         : "not applicable"},
+                         {"reason", floor.error.empty() ? floor.not_applicable : floor.error},
+                         {"driver", "the minimal epoll loop"},
+                         {"peer_cpu_us_per_req", spread_json(floor.peer)},
+                         {"echo_cpu_us_per_req", spread_json(floor.echo)},
+                         {"ratio_peer_to_echo", spread_json(floor.ratio)}};
     for (const Row& r : rows) {
       nlohmann::json row = {{"model", r.model->name},
                             {"quadrant", quadrant_name(r.model->quadrant)},

@@ -29,8 +29,8 @@ constexpr size_t kRecvChunk = 64 * 1024;
 // responses: the others do once per wait, never per request.
 constexpr uint64_t kProgressEvery = 64;
 
-Status set_blocking(Workload& w, bool blocking) {
-  for (const ClientConn& c : w.conns()) {
+Status set_blocking(const LoopConns& w, bool blocking) {
+  for (const ClientConn& c : w.conns) {
     for (int fd : {c.rfd, c.wfd}) {
       const int fl = ::fcntl(fd, F_GETFL);
       if (fl < 0 || ::fcntl(fd, F_SETFL, blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK) < 0)
@@ -67,18 +67,18 @@ struct ConnState {
 // --- blocking read: per connection in turn, write the request, read until whole ---
 class BlockingLoop final : public MinimalLoop {
  public:
-  Status setup(Workload& w, uint64_t) override {
+  Status setup(const LoopConns& w, uint64_t) override {
     w_ = &w;
-    st_.assign(w.conns().size(), ConnState{});
-    buf_.resize(std::min<size_t>(w.options().size, kReadChunk));
+    st_.assign(w.conns.size(), ConnState{});
+    buf_.resize(std::min<size_t>(w.size, kReadChunk));
     return set_blocking(w, true);
   }
 
   Status run(uint64_t rounds, MinimalCount* count) override {
-    const uint32_t size = w_->options().size;
+    const uint32_t size = w_->size;
     uint64_t since_progress = 0;
     for (uint64_t r = 0; r < rounds; ++r) {
-      for (const ClientConn& c : w_->conns()) {
+      for (const ClientConn& c : w_->conns) {
         const Request rq{c.index, size, ++st_[c.index].id};
         const long s = ::write(c.wfd, &rq, sizeof rq);
         if (s != static_cast<long>(sizeof rq)) return closed(c, s < 0 ? -errno : 0);
@@ -102,7 +102,7 @@ class BlockingLoop final : public MinimalLoop {
   }
 
  private:
-  Workload* w_ = nullptr;
+  const LoopConns* w_ = nullptr;
   std::vector<ConnState> st_;
   std::vector<uint8_t> buf_;
 };
@@ -110,16 +110,16 @@ class BlockingLoop final : public MinimalLoop {
 // --- epoll: non-blocking fds, level-triggered, one read per readiness event ---
 class EpollLoop final : public MinimalLoop {
  public:
-  Status setup(Workload& w, uint64_t timeout_ns) override {
+  Status setup(const LoopConns& w, uint64_t timeout_ns) override {
     w_ = &w;
     timeout_ms_ = static_cast<int>(timeout_ns / 1'000'000);
-    st_.assign(w.conns().size(), ConnState{});
-    buf_.resize(std::min<size_t>(w.options().size, kReadChunk));
+    st_.assign(w.conns.size(), ConnState{});
+    buf_.resize(std::min<size_t>(w.size, kReadChunk));
     events_.resize(kMaxEvents);
     if (Status s = set_blocking(w, false); !s.ok()) return s;
     ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!ep_) return Status::from_errno(-errno, "epoll_create1");
-    for (const ClientConn& c : w.conns()) {
+    for (const ClientConn& c : w.conns) {
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u64 = c.index;
@@ -130,8 +130,8 @@ class EpollLoop final : public MinimalLoop {
   }
 
   Status run(uint64_t rounds, MinimalCount* count) override {
-    const uint32_t size = w_->options().size;
-    const auto conns = w_->conns();
+    const uint32_t size = w_->size;
+    const auto conns = w_->conns;
     for (const ClientConn& c : conns) {
       st_[c.index].left = rounds;
       if (Status s = send(c, size); !s.ok()) return s;
@@ -178,7 +178,7 @@ class EpollLoop final : public MinimalLoop {
     return {};
   }
 
-  Workload* w_ = nullptr;
+  const LoopConns* w_ = nullptr;
   int timeout_ms_ = 0;
   Fd ep_;
   std::vector<ConnState> st_;
@@ -193,15 +193,15 @@ class UringLoop final : public MinimalLoop {
     if (live_) io_uring_queue_exit(&ring_);
   }
 
-  Status setup(Workload& w, uint64_t timeout_ns) override {
+  Status setup(const LoopConns& w, uint64_t timeout_ns) override {
     w_ = &w;
     timeout_ns_ = timeout_ns;
-    const size_t n = w.conns().size();
+    const size_t n = w.conns.size();
     st_.assign(n, ConnState{});
     requests_.assign(n, Request{});
-    chunk_ = std::min<size_t>(w.options().size, kRecvChunk);
+    chunk_ = std::min<size_t>(w.size, kRecvChunk);
     bufs_.resize(n * chunk_);
-    socket_ = w.options().transport != Transport::kPipe;
+    socket_ = w.transport != Transport::kPipe;
     // io_uring waits for blocking fds itself; on an O_NONBLOCK pipe a READ
     // would complete with -EAGAIN.
     if (Status s = set_blocking(w, true); !s.ok()) return s;
@@ -228,8 +228,8 @@ class UringLoop final : public MinimalLoop {
   }
 
   Status run(uint64_t rounds, MinimalCount* count) override {
-    const uint32_t size = w_->options().size;
-    const auto conns = w_->conns();
+    const uint32_t size = w_->size;
+    const auto conns = w_->conns;
     for (const ClientConn& c : conns) {
       st_[c.index].left = rounds;
       if (Status s = start(c, size); !s.ok()) return s;
@@ -294,7 +294,7 @@ class UringLoop final : public MinimalLoop {
   }
 
   Status on_cqe(const io_uring_cqe& cqe, uint32_t size, size_t* active, MinimalCount* count) {
-    const ClientConn& c = w_->conns()[cqe.user_data >> 1];
+    const ClientConn& c = w_->conns[cqe.user_data >> 1];
     if ((cqe.user_data & kRecvBit) == 0) {  // a send: only a failed or short one matters
       return cqe.res == static_cast<int>(sizeof(Request)) ? Status() : closed(c, cqe.res);
     }
@@ -313,7 +313,7 @@ class UringLoop final : public MinimalLoop {
     return start(c, size);
   }
 
-  Workload* w_ = nullptr;
+  const LoopConns* w_ = nullptr;
   uint64_t timeout_ns_ = 0;
   io_uring ring_{};
   bool live_ = false;
@@ -369,20 +369,25 @@ Status measure_minimal(const MinimalOptions& o, MinimalResult* out) {
   } restore{saved};
 
   if (Status st = Workload::create(o.workload, &w); !st.ok()) return st;
-  if (Status st = loop->setup(*w, o.timeout_ns); !st.ok()) return st;
+  const LoopConns conns{w->conns(), o.workload.size, o.workload.transport, w.get()};
+  if (Status st = loop->setup(conns, o.timeout_ns); !st.ok()) return st;
 
   MinimalCount warm;
   if (Status s = w->arm_watchdog(o.timeout_ns); !s.ok()) return s;
   Status st = loop->run(1, &warm);  // warm-up, as Session::warm_up
   MinimalResult r;
   Recorder rec;
+  PeerStats peer;
+  if (st.ok()) st = w->peer_stats(&peer, true);  // the peer's window starts here too
   if (st.ok()) {
     rec.start();
     st = loop->run(o.rounds, &r.count);
     r.m = rec.stop();
   }
   w->disarm_watchdog();
+  if (st.ok()) st = w->peer_stats(&peer, false);
   if (!st.ok()) return st;
+  if (!peer.none && peer.requests > 0) r.peer_us_per_req = peer.cpu_us_per_req();
 
   const uint64_t want = o.rounds * o.workload.connections;
   if (r.count.requests != want || r.count.bytes != want * o.workload.size)

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "measure/recorder.h"
@@ -25,12 +26,26 @@ struct MinimalCount {
   uint64_t bytes = 0;
 };
 
+// What a minimal loop drives: the client ends of the connections, the
+// response size and the transport, from a Workload (its peer) or from the
+// echo floor (echo.h); progress goes to the workload's watchdog, if any.
+struct LoopConns {
+  std::span<const ClientConn> conns;
+  uint32_t size = 0;
+  Transport transport = Transport::kSocketpair;
+  Workload* watchdog = nullptr;
+  void note_progress() const {
+    if (watchdog != nullptr) watchdog->note_progress();
+  }
+};
+
 class MinimalLoop {
  public:
   virtual ~MinimalLoop() = default;
   // Untimed: fd flags, the epoll set or the ring, buffers. Not applicable,
-  // with the reason, where the kernel refuses the mechanism.
-  virtual Status setup(Workload& w, uint64_t timeout_ns) = 0;
+  // with the reason, where the kernel refuses the mechanism. `w` outlives
+  // the loop.
+  virtual Status setup(const LoopConns& w, uint64_t timeout_ns) = 0;
   // Every connection completes `rounds` requests, each connection asking
   // again as soon as its response is in (the models' free pattern). Adds
   // what completed to *count. A response with more bytes than asked for, a
@@ -54,6 +69,9 @@ struct MinimalOptions {
 struct MinimalResult {
   Measurement m;  // process-wide: the peer is another process and not in it
   MinimalCount count;
+  // The peer's own CPU per request over the same window (its statistics);
+  // -1: not known.
+  double peer_us_per_req = -1;
   double cpu_us_per_req() const {
     return count.requests ? m.cpu_s() * 1e6 / static_cast<double>(count.requests) : 0;
   }
