@@ -143,7 +143,11 @@ class ThreadPerCore final : public Model {
   // A loop thread's life: pin, make and set up the loop, count down; then
   // sleep until run() starts a generation, run the shard, count down, repeat.
   void serve(TpcShard& s) {
-    if (Trace* t = Trace::active()) t->name_thread(loop_name_ + " loop " + std::to_string(s.index));
+    // Named for ps and /proc/self/task/*/comm ("epoll loop 3", at most 15
+    // bytes) and on the timeline.
+    const std::string name = loop_name_ + " loop " + std::to_string(s.index);
+    ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+    if (Trace* t = Trace::active()) t->name_thread(name);
     if (s.cpu >= 0) s.status = sys::set_affinity({s.cpu});
     if (s.status.ok()) {
       s.loop = make_loop_();
