@@ -35,6 +35,7 @@ struct PeerFlags {
   std::string max_connections = "16384";
   std::string max_queued = "4096";
   std::string idle_timeout = "600s";
+  std::string threads = "1";
 };
 
 // Whether `sa` is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped 127/8).
@@ -87,6 +88,11 @@ void PeerCommand::add_flags(CLI::App* sub) {
                   "how it moves bytes: auto (io_uring where the kernel allows, else epoll) | "
                   "uring | epoll")
       ->capture_default_str();
+  sub->add_option("--peer-threads", flags.threads,
+                  "serving threads, 1..64, each its own loop; accepted connections go to them "
+                  "round-robin, and a statistics request is answered with every thread's figures "
+                  "summed")
+      ->capture_default_str();
   sub->add_option("--token", flags.token,
                   "a shared secret (up to 32 bytes) every client presents first "
                   "(run --peer-token); required beyond loopback. Better: the environment "
@@ -132,6 +138,8 @@ void PeerCommand::validate() {
       static_cast<uint32_t>(flag_count("--max-connections", flags.max_connections, 0, 1u << 24));
   po.max_queued = static_cast<uint32_t>(flag_count("--max-queued", flags.max_queued, 0, 1u << 24));
   po.idle_timeout_ns = flag_duration("--idle-timeout", flags.idle_timeout);
+  po.peer_threads =
+      static_cast<uint32_t>(flag_count("--peer-threads", flags.threads, 1, kMaxPeerThreads));
   const auto level = spdlog::level::from_str(flags.log_level);
   if (level == spdlog::level::off && flags.log_level != "off")
     throw UsageError("--log-level: '" + flags.log_level +
@@ -201,6 +209,7 @@ int PeerCommand::execute() {
             portbuf, po.latency.text(), po.seed,
             po.peer_spin_ns ? ", spinning " + format_duration(po.peer_spin_ns) + " before deadlines"
                             : "");
+  if (po.peer_threads > 1) log->info("{} serving threads", po.peer_threads);
   log->info("limits: {} connections, {} responses owed per connection, idle timeout {}; {}",
             po.max_connections ? std::to_string(po.max_connections) : "no limit on",
             po.max_queued ? std::to_string(po.max_queued) : "no limit on",
@@ -217,6 +226,14 @@ int PeerCommand::execute() {
     log->error("error: {}", why);
   else
     log->info("stopped (SIGINT or SIGTERM)");
+  // What it served since the last statistics reset (a run resets at the
+  // start of its window and reads at its end, so with one run: that run's).
+  log->info(
+      "served {} requests since the last reset, {:.3f} s CPU in {:.3f} s, lateness p50 {} p99 {} "
+      "max {}, {} thread{}",
+      st.requests, st.cpu_ns / 1e9, st.wall_ns / 1e9, format_duration(st.late_p50_ns),
+      format_duration(st.late_p99_ns), format_duration(st.late_max_ns), st.threads,
+      st.threads == 1 ? "" : "s");
   log->info(
       "turned away: {} connections over the limit, {} with a missing or wrong token, {} closed "
       "idle; stopped reading a connection {} times; {} malformed requests",

@@ -195,10 +195,12 @@ const FlagRow kFlagRows[] = {
     {FlagGroup::kWorkload, "--peer-spin", &ScenarioFlags::peer_spin,
      "peer spins this long before each deadline (precise, burns a peer core)"},
     {FlagGroup::kWorkload, "--peer", &ScenarioFlags::peer,
-     "HOST:PORT of a peer started with `iomodels peer` (tcp)", false},
+     "HOST:PORT of a peer started with `iomodels peer` (tcp), or several, comma-separated "
+     "(A:7000,B:7000): connection i goes to peer i % P, and their statistics are summed",
+     false},
     {FlagGroup::kWorkload, "--peer-token", &ScenarioFlags::peer_token,
-     "the token that peer asks for (better: the environment variable IOMODELS_PEER_TOKEN, which "
-     "ps does not show)",
+     "the token that peer asks for, or one per peer (T1,T2: exactly as many as --peer gives) "
+     "(better: the environment variable IOMODELS_PEER_TOKEN, which ps does not show)",
      false},
     {FlagGroup::kWorkload, "--rate", &ScenarioFlags::rate,
      "client role, open loop: rounds at R requests/s per connection (decimals allowed), latency "
@@ -219,6 +221,9 @@ const FlagRow kFlagRows[] = {
     {FlagGroup::kWorkload, "--peer-loop", &ScenarioFlags::peer_loop,
      "how the forked peer moves bytes: auto (io_uring where the kernel allows, else epoll) | "
      "uring | epoll (read/write, for comparison)"},
+    {FlagGroup::kWorkload, "--peer-threads", &ScenarioFlags::peer_threads,
+     "the forked peer's serving threads, 1..64, each its own loop (or load generator) over "
+     "connections i % N, pinned to the k-th CPU of --cpus peer=; no more than --connections"},
     {FlagGroup::kWorkload, "--pattern", &ScenarioFlags::pattern,
      "closed loop: free (each connection asks again as soon as its response is in) | lockstep "
      "(rounds: all ask together, wait for all)"},
@@ -296,14 +301,17 @@ Scenario ScenarioFlags::to_scenario() const {
       sc.workload.peer_token = env;
   if (!peer_token.empty() && peer.empty())
     throw UsageError("--peer-token: only for a remote peer (--peer HOST:PORT)");
-  if (sc.workload.peer_token.size() > kHelloTokenBytes)
-    throw UsageError("--peer-token: at most " + std::to_string(kHelloTokenBytes) + " bytes");
   if (!peer.empty()) {
-    std::string host, why;
-    uint16_t port;
-    if (!parse_host_port(peer, &host, &port, &why)) throw UsageError("--peer: " + why);
+    std::string why;
+    std::vector<PeerAddress> peers;
+    if (!parse_peer_list(peer, sc.workload.peer_token, &peers, &why))
+      throw UsageError("--peer: " + why);
     if (sc.workload.transport != Transport::kTcp)
       throw UsageError("--peer: a remote peer needs --transport tcp");
+    for (const PeerAddress& p : peers)
+      if (p.token.size() > kHelloTokenBytes)
+        throw UsageError("--peer-token: at most " + std::to_string(kHelloTokenBytes) +
+                         " bytes (a peer's)");
   }
   sc.rounds = flag_count("--requests", requests, 1, 100'000'000);
   // 0 in any spelling (0, 0.0, 00) is the closed loop; any other rate, open.
@@ -338,6 +346,12 @@ Scenario ScenarioFlags::to_scenario() const {
   sc.pattern = flag_pattern("--pattern", pattern);
   flag_cpus("--cpus", cpus, &sc);
   sc.workload.peer_loop = flag_peer_loop("--peer-loop", peer_loop);
+  sc.workload.peer_threads =
+      static_cast<uint32_t>(flag_count("--peer-threads", peer_threads, 1, kMaxPeerThreads));
+  if (sc.workload.peer_threads > 1 && (file || !peer.empty()))
+    throw UsageError(std::string("--peer-threads: only for the forked peer (") +
+                     (file ? "the file transport has none" : "give it to `iomodels peer` there") +
+                     ")");
   sc.run.pool_threads = static_cast<uint32_t>(flag_count("--pool-threads", pool_threads, 0, 4096));
   if (threads_given || !threads.empty()) {
     sc.run.threads = static_cast<uint32_t>(flag_count("--threads", threads, 0, kMaxLoopThreads));

@@ -50,8 +50,8 @@ struct ScenarioFlags {
   std::string trace_hooks = "on";
   std::string seed = "1";
   std::string peer_spin = "0";
-  std::string peer;                  // HOST:PORT of a remote `iomodels peer`
-  std::string peer_token;            // its token (or IOMODELS_PEER_TOKEN)
+  std::string peer;                  // HOST:PORT of a remote `iomodels peer`, or several: A,B
+  std::string peer_token;            // its token, or one per peer: T1,T2 (or IOMODELS_PEER_TOKEN)
   std::string rate = "0";            // open loop: requests/s per connection (0 = closed loop)
   std::string role = "client";       // client | server
   std::string offered;               // server role: requests/s over all connections
@@ -59,6 +59,7 @@ struct ScenarioFlags {
   std::string pattern = "free";      // closed loop: free | lockstep
   std::string cpus = "none";         // none | auto | model=LIST,peer=LIST
   std::string peer_loop = "auto";    // auto | uring | epoll
+  std::string peer_threads = "1";    // the forked peer's serving threads, 1..64
   std::string file;                  // the file transport's data file (empty: unnamed, in /dev/shm)
   std::string file_size = "256MiB";
   bool direct = false;

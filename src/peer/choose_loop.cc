@@ -1,14 +1,16 @@
 // Description: run_peer_loop (peer.h): the io_uring loop where this kernel
-// runs it, else the epoll loop, or the one asked for by name.
+// runs it, else the epoll loop, or the one asked for by name; on several
+// threads (shards.h) when the peer is given more than one.
 #include "peer/core.h"
 #include "peer/peer.h"
+#include "peer/shards.h"
 
 namespace iomodels {
+namespace {
 
-int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conns,
-                  std::string* why) {
-  // Every client holds a descriptor here: take what the hard limit allows.
-  raise_fd_limit();
+// One thread's loop over its connections.
+int serve_connections(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
+                      std::string* why) {
   if (opts.peer_loop != PeerLoopChoice::kEpoll) {
     std::string no_uring;
     const int code = detail::run_uring_peer(opts, conns, &no_uring);
@@ -22,6 +24,17 @@ int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conn
     }
   }
   return detail::run_epoll_peer(opts, conns, why);
+}
+
+}  // namespace
+
+int run_peer_loop(const PeerOptions& opts, std::vector<std::pair<int, int>> conns,
+                  std::string* why) {
+  // Every client holds a descriptor here: take what the hard limit allows.
+  raise_fd_limit();
+  if (opts.peer_threads > 1 && opts.shards == nullptr)
+    return detail::run_sharded(opts, std::move(conns), serve_connections, why);
+  return serve_connections(opts, conns, why);
 }
 
 }  // namespace iomodels

@@ -22,6 +22,7 @@
 #include "measure/recorder.h"
 #include "peer/payload.h"
 #include "peer/peer.h"
+#include "peer/shards.h"
 #include "peer/wire.h"
 #include "sys/sys.h"
 
@@ -237,10 +238,9 @@ class PeerCore {
     if (c->last_done_ns != 0) turnaround_.record(now - c->last_done_ns);
     c->in_flight = true;
     if (c->index < 0) {
-      if (rq.conn >= opts_.connections || claimed_[rq.conn]) {
+      if (!claim(rq.conn)) {
         ++exec_.wrong_conn;
       } else {
-        claimed_[rq.conn] = true;
         c->index = rq.conn;
       }
     } else if (rq.conn != static_cast<uint64_t>(c->index)) {
@@ -265,29 +265,28 @@ class PeerCore {
     last_response_ns_ = now;
     if (c->next_id == opts_.exec_requests) ++exec_.complete_conns;
   }
-  // Answers a control request on `fd`: PeerStatsWire, then, when the peer
-  // checks a program run under --exec, ExecStatsWire (taken before
-  // control() resets the window). Both are tiny next to a socket's buffer and
-  // the client waits for them: a failed write just drops them.
-  void answer_control(int fd, uint64_t cmd) {
-    std::unique_ptr<ExecStatsWire> x;
-    if (exec_on()) {
-      x = std::make_unique<ExecStatsWire>();
-      x->magic = kExecMagic;
-      x->first_request_ns = first_request_ns_;
-      x->last_response_ns = last_response_ns_;
-      x->complete_conns = exec_.complete_conns;
-      x->early = exec_.early;
-      x->wrong_conn = exec_.wrong_conn;
-      x->wrong_size = exec_.wrong_size;
-      x->wrong_id = exec_.wrong_id;
-      x->extra = exec_.extra;
-      x->refused_conns = exec_.refused_conns;
-      turnaround_.save(&x->turnaround);
-    }
-    const PeerStatsWire w = control(cmd);
+  // Answers a control request on `fd` with the figures of every thread
+  // (ShardFigures, summed): PeerStatsWire, then, when the peer checks a
+  // program run under --exec, ExecStatsWire. Both are tiny next to a
+  // socket's buffer and the client waits for them: a failed write just
+  // drops them.
+  void answer_control(int fd, const ShardFigures& f) const {
+    const PeerStatsWire w = stats_wire(f, opts_.peer_spin_ns);
     sys::write(fd, &w, sizeof w);
-    if (x) sys::write(fd, x.get(), sizeof *x);
+    if (!exec_on()) return;
+    auto x = std::make_unique<ExecStatsWire>();
+    x->magic = kExecMagic;
+    x->first_request_ns = f.first_request_ns;
+    x->last_response_ns = f.last_response_ns;
+    x->complete_conns = f.complete_conns;
+    x->early = f.early;
+    x->wrong_conn = f.wrong_conn;
+    x->wrong_size = f.wrong_size;
+    x->wrong_id = f.wrong_id;
+    x->extra = f.extra;
+    x->refused_conns = f.refused_conns;
+    f.turnaround.save(&x->turnaround);
+    sys::write(fd, x.get(), sizeof *x);
   }
 
   // What the limits turned away, for the statistics and the log; and the
@@ -304,32 +303,50 @@ class PeerCore {
   }
   SleepCost& sleep_cost() { return sleep_cost_; }
 
-  // The answer to a control request; kStatsAndReset also starts a new window.
-  PeerStatsWire control(uint64_t cmd) {
-    PeerStatsWire w{};
-    w.magic = kStatsMagic;
-    w.requests = requests_;
-    w.wall_ns = now_ns() - window_wall_;
-    w.cpu_ns = process_cpu_ns() - window_cpu_;
-    w.late_p50_ns = lateness_.percentile(0.50);
-    w.late_p99_ns = lateness_.percentile(0.99);
-    w.late_max_ns = lateness_.max();
-    w.spin_ns = opts_.peer_spin_ns;
-    w.protocol_errors = protocol_errors_;
-    w.poll_horizon_ns = sleep_cost_.estimate();
-    w.loop = static_cast<uint64_t>(loop_);
-    w.refused = refused;
-    w.bad_token = bad_token;
-    w.idle_closed = idle_closed;
-    w.throttled = throttled;
-    w.held_over = held_over;
+  // This thread's figures since the last reset, added to *f;
+  // kStatsAndReset also starts a new window.
+  void take(uint64_t cmd, ShardFigures* f) {
+    f->threads += 1;
+    f->wall_ns = std::max(f->wall_ns, now_ns() - window_wall_);
+    f->process_cpu_ns = std::max(f->process_cpu_ns, process_cpu_ns() - window_cpu_);
+    f->busiest_cpu_ns = std::max(f->busiest_cpu_ns, thread_cpu_ns() - window_thread_cpu_);
+    f->requests += requests_;
+    f->protocol_errors += protocol_errors_;
+    f->refused += refused;
+    f->bad_token += bad_token;
+    f->idle_closed += idle_closed;
+    f->throttled += throttled;
+    f->held_over += held_over;
+    f->poll_horizon_ns = std::max(f->poll_horizon_ns, sleep_cost_.estimate());
+    f->loop = static_cast<uint64_t>(loop_);
+    f->lateness.merge(lateness_);
+    if (exec_on()) {
+      if (first_request_ns_ != 0 &&
+          (f->first_request_ns == 0 || first_request_ns_ < f->first_request_ns))
+        f->first_request_ns = first_request_ns_;
+      f->last_response_ns = std::max(f->last_response_ns, last_response_ns_);
+      f->complete_conns += exec_.complete_conns;
+      f->early += exec_.early;
+      f->wrong_conn += exec_.wrong_conn;
+      f->wrong_size += exec_.wrong_size;
+      f->wrong_id += exec_.wrong_id;
+      f->extra += exec_.extra;
+      f->refused_conns += exec_.refused_conns;
+      f->turnaround.merge(turnaround_);
+    }
     if (cmd == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) reset_window();
-    return w;
+  }
+  // This thread's figures alone, as the control connection carries them.
+  PeerStatsWire control(uint64_t cmd) {
+    auto f = std::make_unique<ShardFigures>();
+    take(cmd, f.get());
+    return stats_wire(*f, opts_.peer_spin_ns);
   }
 
   void reset_window() {
     window_wall_ = now_ns();
     window_cpu_ = process_cpu_ns();
+    window_thread_cpu_ = thread_cpu_ns();
     lateness_.reset();
     requests_ = 0;
     turnaround_.reset();
@@ -344,7 +361,7 @@ class PeerCore {
   Histogram lateness_;
   uint64_t requests_ = 0;
   uint64_t protocol_errors_ = 0;
-  uint64_t window_wall_ = 0, window_cpu_ = 0;
+  uint64_t window_wall_ = 0, window_cpu_ = 0, window_thread_cpu_ = 0;
   // --- exec_on() ---
   Histogram turnaround_;
   struct {
@@ -355,6 +372,14 @@ class PeerCore {
     return exec_.early + exec_.wrong_conn + exec_.wrong_size + exec_.wrong_id + exec_.extra;
   }
   std::vector<bool> claimed_ = std::vector<bool>(exec_on() ? opts_.connections : 0);
+  // Connection index `conn` for the connection asking: in range and not
+  // claimed before, on any thread.
+  bool claim(uint64_t conn) {
+    if (opts_.shards != nullptr) return opts_.shards->claim(conn);
+    if (conn >= opts_.connections || claimed_[conn]) return false;
+    claimed_[conn] = true;
+    return true;
+  }
   uint64_t first_request_ns_ = 0, last_response_ns_ = 0;
 };
 

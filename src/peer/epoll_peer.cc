@@ -25,7 +25,8 @@ namespace {
 // Tokens in epoll_event.u64: small integers, not pointers.
 constexpr uint64_t kEpollTokenListen = 0;
 constexpr uint64_t kEpollTokenStop = 1;
-constexpr uint64_t kEpollTokenFirstSlot = 2;
+constexpr uint64_t kEpollTokenMail = 2;  // a sharded peer's mailbox (shards.h)
+constexpr uint64_t kEpollTokenFirstSlot = 3;
 
 // Big enough to take many queued requests in one read and to write a 64 KiB
 // chunk of payload per syscall (a pipe's default capacity).
@@ -69,6 +70,10 @@ class EpollPeer : public PeerProtocol<EpollPeer, EpollSlot> {
       ep_.add(opts_.listen_fd, EPOLLIN, kEpollTokenListen);
     }
     if (opts_.stop_fd >= 0) ep_.add(opts_.stop_fd, EPOLLIN, kEpollTokenStop);
+    if (opts_.shards != nullptr) {
+      ep_.add(opts_.shards->mailbox(opts_.shard), EPOLLIN, kEpollTokenMail);
+      join_shards();
+    }
     core_.reset_window();
 
     std::vector<epoll_event> evs(kEpollMaxEvents);
@@ -103,6 +108,10 @@ class EpollPeer : public PeerProtocol<EpollPeer, EpollSlot> {
         if (tok == kEpollTokenStop) return 0;
         if (tok == kEpollTokenListen) {
           accept_all();
+          continue;
+        }
+        if (tok == kEpollTokenMail) {
+          take_mail([this](int fd) { add_slot(fd, fd, false); });
           continue;
         }
         const uint32_t s = static_cast<uint32_t>(tok - kEpollTokenFirstSlot);
@@ -192,13 +201,9 @@ class EpollPeer : public PeerProtocol<EpollPeer, EpollSlot> {
         return;
       }
       if (fd < 0) return;  // EAGAIN: all taken
-      if (!admit()) {
-        sys::close(static_cast<int>(fd));
-        continue;
-      }
       const int one = 1;
       sys::setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      add_slot(static_cast<int>(fd), static_cast<int>(fd), false);
+      accepted(static_cast<int>(fd), [this](int c) { add_slot(c, c, false); });
     }
   }
 
@@ -336,7 +341,11 @@ int run_epoll_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& co
                    std::string* why) {
   auto peer = std::make_unique<EpollPeer>(opts);  // the histogram is big: keep it off the stack
   const int code = peer->run(conns, why);
-  if (opts.final_stats != nullptr) *opts.final_stats = peer->stats();
+  // A thread of a sharded peer leaves its figures with the group.
+  if (opts.final_stats != nullptr || opts.shards != nullptr) {
+    const PeerStats st = peer->stats();
+    if (opts.final_stats != nullptr) *opts.final_stats = st;
+  }
   return code;
 }
 

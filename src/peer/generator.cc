@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "peer/core.h"
+#include "peer/shards.h"
 #include "sys/epoll_owner.h"
 #include "sys/sys.h"
 #include "sys/time.h"
@@ -32,13 +33,16 @@ namespace iomodels::detail {
 namespace {
 
 constexpr uint64_t kGenTokenControl = ~uint64_t{0};
+constexpr uint64_t kGenTokenStop = ~uint64_t{1};
+constexpr uint64_t kGenTokenMail = ~uint64_t{2};  // a sharded generator's mailbox (shards.h)
 constexpr int kGenMaxEvents = 256;
 constexpr size_t kGenReadChunk = 64 * 1024;
 
 struct GenConn {
-  int rfd = -1;  // responses arrive here
-  int wfd = -1;  // requests leave here
-  uint32_t index = 0;
+  int rfd = -1;        // responses arrive here
+  int wfd = -1;        // requests leave here
+  uint32_t index = 0;  // in the workload: its requests and payload name it
+  uint32_t slot = 0;   // in this thread's conns_
   bool open = true;
   std::mt19937_64 rng;
   uint64_t next_ns = 0;  // scheduled time of the next request not yet sent
@@ -62,8 +66,9 @@ class Generator {
  public:
   Generator(const PeerOptions& o) : opts_(o), core_(o, PeerLoop::kEpollWrite) {}
 
+  // fds: this thread's connections, i % threads == its index (all of them
+  // on one thread).
   int run(std::vector<std::pair<int, int>>& fds, std::string* why) {
-    if (opts_.listen_fd >= 0 && !accept_all(&fds, why)) return 1;
     if (opts_.offered_per_s <= 0 || fds.empty()) {
       *why = "the load generator needs connections and an offered load above 0";
       return 1;
@@ -72,15 +77,19 @@ class Generator {
       *why = s.message();
       return 1;
     }
-    // Each connection offers an equal share of the load.
-    interval_ns_ = static_cast<double>(fds.size()) * 1e9 / opts_.offered_per_s;
+    // Each connection offers an equal share of the load, on whichever thread
+    // it is: the schedules are those one thread would make.
+    const uint32_t threads = opts_.shards != nullptr ? opts_.shards->size() : 1;
+    const size_t total = opts_.shards != nullptr ? opts_.shards->connections() : fds.size();
+    interval_ns_ = static_cast<double>(total) * 1e9 / opts_.offered_per_s;
     conns_.resize(fds.size());
     for (uint32_t i = 0; i < fds.size(); ++i) {
       GenConn& c = conns_[i];
       c.rfd = fds[i].first;
       c.wfd = fds[i].second;
-      c.index = i;
-      c.rng.seed(opts_.seed ^ (uint64_t{i} * 0x9e3779b97f4a7c15ULL));
+      c.index = opts_.shard + i * threads;
+      c.slot = i;
+      c.rng.seed(opts_.seed ^ (uint64_t{c.index} * 0x9e3779b97f4a7c15ULL));
       for (int fd : {c.rfd, c.wfd}) {
         const int fl = ::fcntl(fd, F_GETFL);
         if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
@@ -88,7 +97,7 @@ class Generator {
           return 1;
         }
       }
-      if (ep_.add(c.rfd, EPOLLIN, i) < 0) {
+      if (ep_.add(c.rfd, EPOLLIN, i) < 0) {  // the token: its place here
         *why = "epoll_ctl: " + errno_text(-errno);
         return 1;
       }
@@ -97,39 +106,54 @@ class Generator {
       *why = "epoll_ctl(control): " + errno_text(-errno);
       return 1;
     }
+    if (opts_.stop_fd >= 0 && ep_.add(opts_.stop_fd, EPOLLIN, kGenTokenStop) < 0) {
+      *why = "epoll_ctl(stop): " + errno_text(-errno);
+      return 1;
+    }
+    if (opts_.shards != nullptr) {
+      if (ep_.add(opts_.shards->mailbox(opts_.shard), EPOLLIN, kGenTokenMail) < 0) {
+        *why = "epoll_ctl(mailbox): " + errno_text(-errno);
+        return 1;
+      }
+      opts_.shards->join(opts_.shard, [this](uint64_t cmd, ShardFigures* f) { figures(cmd, f); });
+    }
     rx_.resize(kGenReadChunk);
     rebase(now_ns());
     core_.reset_window();
     return loop(why);
   }
 
- private:
-  // tcp: the parent connects its connections one after another, each
-  // connect() returning once the handshake is done, so they are accepted in
-  // index order.
-  bool accept_all(std::vector<std::pair<int, int>>* fds, std::string* why) {
-    while (fds->size() < opts_.connections) {
-      pollfd p{opts_.listen_fd, POLLIN, 0};
-      const int pr = ::poll(&p, 1, 10'000);
-      if (pr < 0 && errno == EINTR) continue;
-      if (pr <= 0) {
-        *why = "the load generator waited 10 s for its tcp connections";
-        return false;
-      }
-      const int fd = ::accept4(opts_.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
-        *why = "accept: " + errno_text(-errno);
-        return false;
-      }
-      const int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      fds->emplace_back(fd, fd);
+  // This thread's figures since the last reset, added to *f: the serving
+  // loops' (its send lateness, the responses as requests) and the
+  // generator's. kStatsAndReset starts a new window, and a new schedule from
+  // now: what the last window left unsent is not carried into this one.
+  void figures(uint64_t cmd, ShardFigures* f) {
+    // Responses already in the sockets belong to the window: a model that
+    // has just answered its last request is counted whole.
+    for (uint32_t i = 0; i < conns_.size(); ++i)
+      if (conns_[i].in_flight) on_readable(i);
+    const uint64_t now = now_ns();
+    for (const GenConn& c : conns_) {
+      if (!c.open || c.next_ns > now) continue;
+      f->behind += 1 + static_cast<uint64_t>(static_cast<double>(now - c.next_ns) / interval_ns_);
     }
-    ::close(opts_.listen_fd);
-    return true;
+    f->sent += sent_;
+    f->bad_bytes += bad_bytes_;
+    f->sched_span_ns =
+        std::max(f->sched_span_ns, last_sched_ns_ > window_ns_ ? last_sched_ns_ - window_ns_ : 0);
+    f->corrected.merge(corrected_);
+    f->uncorrected.merge(uncorrected_);
+    core_.take(cmd, f);
+    if (cmd == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) {
+      sent_ = 0;
+      bad_bytes_ = 0;
+      corrected_.reset();
+      uncorrected_.reset();
+      rebase(now_ns());
+    }
   }
 
+ private:
   uint64_t draw(GenConn& c) { return arrival_interval(opts_.arrivals, interval_ns_, c.rng); }
 
   // A new schedule from `now`: requests not yet sent are forgotten, each
@@ -144,7 +168,7 @@ class Generator {
       // before) is the model's first of the new window: timed from its start.
       if (c.in_flight) c.sched_ns = c.sent_ns = std::max(c.sent_ns, now);
       c.next_ns = now + arrival_phase(opts_.arrivals, interval_ns_, c.rng);
-      if (!c.in_flight) heap_.push(Next{c.next_ns, c.index});
+      if (!c.in_flight) heap_.push(Next{c.next_ns, c.slot});
     }
   }
 
@@ -171,6 +195,11 @@ class Generator {
         const uint64_t tok = events[e].data.u64;
         if (tok == kGenTokenControl) {
           if (!control()) return 0;  // the parent is done
+          continue;
+        }
+        if (tok == kGenTokenStop) return 0;
+        if (tok == kGenTokenMail) {
+          opts_.shards->on_mail(opts_.shard);  // a statistics request, answered
           continue;
         }
         on_readable(static_cast<uint32_t>(tok));
@@ -242,7 +271,7 @@ class Generator {
         // leaves now, and its latency still counts from its time.
         send(c, now);
       } else {
-        heap_.push(Next{c.next_ns, c.index});
+        heap_.push(Next{c.next_ns, c.slot});
       }
       return;
     }
@@ -258,45 +287,34 @@ class Generator {
   }
 
   // A control request on the local control socket: the serving loops'
-  // statistics, then the generator's. False when the parent has gone.
+  // statistics, then the generator's, of every thread. False when the parent
+  // has gone.
   bool control() {
     Request rq{};
     const long n = ::recv(opts_.control_fd, &rq, sizeof rq, 0);
     if (n == -1 && (errno == EINTR || errno == EAGAIN)) return true;
     if (n != static_cast<long>(sizeof rq) || rq.conn != kControlConn) return false;
-    // Responses already in the sockets belong to the window: a model that
-    // has just answered its last request is counted whole.
-    for (GenConn& c : conns_)
-      if (c.in_flight) on_readable(c.index);
-    const PeerStatsWire w = core_.control(rq.id);
+    auto f = std::make_unique<ShardFigures>();
+    if (opts_.shards != nullptr) {
+      opts_.shards->gather(opts_.shard, rq.id, f.get());
+    } else {
+      figures(rq.id, f.get());
+    }
+    const PeerStatsWire w = stats_wire(*f, opts_.peer_spin_ns);
     auto g = std::make_unique<GeneratorStatsWire>();
     g->magic = kGeneratorMagic;
-    g->sent = sent_;
+    g->sent = f->sent;
     g->responses = w.requests;
-    g->bad_bytes = bad_bytes_;
+    g->bad_bytes = f->bad_bytes;
     g->send_late_p99_ns = w.late_p99_ns;
     g->send_late_max_ns = w.late_max_ns;
-    g->sched_span_ns = last_sched_ns_ > window_ns_ ? last_sched_ns_ - window_ns_ : 0;
-    const uint64_t now = now_ns();
-    for (const GenConn& c : conns_) {
-      if (!c.open || c.next_ns > now) continue;
-      g->behind += 1 + static_cast<uint64_t>(static_cast<double>(now - c.next_ns) / interval_ns_);
-    }
-    corrected_.save(&g->corrected);
-    uncorrected_.save(&g->uncorrected);
-    if (::send(opts_.control_fd, &w, sizeof w, MSG_NOSIGNAL) != static_cast<long>(sizeof w) ||
-        ::send(opts_.control_fd, g.get(), sizeof *g, MSG_NOSIGNAL) != static_cast<long>(sizeof *g))
-      return false;
-    if (rq.id == static_cast<uint64_t>(ControlCommand::kStatsAndReset)) {
-      // A new window, and a new schedule from now: what the last window left
-      // unsent is not carried into this one.
-      sent_ = 0;
-      bad_bytes_ = 0;
-      corrected_.reset();
-      uncorrected_.reset();
-      rebase(now_ns());
-    }
-    return true;
+    g->sched_span_ns = f->sched_span_ns;
+    g->behind = f->behind;
+    f->corrected.save(&g->corrected);
+    f->uncorrected.save(&g->uncorrected);
+    return ::send(opts_.control_fd, &w, sizeof w, MSG_NOSIGNAL) == static_cast<long>(sizeof w) &&
+           ::send(opts_.control_fd, g.get(), sizeof *g, MSG_NOSIGNAL) ==
+               static_cast<long>(sizeof *g);
   }
 
   const PeerOptions opts_;
@@ -328,13 +346,52 @@ uint64_t arrival_phase(Arrivals a, double mean_ns, std::mt19937_64& rng) {
   return arrival_interval(a, mean_ns, rng);
 }
 
+namespace {
+
+// tcp: the parent connects its connections one after another, each
+// connect() returning once the handshake is done, so they are accepted in
+// index order (and then go to the generator's threads as i % N).
+bool accept_all(const PeerOptions& opts, std::vector<std::pair<int, int>>* fds, std::string* why) {
+  while (fds->size() < opts.connections) {
+    pollfd p{opts.listen_fd, POLLIN, 0};
+    const int pr = ::poll(&p, 1, 10'000);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) {
+      *why = "the load generator waited 10 s for its tcp connections";
+      return false;
+    }
+    const int fd = ::accept4(opts.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
+      *why = "accept: " + errno_text(-errno);
+      return false;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fds->emplace_back(fd, fd);
+  }
+  ::close(opts.listen_fd);
+  return true;
+}
+
+// One thread's generator over its connections.
+int generate(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns, std::string* why) {
+  auto g = std::make_unique<Generator>(opts);  // histograms: off the stack
+  return g->run(conns, why);
+}
+
+}  // namespace
+
 int run_generator(const PeerOptions& opts, std::vector<std::pair<int, int>>& conns,
                   std::string* why) {
   // A model that closes its end mid-send is an error on that connection, not
   // the generator's death.
   ::signal(SIGPIPE, SIG_IGN);
-  auto g = std::make_unique<Generator>(opts);  // two histograms: off the stack
-  return g->run(conns, why);
+  if (opts.listen_fd >= 0 && !accept_all(opts, &conns, why)) return 1;
+  if (opts.peer_threads <= 1 || opts.shards != nullptr) return generate(opts, conns, why);
+  PeerOptions o = opts;
+  o.listen_fd = -1;  // accepted above
+  return run_sharded(o, std::move(conns), generate, why);
 }
 
 }  // namespace iomodels::detail

@@ -16,6 +16,10 @@
 
 namespace iomodels {
 
+namespace detail {
+class ShardGroup;
+}  // namespace detail
+
 // How the peer moves bytes. kUring: one io_uring for everything (multishot
 // receives into provided buffers, sends batched, one io_uring_enter per loop
 // turn). kEpollBatch / kEpollWrite: epoll and read(), responses that fall due
@@ -67,7 +71,15 @@ struct PeerSettings {
   // at a time and in order (docs/protocol.md); the peer counts what breaks
   // that and each connection's turnaround. 0: no checks.
   uint64_t exec_requests = 0;
+  // Serving threads (--peer-threads), 1..kMaxPeerThreads, each with its own
+  // loop (or load generator) and connection i when i % N is its index; a
+  // forked peer runs no more threads than it has connections.
+  uint32_t peer_threads = 1;
+  // The forked peer runs only on these CPUs, serving thread k on the k-th
+  // (round-robin); empty: anywhere.
+  std::vector<int> peer_cpus;
 };
+inline constexpr uint32_t kMaxPeerThreads = 64;
 
 // The server role's peer is a load generator. Each connection has its own
 // schedule of request times; a request is sent at its time, or, when the
@@ -135,19 +147,36 @@ struct PeerStats {
   // receive completed before the cancel landed), kept and parsed later all
   // the same. The epoll loop reads no more than there is room for: 0.
   uint64_t held_over = 0;
+  // The serving threads, over every peer, and the busiest one's own CPU in
+  // the window (with one thread, the process's: cpu_ns).
+  uint32_t threads = 1;
+  uint64_t busiest_cpu_ns = 0;
   bool remote = false;
   bool none = false;  // the file transport: no peer, so every figure above is 0
   // The server role: what the load generator saw.
   std::shared_ptr<const GeneratorStats> generator;
   // A program run under --exec: what the peer checked.
   std::shared_ptr<const ExecPeerStats> exec;
+  // Several remote peers (run --peer A,B): what each reported, in the order
+  // given; the figures above are their sum (counts, CPU), the longest window,
+  // and the worst lateness. Empty with one peer.
+  struct Part {
+    std::string address;
+    uint64_t requests = 0, wall_ns = 0, cpu_ns = 0, late_p99_ns = 0, late_max_ns = 0;
+    uint32_t threads = 1;
+  };
+  std::vector<Part> parts;
   double cpu_util() const { return wall_ns ? static_cast<double>(cpu_ns) / wall_ns : 0; }
   // The peer's CPU per response it sent, in microseconds.
   double cpu_us_per_req() const {
     return requests ? static_cast<double>(cpu_ns) / 1e3 / static_cast<double>(requests) : 0;
   }
-  // At >= 90% of a core the peer, not the model, sets the pace.
-  bool peer_bound() const { return cpu_util() >= 0.9; }
+  // At >= 90% of a core the peer, not the model, sets the pace; with several
+  // threads, when its busiest thread is there.
+  bool peer_bound() const {
+    if (threads <= 1) return cpu_util() >= 0.9;
+    return wall_ns != 0 && static_cast<double>(busiest_cpu_ns) / wall_ns >= 0.9;
+  }
 };
 
 // Everything a running peer is told: the settings, its descriptors, and the
@@ -163,6 +192,9 @@ struct PeerOptions : PeerSettings {
   uint64_t idle_timeout_ns = 0;  // no byte in or out this long: closed, counted
   // When set, the loop's statistics (since its last reset) are left here when it returns.
   PeerStats* final_stats = nullptr;
+  // One thread of a sharded peer (peer_threads > 1): its group and index.
+  detail::ShardGroup* shards = nullptr;
+  uint32_t shard = 0;
 };
 
 // Runs the peer's event loop over the connections it already has (read fd,

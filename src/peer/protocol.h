@@ -55,13 +55,56 @@ struct ConnState {
 template <typename Loop, typename Slot>
 class PeerProtocol {
  public:
-  // The statistics since the last reset, as the control connection reports them.
+  // The statistics since the last reset, as the control connection reports
+  // them. A thread of a sharded peer leaves them with its group instead
+  // (run_sharded sums them), and from now on is asked no more.
   PeerStats stats() {
-    return stats_from_wire(core_.control(static_cast<uint64_t>(ControlCommand::kStats)));
+    const auto cmd = static_cast<uint64_t>(ControlCommand::kStats);
+    if (opts_.shards != nullptr) {
+      auto f = std::make_unique<ShardFigures>();
+      core_.take(cmd, f.get());
+      opts_.shards->leave(opts_.shard, std::move(f));
+      return {};
+    }
+    return stats_from_wire(core_.control(cmd));
   }
 
  protected:
   PeerProtocol(const PeerOptions& o, PeerLoop loop) : opts_(o), core_(o, loop) {}
+
+  // A thread of a sharded peer (opts_.shards): from now on it answers
+  // statistics requests that reach other threads, through its mailbox
+  // (opts_.shards->mailbox(opts_.shard)), which the loop watches and then
+  // calls take_mail().
+  void join_shards() {
+    if (opts_.shards == nullptr) return;
+    opts_.shards->join(opts_.shard, [this](uint64_t cmd, ShardFigures* f) { core_.take(cmd, f); });
+  }
+  // The mailbox was readable: the accepted connections thread 0 handed
+  // over, each given to add(fd), and a statistics request answered.
+  template <typename F>
+  void take_mail(F&& add) {
+    // Admitted already, by the thread that accepted them.
+    for (int fd : opts_.shards->on_mail(opts_.shard)) add(fd);
+  }
+  // An accepted connection: served here, or handed to the thread whose turn
+  // it is. Round-robin at accept rather than every thread accepting from the
+  // shared listener: the connections are then spread evenly and in order
+  // (connection i of a run that connects one after another on thread i % N),
+  // where a shared listener gives each to whichever thread wakes first.
+  template <typename F>
+  void accepted(int fd, F&& add) {
+    if (!admit()) {
+      sys::close(fd);
+      return;
+    }
+    const uint32_t k = opts_.shards != nullptr ? opts_.shards->next_owner() : opts_.shard;
+    if (k == opts_.shard) {
+      add(fd);
+    } else {
+      opts_.shards->hand_over(k, fd);
+    }
+  }
 
   // What wait_before_due() returns when no response is waiting for its time.
   static constexpr uint64_t kNothingDue = UINT64_MAX;
@@ -89,6 +132,7 @@ class PeerProtocol {
       control_slot_ = s;
     } else {
       ++clients_;
+      if (opts_.shards != nullptr) ++opts_.shards->clients;
     }
     sys::fcntl_setfl(rfd, O_NONBLOCK, 0);
     if (wfd != rfd) sys::fcntl_setfl(wfd, O_NONBLOCK, 0);
@@ -104,14 +148,18 @@ class PeerProtocol {
     c.out.clear();
     c.held.clear();
     ++c.gen;
-    if (!c.control) --clients_;
+    if (!c.control) {
+      --clients_;
+      if (opts_.shards != nullptr) --opts_.shards->clients;
+    }
     return true;
   }
 
   // Whether an accepted connection may stay: beyond max_connections it is
   // counted and the caller closes it at once, so the client sees EOF.
   bool admit() {
-    if (opts_.max_connections == 0 || clients_ < opts_.max_connections) return true;
+    const uint32_t open = opts_.shards != nullptr ? opts_.shards->clients.load() : clients_;
+    if (opts_.max_connections == 0 || open < opts_.max_connections) return true;
     ++core_.refused;
     return false;
   }
@@ -270,7 +318,13 @@ class PeerProtocol {
         return false;
     }
     if (rq.conn == kControlConn && (sl.control || !core_.exec_on())) {
-      core_.answer_control(sl.wfd, rq.id);
+      auto f = std::make_unique<ShardFigures>();
+      if (opts_.shards != nullptr) {
+        opts_.shards->gather(opts_.shard, rq.id, f.get());
+      } else {
+        core_.take(rq.id, f.get());
+      }
+      core_.answer_control(sl.wfd, *f);
       return true;
     }
     if (core_.exec_on() && !core_.exec_request(&sl.exec, rq, now)) {

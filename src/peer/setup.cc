@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -73,6 +74,9 @@ void serve_forked_peer(int control_fd, const PeerSettings& settings) {
       po.listen_fd = fds[0];
     }
   }
+  // A thread without connections would only wait: no more threads than
+  // connections.
+  po.peer_threads = std::clamp<uint32_t>(po.peer_threads, 1, std::max<uint32_t>(po.connections, 1));
   std::string why;
   const int code = po.role == Role::kServer ? run_generator(po, conns, &why)
                                             : run_peer_loop(po, std::move(conns), &why);

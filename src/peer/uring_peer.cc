@@ -40,7 +40,16 @@ namespace {
 
 // user_data: what the operation is (top byte), the slot's generation (24
 // bits) and the slot (low 32 bits).
-enum class UringOp : uint8_t { kRecv = 1, kSend, kPollOut, kAccept, kAcceptRetry, kStop, kCancel };
+enum class UringOp : uint8_t {
+  kRecv = 1,
+  kSend,
+  kPollOut,
+  kAccept,
+  kAcceptRetry,
+  kStop,
+  kCancel,
+  kMail,  // a sharded peer's mailbox (shards.h)
+};
 uint64_t uring_tag(UringOp op, uint32_t slot = 0, uint32_t gen = 0) {
   return (uint64_t{static_cast<uint8_t>(op)} << 56) | (uint64_t{gen & 0xFFFFFFu} << 32) | slot;
 }
@@ -139,6 +148,10 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_poll_add(sqe, opts_.stop_fd, POLLIN);
       sqe->user_data = uring_tag(UringOp::kStop);
+    }
+    if (opts_.shards != nullptr) {
+      arm_mail();
+      join_shards();
     }
     core_.reset_window();
 
@@ -278,7 +291,19 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
         return;
       case UringOp::kCancel:
         return;
+      case UringOp::kMail:
+        take_mail([this](int fd) { add_slot(fd, fd, false); });
+        arm_mail();
+        return;
     }
+  }
+
+  // One-shot, armed again after each wake: mail is rare (set-up, statistics).
+  void arm_mail() {
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
+    io_uring_prep_poll_add(sqe, opts_.shards->mailbox(opts_.shard), POLLIN);
+    sqe->user_data = uring_tag(UringOp::kMail);
   }
 
   // The kernel gave back one of the slot's operations; a closed slot is free
@@ -419,12 +444,10 @@ class UringPeer : public PeerProtocol<UringPeer, UringSlot> {
   }
 
   void on_accept(int res, bool more) {
-    if (res >= 0 && !admit()) {
-      sys::close(res);
-    } else if (res >= 0) {
+    if (res >= 0) {
       const int one = 1;
       sys::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      add_slot(res, res, false);
+      accepted(res, [this](int fd) { add_slot(fd, fd, false); });
     }
     if (more) return;
     if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
@@ -486,7 +509,11 @@ int run_uring_peer(const PeerOptions& opts, std::vector<std::pair<int, int>>& co
   auto peer = std::make_unique<UringPeer>(opts);  // the histogram is big: keep it off the stack
   if (const int code = peer->init(conns.size(), why); code != 0) return code;
   const int code = peer->run(conns, why);
-  if (opts.final_stats != nullptr) *opts.final_stats = peer->stats();
+  // A thread of a sharded peer leaves its figures with the group.
+  if (opts.final_stats != nullptr || opts.shards != nullptr) {
+    const PeerStats st = peer->stats();
+    if (opts.final_stats != nullptr) *opts.final_stats = st;
+  }
   return code;
 }
 

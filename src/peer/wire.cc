@@ -2,6 +2,8 @@
 // connection carries (wire.h).
 #include "peer/wire.h"
 
+#include <algorithm>
+
 namespace iomodels {
 
 PeerStats detail::stats_from_wire(const PeerStatsWire& w) {
@@ -19,6 +21,8 @@ PeerStats detail::stats_from_wire(const PeerStatsWire& w) {
   st.idle_closed = w.idle_closed;
   st.throttled = w.throttled;
   st.held_over = w.held_over;
+  st.threads = static_cast<uint32_t>(std::clamp<uint64_t>(w.threads, 1, kMaxPeerThreads));
+  st.busiest_cpu_ns = w.busiest_cpu_ns;
   st.poll_horizon_ns = w.poll_horizon_ns;
   st.loop = w.loop <= static_cast<uint64_t>(PeerLoop::kUring) ? static_cast<PeerLoop>(w.loop)
                                                               : PeerLoop::kEpollWrite;

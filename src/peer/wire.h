@@ -11,7 +11,7 @@
 namespace iomodels::detail {
 
 // Changed with the layout below, so that ends of two versions tell at once.
-inline constexpr uint64_t kStatsMagic = 0x696f6d6f64737432ULL;  // "iomodst2"
+inline constexpr uint64_t kStatsMagic = 0x696f6d6f64737433ULL;  // "iomodst3"
 
 // The peer's answer to a control request.
 struct PeerStatsWire {
@@ -31,6 +31,8 @@ struct PeerStatsWire {
   uint64_t idle_closed;      // connections closed for silence
   uint64_t throttled;        // times reading stopped for responses not being read
   uint64_t held_over;        // bytes a stopped connection held past its bound
+  uint64_t threads;          // serving threads (--peer-threads)
+  uint64_t busiest_cpu_ns;   // the busiest thread's own CPU (one thread: cpu_ns)
 };
 
 // The load generator's (server role) second answer to a control request,

@@ -63,6 +63,22 @@ uint64_t configured_latency_ns(const LatencySpec& l) {
   return 0;
 }
 
+// Several remote peers (run --peer A,B): what each reported, in the order
+// given; null with one peer, whose figures are the peer's own.
+nlohmann::json peer_parts_json(const PeerStats& peer) {
+  if (peer.parts.empty()) return nullptr;
+  nlohmann::json parts = nlohmann::json::array();
+  for (const PeerStats::Part& p : peer.parts)
+    parts.push_back({{"address", p.address},
+                     {"requests", p.requests},
+                     {"cpu_s", p.cpu_ns / 1e9},
+                     {"wall_s", p.wall_ns / 1e9},
+                     {"late_p99_us", p.late_p99_ns / 1e3},
+                     {"late_max_us", p.late_max_ns / 1e3},
+                     {"threads", p.threads}});
+  return parts;
+}
+
 }  // namespace
 
 bool peer_late(const Scenario& sc, const PeerStats& peer) {
@@ -295,7 +311,9 @@ nlohmann::json result_json(const Scenario& sc, const ScenarioResult& r) {
           {"bad_token", r.peer.bad_token},
           {"idle_closed", r.peer.idle_closed},
           {"throttled", r.peer.throttled}}},
-        {"late", peer_late(sc, r.peer)}}},
+        {"late", peer_late(sc, r.peer)},
+        {"threads", r.peer.threads},
+        {"peers", peer_parts_json(r.peer)}}},
       {"load_average_at_start",
        r.load_at_start < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.load_at_start)},
       {"machine_busy_at_start", machine_busy(r.load_at_start, environment().cores)},

@@ -209,6 +209,37 @@ bool parse_host_port(std::string_view text, std::string* host, uint16_t* port, s
   return true;
 }
 
+bool parse_peer_list(std::string_view peers, const std::string& tokens,
+                     std::vector<PeerAddress>* out, std::string* why) {
+  std::vector<PeerAddress> list;
+  for (size_t pos = 0; pos <= peers.size();) {
+    const size_t comma = std::min(peers.find(',', pos), peers.size());
+    PeerAddress a;
+    a.text = std::string(peers.substr(pos, comma - pos));
+    if (!parse_host_port(a.text, &a.host, &a.port, why)) return false;
+    for (const PeerAddress& b : list) {
+      if (b.text == a.text) {
+        *why = "'" + a.text + "' is given twice";
+        return false;
+      }
+    }
+    list.push_back(std::move(a));
+    pos = comma + 1;
+  }
+  // One token each only when there are exactly as many parts as peers; else
+  // the same token (which may hold a comma) for all.
+  std::vector<std::string> parts;
+  for (size_t pos = 0; pos <= tokens.size();) {
+    const size_t comma = std::min(tokens.find(',', pos), tokens.size());
+    parts.emplace_back(tokens.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  const bool each = list.size() > 1 && parts.size() == list.size();
+  for (size_t i = 0; i < list.size(); ++i) list[i].token = each ? parts[i] : tokens;
+  if (out != nullptr) *out = std::move(list);
+  return true;
+}
+
 std::string format_duration(uint64_t ns) {
   char buf[32];
   if (ns < 1000) {

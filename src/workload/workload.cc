@@ -31,6 +31,7 @@
 #include "peer/wire.h"
 #include "sys/cpus.h"
 #include "sys/sys.h"
+#include "workload/control.h"
 
 namespace iomodels {
 
@@ -44,38 +45,6 @@ Status set_nodelay(int fd) {
   const int one = 1;
   if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
     return Status::from_errno(-errno, "setsockopt(TCP_NODELAY)");
-  return {};
-}
-
-// Raw, uncounted, bounded exchange on the control connection: harness
-// traffic, never charged to a model.
-Status control_exchange(int fd, uint64_t cmd, detail::PeerStatsWire* w) {
-  const Request rq{kControlConn, 0, cmd};
-  if (::send(fd, &rq, sizeof rq, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof rq))
-    return Status::from_errno(-errno, "asking the peer for its statistics");
-  size_t got = 0;
-  auto* dst = reinterpret_cast<uint8_t*>(w);
-  while (got < sizeof *w) {
-    pollfd p{fd, POLLIN, 0};
-    const int pr = ::poll(&p, 1, 5000);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr == 0)
-      return Status::error(got == 0 ? "the peer did not answer a statistics request within 5 s"
-                                    : "the peer's statistics came short: " + std::to_string(got) +
-                                          " of " + std::to_string(sizeof *w) +
-                                          " bytes (a peer of another iomodels version?)");
-    const ssize_t n = ::recv(fd, dst + got, sizeof *w - got, 0);
-    if (n == 0) return Status::error("the peer closed its control connection");
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return Status::from_errno(-errno, "reading the peer's statistics");
-    }
-    got += static_cast<size_t>(n);
-  }
-  if (w->magic != detail::kStatsMagic)
-    return Status::error(
-        "the peer's statistics are garbled (a peer of another iomodels version? both ends must be "
-        "the same build)");
   return {};
 }
 
@@ -96,39 +65,6 @@ Status read_second_answer(int fd, uint64_t magic, T* out, const char* what) {
       return Status::error(std::string(what) + " are garbled");
     return {};
   }
-}
-
-// The hello a remote peer may require (peer/hello.h): the token, then its answer
-// verified, so a refused connection is an error here, named, and not an
-// end of file in the middle of a model's run.
-Status say_hello(int fd, const std::string& token, const std::string& where) {
-  uint8_t msg[kRequestBytes + kHelloTokenBytes]{};
-  const Request rq{kHelloConn, kHelloVersion, kHelloMagic};
-  std::memcpy(msg, &rq, sizeof rq);
-  std::memcpy(msg + kRequestBytes, token.data(), std::min(token.size(), kHelloTokenBytes));
-  if (::send(fd, msg, sizeof msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof msg))
-    return Status::from_errno(-errno, "greeting the peer at " + where);
-  uint8_t ack[kHelloAckBytes];
-  size_t got = 0;
-  while (got < sizeof ack) {
-    pollfd p{fd, POLLIN, 0};
-    const int pr = ::poll(&p, 1, 5000);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr == 0) return Status::error("the peer at " + where + " did not answer the hello in 5 s");
-    const ssize_t n = ::recv(fd, ack + got, sizeof ack - got, 0);
-    if (n == 0 || (n < 0 && errno == ECONNRESET))
-      return Status::error("the peer at " + where +
-                           " refused the connection: a wrong or missing token (--peer-token or "
-                           "IOMODELS_PEER_TOKEN), or it is at its connection limit");
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return Status::from_errno(-errno, "reading the hello's answer from " + where);
-    }
-    got += static_cast<size_t>(n);
-  }
-  if (verify_payload(kHelloConn, 0, 0, ack, sizeof ack) != sizeof ack)
-    return Status::error("the peer at " + where + " answered the hello with garbage");
-  return {};
 }
 
 }  // namespace
@@ -414,34 +350,18 @@ Status Workload::connect_tcp(const std::string& host, uint16_t port, Fd* out) {
   return last;
 }
 
-Status Workload::start_remote() {
-  std::string host, why;
-  uint16_t port;
-  if (!parse_host_port(opts_.remote, &host, &port, &why)) return Status::error("--peer " + why);
-  if (Status s = connect_tcp(host, port, &control_); !s.ok()) return s;
-  if (Status s = say_hello(control_.get(), opts_.peer_token, opts_.remote); !s.ok()) return s;
-  for (uint32_t i = 0; i < opts_.connections; ++i) {
-    Fd c;
-    if (Status s = connect_tcp(host, port, &c); !s.ok()) return s;
-    if (Status s = say_hello(c.get(), opts_.peer_token, opts_.remote); !s.ok()) return s;
-    conns_.push_back(ClientConn{c.get(), c.get(), i});
-    owned_.push_back(std::move(c));
-  }
-  return {};
-}
-
 Status Workload::peer_stats(PeerStats* out, bool reset) {
   if (opts_.transport == Transport::kFile) {
     *out = PeerStats{};
     out->none = true;
     return {};
   }
-  detail::PeerStatsWire w{};
   const auto cmd =
       static_cast<uint64_t>(reset ? ControlCommand::kStatsAndReset : ControlCommand::kStats);
-  if (Status s = control_exchange(control_.get(), cmd, &w); !s.ok()) return s;
+  if (!opts_.remote.empty()) return remote_stats(cmd, out);
+  detail::PeerStatsWire w{};
+  if (Status s = detail::control_exchange(control_.get(), cmd, &w); !s.ok()) return s;
   *out = detail::stats_from_wire(w);
-  out->remote = !opts_.remote.empty();
   if (opts_.role == Role::kServer) {
     auto g = std::make_unique<detail::GeneratorStatsWire>();
     if (Status s = read_second_answer(control_.get(), detail::kGeneratorMagic, g.get(),

@@ -45,9 +45,13 @@ inline constexpr uint32_t kFileAlign = 4096;
 // base, handed whole to a forked peer) and how the client reaches it.
 struct WorkloadOptions : PeerSettings {
   Transport transport = Transport::kSocketpair;
-  std::string remote;          // "HOST:PORT" of an `iomodels peer`; tcp only
-  std::string peer_token;      // presented to the remote peer on every connection
-  std::vector<int> peer_cpus;  // the forked peer runs only on these; empty: anywhere
+  // "HOST:PORT" of an `iomodels peer`, or several, comma-separated: the
+  // connections then go round-robin (connection i to peer i % P), each peer
+  // with a control connection of its own; tcp only.
+  std::string remote;
+  // Presented to the remote peer on every connection; with several peers,
+  // one token each when it holds exactly as many comma-separated parts.
+  std::string peer_token;
   // --- the file transport ---
   // Empty: an unnamed file (O_TMPFILE) in kDefaultFileDir, gone when the run
   // ends. Otherwise this path: created and filled if missing, reused if it
@@ -119,12 +123,16 @@ class Workload {
   Status start_remote();
   Status start_file();  // src/workload/datafile.cc
   Status connect_tcp(const std::string& host, uint16_t port, Fd* out);
+  // The remote peers' statistics, merged (remote.cc).
+  Status remote_stats(uint64_t cmd, PeerStats* out);
   void watchdog_loop(Watchdog* wd);
 
   WorkloadOptions opts_;
   pid_t peer_pid_ = -1;
   std::string tcp_address_;
-  Fd control_;
+  Fd control_;                           // the forked peer's control socket
+  std::vector<Fd> controls_;             // each remote peer's control connection
+  std::vector<std::string> peer_names_;  // and its HOST:PORT
   Fd program_listener_;
   std::vector<Fd> owned_;
   std::vector<ClientConn> conns_;
