@@ -319,7 +319,7 @@ def server_table(a, out_dir, loads):
                                or "none held"))
     print()
     how = ("%d repetitions, interleaved (each repetition every load, each example then its "
-           "model); median %s" % (a.repetitions, "[95%% interval]" if a.repetitions >= 6
+           "model); median %s" % (a.repetitions, "[95% interval]" if a.repetitions >= 6
                                   else "(min–max)") if a.repetitions > 1
            else "1 repetition (each example, then its model)")
     print("%s. Server role: %s connections (%s) x %s responses, uniform arrivals, "
