@@ -186,7 +186,8 @@ TEST_CASE("run --exec: a program that cannot start is refused with exit 2, befor
     CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
   }
   SECTION("flags that say nothing of a program are refused, not ignored") {
-    for (const char* extra : {"--model blocking", "--pool-threads 2", "--verify off", "-t file", "--pattern lockstep"}) {
+    for (const char* extra : {"--model blocking", "--pool-threads 2", "--verify off", "-t file",
+                              "--pattern lockstep"}) {
       const auto r = test::run_iomodels(std::string("run --exec true ") + extra);
       INFO(extra << "\n" << r.out);
       CHECK(r.exit_code == 2);

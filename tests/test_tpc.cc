@@ -50,16 +50,6 @@ int tpc_fds_linked_to(const std::string& target) {
   return n;
 }
 
-std::vector<int> tpc_cpus_of(pid_t tid) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(tid, sizeof set, &set) != 0) return {};
-  std::vector<int> out;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) out.push_back(c);
-  return out;
-}
-
 // The model's loop threads by loop index: each names itself "<loop> loop <k>"
 // (/proc/self/task/<tid>/comm).
 std::map<int, pid_t> tpc_loop_threads() {
@@ -115,7 +105,7 @@ void tpc_check_pinned(const ModelInfo& m) {
     REQUIRE(loops.size() == n);
     for (const auto& [k, tid] : loops) {
       INFO("loop " << k << ", thread " << tid);
-      CHECK(tpc_cpus_of(tid) == std::vector<int>{allowed[static_cast<size_t>(k) % 2]});
+      CHECK(sys::affinity(tid) == sys::CpuList{allowed[static_cast<size_t>(k) % 2]});
     }
     CHECK(tpc_fact(r, "threads") == std::to_string(n));
     CHECK(tpc_fact(r, "connections_per_thread") == (n == 2 ? "3" : "2"));

@@ -47,17 +47,8 @@ constexpr uint64_t kSendBit = 1;
 int echo_loop(std::vector<EchoConn>& conns, const std::vector<uint8_t>& response, bool socket) {
   const size_t n = conns.size();
   io_uring ring{};
-  const auto entries = static_cast<unsigned>(std::clamp<size_t>(std::bit_ceil(2 * n), 8, 4096));
-  int r = -EINVAL;
-  for (unsigned mode : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u}) {
-    io_uring_params p{};
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | mode;
-    p.cq_entries = std::max<unsigned>(2 * entries, 16);
-    r = io_uring_queue_init_params(entries, &ring, &p);
-    if (r != -EINVAL) break;
-  }
-  if (r < 0) return 3;
+  bool cqe_skip = false;
+  if (init_minimal_ring(&ring, n, &cqe_skip) < 0) return 3;
   const auto sqe = [&ring]() {
     io_uring_sqe* s = io_uring_get_sqe(&ring);
     if (s == nullptr) {

@@ -205,23 +205,10 @@ class UringLoop final : public MinimalLoop {
     // io_uring waits for blocking fds itself; on an O_NONBLOCK pipe a READ
     // would complete with -EAGAIN.
     if (Status s = set_blocking(w, true); !s.ok()) return s;
-    // The SQ holds a sweep (a send and a receive per connection) and the CQ
-    // every connection's receive and failed send; the same task-work modes
-    // the models ask for, cheapest first.
-    const auto entries = static_cast<unsigned>(std::clamp<size_t>(std::bit_ceil(2 * n), 8, 4096));
-    int r = -EINVAL;
-    for (unsigned mode : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                          IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u}) {
-      io_uring_params p{};
-      p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | mode;
-      p.cq_entries = std::max<unsigned>(2 * entries, 16);
-      r = io_uring_queue_init_params(entries, &ring_, &p);
-      if (r == 0) {
-        live_ = true;
-        skip_success_ = (p.features & IORING_FEAT_CQE_SKIP) != 0;
-        return {};
-      }
-      if (r != -EINVAL) break;
+    const int r = init_minimal_ring(&ring_, n, &skip_success_);
+    if (r == 0) {
+      live_ = true;
+      return {};
     }
     if (r == -EPERM) return Status::not_applicable("io_uring_setup: " + errno_text(r));
     return Status::from_errno(r, "io_uring_setup");
@@ -326,6 +313,22 @@ class UringLoop final : public MinimalLoop {
 };
 
 }  // namespace
+
+int init_minimal_ring(io_uring* ring, size_t connections, bool* cqe_skip) {
+  const auto entries =
+      static_cast<unsigned>(std::clamp<size_t>(std::bit_ceil(2 * connections), 8, 4096));
+  int r = -EINVAL;
+  for (unsigned mode : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u}) {
+    io_uring_params p{};
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | mode;
+    p.cq_entries = std::max<unsigned>(2 * entries, 16);
+    r = io_uring_queue_init_params(entries, ring, &p);
+    if (r == 0) *cqe_skip = (p.features & IORING_FEAT_CQE_SKIP) != 0;
+    if (r != -EINVAL) return r;
+  }
+  return r;
+}
 
 bool has_minimal_loop(Mechanism m) {
   return m == Mechanism::kBlockingRead || m == Mechanism::kEpoll || m == Mechanism::kIoUring;

@@ -8,6 +8,8 @@
 // mechanism is the harness's share plus the model's own choices.
 #pragma once
 
+#include <liburing.h>
+
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -52,6 +54,13 @@ class MinimalLoop {
   // closed connection or a wait longer than the timeout is an error.
   virtual Status run(uint64_t rounds, MinimalCount* count) = 0;
 };
+
+// A ring for a minimal loop (or the echo) of `connections`: the SQ holds a
+// sweep (a send and a receive per connection), the CQ every connection's
+// receive and failed send, with the task-work modes the models ask for,
+// cheapest first. 0, or -errno from io_uring_setup; *cqe_skip: whether the
+// kernel has IOSQE_CQE_SKIP_SUCCESS.
+int init_minimal_ring(io_uring* ring, size_t connections, bool* cqe_skip);
 
 // Whether mechanism m has a minimal loop (blocking read, epoll, io_uring).
 bool has_minimal_loop(Mechanism m);
