@@ -74,6 +74,7 @@ TEST_CASE("run --exec --role server: what breaks the server role fails the run, 
   const Case cases[] = {
       {"wrong-byte", "the program's responses had a wrong byte"},
       {"die", "the program exited with status 4 during the"},
+      {"close-one", "the program closed 1 of its connections"},
       {"exit-1",
        "the program exited with status 1 at the end of its connections, after the measurement"},
   };

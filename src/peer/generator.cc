@@ -139,6 +139,7 @@ class Generator {
     }
     f->sent += sent_;
     f->bad_bytes += bad_bytes_;
+    f->closed += closed_;  // since it started: not reset with the window
     f->sched_span_ns =
         std::max(f->sched_span_ns, last_sched_ns_ > window_ns_ ? last_sched_ns_ - window_ns_ : 0);
     f->corrected.merge(corrected_);
@@ -279,6 +280,7 @@ class Generator {
 
   void close_conn(GenConn& c) {
     if (!c.open) return;
+    ++closed_;
     c.open = false;
     c.in_flight = false;
     ep_.remove(c.rfd);
@@ -306,6 +308,7 @@ class Generator {
     g->sent = f->sent;
     g->responses = w.requests;
     g->bad_bytes = f->bad_bytes;
+    g->closed = f->closed;
     g->send_late_p99_ns = w.late_p99_ns;
     g->send_late_max_ns = w.late_max_ns;
     g->sched_span_ns = f->sched_span_ns;
@@ -325,6 +328,7 @@ class Generator {
   std::vector<uint8_t> rx_;
   double interval_ns_ = 0;
   uint64_t sent_ = 0, bad_bytes_ = 0;
+  uint64_t closed_ = 0;         // connections closed: the model closed or broke them
   uint64_t window_ns_ = 0;      // when the window (and its schedule) began
   uint64_t last_sched_ns_ = 0;  // the latest scheduled time of a request sent in it
   Histogram corrected_, uncorrected_;

@@ -93,8 +93,11 @@ struct GeneratorStats {
   uint64_t sent = 0;       // requests sent in the window
   uint64_t responses = 0;  // responses received whole and verified
   uint64_t bad_bytes = 0;  // responses with a wrong byte (0 in a good run)
-  Histogram corrected;     // ns from scheduled time to the response's last byte
-  Histogram uncorrected;   // ns from the send to the response's last byte
+  // Connections it closed since it started (not per window): the model
+  // closed them, or sent a wrong byte or one nobody asked for (0 in a good run).
+  uint64_t closed = 0;
+  Histogram corrected;    // ns from scheduled time to the response's last byte
+  Histogram uncorrected;  // ns from the send to the response's last byte
   // How late the generator itself sent requests whose connection was free:
   // its own lag, not the model's (p99 and max, ns).
   uint64_t send_late_p99_ns = 0, send_late_max_ns = 0;

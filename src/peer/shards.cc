@@ -44,6 +44,7 @@ void ShardFigures::add(const ShardFigures& o) {
   turnaround.merge(o.turnaround);
   sent += o.sent;
   bad_bytes += o.bad_bytes;
+  closed += o.closed;
   behind += o.behind;
   sched_span_ns = std::max(sched_span_ns, o.sched_span_ns);
   corrected.merge(o.corrected);

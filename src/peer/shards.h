@@ -44,6 +44,7 @@ struct ShardFigures {
   Histogram turnaround;
   // The load generator (GeneratorStats).
   uint64_t sent = 0, bad_bytes = 0, behind = 0, sched_span_ns = 0;
+  uint64_t closed = 0;  // connections the generator closed, since it started
   Histogram corrected, uncorrected;
 
   void add(const ShardFigures& o);

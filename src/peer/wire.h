@@ -47,6 +47,7 @@ struct GeneratorStatsWire {
   uint64_t send_late_max_ns;
   uint64_t behind;
   uint64_t sched_span_ns;
+  uint64_t closed;  // connections it closed since it started
   Histogram::Raw corrected;
   Histogram::Raw uncorrected;
 };

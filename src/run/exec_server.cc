@@ -41,6 +41,23 @@ std::string seen_text(const GeneratorStats& g) {
   return s;
 }
 
+// A wrong byte, or a connection the generator had to close (the program
+// closed it, or sent bytes nobody asked for): the run fails, naming it.
+Status broken(const GeneratorStats& g, const char* phase) {
+  if (g.bad_bytes != 0)
+    return Status::error("the program's responses had a wrong byte (" + seen_text(g) + ", " +
+                         phase +
+                         "): the generator checks every byte of payload(conn, id), "
+                         "docs/protocol.md");
+  if (g.closed != 0)
+    return Status::error("the program closed " + std::to_string(g.closed) +
+                         " of its connections, "
+                         "or wrote bytes no request asked for, " +
+                         phase + " (" + seen_text(g) +
+                         "): the generator closed them (docs/protocol.md, the server role)");
+  return {};
+}
+
 // The program runs, under a progress watch: each call asks the generator,
 // fails fast on a wrong byte or the program's exit, and fails when no
 // response came for the scenario's --timeout.
@@ -57,11 +74,8 @@ class Watch {
       if (Status s = w_->peer_stats(&ps, false); !s.ok()) return s;
       const GeneratorStats& g = *ps.generator;
       *last = g;
-      if (g.bad_bytes != 0)
-        return Status::error("the program's responses had a wrong byte (" + seen_text(g) + ", " +
-                             phase +
-                             "): the generator checks every byte of payload(conn, id), "
-                             "docs/protocol.md");
+      if (g.closed != 0 && exiting()) return exited(g, phase);
+      if (Status s = broken(g, phase); !s.ok()) return s;
       if (g.responses >= target) return {};
       const uint64_t now = now_ns();
       if (g.responses != seen) {
@@ -83,6 +97,17 @@ class Watch {
   }
 
  private:
+  // Whether the program is on its way out: a process's descriptors close
+  // before its exit is seen, so a connection closed by its death is waited
+  // for (100 ms) to be named as the death it is.
+  bool exiting() {
+    for (int i = 0; i < 20; ++i) {
+      if (program_exited(*p_)) return true;
+      ::usleep(5'000);
+    }
+    return false;
+  }
+
   // Its end, read without reaping it (stop_program() reaps).
   Status exited(const GeneratorStats& g, const char* phase) {
     siginfo_t si{};
@@ -145,6 +170,7 @@ Status run_exec_server(const Scenario& sc, const ExecSpec& spec, ScenarioResult*
   // SIGTERM is how it is asked to stop: it gets it at its default.
   Program prog;
   if (Status s = start_program(sc, spec, so, &prog); !s.ok()) return s;
+  w->close_client_ends();  // the program's copies are the connections' only ends
   auto rx = std::make_shared<ExecRun>();
   rx->command = spec.command;
   rx->quadrant = spec.quadrant;
@@ -174,8 +200,11 @@ Status run_exec_server(const Scenario& sc, const ExecSpec& spec, ScenarioResult*
   const uint64_t t_warm = now_ns();
 
   // The window: a new schedule from now, the counters read at its edges.
-  PeerStats ignored;
-  if (Status s = w->peer_stats(&ignored, true); !s.ok()) return give_up(s);
+  // The warm-up's own figures come with the reset: what broke in it since
+  // the last look fails the run too.
+  PeerStats warm;
+  if (Status s = w->peer_stats(&warm, true); !s.ok()) return give_up(s);
+  if (Status s = broken(*warm.generator, "during the warm-up"); !s.ok()) return give_up(s);
   const CounterSample c0 = prog.counting ? prog.counters.read() : CounterSample{};
   const uint64_t t0 = now_ns();
   const uint64_t cpu0 = prog.counting ? 0 : static_cast<uint64_t>(sys::cpu_ns_of(prog.pid));
@@ -189,6 +218,7 @@ Status run_exec_server(const Scenario& sc, const ExecSpec& spec, ScenarioResult*
   if (Status s = watch.until(want, "during the measurement", &g); !s.ok()) return give_up(s);
   PeerStats ps;
   if (Status s = w->peer_stats(&ps, false); !s.ok()) return give_up(s);
+  if (Status s = broken(*ps.generator, "during the measurement"); !s.ok()) return give_up(s);
   const CounterSample c1 = prog.counting ? prog.counters.read() : CounterSample{};
   const uint64_t t1 = now_ns();
   const long cpu1 = prog.counting ? 0 : sys::cpu_ns_of(prog.pid);

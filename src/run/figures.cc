@@ -116,6 +116,7 @@ nlohmann::json generator_json(const Scenario& sc, const ScenarioResult& r) {
           {"sent", g->sent},
           {"responses", g->responses},
           {"bad_bytes", g->bad_bytes},
+          {"connections_closed", g->closed},
           {"behind", g->behind},
           {"sched_span_s", g->sched_span_ns / 1e9},
           {"corrected_us", pct(g->corrected)},
@@ -154,7 +155,9 @@ std::vector<std::string> result_warnings(const Scenario& sc, const ScenarioResul
   }
   // A program's counters are read every kExecSampleMs and interpolated at the
   // window's ends: over a few readings, that error is the figure.
-  if (r.exec && r.exec->counters_why.empty() &&
+  // The server role reads the counters at the window's edges: nothing to
+  // interpolate.
+  if (r.exec && r.exec->counters_why.empty() && sc.workload.role == Role::kClient &&
       r.m.wall_s * 1e3 < kExecSampleMs * kExecMinSamples) {
     std::snprintf(buf, sizeof buf,
                   "the measurement window was %.1f ms, under %d readings of the counters (%d ms "

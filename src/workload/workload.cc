@@ -372,6 +372,7 @@ Status Workload::peer_stats(PeerStats* out, bool reset) {
     gs->sent = g->sent;
     gs->responses = g->responses;
     gs->bad_bytes = g->bad_bytes;
+    gs->closed = g->closed;
     gs->send_late_p99_ns = g->send_late_p99_ns;
     gs->send_late_max_ns = g->send_late_max_ns;
     gs->behind = g->behind;

@@ -97,6 +97,11 @@ class Workload {
   // here until the Workload goes.
   int program_listener() const { return program_listener_.get(); }
   Status connect_generator();
+  // Closes this process's copies of the client ends, once a program has its
+  // own (the server role of run --exec): the program's close of a connection
+  // is then the connection's end, which the generator sees. conns() keeps
+  // the numbers, no longer open here.
+  void close_client_ends() { owned_.clear(); }
 
   // The peer's statistics since the last reset; `reset` starts a new window.
   // Control traffic is not counted in the syscall counters.

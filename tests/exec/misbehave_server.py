@@ -9,6 +9,7 @@ thread per connection, and misbehaves as argv[1] says:
               LISTEN_FDNAMES, fd 3 a listening socket) and exits 3 if not
   wrong-byte  the 10th response has one wrong byte
   die         exits 4 after 10 responses
+  close-one   closes the connection of its 10th response, then serves on
   exit-1      serves, but exits 1 at the end of its connections
   ignore-term serves, then ignores SIGTERM and never exits
   orphan      serves, and leaves a child sleeping in its process group
@@ -66,6 +67,11 @@ def serve(rfd, wfd):
                 out[size // 2] ^= 0xFF
             if mode == 'die' and n > 10:
                 os._exit(4)
+            if mode == 'close-one' and n == 10:
+                os.close(rfd)
+                if wfd != rfd:
+                    os.close(wfd)
+                return
             view = memoryview(out)
             while view:
                 view = view[os.write(wfd, view):]
