@@ -74,8 +74,7 @@ class Watch {
       if (Status s = w_->peer_stats(&ps, false); !s.ok()) return s;
       const GeneratorStats& g = *ps.generator;
       *last = g;
-      if (g.closed != 0 && exiting()) return exited(g, phase);
-      if (Status s = broken(g, phase); !s.ok()) return s;
+      if (Status s = check(g, phase); !s.ok()) return s;
       if (g.responses >= target) return {};
       const uint64_t now = now_ns();
       if (g.responses != seen) {
@@ -94,6 +93,12 @@ class Watch {
         ::usleep(kPollMs * 1000);
       }
     }
+  }
+
+  // broken(), but a connection closed by the program's death names the death.
+  Status check(const GeneratorStats& g, const char* phase) {
+    if (g.closed != 0 && exiting()) return exited(g, phase);
+    return broken(g, phase);
   }
 
  private:
@@ -204,7 +209,7 @@ Status run_exec_server(const Scenario& sc, const ExecSpec& spec, ScenarioResult*
   // the last look fails the run too.
   PeerStats warm;
   if (Status s = w->peer_stats(&warm, true); !s.ok()) return give_up(s);
-  if (Status s = broken(*warm.generator, "during the warm-up"); !s.ok()) return give_up(s);
+  if (Status s = watch.check(*warm.generator, "during the warm-up"); !s.ok()) return give_up(s);
   const CounterSample c0 = prog.counting ? prog.counters.read() : CounterSample{};
   const uint64_t t0 = now_ns();
   const uint64_t cpu0 = prog.counting ? 0 : static_cast<uint64_t>(sys::cpu_ns_of(prog.pid));
@@ -218,7 +223,7 @@ Status run_exec_server(const Scenario& sc, const ExecSpec& spec, ScenarioResult*
   if (Status s = watch.until(want, "during the measurement", &g); !s.ok()) return give_up(s);
   PeerStats ps;
   if (Status s = w->peer_stats(&ps, false); !s.ok()) return give_up(s);
-  if (Status s = broken(*ps.generator, "during the measurement"); !s.ok()) return give_up(s);
+  if (Status s = watch.check(*ps.generator, "during the measurement"); !s.ok()) return give_up(s);
   const CounterSample c1 = prog.counting ? prog.counters.read() : CounterSample{};
   const uint64_t t1 = now_ns();
   const long cpu1 = prog.counting ? 0 : sys::cpu_ns_of(prog.pid);
