@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string_view>
 
+#include "models/uring_ladder.h"
 #include "peer/hello.h"
 #include "peer/payload.h"
 #include "sys/cpus.h"
@@ -162,6 +163,11 @@ const FlagRow kFlagRows[] = {
      "owning connections i % N, pinned one CPU each under --cpus; clamped to --connections "
      "[default: 0 = one per model CPU (--cpus), else one per online CPU]",
      false},
+    {FlagGroup::kModel, "--ladder-steps", &ScenarioFlags::ladder_steps,
+     "uring-ladder only: the io_uring feature ladder's steps in force, a comma list of "
+     "batch-wait, ring-fd, fixed-files, multishot, coop-taskrun, defer-taskrun, bundle, send-zc, "
+     "sqpoll, or all | none (a plain proactor); a step that cannot apply is left out "
+     "(iomodels ladder --help says why each would)"},
     {FlagGroup::kWorkload, "-t,--transport", &ScenarioFlags::transport,
      "pipe | socketpair | tcp (to the peer) | file (reads of a data file, no peer)"},
     {FlagGroup::kWorkload, "-c,--connections", &ScenarioFlags::connections,
@@ -231,6 +237,27 @@ const FlagRow kFlagRows[] = {
 
 }  // namespace
 
+uint32_t flag_ladder_steps(const std::string& flag, const std::string& text) {
+  if (text == "all") return ~0u;
+  if (text == "none") return kLadderBase;
+  uint32_t mask = 0;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    const std::string name = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    const LadderStepInfo* step = find_ladder_step(name);
+    if (step == nullptr) {
+      std::string names;
+      for (const LadderStepInfo& s : ladder_steps())
+        names += (names.empty() ? "" : ", ") + std::string(s.name);
+      throw UsageError(flag + ": '" + name + "' is not a step (" + names + ", or all | none)");
+    }
+    mask |= ladder_bit(step->step);
+    if (comma == std::string::npos) return mask;
+    start = comma + 1;
+  }
+}
+
 void ScenarioFlags::add_to(CLI::App* app, ScenarioFlagParts parts) {
   for (const FlagRow& row : kFlagRows) {
     if ((row.group == FlagGroup::kModel && !parts.model) ||
@@ -240,6 +267,8 @@ void ScenarioFlags::add_to(CLI::App* app, ScenarioFlagParts parts) {
     if (row.show_default) o->capture_default_str();
     if (row.member == &ScenarioFlags::threads)
       o->each([this](const std::string&) { threads_given = true; });
+    if (row.member == &ScenarioFlags::ladder_steps)
+      o->each([this](const std::string&) { ladder_steps_given = true; });
     // The one flag that takes no value sits with the file transport's.
     if (std::string_view(row.names) == "--file-size")
       app->add_flag("--direct", direct,
@@ -362,6 +391,11 @@ Scenario ScenarioFlags::to_scenario() const {
       throw UsageError("--threads: only for the thread-per-core models (" + tpc + "), not " +
                        model);
     }
+  }
+  if (ladder_steps_given) {
+    sc.run.ladder_steps = flag_ladder_steps("--ladder-steps", ladder_steps);
+    if (model != "uring-ladder")
+      throw UsageError("--ladder-steps: only for uring-ladder, not " + model);
   }
   sc.run.poll_interval_ns = flag_duration("--poll-interval", poll_interval);
   sc.run.timeout_ns = flag_duration("--timeout", timeout);

@@ -41,6 +41,9 @@ struct ScenarioFlags {
   // --threads: only the thread-per-core models take it; not given = 0, auto.
   std::string threads;
   bool threads_given = false;  // set by the parser, so that "--threads ''" is refused
+  // --ladder-steps: uring-ladder only; names of models/uring_ladder.h, all | none.
+  std::string ladder_steps = "all";
+  bool ladder_steps_given = false;
   std::string poll_interval = "100us";
   std::string timeout = "10s";
   std::string verify = "on";
@@ -79,6 +82,9 @@ uint64_t flag_duration(const std::string& flag, const std::string& text);
 uint64_t flag_size(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi);
 Transport flag_transport(const std::string& flag, const std::string& text);
 Pattern flag_pattern(const std::string& flag, const std::string& text);
+// --ladder-steps: a comma list of ladder step names, or all | none; the mask
+// of RunOptions::ladder_steps.
+uint32_t flag_ladder_steps(const std::string& flag, const std::string& text);
 // --cpus: fills sc->model_cpus and sc->workload.peer_cpus. "auto": on two or
 // more allowed CPUs with a forked peer, the peer gets the last one and the
 // model the rest; "none": the scheduler decides; "model=LIST,peer=LIST"

@@ -50,7 +50,10 @@ struct RunOptions {
   // Thread-per-core models: event loops, each owning a shard of the
   // connections; 0 = one per model CPU (RunContext::cpus), else per online CPU.
   uint32_t threads = 0;
-  uint64_t poll_interval_ns = 100'000;   // polling-sleep: sleep between sweeps
+  uint64_t poll_interval_ns = 100'000;  // polling-sleep: sleep between sweeps
+  // uring-ladder: the io_uring feature ladder's steps in force, bit k for
+  // step k (models/uring_ladder.h); every step by default, each where it applies.
+  uint32_t ladder_steps = ~0u;
   uint64_t timeout_ns = 10'000'000'000;  // no progress for this long = an error
   // The harness's own per-request work, each part on by default and each
   // switchable off to measure what it costs (iomodels overhead):

@@ -17,27 +17,6 @@
 namespace iomodels {
 namespace {
 
-constexpr uint16_t kGroup = 0;  // the one buffer group
-// Buffers: two per connection, so each connection's chunks of one sweep fit,
-// within the kernel's 32768 ring entries and, for big chunks, 64 MiB of memory.
-constexpr uint64_t kMaxPoolBytes = 64ull << 20;
-constexpr unsigned kMinBuffers = 16;
-constexpr unsigned kMaxBuffers = 32768;
-
-std::string multishot_not_applicable(const WorkloadOptions& w) {
-  if (w.transport == Transport::kFile)
-    return "a multishot receive re-arms itself when the fd becomes readable again; a regular "
-           "file is always readable and has no stream to follow (the kernel takes "
-           "IORING_OP_READ_MULTISHOT only on pollable files)";
-  const sys::UringProbe& u = sys::uring_probe();
-  if (w.transport == Transport::kPipe && !u.read_multishot)
-    return "a multishot read on a pipe needs IORING_OP_READ_MULTISHOT (Linux 6.7+), which this "
-           "kernel lacks";
-  if (w.transport != Transport::kPipe && !u.recv_multishot)
-    return "this kernel lacks multishot receive with provided buffers";
-  return {};
-}
-
 class UringMultishot final : public detail::UringProactor {
  public:
   UringMultishot() : UringProactor(sys::RingOptions{}) {}
@@ -48,13 +27,9 @@ class UringMultishot final : public detail::UringProactor {
   bool own_recv_buffers() const override { return false; }
 
   Status prepare() override {
-    if (std::string why = multishot_not_applicable(ctx().workload->options()); !why.empty())
+    if (std::string why = detail::multishot_why_not(ctx().workload->options()); !why.empty())
       return Status::not_applicable(why);
-    const uint32_t buf_bytes = chunk_bytes();
-    auto count = static_cast<unsigned>(
-        std::clamp<uint64_t>(std::bit_ceil(2 * ctx().conns().size()), kMinBuffers, kMaxBuffers));
-    while (count > kMinBuffers && uint64_t{count} * buf_bytes > kMaxPoolBytes) count /= 2;
-    return buffers_.init(ring(), count, buf_bytes, kGroup);
+    return detail::init_provided_buffers(ring(), ctx().conns().size(), chunk_bytes(), &buffers_);
   }
 
   // Armed once; the kernel picks a buffer per chunk, so p and n are unused.
@@ -70,11 +45,12 @@ class UringMultishot final : public detail::UringProactor {
       io_uring_prep_rw(sys::kOpReadMultishot, sqe, fd, nullptr, 0, 0);
     }
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = kGroup;
+    sqe->buf_group = detail::kUringBufferGroup;
   }
 
-  const uint8_t* received(uint32_t i, const io_uring_cqe& cqe) override {
+  const uint8_t* received(uint32_t i, const io_uring_cqe& cqe, unsigned k) override {
     (void)i;
+    (void)k;  // one buffer per CQE: no bundles
     return buffers_.buffer(sys::BufferRing::id_of(cqe));
   }
 
@@ -95,6 +71,6 @@ extern const ModelInfo model_uring_multishot{
     "io_uring proactor with one multishot receive per connection into a ring of provided buffers",
     [] { return std::unique_ptr<Model>(new UringMultishot); },
     detail::uring_unavailable,
-    multishot_not_applicable};
+    detail::multishot_why_not};
 
 }  // namespace iomodels

@@ -33,12 +33,12 @@ Status UringProactor::setup(RunContext& ctx) {
   // chunk, which --direct makes a multiple of 4 KiB: O_DIRECT reads need both.
   mem_.resize(recv_base_ + (own_recv_buffers() ? n * chunk_ : 0));
 
-  if (Status s = ring_.init(ring_options_for(n, ring_opts_)); !s.ok()) return s;
+  if (Status s = ring_.init(ring_options_for(n, ring_options())); !s.ok()) return s;
   // Successful sends then post no CQE: a sweep's wait is woken by responses only.
   // The server role waits for its sends' completions: a run ends when its
   // responses are out, even where a kernel thread (SQPOLL) submits them.
   skip_success_ = ring_.can_skip_success() && !server_;
-  batch_wait_ = ring_.can_batch_wait();
+  batch_wait_ = ring_.can_batch_wait() && batch_wait_wanted();
   return prepare();
 }
 
@@ -128,10 +128,24 @@ Status UringProactor::on_completion(const io_uring_cqe& cqe) {
 }
 
 Status UringProactor::on_send(uint32_t i, const io_uring_cqe& cqe) {
+  Conn& c = conns_[i];
+  if ((cqe.flags & IORING_CQE_F_NOTIF) != 0) {
+    // A zero-copy send's buffer is the program's again.
+    --sends_awaited_;
+    if (--c.zc_held == 0 && c.respond_waiting) {
+      c.respond_waiting = false;
+      return respond(i);
+    }
+    return {};
+  }
   if (!skip_success_) --sends_awaited_;
+  if ((cqe.flags & IORING_CQE_F_MORE) != 0) {
+    // A zero-copy send: its notification is still to come.
+    ++sends_awaited_;
+    ++c.zc_held;
+  }
   // EPIPE or ECONNRESET: the peer is gone.
   if (cqe.res <= 0) return read_failed(*ctx_, ex_[i], cqe.res == 0 ? -EIO : cqe.res);
-  Conn& c = conns_[i];
   c.sent += static_cast<uint32_t>(cqe.res);
   if (c.sent > send_bytes_)
     return Status::error(ex_[i].where() + ": the kernel sent more bytes than given");
@@ -141,7 +155,12 @@ Status UringProactor::on_send(uint32_t i, const io_uring_cqe& cqe) {
 Status UringProactor::respond(uint32_t i) {
   // The response goes out through the ring with the next enter. The peer
   // sends this connection's next request only once it has the whole
-  // response, so the slot is not rewritten while the kernel reads it.
+  // response, so the slot is not rewritten while the kernel reads it; a
+  // zero-copy send may hold the slot's pages a little longer still.
+  if (conns_[i].zc_held > 0) {
+    conns_[i].respond_waiting = true;
+    return {};
+  }
   ex_[i].fill_response(send_slot(i));
   conns_[i].sent = 0;
   return queue_send(i);
@@ -167,14 +186,17 @@ Status UringProactor::on_recv(uint32_t i, const io_uring_cqe& cqe) {
     return c.recv_armed ? Status() : queue_recv(i);
   }
   if (cqe.res <= 0) return read_failed(*ctx_, ex, cqe.res);  // EOF, ECONNRESET, ...
-  if (c.left == 0) {
-    // Done with this run: keep the bytes for the next.
-    const uint8_t* p = received(i, cqe);
-    c.early.insert(c.early.end(), p, p + cqe.res);
-    recycle(cqe);
-    return {};
+  Status s;
+  size_t left = static_cast<size_t>(cqe.res);
+  for (unsigned k = 0; left > 0 && s.ok(); ++k) {
+    const uint8_t* p = received(i, cqe, k);
+    const size_t n = std::min(left, piece_bytes());
+    left -= n;
+    if (c.left == 0)
+      c.early.insert(c.early.end(), p, p + n);  // done with this run: kept for the next
+    else
+      s = take(i, p, n);
   }
-  const Status s = take(i, received(i, cqe), static_cast<size_t>(cqe.res));
   recycle(cqe);
   return s;
 }

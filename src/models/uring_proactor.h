@@ -28,6 +28,9 @@ class UringProactor : public Model {
  protected:
   // --- hooks (the defaults are the plain `uring` model) ---
 
+  // The ring's options, asked once at set-up (ctx() is there by then); the
+  // default is the constructor's.
+  virtual sys::RingOptions ring_options() const { return ring_opts_; }
   // After the ring exists: register files, buffers, buffer rings.
   virtual Status prepare() { return {}; }
   // Send n request bytes at p on connection i (SEND for sockets, WRITE for pipes).
@@ -35,13 +38,20 @@ class UringProactor : public Model {
   // Receive up to n bytes into p on connection i (RECV for sockets, READ for
   // pipes; READ at file offset `off` on the file transport).
   virtual void prep_recv(io_uring_sqe* sqe, uint32_t i, uint8_t* p, unsigned n, uint64_t off);
-  // Where a receive completion's bytes are, and giving that buffer back once
-  // they are verified (provided buffers); the default is the connection's own buffer.
-  virtual const uint8_t* received(uint32_t i, const io_uring_cqe& cqe) {
+  // Where a receive completion's bytes are: its k-th piece (a bundle fills
+  // several provided buffers, each piece_bytes() long but the last), and
+  // giving its buffers back once they are verified (provided buffers). The
+  // default is one piece in the connection's own buffer.
+  virtual const uint8_t* received(uint32_t i, const io_uring_cqe& cqe, unsigned k) {
     (void)cqe;
+    (void)k;
     return recv_slot(i);
   }
+  virtual size_t piece_bytes() const { return SIZE_MAX; }
   virtual void recycle(const io_uring_cqe& cqe) { (void)cqe; }
+  // Whether a sweep may wait for a batch of completions where the kernel can
+  // bound the wait (Ring::can_batch_wait); the feature ladder starts without.
+  virtual bool batch_wait_wanted() const { return true; }
   // Whether each connection needs its own receive buffer (not with provided buffers).
   virtual bool own_recv_buffers() const { return true; }
 
@@ -73,6 +83,11 @@ class UringProactor : public Model {
     uint64_t left = 0;        // requests still to complete in this run
     uint32_t sent = 0;        // bytes of the send slot the kernel has taken
     bool recv_armed = false;  // a receive is in flight (or a multishot one stays armed)
+    // Zero-copy sends (SEND_ZC) whose buffer the kernel still holds: each
+    // posts a notification (IORING_CQE_F_NOTIF) once it lets go. A response
+    // due meanwhile waits for it (respond_waiting), as the slot is reused.
+    uint32_t zc_held = 0;
+    bool respond_waiting = false;
     // The server role: bytes a multishot receive delivered after this
     // connection was done with its run (the peer's next request), taken at
     // the next run's start.

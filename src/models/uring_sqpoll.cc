@@ -12,14 +12,6 @@
 #include "models/uring_proactor.h"
 
 namespace iomodels {
-namespace {
-
-// How long the SQ thread spins without work before it sleeps. Long enough to
-// stay awake through a busy run's gaps between sweeps; short enough that with
-// slow responses (latency of milliseconds) it sleeps and the wake-up cost shows.
-constexpr unsigned kSqThreadIdleMs = 10;
-
-}  // namespace
 
 extern const ModelInfo model_uring_sqpoll{
     "uring-sqpoll",
@@ -29,7 +21,7 @@ extern const ModelInfo model_uring_sqpoll{
     "io_uring proactor with SQPOLL: a kernel thread (CPU charged to the process) takes the SQEs",
     [] {
       return std::unique_ptr<Model>(new detail::UringProactor(
-          sys::RingOptions{.sqpoll = true, .sq_thread_idle_ms = kSqThreadIdleMs}));
+          sys::RingOptions{.sqpoll = true, .sq_thread_idle_ms = detail::kUringSqThreadIdleMs}));
     },
     detail::uring_unavailable};
 

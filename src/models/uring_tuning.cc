@@ -16,13 +16,39 @@ unsigned pow2_at_least(uint64_t n, unsigned lo, unsigned hi) {
   return static_cast<unsigned>(std::clamp<uint64_t>(std::bit_ceil(n), lo, hi));
 }
 
+constexpr uint64_t kMaxPoolBytes = 64ull << 20;
+constexpr unsigned kMinBuffers = 16;
+constexpr unsigned kMaxBuffers = 32768;
+
 }  // namespace
+
+Status init_provided_buffers(sys::Ring& ring, size_t connections, uint32_t buf_bytes,
+                             sys::BufferRing* buffers) {
+  auto count = static_cast<unsigned>(
+      std::clamp<uint64_t>(std::bit_ceil(uint64_t{2} * connections), kMinBuffers, kMaxBuffers));
+  while (count > kMinBuffers && uint64_t{count} * buf_bytes > kMaxPoolBytes) count /= 2;
+  return buffers->init(ring, count, buf_bytes, kUringBufferGroup);
+}
 
 sys::RingOptions ring_options_for(size_t connections, sys::RingOptions base) {
   base.sq_entries = pow2_at_least(2 * connections, 8, kMaxSqEntries);
   base.cq_entries =
       pow2_at_least(std::max<uint64_t>(2 * connections, 2 * base.sq_entries), 16, kMaxCqEntries);
   return base;
+}
+
+std::string multishot_why_not(const WorkloadOptions& w) {
+  if (w.transport == Transport::kFile)
+    return "a multishot receive re-arms itself when the fd becomes readable again; a regular "
+           "file is always readable and has no stream to follow (the kernel takes "
+           "IORING_OP_READ_MULTISHOT only on pollable files)";
+  const sys::UringProbe& u = sys::uring_probe();
+  if (w.transport == Transport::kPipe && !u.read_multishot)
+    return "a multishot read on a pipe needs IORING_OP_READ_MULTISHOT (Linux 6.7+), which this "
+           "kernel lacks";
+  if (w.transport != Transport::kPipe && !u.recv_multishot)
+    return "this kernel lacks multishot receive with provided buffers";
+  return {};
 }
 
 std::string uring_unavailable() {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sys/uring.h"
+#include "workload/workload.h"
 
 namespace iomodels::detail {
 
@@ -24,10 +25,29 @@ inline constexpr uint32_t kUringChunkBytes = 64 * 1024;
 // CQE, 0.10 with this; 10 us gave 0.25-0.4 (the timer fires before a batch builds).
 inline constexpr uint32_t kUringBatchWaitUs = 50;
 
+// SQPOLL: how long the SQ thread spins without work before it sleeps. Long
+// enough to stay awake through a busy run's gaps between sweeps; short enough
+// that with slow responses (latency of milliseconds) it sleeps and the
+// wake-up cost shows.
+inline constexpr unsigned kUringSqThreadIdleMs = 10;
+
+// The one provided-buffer group of a multishot receive.
+inline constexpr uint16_t kUringBufferGroup = 0;
+
+// Sets up `buffers` as kUringBufferGroup of `ring`: two buffers of
+// `buf_bytes` per connection, so each connection's chunks of one sweep fit,
+// within the kernel's 32768 ring entries and, for big chunks, 64 MiB.
+Status init_provided_buffers(sys::Ring& ring, size_t connections, uint32_t buf_bytes,
+                             sys::BufferRing* buffers);
+
 // `base` with its queues sized for `connections`: the SQ holds a whole sweep
 // (a send and a receive per connection) up to 2,048 connections, and the CQ
 // has room for every connection's receive and a failed send at once.
 sys::RingOptions ring_options_for(size_t connections, sys::RingOptions base = {});
+
+// Why a multishot receive into provided buffers cannot serve `w` here
+// (a regular file; a kernel without READ_MULTISHOT or multishot receive), or empty.
+std::string multishot_why_not(const WorkloadOptions& w);
 
 // The `unavailable` hook every io_uring model shares: empty, or why io_uring
 // cannot run here (from the process-wide probe).

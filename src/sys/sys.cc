@@ -303,6 +303,8 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
   const unsigned mode = g_mode.load(std::memory_order_relaxed);
   const SyscallObserver obs =
       (mode & kObserve) != 0 ? g_observer.load(std::memory_order_relaxed) : nullptr;
+  // A registered ring is entered by its slot, not its fd.
+  const int fd = (flags & IORING_ENTER_REGISTERED_RING) != 0 ? ring->enter_ring_fd : ring->ring_fd;
   long r;
   do {
     const uint64_t start = obs ? monotonic_ns() : 0;
@@ -312,11 +314,11 @@ long uring_enter(io_uring* ring, unsigned to_submit, unsigned min_complete, unsi
       arg.sigmask_sz = _NSIG / 8;
       arg.pad = min_wait_us;  // min_wait_usec in Linux 6.12's uapi; liburing 2.3 calls it pad
       arg.ts = reinterpret_cast<uint64_t>(&ts);
-      r = ::io_uring_enter2(ring->ring_fd, to_submit, min_complete,
+      r = ::io_uring_enter2(fd, to_submit, min_complete,
                             flags | IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
                             reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
     } else {
-      r = ::io_uring_enter(ring->ring_fd, to_submit, min_complete, flags, nullptr);
+      r = ::io_uring_enter(fd, to_submit, min_complete, flags, nullptr);
     }
     // liburing's io_uring_enter returns -errno itself.
     if ((g_mode.load(std::memory_order_relaxed) & kCount) != 0) {

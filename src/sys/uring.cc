@@ -38,8 +38,9 @@ std::vector<int> thread_ids() {
 
 void Ring::close() {
   if (!live_) return;
-  io_uring_queue_exit(&ring_);
+  io_uring_queue_exit(&ring_);  // unregisters a registered ring fd too
   live_ = false;
+  ring_fd_registered_ = false;
   if (sq_thread_tid_ < 0) return;
   const std::string task = "/proc/self/task/" + std::to_string(sq_thread_tid_);
   for (int ms = 0; ms < kSqThreadExitWaitMs && ::access(task.c_str(), F_OK) == 0; ++ms)
@@ -62,9 +63,20 @@ Status Ring::init(const RingOptions& opts) {
   const std::initializer_list<unsigned> modes = {
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u};
+  // An explicit mode is that mode only.
+  const unsigned explicit_mode =
+      opts.task_run == TaskRun::kDefer  ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
+      : opts.task_run == TaskRun::kCoop ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
+                                        : 0u;
+  if (opts.sqpoll && opts.task_run != TaskRun::kBest && opts.task_run != TaskRun::kNone)
+    return Status::error("io_uring: SQPOLL cannot have COOP_TASKRUN or DEFER_TASKRUN");
+  const std::initializer_list<unsigned> one_mode = {explicit_mode};
+  const std::initializer_list<unsigned>& tried = opts.task_run != TaskRun::kBest ? one_mode
+                                                 : opts.sqpoll                   ? sqpoll_modes
+                                                                                 : modes;
   const std::vector<int> threads_before = opts.sqpoll ? thread_ids() : std::vector<int>{};
   int r = -EINVAL;
-  for (unsigned mode : opts.sqpoll ? sqpoll_modes : modes) {
+  for (unsigned mode : tried) {
     io_uring_params p{};
     p.flags = base | mode;
     p.cq_entries = opts.cq_entries != 0 ? opts.cq_entries : 2 * opts.sq_entries;
@@ -81,10 +93,27 @@ Status Ring::init(const RingOptions& opts) {
       for (int tid : opts.sqpoll ? thread_ids() : std::vector<int>{})
         if (std::find(threads_before.begin(), threads_before.end(), tid) == threads_before.end())
           sq_thread_tid_ = tid;
+      if (opts.register_ring_fd) {
+        // Returns how many were registered (1); liburing then enters by slot.
+        if (const int rr = io_uring_register_ring_fd(&ring_); rr != 1) {
+          close();
+          return rr == -EINVAL
+                     ? Status::not_applicable("io_uring_register_ring_fd: " + errno_text(rr) +
+                                              " (registered ring fds need Linux 5.18+)")
+                     : Status::from_errno(rr < 0 ? rr : -EIO, "io_uring_register_ring_fd");
+        }
+        ring_fd_registered_ = true;
+      }
       return {};
     }
     if (r != -EINVAL) break;  // EINVAL: this kernel lacks a flag; try the next mode
   }
+  if (r == -EINVAL && opts.task_run != TaskRun::kBest && explicit_mode != 0)
+    return Status::not_applicable(
+        std::string("io_uring_setup: ") + errno_text(r) + " (this kernel refuses " +
+        (opts.task_run == TaskRun::kDefer ? "SINGLE_ISSUER | DEFER_TASKRUN, Linux 6.1+"
+                                          : "COOP_TASKRUN | TASKRUN_FLAG, Linux 5.19+") +
+        ")");
   if (r == -EPERM)
     return Status::not_applicable("io_uring_setup: " + errno_text(r) +
                                   " (disabled by sysctl or seccomp, or SQPOLL not permitted)");
@@ -137,8 +166,8 @@ long Ring::enter(unsigned wait_nr, uint64_t timeout_ns, uint32_t min_wait_us) {
   if (wait_nr > 0) flags |= IORING_ENTER_GETEVENTS;
   if (to_submit == 0 && flags == 0) return 0;
   const timespec ts = to_timespec(timeout_ns);
-  return sys::uring_enter(&ring_, to_submit, wait_nr, flags, wait_nr > 0 ? &ts : nullptr,
-                          wait_nr > 1 ? min_wait_us : 0);
+  return sys::uring_enter(&ring_, to_submit, wait_nr, flags | enter_flags(),
+                          wait_nr > 0 ? &ts : nullptr, wait_nr > 1 ? min_wait_us : 0);
 }
 
 io_uring_sqe* Ring::sqe(Status* err) {
@@ -153,7 +182,7 @@ io_uring_sqe* Ring::sqe(Status* err) {
       unsigned flags = IORING_ENTER_SQ_WAIT;  // sleep until the thread frees a slot
       if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_NEED_WAKEUP) != 0)
         flags |= IORING_ENTER_SQ_WAKEUP;
-      r = sys::uring_enter(&ring_, 0, 0, flags, nullptr);
+      r = sys::uring_enter(&ring_, 0, 0, flags | enter_flags(), nullptr);
     } else {
       r = enter(0, 0);
     }
@@ -201,10 +230,13 @@ UringProbe probe() {
     u.read_multishot = io_uring_opcode_supported(pr, kOpReadMultishot) != 0;
     u.recv_multishot = io_uring_opcode_supported(pr, IORING_OP_PROVIDE_BUFFERS) != 0 &&
                        io_uring_opcode_supported(pr, IORING_OP_RECV) != 0;
+    u.send_zc = io_uring_opcode_supported(pr, IORING_OP_SEND_ZC) != 0;
     io_uring_free_probe(pr);
   }
+  u.ring_fd_register = io_uring_register_ring_fd(&ring) == 1;
   io_uring_queue_exit(&ring);
   u.single_issuer = try_ring(IORING_SETUP_SINGLE_ISSUER) == 0;
+  u.sqpoll = try_ring(IORING_SETUP_SQPOLL) == 0;
   u.defer_taskrun = try_ring(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) == 0;
   u.coop_taskrun = try_ring(IORING_SETUP_COOP_TASKRUN) == 0;
   return u;
@@ -227,6 +259,10 @@ std::string UringProbe::describe() const {
   add(read_multishot, "read_multishot");
   add((features & IORING_FEAT_NODROP) != 0, "nodrop");
   add((features & IORING_FEAT_EXT_ARG) != 0, "ext_arg");
+  add(send_zc, "send_zc");
+  add(bundle(), "bundle");
+  add(ring_fd_register, "registered_ring_fd");
+  add(sqpoll, "sqpoll");
   return s + ")";
 }
 
@@ -240,6 +276,9 @@ BufferRing::~BufferRing() {
 }
 
 Status BufferRing::init(Ring& ring, unsigned count, uint32_t buf_bytes, uint16_t group) {
+  if (!std::has_single_bit(count))
+    return Status::error("a provided buffer ring's size must be a power of two, not " +
+                         std::to_string(count));
   count_ = count;
   buf_bytes_ = buf_bytes;
   group_ = group;
@@ -262,15 +301,17 @@ Status BufferRing::init(Ring& ring, unsigned count, uint32_t buf_bytes, uint16_t
                                     " (provided buffer rings need Linux 5.19+)");
     return Status::from_errno(r, "io_uring_register_buf_ring");
   }
-  const int mask = io_uring_buf_ring_mask(count_);
-  for (unsigned b = 0; b < count_; ++b)
-    io_uring_buf_ring_add(br_, buffer(static_cast<uint16_t>(b)), buf_bytes_,
-                          static_cast<uint16_t>(b), mask, static_cast<int>(b));
-  io_uring_buf_ring_advance(br_, static_cast<int>(count_));
+  slot_of_.assign(count_, 0);
+  id_at_.assign(count_, 0);
+  tail_ = 0;
+  for (unsigned b = 0; b < count_; ++b) recycle(static_cast<uint16_t>(b));
   return {};
 }
 
 void BufferRing::recycle(uint16_t id) {
+  const unsigned slot = tail_++ & (count_ - 1);
+  slot_of_[id] = static_cast<uint16_t>(slot);
+  id_at_[slot] = id;
   io_uring_buf_ring_add(br_, buffer(id), buf_bytes_, id, io_uring_buf_ring_mask(count_), 0);
   io_uring_buf_ring_advance(br_, 1);
 }

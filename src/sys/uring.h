@@ -17,11 +17,25 @@
 
 namespace iomodels::sys {
 
+// How completions' task work runs (the IORING_SETUP_* task-run flags).
+enum class TaskRun {
+  kBest,   // the cheapest the kernel takes: kDefer, else kCoop, else kNone
+  kNone,   // no flag: task work interrupts the thread with an IPI-like signal
+  kCoop,   // COOP_TASKRUN | TASKRUN_FLAG: no interrupt, run at the next transition
+  kDefer,  // SINGLE_ISSUER | DEFER_TASKRUN: run only when the thread waits in enter
+};
+
 struct RingOptions {
   unsigned sq_entries = 256;       // rounded up to a power of two by the kernel
   unsigned cq_entries = 0;         // 0 = twice sq_entries
   bool sqpoll = false;             // a kernel thread polls the SQ (IORING_SETUP_SQPOLL)
   unsigned sq_thread_idle_ms = 0;  // SQPOLL: the thread sleeps after this long idle
+  // Not kBest: exactly that mode, kNotApplicable where the kernel refuses it
+  // (with SQPOLL only kNone or kBest: its thread issues the requests).
+  TaskRun task_run = TaskRun::kBest;
+  // Registers the ring's own fd (IORING_REGISTER_RING_FDS), so each enter
+  // names a slot and skips the fd table lookup and reference count.
+  bool register_ring_fd = false;
 };
 
 class Ring {
@@ -54,6 +68,8 @@ class Ring {
   // can ask for many CQEs yet return once a minimum wait has passed with some.
   static constexpr unsigned kFeatMinTimeout = 1u << 15;
   bool can_batch_wait() const { return (features_ & kFeatMinTimeout) != 0; }
+  // Each enter names the registered ring slot (RingOptions::register_ring_fd).
+  bool ring_fd_registered() const { return ring_fd_registered_; }
 
   // A free SQE. When the SQ is full, submits what is queued first (one
   // counted io_uring_enter); nullptr only if the kernel still takes nothing,
@@ -102,6 +118,9 @@ class Ring {
   bool live_ = false;
   int sq_thread_tid_ = -1;  // SQPOLL: the kernel thread's id, to await its exit
   unsigned features_ = 0;
+  bool ring_fd_registered_ = false;
+  // The enter flag that names the registered ring slot, or 0.
+  unsigned enter_flags() const { return ring_fd_registered_ ? IORING_ENTER_REGISTERED_RING : 0u; }
 };
 
 // A ring of provided buffers (io_uring_register_buf_ring, Linux 5.19+) of
@@ -129,6 +148,11 @@ class BufferRing {
     return static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
   }
   uint8_t* buffer(uint16_t id) { return pool_.data() + size_t{id} * buf_bytes_; }
+  // A bundle receive (IORING_RECVSEND_BUNDLE) fills several buffers in the
+  // ring's order, naming only the first: the k-th buffer after `first`.
+  uint16_t id_after(uint16_t first, unsigned k) const {
+    return id_at_[(slot_of_[first] + k) & (count_ - 1)];
+  }
   // Hands the buffer back to the kernel, for any receive of the group.
   void recycle(uint16_t id);
   // Hands back the buffer a CQE carries, if it carries one.
@@ -138,6 +162,10 @@ class BufferRing {
 
  private:
   std::vector<uint8_t> pool_;  // count_ buffers of buf_bytes_
+  // Where each buffer was last handed to the kernel, and what each ring slot
+  // holds: the kernel takes slots in order, so a bundle's buffers follow.
+  std::vector<uint16_t> slot_of_, id_at_;
+  unsigned tail_ = 0;  // slots ever filled (the ring's tail, unmasked)
   io_uring_buf_ring* br_ = nullptr;
   size_t br_bytes_ = 0;
   unsigned count_ = 0;
@@ -147,17 +175,25 @@ class BufferRing {
 
 // Linux 6.7's IORING_OP_READ_MULTISHOT; liburing 2.3 predates it.
 inline constexpr uint8_t kOpReadMultishot = 49;
+// Linux 6.10's IORING_RECVSEND_BUNDLE (in sqe->ioprio); liburing 2.3 predates it.
+inline constexpr uint16_t kRecvSendBundle = 1u << 4;
 
 // What this kernel's io_uring can do, found by making rings (untimed).
 struct UringProbe {
   bool available = false;
-  std::string reason;            // why not, when unavailable (from the errno)
-  uint32_t features = 0;         // io_uring_params.features
-  bool single_issuer = false;    // IORING_SETUP_SINGLE_ISSUER accepted
-  bool defer_taskrun = false;    // IORING_SETUP_DEFER_TASKRUN accepted
-  bool coop_taskrun = false;     // IORING_SETUP_COOP_TASKRUN accepted
-  bool read_multishot = false;   // IORING_OP_READ_MULTISHOT (Linux 6.7+)
-  bool recv_multishot = false;   // multishot recv with provided buffers
+  std::string reason;             // why not, when unavailable (from the errno)
+  uint32_t features = 0;          // io_uring_params.features
+  bool single_issuer = false;     // IORING_SETUP_SINGLE_ISSUER accepted
+  bool defer_taskrun = false;     // IORING_SETUP_DEFER_TASKRUN accepted
+  bool coop_taskrun = false;      // IORING_SETUP_COOP_TASKRUN accepted
+  bool read_multishot = false;    // IORING_OP_READ_MULTISHOT (Linux 6.7+)
+  bool recv_multishot = false;    // multishot recv with provided buffers
+  bool send_zc = false;           // IORING_OP_SEND_ZC (Linux 6.0+)
+  bool ring_fd_register = false;  // IORING_REGISTER_RING_FDS (Linux 5.18+)
+  bool sqpoll = false;            // IORING_SETUP_SQPOLL permitted here
+  // IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10+): a receive fills several provided buffers.
+  static constexpr uint32_t kFeatRecvSendBundle = 1u << 14;
+  bool bundle() const { return (features & kFeatRecvSendBundle) != 0; }
   std::string describe() const;  // "yes (single_issuer, defer_taskrun, ...)" or "no: reason"
 };
 
