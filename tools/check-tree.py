@@ -24,6 +24,7 @@ LAYERS = (
     ("bench",     "bench",         7),
     ("calibrate", "src/calibrate", 7),
     ("overhead",  "src/overhead",  7),
+    ("ladder",    "src/ladder",    7),
     ("chain",     "src/chain",     7),
     ("compare",   "src/compare",   7),
     ("cli",       "src/cli",       7),

@@ -23,6 +23,10 @@ IOMODELS_COMMAND(calibrate, make_calibrate_command, "calibrate",
                  "measure iomodels against fio and sockperf, interleaved, with ratios", false)
 IOMODELS_COMMAND(overhead, make_overhead_command, "overhead",
                  "what the harness's own per-request work costs, beside a minimal loop", false)
+IOMODELS_COMMAND(ladder, make_ladder_command, "ladder",
+                 "the io_uring feature ladder: each feature's CPU per request against the step "
+                 "before, with intervals",
+                 false)
 IOMODELS_COMMAND(chain, make_chain_command, "chain",
                  "services A -> B -> C as processes: synchronous calls against a JetStream queue",
                  false)
