@@ -57,13 +57,22 @@ Status UringProactor::run(uint64_t rounds) {
   }
   const uint64_t timeout = ctx_->options.timeout_ns;
   uint64_t last_progress = now_ns();
+  // Completions the last sweep reaped: a batch wait is asked for only while
+  // they come in bunches (kBatchFrom or more). A bounded batch wait arms a
+  // timer and wakes the thread once more per enter; where completions arrive
+  // one by one that wake-up falls on every request: at 64 socketpair
+  // connections serving 5,000 requests/s, 22 us of CPU per request with it
+  // on every enter against 11 without (iomodels ladder, uring-ladder steps).
+  unsigned last_reaped = 0;
+  constexpr unsigned kBatchFrom = 4;
   while (active_ > 0 || sends_awaited_ > 0) {
     const uint64_t waited = now_ns() - last_progress;
     if (waited >= timeout) return broken_ = timed_out(*ctx_, "io_uring completions");
     // The sweep's one syscall: submit everything queued and sleep until a
     // completion is there (a batch of them, if the kernel can bound the wait),
     // or the rest of the timeout is gone.
-    const auto wait_nr = static_cast<unsigned>(batch_wait_ ? std::max<uint64_t>(active_, 1) : 1);
+    const auto wait_nr = static_cast<unsigned>(
+        batch_wait_ && last_reaped >= kBatchFrom ? std::max<uint64_t>(active_, 1) : 1);
     const long r = ring_.enter(wait_nr, timeout - waited, kUringBatchWaitUs);
     // ETIME, EINTR: loop and check the clock. EBUSY/EAGAIN: the kernel wants
     // the CQ reaped before it takes more.
@@ -73,6 +82,7 @@ Status UringProactor::run(uint64_t rounds) {
     Status s = ring_.reap([this](const io_uring_cqe& c) { return on_completion(c); }, &reaped);
     if (!s.ok()) return broken_ = s;
     if (reaped > 0) last_progress = now_ns();
+    last_reaped = reaped;
   }
   // The server role's last responses may be queued still (a send whose
   // success posts no CQE is not waited for): submit them.
