@@ -93,6 +93,13 @@ Verdict verdict_of(const std::vector<double>& num, const std::vector<double>& de
   return v;
 }
 
+// "0.67 [0.61, 0.72]", or the median alone without an interval.
+std::string ratio_text(const Verdict& vd) {
+  return fixed(vd.s.median) + (vd.s.n >= 2 && !std::isnan(vd.s.lo)
+                                   ? " [" + fixed(vd.s.lo) + ", " + fixed(vd.s.hi) + "]"
+                                   : "");
+}
+
 // One cell of the ladder: a scenario and its variants.
 struct Cell {
   std::string title;  // "server role, 20,000 requests/s, uniform arrivals (in step), 4096 B"
@@ -333,9 +340,7 @@ int LadderCommand::execute() {
                            {"requests_per_s", v.rate}, {"cpu_median", cpu.median}};
       if (before != nullptr) {
         const Verdict vd = verdict_of(v.cpu, before->cpu);
-        ratio = fixed(vd.s.median) + (vd.s.n >= 2 && !std::isnan(vd.s.lo)
-                                          ? " [" + fixed(vd.s.lo) + ", " + fixed(vd.s.hi) + "]"
-                                          : "");
+        ratio = ratio_text(vd);
         word = vd.word;
         vj["ratio_to_before"] = {
             {"median", vd.s.median},
@@ -360,20 +365,25 @@ int LadderCommand::execute() {
       cj["skipped"].push_back({{"step", step}, {"why", why}});
     }
     if (c.has_reference) {
-      const Variant& top = c.steps.back();
-      const Verdict vd = verdict_of(top.cpu, c.reference.cpu);
-      std::printf("%stop (%s) ÷ %s: %s [%s, %s], %s (%s %s µs/req)\n", f.markdown ? "\n" : "  ",
-                  top.name.c_str(), c.reference.name.c_str(), fixed(vd.s.median).c_str(),
-                  fixed(vd.s.lo).c_str(), fixed(vd.s.hi).c_str(), vd.word.c_str(),
-                  c.reference.name.c_str(), fixed(spread_of(c.reference.cpu).median).c_str());
-      cj["reference"] = {
-          {"model", c.reference.name},
-          {"cpu_us_per_req", c.reference.cpu},
-          {"top_ratio",
-           {{"median", vd.s.median},
+      // The top step (every step that applies) and the cheapest one, each
+      // over the reference, paired by round.
+      const Variant* best = &c.steps.front();
+      for (const Variant& v : c.steps)
+        if (spread_of(v.cpu).median < spread_of(best->cpu).median) best = &v;
+      cj["reference"] = {{"model", c.reference.name}, {"cpu_us_per_req", c.reference.cpu}};
+      for (const auto& [key, v] : {std::pair{"top", &c.steps.back()}, std::pair{"best", best}}) {
+        const Verdict vd = verdict_of(v->cpu, c.reference.cpu);
+        std::printf("%s%s (%s) ÷ %s: %s %s (%s %s µs/req)\n", f.markdown ? "\n" : "  ", key,
+                    v->name.c_str(), c.reference.name.c_str(), ratio_text(vd).c_str(),
+                    vd.word.c_str(), c.reference.name.c_str(),
+                    fixed(spread_of(c.reference.cpu).median).c_str());
+        cj["reference"][std::string(key) + "_ratio"] = {
+            {"step", v->name},
+            {"median", vd.s.median},
             {"lo", std::isnan(vd.s.lo) ? nlohmann::json(nullptr) : nlohmann::json(vd.s.lo)},
             {"hi", std::isnan(vd.s.hi) ? nlohmann::json(nullptr) : nlohmann::json(vd.s.hi)},
-            {"verdict", vd.word}}}};
+            {"verdict", vd.word}};
+      }
     }
     out["cells"].push_back(std::move(cj));
   }
