@@ -57,8 +57,9 @@ Status UringProactor::run(uint64_t rounds) {
   }
   const uint64_t timeout = ctx_->options.timeout_ns;
   uint64_t last_progress = now_ns();
-  // Completions the last sweep reaped: a batch wait is asked for only while
-  // they come in bunches (kBatchFrom or more). A bounded batch wait arms a
+  // Receives the last sweep reaped: a batch wait is asked for only while
+  // they come in bunches (kBatchFrom or more; sends' completions, which
+  // follow the loop's own submissions, are not counted). A bounded batch wait arms a
   // timer and wakes the thread once more per enter; where completions arrive
   // one by one that wake-up falls on every request: at 64 socketpair
   // connections serving 5,000 requests/s, 22 us of CPU per request with it
@@ -79,10 +80,11 @@ Status UringProactor::run(uint64_t rounds) {
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
       return broken_ = Status::from_errno(r, "io_uring_enter");
     unsigned reaped = 0;
+    recvs_reaped_ = 0;
     Status s = ring_.reap([this](const io_uring_cqe& c) { return on_completion(c); }, &reaped);
     if (!s.ok()) return broken_ = s;
     if (reaped > 0) last_progress = now_ns();
-    last_reaped = reaped;
+    last_reaped = recvs_reaped_;
   }
   // The server role's last responses may be queued still (a send whose
   // success posts no CQE is not waited for): submit them.
@@ -188,6 +190,7 @@ Status UringProactor::finished(uint32_t i) {
 Status UringProactor::on_recv(uint32_t i, const io_uring_cqe& cqe) {
   Conn& c = conns_[i];
   Exchange& ex = ex_[i];
+  ++recvs_reaped_;
   // Without IORING_CQE_F_MORE the receive is over (one-shot, or a multishot one ended).
   c.recv_armed = (cqe.flags & IORING_CQE_F_MORE) != 0;
   if (cqe.res == -ENOBUFS) {

@@ -118,6 +118,7 @@ class UringProactor : public Model {
   uint32_t chunk_ = 0;
   bool skip_success_ = false;
   bool batch_wait_ = false;
+  unsigned recvs_reaped_ = 0;  // receive completions of the sweep being reaped
   uint64_t sends_awaited_ = 0;  // sends whose CQE is still to come
   uint64_t active_ = 0;         // connections with requests left in this run
   Status broken_;               // a failed run leaves ops in flight: no further runs
