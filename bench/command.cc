@@ -58,21 +58,6 @@ struct BenchFlags {
   std::string reference = "epoll";
 };
 
-std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = text.find(',', start);
-    std::string item =
-        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (item.empty()) throw UsageError(flag + ": empty item in '" + text + "'");
-    out.push_back(std::move(item));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 // Adds `v` unless it is already there: a repeated value would register the
 // same benchmark twice.
 template <typename T>
@@ -107,20 +92,20 @@ bench::Grid make_grid(const BenchFlags& flags) {
   } else if (flags.models == "all") {
     for (const ModelInfo* m : all_models()) g.models.emplace_back(m->name);
   } else {
-    for (const std::string& m : split_list("--models", flags.models)) {
+    for (const std::string& m : flag_list("--models", flags.models)) {
       flag_model("--models", m);
       add_unique(&g.models, m);
     }
   }
-  for (const std::string& t : split_list("--transports", flags.transports))
+  for (const std::string& t : flag_list("--transports", flags.transports))
     add_unique(&g.transports, flag_transport("--transports", t));
-  for (const std::string& c : split_list("--connections", flags.connections))
+  for (const std::string& c : flag_list("--connections", flags.connections))
     add_unique(&g.connections,
                static_cast<uint32_t>(flag_count("--connections", c, 1, kMaxConnections)));
-  for (const std::string& s : split_list("--sizes", flags.sizes))
+  for (const std::string& s : flag_list("--sizes", flags.sizes))
     add_unique(&g.sizes, static_cast<uint32_t>(flag_size("--sizes", s, 1, kMaxResponseBytes)));
   std::set<uint64_t> typical;
-  for (const std::string& l : split_list("--latencies", flags.latencies)) {
+  for (const std::string& l : flag_list("--latencies", flags.latencies)) {
     const LatencySpec spec = flag_latency("--latencies", l);
     // The plots and the report group points by the typical latency: two of
     // one typical value (1ms and uniform:0.5ms-1.5ms) go in two benches.

@@ -237,14 +237,25 @@ const FlagRow kFlagRows[] = {
 
 }  // namespace
 
+std::vector<std::string> flag_list(const std::string& flag, const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) throw UsageError(flag + ": empty item in '" + text + "'");
+    out.push_back(std::move(item));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 uint32_t flag_ladder_steps(const std::string& flag, const std::string& text) {
   if (text == "all") return ~0u;
   if (text == "none") return kLadderBase;
   uint32_t mask = 0;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = text.find(',', start);
-    const std::string name = text.substr(start, comma == std::string::npos ? comma : comma - start);
+  for (const std::string& name : flag_list(flag, text)) {
     const LadderStepInfo* step = find_ladder_step(name);
     if (step == nullptr) {
       std::string names;
@@ -253,9 +264,8 @@ uint32_t flag_ladder_steps(const std::string& flag, const std::string& text) {
       throw UsageError(flag + ": '" + name + "' is not a step (" + names + ", or all | none)");
     }
     mask |= ladder_bit(step->step);
-    if (comma == std::string::npos) return mask;
-    start = comma + 1;
   }
+  return mask;
 }
 
 void ScenarioFlags::add_to(CLI::App* app, ScenarioFlagParts parts) {

@@ -82,6 +82,8 @@ uint64_t flag_duration(const std::string& flag, const std::string& text);
 uint64_t flag_size(const std::string& flag, const std::string& text, uint64_t lo, uint64_t hi);
 Transport flag_transport(const std::string& flag, const std::string& text);
 Pattern flag_pattern(const std::string& flag, const std::string& text);
+// A comma list's items ("a,b,c"); an empty item is a UsageError naming `flag`.
+std::vector<std::string> flag_list(const std::string& flag, const std::string& text);
 // --ladder-steps: a comma list of ladder step names, or all | none; the mask
 // of RunOptions::ladder_steps.
 uint32_t flag_ladder_steps(const std::string& flag, const std::string& text);

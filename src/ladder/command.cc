@@ -43,19 +43,6 @@ struct LadderFlags {
   bool markdown = false;
 };
 
-std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    if (item.empty()) throw UsageError(flag + ": empty item in '" + text + "'");
-    out.push_back(std::move(item));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
 std::string fixed(double v, const char* format = "%.2f") {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
@@ -190,10 +177,10 @@ void LadderCommand::validate() {
     ref = find_model(f.reference);
   }
   std::vector<uint32_t> sizes;
-  for (const std::string& s : split_list("--sizes", f.sizes))
+  for (const std::string& s : flag_list("--sizes", f.sizes))
     sizes.push_back(static_cast<uint32_t>(flag_size("--sizes", s, 1, kMaxResponseBytes)));
-  std::vector<std::string> roles = split_list("--roles", f.roles);
-  std::vector<std::string> regimes = split_list("--regimes", f.regimes);
+  std::vector<std::string> roles = flag_list("--roles", f.roles);
+  std::vector<std::string> regimes = flag_list("--regimes", f.regimes);
   for (const std::string& r : roles)
     if (r != "client" && r != "server")
       throw UsageError("--roles: '" + r + "' is not a role (client, server)");

@@ -25,19 +25,8 @@ class UringFixed final : public detail::UringProactor {
 
  protected:
   Status prepare() override {
-    // A socket has one fd for both directions and gets one slot; a pipe
-    // connection gets two.
-    std::vector<int> fds;
-    for (const ClientConn& c : ctx().conns()) {
-      rslot_.push_back(static_cast<int>(fds.size()));
-      fds.push_back(c.rfd);
-      if (c.wfd != c.rfd) fds.push_back(c.wfd);
-      wslot_.push_back(static_cast<int>(fds.size()) - 1);
-    }
-    if (int r =
-            io_uring_register_files(ring().get(), fds.data(), static_cast<unsigned>(fds.size()));
-        r < 0)
-      return Status::from_errno(r, "io_uring_register_files");
+    if (Status s = detail::register_conn_files(ring(), ctx().conns(), &rslot_, &wslot_); !s.ok())
+      return s;
     iovec iov{io_memory().data(), io_memory().size()};
     if (int r = io_uring_register_buffers(ring().get(), &iov, 1); r < 0) {
       if (r == -ENOMEM || r == -EPERM)

@@ -89,19 +89,8 @@ class UringLadder final : public detail::UringProactor {
     zero_copy_ = has(on_, LadderStep::kSendZc) && w.role == Role::kServer &&
                  w.transport == Transport::kTcp && ctx().size() >= kSendZcMinBytes;
     if (has(on_, LadderStep::kFixedFiles)) {
-      // A socket has one fd for both directions and gets one slot; a pipe
-      // connection gets two.
-      std::vector<int> fds;
-      for (const ClientConn& c : ctx().conns()) {
-        rslot_.push_back(static_cast<int>(fds.size()));
-        fds.push_back(c.rfd);
-        if (c.wfd != c.rfd) fds.push_back(c.wfd);
-        wslot_.push_back(static_cast<int>(fds.size()) - 1);
-      }
-      if (int r =
-              io_uring_register_files(ring().get(), fds.data(), static_cast<unsigned>(fds.size()));
-          r < 0)
-        return Status::from_errno(r, "io_uring_register_files");
+      if (Status s = detail::register_conn_files(ring(), ctx().conns(), &rslot_, &wslot_); !s.ok())
+        return s;
     }
     if (!multishot()) return {};
     return detail::init_provided_buffers(ring(), ctx().conns().size(), chunk_bytes(), &buffers_);

@@ -30,6 +30,21 @@ Status init_provided_buffers(sys::Ring& ring, size_t connections, uint32_t buf_b
   return buffers->init(ring, count, buf_bytes, kUringBufferGroup);
 }
 
+Status register_conn_files(sys::Ring& ring, std::span<const ClientConn> conns,
+                           std::vector<int>* rslot, std::vector<int>* wslot) {
+  std::vector<int> fds;
+  for (const ClientConn& c : conns) {
+    rslot->push_back(static_cast<int>(fds.size()));
+    fds.push_back(c.rfd);
+    if (c.wfd != c.rfd) fds.push_back(c.wfd);
+    wslot->push_back(static_cast<int>(fds.size()) - 1);
+  }
+  if (int r = io_uring_register_files(ring.get(), fds.data(), static_cast<unsigned>(fds.size()));
+      r < 0)
+    return Status::from_errno(r, "io_uring_register_files");
+  return {};
+}
+
 sys::RingOptions ring_options_for(size_t connections, sys::RingOptions base) {
   base.sq_entries = pow2_at_least(2 * connections, 8, kMaxSqEntries);
   base.cq_entries =

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "sys/uring.h"
 #include "workload/workload.h"
@@ -39,6 +41,12 @@ inline constexpr uint16_t kUringBufferGroup = 0;
 // within the kernel's 32768 ring entries and, for big chunks, 64 MiB.
 Status init_provided_buffers(sys::Ring& ring, size_t connections, uint32_t buf_bytes,
                              sys::BufferRing* buffers);
+
+// Registers the connections' fds with `ring` (io_uring_register_files): a
+// socket gets one slot for both directions, a pipe connection two. Connection
+// i reads from slot (*rslot)[i] and writes to (*wslot)[i].
+Status register_conn_files(sys::Ring& ring, std::span<const ClientConn> conns,
+                           std::vector<int>* rslot, std::vector<int>* wslot);
 
 // `base` with its queues sized for `connections`: the SQ holds a whole sweep
 // (a send and a receive per connection) up to 2,048 connections, and the CQ

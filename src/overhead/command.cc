@@ -156,19 +156,6 @@ struct FloorRow {
   }
 };
 
-std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    if (item.empty()) throw UsageError(flag + ": empty item in '" + text + "'");
-    out.push_back(std::move(item));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
 std::string fixed(double v, const char* format = "%.2f") {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
@@ -278,7 +265,7 @@ void OverheadCommand::validate() {
   if (flags.models == "all") {
     for (const ModelInfo* m : all_models()) rows.emplace_back(m);
   } else {
-    for (const std::string& name : split_list("--models", flags.models)) {
+    for (const std::string& name : flag_list("--models", flags.models)) {
       flag_model("--models", name);
       const ModelInfo* m = find_model(name);
       if (std::none_of(rows.begin(), rows.end(), [&](const Row& r) { return r.model == m; }))
