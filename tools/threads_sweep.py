@@ -100,6 +100,9 @@ def markdown(doc):
     lines.append(f"`iomodels run {' '.join(doc['workload'])} -r {doc['rounds']}` (client role) "
                  f"on {doc['cores']} CPUs: medians [95% interval] over {doc['repetitions']} "
                  f"interleaved repetitions; the loops not pinned.")
+    if doc["repetitions"] < MIN_REPETITIONS:
+        lines.append(f"With fewer than {MIN_REPETITIONS} repetitions the interval is the range, "
+                     f"which covers the median with less than 95%.")
     for model, why in sorted(doc.get("skipped", {}).items()):
         lines.append(f"`{model}` skipped: {why}")
     return "\n".join(lines) + "\n"
