@@ -3,7 +3,8 @@
 # (what tools/suite.sh writes): one self-contained HTML file with inline SVG
 # plots (drawn by tools/plot.py), the environment, a sortable table of every
 # point with unresolved points marked, the sweeps when sweep.json or sweep-client.json
-# are present (drawn by tools/plot_sweep.py),
+# are present (drawn by tools/plot_sweep.py), the thread-per-core models over
+# their loop count when threads.json is (tools/threads_sweep.py),
 # and with --previous DIR a comparison of the medians (interval, verdict and
 # Mann-Whitney p, as `iomodels compare` works them out).
 #
@@ -378,6 +379,55 @@ def load_sweeps(d):
             for name, heading in SWEEPS if os.path.isfile(os.path.join(d, name))]
 
 
+# The thread-per-core models over --threads (tools/threads_sweep.py), when
+# the machine had more than 2 CPUs for the suite to sweep.
+THREADS = "threads.json"
+
+
+def load_threads(d):
+    """threads.json of d, checked, or None when d has none; bad input exits 2."""
+    path = os.path.join(d, THREADS)
+    if not os.path.isfile(path):
+        return None
+    doc = plot.load_json(path, "threads sweep")
+    points = doc.get("points") if isinstance(doc, dict) else None
+    if not isinstance(points, list) or doc.get("kind") != "iomodels-threads-sweep":
+        raise plot.InputError(f"{path} is not a tools/threads_sweep.py file")
+    for p in points:
+        ok = isinstance(p, dict) and isinstance(p.get("model"), str) and all(
+            isinstance(p.get(k), dict) and all(plot.finite_number(p[k].get(x))
+                                               for x in ("median", "lo", "hi"))
+            for k in ("cpu_us_per_req", "requests_per_s"))
+        if not ok or not isinstance(p.get("threads"), int):
+            raise plot.InputError(f"{path}: a point without its model, threads and figures")
+    return doc
+
+
+def threads_table(doc):
+    """The threads sweep as a table: per model and --threads, the medians of
+    CPU per request and requests/s with their 95% intervals."""
+    def cell(f):
+        return td(f["median"], f"{num(f['median'])} [{num(f['lo'])}, {num(f['hi'])}]")
+
+    out = ['<table class="sortable" id="threads"><thead><tr>', th("model", True),
+           th("--threads"), th("loops"), th("cpu µs/req [95%]"), th("req/s [95%]"),
+           "</tr></thead><tbody>"]
+    for p in doc["points"]:
+        loops = p.get("loops", "")
+        out.append("<tr>" + td(p["model"], cls="t") + td(p["threads"], str(p["threads"]))
+                   + td(loops, str(loops)) + cell(p["cpu_us_per_req"])
+                   + cell(p["requests_per_s"]) + "</tr>")
+    out.append("</tbody></table>")
+    workload = " ".join(str(x) for x in doc.get("workload", []))
+    note = (f"<code>iomodels run {esc(workload)} -r {esc(doc.get('rounds', '?'))}</code>, "
+            f"client role, on {esc(doc.get('cores', '?'))} CPUs: medians [95% interval] over "
+            f"{esc(doc.get('repetitions', '?'))} interleaved repetitions; the loops are not "
+            f"pinned.")
+    for model, why in sorted((doc.get("skipped") or {}).items()):
+        note += f" {esc(model)} skipped: {esc(why)}."
+    return f'<p class="note">{note}</p>' + "\n".join(out)
+
+
 def markdown_html(text):
     """The Markdown tools/exec_table.py prints, as HTML: its pipe tables as
     tables (the separator row dropped), other lines as paragraphs, `code` as
@@ -439,6 +489,7 @@ def main(argv):
         if os.path.isfile(os.path.join(file_dir, "bench.json")):
             file_part = load_dir(file_dir, "results directory")
         sweeps = load_sweeps(args.dir)
+        threads = load_threads(args.dir)
         rows = None
         if args.previous:
             load_dir(args.previous, "--previous")
@@ -490,6 +541,9 @@ def main(argv):
         with tempfile.TemporaryDirectory() as tmp:
             parts.append(f'<h2>{esc(heading)}</h2><figure id="sweep{i}">'
                          + inline_svg(sweep_svg(doc, tmp)) + "</figure>")
+    if threads is not None:
+        parts.append("<h2>Thread-per-core loops: epoll-tpc and uring-tpc over --threads</h2>"
+                     + threads_table(threads))
     # The example clients and servers beside their models (tools/exec_table.py).
     exec_table = os.path.join(args.dir, "exec", "table.md")
     if os.path.isfile(exec_table):

@@ -29,8 +29,12 @@
 # flight) into results/<date>-<host>/file/, and the sweep: every model at
 # 5,000, 20,000 and 40,000 requests/s offered, in the server role
 # (sweep.json, sweep.png) and the client role (sweep-client.json,
-# sweep-client.png), about two minutes more, and, from the source tree, the
-# example clients of examples/ beside their models (exec/table.md, plots).
+# sweep-client.png), about two minutes more; with more than 2 CPUs (nproc),
+# the thread-per-core models (epoll-tpc, uring-tpc) at --threads 1, 2, 4, ...
+# up to nproc, 64 connections x 4 KiB x 1 ms in the client role, 6
+# interleaved repetitions (threads.json, threads.md; under a minute on 64
+# CPUs); and, from the source tree, the example clients of examples/ beside
+# their models (exec/table.md, plots).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
@@ -40,12 +44,14 @@ if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
   plot=(/usr/bin/python3 tools/plot.py)
   plot_sweep=(/usr/bin/python3 tools/plot_sweep.py)
   report=(/usr/bin/python3 tools/report.py)
+  threads_sweep=(/usr/bin/python3 tools/threads_sweep.py)
 else
   source_tree=0
   iomodels="$here/iomodels"
   plot=("$here/iomodels-plot")
   plot_sweep=("$here/iomodels-plot-sweep")
   report=("$here/iomodels-report")
+  threads_sweep=("$here/iomodels-threads-sweep")
 fi
 
 # Before the caller's arguments: Google Benchmark takes the last value of a flag.
@@ -111,6 +117,18 @@ if ((${#args[@]} == 0)); then
   "$iomodels" sweep --role client -c 64 -s 4KiB -l 1ms --rates 5000,20000,40000 \
     --duration 500ms --json "$tmp/sweep-client.json" | tee "$tmp/sweep-client.txt"
   "${plot_sweep[@]}" "$tmp/sweep-client.json" -o "$tmp/sweep-client.png"
+  # The thread-per-core loops over --threads, where there are cores to spread
+  # them over: with 2, the peer shares them and only 1 -> 2 can be shown.
+  cores=$(nproc)
+  if ((cores > 2)); then
+    echo "suite.sh: the threads sweep (epoll-tpc, uring-tpc at --threads 1, 2, 4, ... $cores)" \
+      "into $dir/threads.json" >&2
+    "${threads_sweep[@]}" --binary "$iomodels" --max-threads "$cores" --out "$tmp" |
+      tee "$tmp/threads.md"
+  else
+    echo "suite.sh: threads sweep skipped: only $cores CPUs (nproc), which the peer shares;" \
+      "1 -> 2 threads is measured by: ${threads_sweep[*]} --max-threads 2 --out DIR" >&2
+  fi
   # The seeds' Python (and Node.js) clients and servers under run --exec,
   # each beside the model it mirrors: one repetition, about two minutes (the
   # examples live in the source tree only).

@@ -2,7 +2,8 @@
 // `epoll` reactor (src/models/epoll.cc), level-triggered, once per thread:
 // --threads N loops (default one per model CPU), each with its own epoll
 // instance watching its own shard of the connections (connection i on loop
-// i % N), pinned one CPU each when the run is placed. Nothing is shared
+// i % N; in the server role on tcp, whatever its own SO_REUSEPORT listener
+// accepts), pinned one CPU each when the run is placed. Nothing is shared
 // between loops but the peer: no lock, no fd watched twice, a readiness event
 // always handled on the core that asked. What it should save over one loop is
 // the wait for the single thread when one core is busy; what it costs is a

@@ -104,7 +104,11 @@ class Model {
     std::string text;  // the value; a number when is_number
     bool is_number = false;
   };
+  // Read after set-up and again after each measurement window, so a fact
+  // may count what the window did (a thread-per-core model's requests per
+  // loop); begin_window() is called, untimed, as each window starts.
   virtual std::vector<Fact> facts() const { return {}; }
+  virtual void begin_window() {}
 };
 
 struct ModelInfo {

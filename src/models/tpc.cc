@@ -15,6 +15,17 @@
 // are merged into the run's before run() returns. Every wait of a loop is
 // bounded by the timeout on its own, and a dead peer ends each loop with the
 // error its connections see.
+//
+// The server role on tcp (WorkloadOptions::model_listens) is a server's own
+// shape instead: each loop thread makes its own listener on one shared port
+// with SO_REUSEPORT, the load generator connects to that port once they all
+// exist, and each loop accepts whatever connections the kernel hands its
+// listener (src/models/tpc_listen.h). Set-up then runs in three phases, each
+// started by a generation and ended by the countdown: the listeners; the
+// accepting, while the generator connects; each loop taking its accepted
+// sockets as its shard (which connection each is: the workload knows the
+// generator's addresses) and setting up its loop. A loop the kernel gave no
+// connection makes no loop and idles through every run.
 #include "models/tpc.h"
 
 #include <pthread.h>
@@ -30,6 +41,7 @@
 #include <vector>
 
 #include "models/common.h"
+#include "models/tpc_listen.h"
 #include "sys/cpus.h"
 #include "sys/time.h"
 
@@ -50,11 +62,15 @@ namespace {
 // One loop thread and what it owns.
 struct TpcShard {
   uint32_t index = 0;
-  int cpu = -1;                   // pinned to it; -1 = not pinned
-  std::vector<ClientConn> conns;  // connections index, index + N, ...
-  RunContext ctx;                 // conns() = this shard, latency = its own histogram
-  Histogram latency;              // merged into the run's by run()
-  std::unique_ptr<Model> loop;    // made, set up, run and destroyed on the thread
+  int cpu = -1;                       // pinned to it; -1 = not pinned
+  std::vector<ClientConn> conns;      // connections index, index + N, ...; or as accepted
+  Fd listener;                        // model_listens: this loop's SO_REUSEPORT listener
+  std::vector<Accepted> accepted;     // model_listens: accepted, until set-up takes them
+  std::vector<Fd> owned;              // model_listens: the accepted sockets, this shard's
+  std::atomic<uint64_t> requests{0};  // completed since the window began
+  RunContext ctx;                     // conns() = this shard, latency = its own histogram
+  Histogram latency;                  // merged into the run's by run()
+  std::unique_ptr<Model> loop;        // made, set up, run and destroyed on the thread
   std::thread thread;
   Status status;  // set-up's, then each run's; read once pending_ is 0
 };
@@ -80,15 +96,24 @@ class ThreadPerCore final : public Model {
       return Status::error("threads: " + std::to_string(ctx.options.threads) + " is over " +
                            std::to_string(kMaxLoopThreads));
     const std::span<const ClientConn> all = ctx.conns();
-    const uint32_t n = tpc_thread_count(ctx.options, ctx.cpus, all.size());
+    listening_ = ctx.workload->options().model_listens;
+    connections_ = listening_ ? ctx.workload->options().connections : all.size();
+    const uint32_t n = tpc_thread_count(ctx.options, ctx.cpus, connections_);
     asked_ = ctx.options.threads;
+    // Held until every loop's listener is bound to the port, then let go.
+    Fd port_holder;
+    if (listening_) {
+      if (Status s = reserve_reuseport_port(&port_holder, &port_); !s.ok()) return s;
+      if (Status s = gate_.init(static_cast<uint32_t>(connections_)); !s.ok()) return s;
+    }
     // Sized once: the threads hold pointers to their shards.
     shards_.reserve(n);
     for (uint32_t k = 0; k < n; ++k) {
       auto s = std::make_unique<TpcShard>();
       s->index = k;
       if (!ctx.cpus.empty()) s->cpu = ctx.cpus[k % ctx.cpus.size()];
-      for (size_t i = k; i < all.size(); i += n) s->conns.push_back(all[i]);
+      if (!listening_)
+        for (size_t i = k; i < all.size(); i += n) s->conns.push_back(all[i]);
       s->ctx.workload = ctx.workload;
       s->ctx.options = ctx.options;
       s->ctx.latency = &s->latency;
@@ -113,6 +138,10 @@ class ThreadPerCore final : public Model {
     wait_all(nullptr);
     for (auto& s : shards_)
       if (!s->status.ok()) return s->status;
+    if (listening_) {
+      port_holder.reset();
+      if (Status s = accept_connections(); !s.ok()) return s;
+    }
     collect_facts();
     return {};
   }
@@ -121,10 +150,7 @@ class ThreadPerCore final : public Model {
     if (rounds == 0) return {};
     rounds_ = rounds;
     for (auto& s : shards_) s->ctx.scheduled_ns = ctx_->scheduled_ns;
-    pending_.store(static_cast<uint32_t>(shards_.size()), std::memory_order_relaxed);
-    // Release: a loop that sees the new generation also sees rounds_.
-    generation_.fetch_add(1, std::memory_order_release);
-    sys::futex_wake(&generation_, INT_MAX);
+    start_generation();
 
     Status result = wait_run();
     for (auto& s : shards_) {
@@ -137,11 +163,27 @@ class ThreadPerCore final : public Model {
     return result;
   }
 
-  std::vector<Fact> facts() const override { return facts_; }
+  void begin_window() override {
+    for (auto& s : shards_) s->requests.store(0, std::memory_order_relaxed);
+  }
+
+  // The facts set-up found, and, in the server role on tcp, the requests each
+  // loop completed since the window began.
+  std::vector<Fact> facts() const override {
+    std::vector<Fact> out = facts_;
+    if (listening_) {
+      std::vector<uint64_t> requests;
+      for (const auto& s : shards_) requests.push_back(s->requests.load(std::memory_order_relaxed));
+      out.push_back({"requests_per_loop", per_loop_text(requests)});
+    }
+    out.insert(out.end(), loop_facts_.begin(), loop_facts_.end());
+    return out;
+  }
 
  private:
-  // A loop thread's life: pin, make and set up the loop, count down; then
-  // sleep until run() starts a generation, run the shard, count down, repeat.
+  // A loop thread's life: pin, (server role on tcp: listen, accept, take
+  // its connections,) make and set up the loop, count down; then sleep until
+  // run() starts a generation, run the shard, count down, repeat.
   void serve(TpcShard& s) {
     // Named for ps and /proc/self/task/*/comm ("epoll loop 3", at most 15
     // bytes) and on the timeline.
@@ -149,23 +191,110 @@ class ThreadPerCore final : public Model {
     ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
     if (Trace* t = Trace::active()) t->name_thread(name);
     if (s.cpu >= 0) s.status = sys::set_affinity({s.cpu});
-    if (s.status.ok()) {
+    uint32_t seen = 0;  // the generation when setup() made this thread
+    if (listening_) {
+      if (s.status.ok()) s.status = make_reuseport_listener(port_, &s.listener);
+      count_down();
+      if (!next_generation(&seen)) return;
+      // Until the connections of all loops add up, while the generator connects.
+      if (s.status.ok())
+        s.status = gate_.accept_share(s.listener.get(), ctx_->options.timeout_ns, &s.accepted);
+      count_down();
+      if (!next_generation(&seen)) return;
+      if (s.status.ok()) take_accepted(s);
+    }
+    // A loop the kernel gave no connection has nothing to wait for.
+    if (s.status.ok() && !s.conns.empty()) {
       s.loop = make_loop_();
       s.status = s.loop->setup(s.ctx);
     }
-    uint32_t seen = 0;  // the generation when setup() made this thread
     count_down();
-    for (;;) {
-      // Idle between runs: no timeout, since run() is not waiting on this.
-      while (generation_.load(std::memory_order_acquire) == seen)
-        sys::futex_wait(&generation_, seen, nullptr);
-      seen = generation_.load(std::memory_order_acquire);
-      if (stop_.load(std::memory_order_relaxed)) break;
-      s.status = s.loop ? s.loop->run(rounds_) : Status::error("loop not set up");
+    // Idle between runs: no timeout, since run() is not waiting on this.
+    while (next_generation(&seen)) {
+      if (s.loop) {
+        s.status = s.loop->run(rounds_);
+      } else if (!s.conns.empty()) {
+        s.status = Status::error("loop not set up");
+      }
+      if (s.status.ok()) s.requests.fetch_add(rounds_ * s.conns.size(), std::memory_order_relaxed);
       count_down();
     }
     // The loop's epoll instance or ring goes with the thread that made it.
     s.loop.reset();
+  }
+
+  // Sleeps until the driver starts the next generation (a set-up phase or a
+  // run); false when the model is going away.
+  bool next_generation(uint32_t* seen) {
+    while (generation_.load(std::memory_order_acquire) == *seen)
+      sys::futex_wait(&generation_, *seen, nullptr);
+    *seen = generation_.load(std::memory_order_acquire);
+    return !stop_.load(std::memory_order_relaxed);
+  }
+
+  // Every loop to work: a set-up phase or a run.
+  void start_generation() {
+    pending_.store(static_cast<uint32_t>(shards_.size()), std::memory_order_relaxed);
+    // Release: a loop that sees the new generation also sees rounds_ and
+    // what the phase before it left.
+    generation_.fetch_add(1, std::memory_order_release);
+    sys::futex_wake(&generation_, INT_MAX);
+  }
+
+  // The server role on tcp, once every loop listens: the generator connects
+  // to the port while the loops accept (a listener's backlog is bounded, so
+  // they must), then each loop takes what it accepted and sets up its loop.
+  Status accept_connections() {
+    start_generation();
+    const Status connected = ctx_->workload->connect_generator_to(port_);
+    if (!connected.ok()) gate_.abort();
+    wait_all(nullptr);  // each loop bounds its accepting by the timeout
+    if (!connected.ok()) return connected;
+    for (auto& s : shards_)
+      if (!s->status.ok()) return s->status;
+    start_generation();
+    wait_all(nullptr);
+    size_t taken = 0;
+    for (auto& s : shards_) {
+      if (!s->status.ok()) return s->status;
+      taken += s->conns.size();
+    }
+    if (taken != connections_)
+      return Status::error("the loops' listeners accepted " + std::to_string(gate_.accepted()) +
+                           " connections, " + std::to_string(taken) + " of them the " +
+                           std::to_string(connections_) +
+                           " of the load generator (another process connected to port " +
+                           std::to_string(port_) + ")");
+    return {};
+  }
+
+  // A loop's accepted sockets become its shard, in connection order, each
+  // with the index the generator gave it (found by its peer's address). A
+  // socket from anywhere else is closed.
+  void take_accepted(TpcShard& s) {
+    for (Accepted& a : s.accepted) {
+      uint32_t index = 0;
+      if (!ctx_->workload->generator_conn(a.peer, &index)) continue;
+      s.conns.push_back(ClientConn{a.fd.get(), a.fd.get(), index});
+      s.owned.push_back(std::move(a.fd));
+    }
+    s.accepted.clear();
+    std::sort(s.conns.begin(), s.conns.end(),
+              [](const ClientConn& a, const ClientConn& b) { return a.index < b.index; });
+    s.ctx.shard = s.conns;
+  }
+
+  // One number per loop, in loop order; beyond 64 loops, the range.
+  static std::string per_loop_text(const std::vector<uint64_t>& v) {
+    if (v.empty()) return "";
+    if (v.size() > 64) {
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      return std::to_string(*lo) + "-" + std::to_string(*hi) + " over " + std::to_string(v.size()) +
+             " loops";
+    }
+    std::string out;
+    for (uint64_t x : v) out += (out.empty() ? "" : " ") + std::to_string(x);
+    return out;
   }
 
   void count_down() {
@@ -209,7 +338,7 @@ class ThreadPerCore final : public Model {
   // flags), one value per key when the loops agree.
   void collect_facts() {
     const size_t n = shards_.size();
-    const size_t conns = ctx_->conns().size();
+    const size_t conns = connections_;
     facts_.push_back({"threads", std::to_string(n), true});
     // What --threads asked for (0: one per model CPU, or per online CPU),
     // and whether the connections cut it down.
@@ -220,15 +349,32 @@ class ThreadPerCore final : public Model {
     if (wanted > n)
       asked += "; clamped to the " + std::to_string(conns) + " connections: a loop needs one";
     facts_.push_back({"threads_asked", asked});
-    const size_t lo = conns / n, hi = (conns + n - 1) / n;
+    size_t lo = conns / n, hi = (conns + n - 1) / n;
+    if (listening_) {
+      // As the kernel spread them.
+      lo = SIZE_MAX;
+      hi = 0;
+      for (const auto& s : shards_) {
+        lo = std::min(lo, s->conns.size());
+        hi = std::max(hi, s->conns.size());
+      }
+    }
     facts_.push_back(
         {"connections_per_thread",
          lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi)});
     facts_.push_back({"pinned", ctx_->cpus.empty() ? std::string("no (no --cpus placement)")
                                                    : "one CPU each, round-robin over " +
                                                          sys::cpu_list_text(ctx_->cpus)});
+    if (listening_) {
+      facts_.push_back({"listeners", "SO_REUSEPORT ×" + std::to_string(n) + " on port " +
+                                         std::to_string(port_) + " (127.0.0.1)"});
+      std::vector<uint64_t> per_loop;
+      for (const auto& s : shards_) per_loop.push_back(s->conns.size());
+      facts_.push_back({"connections_per_loop", per_loop_text(per_loop)});
+    }
     std::vector<Fact> merged;
     for (const auto& s : shards_) {
+      if (!s->loop) continue;  // a loop with no connection
       for (const Fact& f : s->loop->facts()) {
         auto it = std::find_if(merged.begin(), merged.end(),
                                [&](const Fact& m) { return m.key == f.key; });
@@ -240,7 +386,7 @@ class ThreadPerCore final : public Model {
         }
       }
     }
-    facts_.insert(facts_.end(), merged.begin(), merged.end());
+    loop_facts_ = std::move(merged);
   }
 
   const MakeLoop make_loop_;
@@ -248,7 +394,12 @@ class ThreadPerCore final : public Model {
   RunContext* ctx_ = nullptr;
   uint32_t asked_ = 0;
   std::vector<std::unique_ptr<TpcShard>> shards_;
-  std::vector<Fact> facts_;
+  std::vector<Fact> facts_;       // the driver's
+  std::vector<Fact> loop_facts_;  // the loops', one value per key where they agree
+  bool listening_ = false;        // WorkloadOptions::model_listens
+  size_t connections_ = 0;
+  uint16_t port_ = 0;  // the loops' listeners'
+  AcceptGate gate_;
   uint64_t rounds_ = 0;                  // published by generation_
   std::atomic<uint32_t> generation_{0};  // futex word: bumped to start a run
   std::atomic<uint32_t> pending_{0};     // futex word: loops still busy

@@ -1,7 +1,8 @@
 // Description: the thread-per-core driver behind `epoll-tpc` and `uring-tpc`
 // (src/models/tpc.cc): N event-loop threads, each owning a shard of the
-// connections and running one single-threaded loop over it, pinned one CPU
-// each when the run is placed. The loop is any single-loop model: the epoll
+// connections (dealt by index, or, in the server role on tcp, accepted from
+// the loop's own SO_REUSEPORT listener) and running one single-threaded loop
+// over it, pinned one CPU each when the run is placed. The loop is any single-loop model: the epoll
 // reactor, the io_uring proactor.
 #pragma once
 

@@ -1,7 +1,8 @@
 // Description: `uring-tpc` (async · non-blocking, thread-per-core). The
 // `uring` proactor (src/models/uring_proactor.cc) once per thread: --threads N
 // loops (default one per model CPU), each with its own io_uring over its own
-// shard of the connections (connection i on loop i % N), pinned one CPU each
+// shard of the connections (connection i on loop i % N; in the server role
+// on tcp, whatever its own SO_REUSEPORT listener accepts), pinned one CPU each
 // when the run is placed. Each ring is created by the thread that submits to
 // and waits on it, so it can be IORING_SETUP_SINGLE_ISSUER |
 // IORING_SETUP_DEFER_TASKRUN: completions are run only when that thread

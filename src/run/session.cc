@@ -48,7 +48,14 @@ Status Session::open(const Scenario& sc, std::unique_ptr<Session>* out) {
   if (std::string why = why_not(*info, sc.workload); !why.empty())
     return Status::not_applicable(sc.model + " on " +
                                   std::string(transport_name(sc.workload.transport)) + ": " + why);
-  return open(sc, info->make(), out);
+  // A thread-per-core model in the server role on tcp is served as such a
+  // server is: each loop listens on one SO_REUSEPORT port and accepts what
+  // the kernel gives it, instead of being dealt connections by index.
+  Scenario own = sc;
+  own.workload.model_listens = info->thread_per_core && sc.workload.role == Role::kServer &&
+                               sc.workload.transport == Transport::kTcp &&
+                               sc.workload.remote.empty() && sc.workload.connect;
+  return open(own, info->make(), out);
 }
 
 Status Session::open(const Scenario& sc, std::unique_ptr<Model> model,
@@ -78,7 +85,6 @@ Status Session::open(const Scenario& sc, std::unique_ptr<Model> model,
     return st;
   }
   s->threads_ = count_threads();
-  s->facts_ = s->model_->facts();
   *out = std::move(s);
   return {};
 }
@@ -135,6 +141,7 @@ Status Session::measure(const Body& body, ScenarioResult* out) {
   next_tick_ns_ = 0;
   PeerStats ignored;
   if (Status st = workload_->peer_stats(&ignored, true); !st.ok()) return st;
+  model_->begin_window();
 
   // The syscall counters are process-wide: switched as this window asks,
   // and back afterwards (counting is off only while RunOptions::counters is).
@@ -160,7 +167,7 @@ Status Session::measure(const Body& body, ScenarioResult* out) {
   out->bytes = out->requests * sc_.workload.size;
   out->figures = figures(out->m, out->latency, out->requests, out->bytes, sc_.run);
   out->model_threads = threads_;
-  out->model_facts = facts_;
+  out->model_facts = model_->facts();
   return {};
 }
 

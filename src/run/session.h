@@ -60,8 +60,7 @@ class Session {
   RunContext ctx_;
   std::vector<int> saved_cpus_;  // the caller's affinity, restored on close
   uint32_t threads_ = 0;
-  std::vector<Model::Fact> facts_;  // what the model's set-up found (Model::facts)
-  uint64_t next_tick_ns_ = 0;       // open loop: when the next round is due
+  uint64_t next_tick_ns_ = 0;  // open loop: when the next round is due
 };
 
 // Everything at once: note the load average, open, warm up, measure

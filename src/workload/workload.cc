@@ -129,6 +129,10 @@ Status Workload::create(const WorkloadOptions& opts, std::unique_ptr<Workload>* 
     if (opts.latency.bound_ns() != 0)
       return Status::error("--latency: in the server role the model answers, with no think time");
   }
+  if (opts.model_listens &&
+      (opts.role != Role::kServer || opts.transport != Transport::kTcp || !opts.connect))
+    return Status::error(
+        "a model that listens itself needs the server role on tcp with the local peer");
   if (opts.transport != Transport::kFile && (opts.direct || !opts.file_path.empty()))
     return Status::error("--file and --direct need --transport file");
   if (opts.transport == Transport::kFile) {
@@ -214,6 +218,9 @@ Status Workload::start_local() {
   conns_.reserve(n);
   owned_.reserve(opts_.transport == Transport::kPipe ? 2 * n : n);
   if (opts_.transport == Transport::kTcp) {
+    // The model's listeners come later; so do the generator's connections
+    // (connect_generator_to).
+    if (opts_.model_listens) return {};
     Fd lfd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!lfd) return Status::from_errno(-errno, "socket(tcp listen)");
     sockaddr_in a{};
@@ -294,6 +301,29 @@ Status Workload::connect_generator() {
   const size_t colon = tcp_address_.rfind(':');
   const std::string host = tcp_address_.substr(0, colon);
   const auto port = static_cast<uint16_t>(std::stoi(tcp_address_.substr(colon + 1)));
+  return connect_generator_at(host, port);
+}
+
+Status Workload::connect_generator_to(uint16_t port) {
+  if (!opts_.model_listens)
+    return Status::error("connect_generator_to: the workload was not made for a model's listeners");
+  if (!generator_addrs_.empty()) return Status::error("connect_generator_to: already connected");
+  return connect_generator_at("127.0.0.1", port);
+}
+
+bool Workload::generator_conn(const sockaddr_in& peer, uint32_t* index) const {
+  if (peer.sin_family != AF_INET) return false;
+  const uint64_t key = (uint64_t{ntohl(peer.sin_addr.s_addr)} << 16) | ntohs(peer.sin_port);
+  const auto it =
+      std::lower_bound(generator_addrs_.begin(), generator_addrs_.end(), std::make_pair(key, 0u));
+  if (it == generator_addrs_.end() || it->first != key) return false;
+  *index = it->second;
+  return true;
+}
+
+Status Workload::connect_generator_at(const std::string& host, uint16_t port) {
+  generator_addrs_.clear();
+  generator_addrs_.reserve(opts_.connections);
   // In index order, a batch at a time: the connections complete in the
   // listener's backlog whether or not the program has accepted them yet.
   for (uint32_t first = 0; first < opts_.connections;) {
@@ -303,6 +333,15 @@ Status Workload::connect_generator() {
     for (uint32_t i = first; i < last; ++i) {
       Fd c;
       if (Status s = connect_tcp(host, port, &c); !s.ok()) return s;
+      // The accepting side sees this as its peer's address: the connection's
+      // identity, whichever listener the kernel gave it to.
+      sockaddr_in own{};
+      socklen_t len = sizeof own;
+      if (::getsockname(c.get(), reinterpret_cast<sockaddr*>(&own), &len) < 0)
+        return Status::from_errno(-errno, "getsockname(generator connection)");
+      if (own.sin_family == AF_INET)
+        generator_addrs_.emplace_back(
+            (uint64_t{ntohl(own.sin_addr.s_addr)} << 16) | ntohs(own.sin_port), i);
       send.push_back(c.get());
       batch.push_back(std::move(c));
     }
@@ -312,6 +351,7 @@ Status Workload::connect_generator() {
       return s;
     first = last;
   }
+  std::sort(generator_addrs_.begin(), generator_addrs_.end());
   return detail::send_setup(control_.get(), SetupKind::kGo, nullptr, 0);
 }
 

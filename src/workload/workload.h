@@ -4,6 +4,7 @@
 // Every model drives the same Workload; the peer never knows which model it serves.
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "measure/histogram.h"
@@ -66,6 +68,13 @@ struct WorkloadOptions : PeerSettings {
   // connections are made to it by connect_generator(). The other transports
   // always connect.
   bool connect = true;
+  // The server role on tcp, local peer: the model listens itself (a
+  // thread-per-core model's SO_REUSEPORT listeners, one per loop). No
+  // connection is made at create(); once the model's listeners exist it calls
+  // connect_generator_to(port), accepts, and finds each accepted socket's
+  // connection with generator_conn(). conns() stays empty: the accepted
+  // sockets are the model's.
+  bool model_listens = false;
 };
 
 // One connection as the client sees it. For sockets rfd == wfd.
@@ -97,6 +106,18 @@ class Workload {
   // here until the Workload goes.
   int program_listener() const { return program_listener_.get(); }
   Status connect_generator();
+  // The server role on tcp with options().model_listens: the model's
+  // listeners on 127.0.0.1:port exist (and accept while this runs, since a
+  // listener's backlog is bounded); the generator's connections are made to
+  // them one by one in index order, each one's own address noted, and handed
+  // to the load generator, which then starts its schedule.
+  Status connect_generator_to(uint16_t port);
+  // Which of the generator's connections an accepted socket is: its peer's
+  // address (getpeername on the accepted socket, or accept's address) is the
+  // address the generator's socket was given (getsockname after connect).
+  // False for an address that is none of them. Valid once
+  // connect_generator_to() has returned.
+  bool generator_conn(const sockaddr_in& peer, uint32_t* index) const;
   // Closes this process's copies of the client ends, once a program has its
   // own (the server role of run --exec): the program's close of a connection
   // is then the connection's end, which the generator sees. conns() keeps
@@ -128,6 +149,9 @@ class Workload {
   Status start_remote();
   Status start_file();  // src/workload/datafile.cc
   Status connect_tcp(const std::string& host, uint16_t port, Fd* out);
+  // connect_generator() and connect_generator_to(): the generator's
+  // connections to host:port, in index order, each one's address noted.
+  Status connect_generator_at(const std::string& host, uint16_t port);
   // The remote peers' statistics, merged (remote.cc).
   Status remote_stats(uint64_t cmd, PeerStats* out);
   void watchdog_loop(Watchdog* wd);
@@ -139,6 +163,9 @@ class Workload {
   std::vector<Fd> controls_;             // each remote peer's control connection
   std::vector<std::string> peer_names_;  // and its HOST:PORT
   Fd program_listener_;
+  // The generator's connections by their own address (IPv4 address << 16 |
+  // port), sorted: (address, connection index).
+  std::vector<std::pair<uint64_t, uint32_t>> generator_addrs_;
   std::vector<Fd> owned_;
   std::vector<ClientConn> conns_;
 
