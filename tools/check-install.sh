@@ -11,7 +11,7 @@ fail() { echo "check-install: $*" >&2; exit 1; }
 
 cmake --install "$build" --prefix "$tmp/usr" >/dev/null
 for f in bin/iomodels bin/iomodels-suite bin/iomodels-plot bin/iomodels-plot-chain bin/iomodels-models-table \
-  bin/iomodels-threads-sweep; do
+  bin/iomodels-threads-sweep bin/iomodels-plot-ladder; do
   [[ -x "$tmp/usr/$f" ]] || fail "$f not installed as an executable"
 done
 for f in README.md LICENSE docs/README.md docs/models.md docs/coroutines.md docs/calibrate.md results/README.md; do
@@ -24,6 +24,7 @@ grep -q '^## Quick start' "$tmp/usr/share/doc/iomodels/README.md" ||
 "$tmp/usr/bin/iomodels-plot" --help >/dev/null || fail "iomodels-plot --help failed"
 "$tmp/usr/bin/iomodels-models-table" --help >/dev/null || fail "iomodels-models-table --help failed"
 "$tmp/usr/bin/iomodels-threads-sweep" --help >/dev/null || fail "iomodels-threads-sweep --help failed"
+"$tmp/usr/bin/iomodels-plot-ladder" --help >/dev/null || fail "iomodels-plot-ladder --help failed"
 # Installed, the suite finds the iomodels beside it and builds nothing.
 grep -q 'iomodels="$here/iomodels"' "$tmp/usr/bin/iomodels-suite" || fail "iomodels-suite is not the suite"
 

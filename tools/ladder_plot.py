@@ -321,7 +321,9 @@ def write_png(fig, out):
         raise InputError(f"argument -o/--out: cannot write {out}: {e.strerror}")
     try:
         with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=110)
+            # SVG when OUT says so (the report inlines it), else PNG.
+            svg = out.lower().endswith(".svg")
+            fig.savefig(f, format="svg" if svg else "png", dpi=110)
         # mkstemp's file is private (0600); give it what a plain open would.
         umask = os.umask(0)
         os.umask(umask)

@@ -4,7 +4,8 @@
 # plots (drawn by tools/plot.py), the environment, a sortable table of every
 # point with unresolved points marked, the sweeps when sweep.json or sweep-client.json
 # are present (drawn by tools/plot_sweep.py), the thread-per-core models over
-# their loop count when threads.json is (tools/threads_sweep.py),
+# their loop count when threads.json is (tools/threads_sweep.py), the io_uring
+# feature ladder when ladder.md is (iomodels ladder; ladder.svg beside it),
 # and with --previous DIR a comparison of the medians (interval, verdict and
 # Mann-Whitney p, as `iomodels compare` works them out).
 #
@@ -544,12 +545,17 @@ def main(argv):
     if threads is not None:
         parts.append("<h2>Thread-per-core loops: epoll-tpc and uring-tpc over --threads</h2>"
                      + threads_table(threads))
-    # The example clients and servers beside their models (tools/exec_table.py).
-    exec_table = os.path.join(args.dir, "exec", "table.md")
-    if os.path.isfile(exec_table):
-        with open(exec_table, encoding="utf-8") as f:
-            parts.append("<h2>Programs under run --exec: the examples beside their models</h2>"
-                         + markdown_html(f.read()))
+    # The io_uring feature ladder (iomodels ladder) and the example clients
+    # and servers beside their models (tools/exec_table.py), as the suite wrote them.
+    for name, heading, svg in (
+            ("ladder.md", "The io_uring feature ladder: each step over the one before", "ladder.svg"),
+            (os.path.join("exec", "table.md"),
+             "Programs under run --exec: the examples beside their models", None)):
+        if os.path.isfile(os.path.join(args.dir, name)):
+            with open(os.path.join(args.dir, name), encoding="utf-8") as f:
+                fig = os.path.join(args.dir, svg) if svg else ""
+                parts.append(f"<h2>{esc(heading)}</h2>" + (
+                    inline_svg(fig) if fig and os.path.isfile(fig) else "") + markdown_html(f.read()))
     if rows is not None:
         parts.append(f"<h2>Comparison with {esc(args.previous)}</h2>"
                      f'<p class="note">Medians over the repetitions; the 95% interval of the '

@@ -33,8 +33,10 @@
 # the thread-per-core models (epoll-tpc, uring-tpc) at --threads 1, 2, 4, ...
 # up to nproc, 64 connections x 4 KiB x 1 ms in the client role, 6
 # interleaved repetitions (threads.json, threads.md; under a minute on 64
-# CPUs); and, from the source tree, the example clients of examples/ beside
-# their models (exec/table.md, plots).
+# CPUs); the io_uring feature ladder, uring-ladder step by step in both roles
+# and both arrival regimes at 64 connections x 4 KiB, 6 rounds (ladder.json,
+# ladder.md, ladder.svg; about two minutes); and, from the source tree, the
+# example clients of examples/ beside their models (exec/table.md, plots).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
@@ -45,6 +47,7 @@ if [[ -f "$here/../CMakeLists.txt" && -f "$here/plot.py" ]]; then
   plot_sweep=(/usr/bin/python3 tools/plot_sweep.py)
   report=(/usr/bin/python3 tools/report.py)
   threads_sweep=(/usr/bin/python3 tools/threads_sweep.py)
+  plot_ladder=(/usr/bin/python3 tools/ladder_plot.py)
 else
   source_tree=0
   iomodels="$here/iomodels"
@@ -52,6 +55,7 @@ else
   plot_sweep=("$here/iomodels-plot-sweep")
   report=("$here/iomodels-report")
   threads_sweep=("$here/iomodels-threads-sweep")
+  plot_ladder=("$here/iomodels-plot-ladder")
 fi
 
 # Before the caller's arguments: Google Benchmark takes the last value of a flag.
@@ -129,6 +133,12 @@ if ((${#args[@]} == 0)); then
     echo "suite.sh: threads sweep skipped: only $cores CPUs (nproc), which the peer shares;" \
       "1 -> 2 threads is measured by: ${threads_sweep[*]} --max-threads 2 --out DIR" >&2
   fi
+  # Which io_uring features pay for themselves: each step over the one before,
+  # paired by round, in both roles and arrival regimes.
+  echo "suite.sh: the io_uring feature ladder into $dir/ladder.json" >&2
+  "$iomodels" ladder --sizes 4KiB --repeat 6 --markdown --json "$tmp/ladder.json" |
+    tee "$tmp/ladder.md"
+  "${plot_ladder[@]}" "$tmp/ladder.json" -o "$tmp/ladder.svg"
   # The seeds' Python (and Node.js) clients and servers under run --exec,
   # each beside the model it mirrors: one repetition, about two minutes (the
   # examples live in the source tree only).
