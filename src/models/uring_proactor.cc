@@ -144,11 +144,8 @@ Status UringProactor::on_send(uint32_t i, const io_uring_cqe& cqe) {
   if ((cqe.flags & IORING_CQE_F_NOTIF) != 0) {
     // A zero-copy send's buffer is the program's again.
     --sends_awaited_;
-    if (--c.zc_held == 0 && c.respond_waiting) {
-      c.respond_waiting = false;
-      return respond(i);
-    }
-    return {};
+    --c.zc_held;
+    return resume_respond(i);
   }
   if (!skip_success_) --sends_awaited_;
   if ((cqe.flags & IORING_CQE_F_MORE) != 0) {
@@ -161,20 +158,33 @@ Status UringProactor::on_send(uint32_t i, const io_uring_cqe& cqe) {
   c.sent += static_cast<uint32_t>(cqe.res);
   if (c.sent > send_bytes_)
     return Status::error(ex_[i].where() + ": the kernel sent more bytes than given");
-  return c.sent < send_bytes_ ? queue_send(i) : Status();  // short: send the rest
+  if (c.sent < send_bytes_) return queue_send(i);  // short: send the rest
+  c.sending = false;
+  return resume_respond(i);
+}
+
+Status UringProactor::resume_respond(uint32_t i) {
+  Conn& c = conns_[i];
+  if (!c.respond_waiting || c.sending || c.zc_held > 0) return {};
+  c.respond_waiting = false;
+  return respond(i);
 }
 
 Status UringProactor::respond(uint32_t i) {
   // The response goes out through the ring with the next enter. The peer
   // sends this connection's next request only once it has the whole
-  // response, so the slot is not rewritten while the kernel reads it; a
-  // zero-copy send may hold the slot's pages a little longer still.
-  if (conns_[i].zc_held > 0) {
-    conns_[i].respond_waiting = true;
+  // response; yet the last send's completion may be reaped after that
+  // request (its CQE posted late, as with SQPOLL), and a zero-copy send may
+  // hold the slot's pages a little longer still: the slot is rewritten, and
+  // the count of bytes sent restarted, only once both are in.
+  Conn& c = conns_[i];
+  if (c.sending || c.zc_held > 0) {
+    c.respond_waiting = true;
     return {};
   }
   ex_[i].fill_response(send_slot(i));
-  conns_[i].sent = 0;
+  c.sent = 0;
+  c.sending = !skip_success_;  // without a CQE on success, nothing to wait for
   return queue_send(i);
 }
 

@@ -88,6 +88,9 @@ class UringProactor : public Model {
     // due meanwhile waits for it (respond_waiting), as the slot is reused.
     uint32_t zc_held = 0;
     bool respond_waiting = false;
+    // The server role: a response's sends are in flight (their CQEs not all
+    // reaped); the next response waits for them (respond_waiting).
+    bool sending = false;
     // The server role: bytes a multishot receive delivered after this
     // connection was done with its run (the peer's next request), taken at
     // the next run's start.
@@ -96,6 +99,8 @@ class UringProactor : public Model {
 
   Status start_request(uint32_t i);
   Status respond(uint32_t i);
+  // A response that waited (respond_waiting) goes out once nothing holds the slot.
+  Status resume_respond(uint32_t i);
   Status finished(uint32_t i);
   Status queue_send(uint32_t i);
   Status queue_recv(uint32_t i);
@@ -118,7 +123,7 @@ class UringProactor : public Model {
   uint32_t chunk_ = 0;
   bool skip_success_ = false;
   bool batch_wait_ = false;
-  unsigned recvs_reaped_ = 0;  // receive completions of the sweep being reaped
+  unsigned recvs_reaped_ = 0;   // receive completions of the sweep being reaped
   uint64_t sends_awaited_ = 0;  // sends whose CQE is still to come
   uint64_t active_ = 0;         // connections with requests left in this run
   Status broken_;               // a failed run leaves ops in flight: no further runs
