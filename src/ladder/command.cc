@@ -154,8 +154,8 @@ void LadderCommand::add_flags(CLI::App* sub) {
   sub->footer(
       "A step the transport, the role or this kernel cannot take is skipped with the reason,\n"
       "and the next step is divided by the one before it that ran. The steps add up: step k\n"
-      "runs with every step before it (SQPOLL replaces the task-run steps and send-zc,\n"
-      "DEFER_TASKRUN replaces COOP_TASKRUN). CPU per request is the model's process (the\n"
+      "runs with every step before it (SQPOLL replaces the task-run steps, DEFER_TASKRUN\n"
+      "replaces COOP_TASKRUN). CPU per request is the model's process (the\n"
       "peer is another). The interval is the order-statistics interval of the paired\n"
       "ratios' median; with fewer than 6 rounds it covers less than 95%. docs/models.md\n"
       "says what each step saves.\n"

@@ -215,14 +215,8 @@ uint32_t ladder_in_force(uint32_t mask, const WorkloadOptions& w) {
   uint32_t on = 0;
   for (const LadderStepInfo& st : kSteps)
     if (has(mask, st.step) && ladder_step_skipped(st.step, w).empty()) on |= ladder_bit(st.step);
-  // SQPOLL with zero-copy sends breaks responses here: at 64 tcp connections
-  // x 64 KiB x 20,000 requests/s about one run in two ends with the load
-  // generator closing a connection on bytes it did not expect, where either
-  // alone passes every byte; until that is understood the SQPOLL step runs
-  // without SEND_ZC.
   if (has(on, LadderStep::kSqpoll))
-    on &= ~(ladder_bit(LadderStep::kCoopTaskrun) | ladder_bit(LadderStep::kDeferTaskrun) |
-            ladder_bit(LadderStep::kSendZc));
+    on &= ~(ladder_bit(LadderStep::kCoopTaskrun) | ladder_bit(LadderStep::kDeferTaskrun));
   if (has(on, LadderStep::kDeferTaskrun)) on &= ~ladder_bit(LadderStep::kCoopTaskrun);
   return on;
 }

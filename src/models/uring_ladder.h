@@ -14,8 +14,7 @@
 namespace iomodels {
 
 // Bit k of RunOptions::ladder_steps is step k. SQPOLL replaces the task-run
-// steps (its kernel thread issues the requests) and SEND_ZC (together they
-// break responses here: see ladder_in_force); DEFER_TASKRUN replaces COOP.
+// steps (its kernel thread issues the requests); DEFER_TASKRUN replaces COOP.
 enum class LadderStep : uint8_t {
   kBatchWait,     // one enter waits for a batch of completions, bounded (MIN_TIMEOUT)
   kRingFd,        // the ring's fd registered: enters name a slot
@@ -49,8 +48,7 @@ inline constexpr uint32_t kLadderBase = 0;  // a plain proactor: no step
 std::string ladder_step_skipped(LadderStep step, const WorkloadOptions& w);
 
 // The steps of `mask` in force on `w` here: those that apply, less those a
-// later one replaces (SQPOLL replaces both task-run steps and SEND_ZC,
-// DEFER_TASKRUN COOP).
+// later one replaces (SQPOLL replaces both task-run steps, DEFER_TASKRUN COOP).
 uint32_t ladder_in_force(uint32_t mask, const WorkloadOptions& w);
 
 // The steps of `mask` in force on `w` here, in ladder order, as names

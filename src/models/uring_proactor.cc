@@ -167,22 +167,26 @@ Status UringProactor::resume_respond(uint32_t i) {
   Conn& c = conns_[i];
   if (!c.respond_waiting || c.sending || c.zc_held > 0) return {};
   c.respond_waiting = false;
-  return respond(i);
+  return send_response(i, c.respond_id);
 }
 
-Status UringProactor::respond(uint32_t i) {
+Status UringProactor::respond(uint32_t i) { return send_response(i, ex_[i].id()); }
+
+Status UringProactor::send_response(uint32_t i, uint64_t id) {
   // The response goes out through the ring with the next enter. The peer
   // sends this connection's next request only once it has the whole
   // response; yet the last send's completion may be reaped after that
   // request (its CQE posted late, as with SQPOLL), and a zero-copy send may
   // hold the slot's pages a little longer still: the slot is rewritten, and
-  // the count of bytes sent restarted, only once both are in.
+  // the count of bytes sent restarted, only once both are in. Meanwhile the
+  // exchange moves on to the next request, so the response waits by its id.
   Conn& c = conns_[i];
   if (c.sending || c.zc_held > 0) {
     c.respond_waiting = true;
+    c.respond_id = id;
     return {};
   }
-  ex_[i].fill_response(send_slot(i));
+  ex_[i].fill_response_to(id, send_slot(i));
   c.sent = 0;
   c.sending = !skip_success_;  // without a CQE on success, nothing to wait for
   return queue_send(i);

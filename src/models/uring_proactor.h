@@ -91,6 +91,7 @@ class UringProactor : public Model {
     // The server role: a response's sends are in flight (their CQEs not all
     // reaped); the next response waits for them (respond_waiting).
     bool sending = false;
+    uint64_t respond_id = 0;  // the request a waiting response answers
     // The server role: bytes a multishot receive delivered after this
     // connection was done with its run (the peer's next request), taken at
     // the next run's start.
@@ -101,6 +102,8 @@ class UringProactor : public Model {
   Status respond(uint32_t i);
   // A response that waited (respond_waiting) goes out once nothing holds the slot.
   Status resume_respond(uint32_t i);
+  // The response to request `id` of connection i, now or once the slot is free.
+  Status send_response(uint32_t i, uint64_t id);
   Status finished(uint32_t i);
   Status queue_send(uint32_t i);
   Status queue_recv(uint32_t i);

@@ -98,6 +98,11 @@ class Exchange {
   }
   // The same into the caller's buffer of size() bytes.
   void fill_response(uint8_t* dst) const { fill_payload(conn_.index, last_id_, 0, dst, size_); }
+  // The response to this connection's request `id` (one answered late, after
+  // the exchange has moved on to the next request).
+  void fill_response_to(uint64_t id, uint8_t* dst) const {
+    fill_payload(conn_.index, id, 0, dst, size_);
+  }
   uint32_t size() const { return size_; }
   uint32_t received() const { return got_; }
   uint64_t issued_ns() const { return issued_ns_; }
