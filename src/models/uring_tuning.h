@@ -25,6 +25,8 @@ inline constexpr uint32_t kUringChunkBytes = 64 * 1024;
 // batching adds (plus this VM's timer slack of 50-100 us). Measured at 64
 // socketpair connections, latency 0: 0.37 syscalls per request waiting for one
 // CQE, 0.10 with this; 10 us gave 0.25-0.4 (the timer fires before a batch builds).
+// Fewer syscalls, not less CPU: only the feature ladder's batch-wait step
+// uses it (UringProactor::batch_wait_wanted).
 inline constexpr uint32_t kUringBatchWaitUs = 50;
 
 // SQPOLL: how long the SQ thread spins without work before it sleeps. Long
