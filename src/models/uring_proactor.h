@@ -52,7 +52,7 @@ class UringProactor : public Model {
   // Whether a sweep may wait for a batch of completions where the kernel can
   // bound the wait (Ring::can_batch_wait). Off but for the feature ladder's
   // step: it saves enters and costs CPU, its timer waking the thread once
-  // more per enter. On this VM (iomodels ladder, 16 cells of both roles,
+  // more per enter. On this VM (iomodels ladder, 14 cells of both roles,
   // both regimes, 64 B to 64 KiB) it was never cheaper and was dearer in 4
   // (1.09-1.41x), for 0.37 -> 0.10 syscalls per request at latency 0.
   virtual bool batch_wait_wanted() const { return false; }
