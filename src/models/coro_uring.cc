@@ -41,8 +41,16 @@ class CoroUring final : public Model {
     mem_.resize(ex_.size() * size_t{chunk_});
     if (Status s = ring_.init(ring_options_for(ex_.size())); !s.ok()) return s;
     skip_success_ = ring_.can_skip_success();
-    batch_wait_ = ring_.can_batch_wait();
+    if (ctx.workload->options().transport == Transport::kFile && !ex_.empty())
+      file_reads_ = file_reads_text(ex_[0].rfd());
     return {};
+  }
+
+  // As `uring`'s: the ring's flags, and how it reads a file.
+  std::vector<Fact> facts() const override {
+    std::vector<Fact> f{{"uring_setup", ring_.describe()}};
+    if (!file_reads_.empty()) f.push_back({"file_reads", file_reads_});
+    return f;
   }
 
   Status run(uint64_t rounds) override {
@@ -184,11 +192,9 @@ class CoroUring final : public Model {
       const uint64_t waited = now_ns() - last_progress;
       if (waited >= timeout) return timed_out(*ctx_, "io_uring completions");
       // The sweep's one syscall: submit what the coroutines queued and sleep
-      // until a completion is there (a batch of them, if the kernel can bound
-      // the wait), or the rest of the timeout is gone.
-      const auto wait_nr =
-          static_cast<unsigned>(batch_wait_ ? std::max<size_t>(group.running, 1) : 1);
-      const long r = ring_.enter(wait_nr, timeout - waited, kUringBatchWaitUs);
+      // until a completion is there, or the rest of the timeout is gone. As in
+      // `uring`, no batch wait: its timer wakes the thread once more per enter.
+      const long r = ring_.enter(1, timeout - waited);
       // ETIME, EINTR: loop and check the clock. EBUSY/EAGAIN: the kernel
       // wants the CQ reaped before it takes more.
       if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
@@ -243,8 +249,8 @@ class CoroUring final : public Model {
   std::vector<Task> tasks_;  // one coroutine per connection, for one run()
   uint32_t chunk_ = 0;
   bool skip_success_ = false;
-  bool batch_wait_ = false;  // the kernel bounds a many-CQE wait (min_wait)
-  Status sqe_error_;         // why the SQ refused an entry, if it did
+  std::string file_reads_;  // the file transport: file_reads_text of its file
+  Status sqe_error_;        // why the SQ refused an entry, if it did
   Status broken_;
 };
 

@@ -39,7 +39,14 @@ Status UringProactor::setup(RunContext& ctx) {
   // responses are out, even where a kernel thread (SQPOLL) submits them.
   skip_success_ = ring_.can_skip_success() && !server_;
   batch_wait_ = ring_.can_batch_wait() && batch_wait_wanted();
+  if (is_file() && !ex_.empty()) file_reads_ = file_reads_text(ex_[0].rfd());
   return prepare();
+}
+
+std::vector<Model::Fact> UringProactor::facts() const {
+  std::vector<Fact> f{{"uring_setup", ring_.describe()}};
+  if (!file_reads_.empty()) f.push_back({"file_reads", file_reads_});
+  return f;
 }
 
 Status UringProactor::run(uint64_t rounds) {

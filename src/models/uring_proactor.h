@@ -23,7 +23,9 @@ class UringProactor : public Model {
   Status run(uint64_t rounds) final;
   // "uring_setup": the IORING_SETUP_* flags the kernel took (Ring::init asks
   // for SINGLE_ISSUER | DEFER_TASKRUN first and falls back when refused).
-  std::vector<Fact> facts() const override { return {{"uring_setup", ring_.describe()}}; }
+  // "file_reads" (the file transport): whether reads complete inside the
+  // enter or go to io-wq workers (file_reads_text).
+  std::vector<Fact> facts() const override;
 
  protected:
   // --- hooks (the defaults are the plain `uring` model) ---
@@ -133,6 +135,7 @@ class UringProactor : public Model {
   unsigned recvs_reaped_ = 0;   // receive completions of the sweep being reaped
   uint64_t sends_awaited_ = 0;  // sends whose CQE is still to come
   uint64_t active_ = 0;         // connections with requests left in this run
+  std::string file_reads_;      // the file transport: file_reads_text of its file
   Status broken_;               // a failed run leaves ops in flight: no further runs
 };
 

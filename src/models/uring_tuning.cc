@@ -1,8 +1,12 @@
 // Description: ring sizing for the io_uring models, and their `unavailable` hook.
 #include "models/uring_tuning.h"
 
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <cstring>
 
 namespace iomodels::detail {
 namespace {
@@ -64,6 +68,22 @@ std::string multishot_why_not(const WorkloadOptions& w) {
   if (w.transport != Transport::kPipe && !u.recv_multishot)
     return "this kernel lacks multishot receive with provided buffers";
   return {};
+}
+
+std::string file_reads_text(int fd) {
+  // Aligned and whole, so an O_DIRECT file takes it too. Set-up, untimed: the
+  // raw call, not counted.
+  alignas(4096) static thread_local unsigned char buf[4096];
+  iovec iov{buf, sizeof buf};
+  const ssize_t r = ::preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+  if (r >= 0 || errno == EAGAIN)
+    return "inline: the file takes non-blocking reads (RWF_NOWAIT), so a read of cached data "
+           "completes inside io_uring_enter";
+  if (errno == EOPNOTSUPP)
+    return "io-wq: the file's filesystem takes no non-blocking reads (preadv2 RWF_NOWAIT: "
+           "EOPNOTSUPP, as tmpfs), so the kernel hands every read to an io-wq worker thread "
+           "and wakes the loop when it is done";
+  return std::string("unknown: preadv2 RWF_NOWAIT failed: ") + std::strerror(errno);
 }
 
 std::string uring_unavailable() {

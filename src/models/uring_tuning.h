@@ -59,6 +59,15 @@ sys::RingOptions ring_options_for(size_t connections, sys::RingOptions base = {}
 // (a regular file; a kernel without READ_MULTISHOT or multishot receive), or empty.
 std::string multishot_why_not(const WorkloadOptions& w);
 
+// How io_uring reads the regular file `fd` on this kernel, for the
+// `file_reads` fact. io_uring first tries a read without waiting
+// (IOCB_NOWAIT) and completes it inside the enter when the data is cached;
+// a file whose filesystem cannot be asked not to wait (no FMODE_NOWAIT:
+// tmpfs, up to at least Linux 6.18) has every read handed to an io-wq worker
+// thread instead, which costs a wake-up there and one back per read. Probed
+// with a 4 KiB preadv2(RWF_NOWAIT) at offset 0: EOPNOTSUPP says which.
+std::string file_reads_text(int fd);
+
 // The `unavailable` hook every io_uring model shares: empty, or why io_uring
 // cannot run here (from the process-wide probe).
 std::string uring_unavailable();
