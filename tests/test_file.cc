@@ -1,16 +1,22 @@
 // Description: the file transport: offsets; the readiness models refused with
 // the kernel's own answer; O_DIRECT reads verified for every model that reads
-// files; a corrupted byte, a foreign file and bad flags caught. (Every model
+// files; the io_uring models' file_reads fact (io-wq on tmpfs, inline on a
+// file that takes RWF_NOWAIT) checked against the io-wq threads the kernel
+// made; a corrupted byte, a foreign file and bad flags caught. (Every model
 // reading tmpfs and named files, verified, without leaks: the model matrix,
 // test_model_matrix.cc.)
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "util.h"
 #include "workload/exchange.h"
@@ -42,7 +48,97 @@ std::string direct_unsupported(const std::string& base) {
   return "";
 }
 
+// Whether files under `base` take non-blocking reads (RWF_NOWAIT); asked
+// here, apart from the models' own probe.
+bool takes_nowait_reads(const std::string& base) {
+  const test::TempDir dir("iomodels_nowait", base);
+  const int fd = ::open(dir.file("probe").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  char b = 'x';
+  iovec iov{&b, 1};
+  const bool yes = ::pwrite(fd, &b, 1, 0) == 1 &&
+                   (::preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno == EAGAIN);
+  ::close(fd);
+  return yes;
+}
+
+// The tids of this process's io-wq worker threads (comm "iou-wrk-<tid of
+// the thread they serve>").
+std::set<int> io_wq_workers() {
+  std::set<int> out;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (const dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
+      std::string comm;
+      std::getline(f, comm);
+      if (comm.rfind("iou-wrk-", 0) == 0) out.insert(std::atoi(e->d_name));
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+// Every io_uring model that reads files, on a file made under `base` (""
+// for the default, unnamed in tmpfs): its file_reads fact begins with
+// `expect`, and its run made io-wq worker threads exactly when that says
+// io-wq. The run is on a thread of its own, whose io-wq goes with it, and
+// the workers are counted while the session is open.
+void check_file_reads(const std::string& base, const std::string& expect) {
+  for (const ModelInfo* m : all_models()) test::skip_if_unavailable(*m);
+  int ran = 0;
+  for (const ModelInfo* m : all_models()) {
+    if (m->mechanism != Mechanism::kIoUring) continue;
+    std::unique_ptr<test::TempDir> dir;
+    Scenario sc = file_scenario(std::string(m->name), 4, 4096, 50);
+    if (!base.empty()) {
+      dir = std::make_unique<test::TempDir>("iomodels_file", base);
+      sc.workload.file_path = dir->file("data");
+    }
+    if (!why_not(*m, sc.workload).empty()) continue;  // multishot: refused on files
+    INFO(m->name << " on " << (base.empty() ? "tmpfs" : base));
+    Status s;
+    ScenarioResult r;
+    std::set<int> made;
+    std::thread([&] {
+      const std::set<int> before = io_wq_workers();
+      std::unique_ptr<Session> session;
+      s = Session::open(sc, &session);
+      if (s.ok()) s = session->measure(50, &r);
+      // Before the session ends: an SQ thread's or a loop thread's workers
+      // go with the ring.
+      for (int t : io_wq_workers())
+        if (before.count(t) == 0) made.insert(t);
+    }).join();
+    INFO(s.message());
+    REQUIRE(s.ok());
+    std::string fact = "(none)";
+    for (const Model::Fact& f : r.model_facts)
+      if (f.key == "file_reads") fact = f.text;
+    INFO("file_reads: " << fact << "; io-wq workers made: " << made.size());
+    CHECK(fact.rfind(expect + ":", 0) == 0);
+    if (expect == "io-wq")
+      CHECK(!made.empty());
+    else
+      CHECK(made.empty());
+    ++ran;
+  }
+  CHECK(ran >= 3);  // uring, uring-fixed, uring-sqpoll and the rest
+}
+
 }  // namespace
+
+TEST_CASE("io_uring on tmpfs: every read goes to io-wq, and the result says so", "[file]") {
+  if (takes_nowait_reads(kDefaultFileDir))
+    test::skip(std::string(kDefaultFileDir) + " takes RWF_NOWAIT reads on this kernel");
+  check_file_reads("", "io-wq");
+}
+
+TEST_CASE("io_uring on a file that takes RWF_NOWAIT: reads complete inline, no io-wq", "[file]") {
+  if (!takes_nowait_reads("."))
+    test::skip("the file system the tests run from takes no RWF_NOWAIT reads");
+  check_file_reads(".", "inline");
+}
 
 TEST_CASE("file offsets are aligned, in range, spread out and the same for every model", "[file]") {
   const uint64_t slots = (kSmallFile - 4096) / kFileAlign + 1;
