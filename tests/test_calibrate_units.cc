@@ -323,6 +323,52 @@ TEST_CASE("calibrate units: medians, ratios and goals", "[calibrate]") {
   CHECK_FALSE(goal_met(Goal::kP50, ours, theirs));
 }
 
+TEST_CASE("calibrate units: paired ratios judge a goal by their interval", "[calibrate]") {
+  // Each pair: iomodels' ops/s and p50 at `k` times the tool's.
+  auto pairs = [](std::vector<double> k) {
+    std::vector<Sample> ours, theirs;
+    for (size_t i = 0; i < k.size(); ++i) {
+      const double base = 1000 + 37.0 * static_cast<double>(i);  // the machine drifts
+      theirs.push_back(sample(base, 10, 40, 2));
+      ours.push_back(sample(base * k[i], 10 * k[i], 40, 2));
+    }
+    return std::pair{ours, theirs};
+  };
+  auto judge = [](Goal g, const std::pair<std::vector<Sample>, std::vector<Sample>>& p) {
+    return judge_goal(g, paired_ratios(p.first, p.second), medians(p.first), medians(p.second));
+  };
+  const auto ahead = pairs({1.2, 1.25, 1.18, 1.22, 1.3, 1.21});
+  const PairedRatios r = paired_ratios(ahead.first, ahead.second);
+  CHECK(r.ops_per_s.s.n == 6);
+  CHECK(r.ops_per_s.s.median == Approx(1.215));
+  CHECK(r.ops_per_s.s.lo == Approx(1.18));  // 6 pairs: the range
+  CHECK(r.ops_per_s.s.hi == Approx(1.3));
+  CHECK(paired_word(r.ops_per_s) == "higher");
+  CHECK(paired_word(r.p99_us) == "tie");
+  GoalVerdict g = judge(Goal::kOps, ahead);
+  CHECK(g.met);
+  CHECK(g.word == "met");
+  CHECK(g.by == "interval");
+  // The medians' ratio is above 1, but the pairs' interval holds it.
+  g = judge(Goal::kOps, pairs({0.9, 1.1, 1.08, 1.05, 0.97, 1.12}));
+  CHECK_FALSE(g.met);
+  CHECK(g.word.find("undecided") == 0);
+  g = judge(Goal::kOps, pairs({0.8, 0.85, 0.9, 0.82, 0.88, 0.95}));
+  CHECK_FALSE(g.met);
+  CHECK(g.word == "NOT met");
+  // p50 within 1.05×: lower is the goal's side.
+  CHECK(judge(Goal::kP50, pairs({0.98, 1.0, 1.02, 0.99, 1.01, 1.0})).met);
+  CHECK(judge(Goal::kP50, pairs({1.1, 1.2, 1.15, 1.12, 1.3, 1.08})).word == "NOT met");
+  // Three pairs give no 95% interval: the medians decide, and the verdict says so.
+  g = judge(Goal::kOps, pairs({1.2, 1.1, 1.3}));
+  CHECK(g.met);
+  CHECK(g.by == "medians");
+  CHECK(g.word.find("on the medians alone (3 pairs; 6 give a 95% interval)") != std::string::npos);
+  CHECK(paired_word(
+            paired_ratios(pairs({1.2, 1.1, 1.3}).first, pairs({1.2, 1.1, 1.3}).second).ops_per_s) ==
+        "none");
+}
+
 TEST_CASE("calibrate units: a row's JSON", "[calibrate]") {
   Row r;
   r.part = "fio";
@@ -345,6 +391,9 @@ TEST_CASE("calibrate units: a row's JSON", "[calibrate]") {
   CHECK(j.at("ratio").at("p50_us").get<double>() == Approx(1.1));
   CHECK(j.at("ratio").at("cpu_us_per_op").get<double>() == Approx(1.5));
   CHECK(j.at("goal").at("met") == true);
+  CHECK(j.at("goal").at("by") == "medians");  // 3 pairs
+  CHECK(j.at("paired_ratio").at("ops_per_s").at("median").get<double>() == Approx(1.1));
+  CHECK(j.at("paired_ratio").at("ops_per_s").at("verdict") == "none");
 
   r.failed = "not applicable: io_uring is not available";
   r.not_applicable = true;

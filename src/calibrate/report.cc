@@ -31,8 +31,12 @@ void print_row(const Row& r) {
   std::printf("  %-28s %11.2fx %9.2fx %9.2fx %11.2fx\n", "iomodels / tool",
               ratio(a.ops_per_s, b.ops_per_s), ratio(a.p50_us, b.p50_us), ratio(a.p99_us, b.p99_us),
               ratio(a.cpu_us_per_op, b.cpu_us_per_op));
+  const PairedRatios p = paired_ratios(r.ours, r.theirs);
+  std::printf("  %-28s ops/s %s · p50 %s · p99 %s · CPU/op %s\n", "paired, median [95%]",
+              paired_ratio_text(p.ops_per_s).c_str(), paired_ratio_text(p.p50_us).c_str(),
+              paired_ratio_text(p.p99_us).c_str(), paired_ratio_text(p.cpu_us_per_op).c_str());
   if (!r.goal_text.empty())
-    std::printf("  goal %s: %s\n", r.goal_text.c_str(), goal_met(r.goal, a, b) ? "met" : "NOT met");
+    std::printf("  goal %s: %s\n", r.goal_text.c_str(), judge_goal(r.goal, p, a, b).word.c_str());
 }
 
 json row_json(const Row& r) {
@@ -57,7 +61,16 @@ json row_json(const Row& r) {
                 {"p50_us", ratio(a.p50_us, b.p50_us)},
                 {"p99_us", ratio(a.p99_us, b.p99_us)},
                 {"cpu_us_per_op", ratio(a.cpu_us_per_op, b.cpu_us_per_op)}};
-  if (!r.goal_text.empty()) j["goal"] = {{"what", r.goal_text}, {"met", goal_met(r.goal, a, b)}};
+  const PairedRatios p = paired_ratios(r.ours, r.theirs);
+  j["paired_ratio"] = {
+      {"ops_per_s", paired_ratio_json(p.ops_per_s, paired_word(p.ops_per_s))},
+      {"p50_us", paired_ratio_json(p.p50_us, paired_word(p.p50_us))},
+      {"p99_us", paired_ratio_json(p.p99_us, paired_word(p.p99_us))},
+      {"cpu_us_per_op", paired_ratio_json(p.cpu_us_per_op, paired_word(p.cpu_us_per_op))}};
+  if (!r.goal_text.empty()) {
+    const GoalVerdict g = judge_goal(r.goal, p, a, b);
+    j["goal"] = {{"what", r.goal_text}, {"met", g.met}, {"verdict", g.word}, {"by", g.by}};
+  }
   return j;
 }
 

@@ -58,45 +58,21 @@ struct Variant {
   std::string in_force;                   // the steps the model reported in force
 };
 
-// A paired ratio's summary: median, interval, verdict.
+// A paired ratio and its verdict: cheaper | tie | dearer; none with fewer
+// than kMinRepetitions rounds.
 struct Verdict {
-  Spread s;
-  // cheaper | tie | dearer; none with fewer than kMinRepetitions rounds (the
-  // interval then covers less than 95%: a verdict from it would alarm falsely)
+  PairedRatio r;
   std::string word;
 };
 Verdict verdict_of(const std::vector<double>& num, const std::vector<double>& den) {
-  std::vector<double> r;
-  for (size_t k = 0; k < std::min(num.size(), den.size()); ++k)
-    if (den[k] > 0) r.push_back(num[k] / den[k]);
-  Verdict v;
-  v.s = spread_of(r);
-  if (v.s.n < 2 || std::isnan(v.s.lo))
+  Verdict v{paired_ratio(num, den), ""};
+  if (!v.r.has_interval())
     v.word = "—";
-  else if (v.s.n < kMinRepetitions)
+  else if (!v.r.decided())
     v.word = "(fewer than " + std::to_string(kMinRepetitions) + " rounds)";
   else
-    v.word = v.s.hi < 1 ? "cheaper" : v.s.lo > 1 ? "dearer" : "tie";
+    v.word = v.r.side_of(1) < 0 ? "cheaper" : v.r.side_of(1) > 0 ? "dearer" : "tie";
   return v;
-}
-
-// "0.67 [0.61, 0.72]", or the median alone without an interval.
-std::string ratio_text(const Verdict& vd) {
-  return fixed(vd.s.median) + (vd.s.n >= 2 && !std::isnan(vd.s.lo)
-                                   ? " [" + fixed(vd.s.lo) + ", " + fixed(vd.s.hi) + "]"
-                                   : "");
-}
-
-// A ratio's median, interval (null where there is none), coverage and verdict.
-nlohmann::json ratio_json(const Verdict& vd) {
-  const auto or_null = [](double x) {
-    return std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x);
-  };
-  return {{"median", vd.s.median},
-          {"lo", or_null(vd.s.lo)},
-          {"hi", or_null(vd.s.hi)},
-          {"coverage", vd.s.coverage},
-          {"verdict", vd.word}};
 }
 
 // One cell of the ladder: a scenario and its variants.
@@ -340,9 +316,9 @@ int LadderCommand::execute() {
                            {"requests_per_s", v.rate}, {"cpu_median", cpu.median}};
       if (before != nullptr) {
         const Verdict vd = verdict_of(v.cpu, before->cpu);
-        ratio = ratio_text(vd);
+        ratio = paired_ratio_text(vd.r);
         word = vd.word;
-        vj["ratio_to_before"] = ratio_json(vd);
+        vj["ratio_to_before"] = paired_ratio_json(vd.r, vd.word);
         vj["ratio_to_before"]["before"] = before->name;
       }
       if (f.markdown)
@@ -375,10 +351,10 @@ int LadderCommand::execute() {
           vd.word = "(the cheapest of " + std::to_string(c.steps.size()) +
                     " steps, chosen after the fact: no verdict)";
         std::printf("%s%s (%s) ÷ %s: %s %s (%s %s µs/req)\n", f.markdown ? "\n" : "  ", key,
-                    v->name.c_str(), c.reference.name.c_str(), ratio_text(vd).c_str(),
+                    v->name.c_str(), c.reference.name.c_str(), paired_ratio_text(vd.r).c_str(),
                     vd.word.c_str(), c.reference.name.c_str(),
                     fixed(spread_of(c.reference.cpu).median).c_str());
-        cj["reference"][std::string(key) + "_ratio"] = ratio_json(vd);
+        cj["reference"][std::string(key) + "_ratio"] = paired_ratio_json(vd.r, vd.word);
         cj["reference"][std::string(key) + "_ratio"]["step"] = v->name;
       }
     }

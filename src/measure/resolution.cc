@@ -186,4 +186,35 @@ std::string rank_against(const std::vector<RankEntry>& entries, const std::strin
   return out;
 }
 
+bool PairedRatio::has_interval() const { return s.n >= 2 && !std::isnan(s.lo); }
+bool PairedRatio::decided() const { return has_interval() && s.n >= kMinRepetitions; }
+int PairedRatio::side_of(double bar) const { return s.hi < bar ? -1 : s.lo > bar ? 1 : 0; }
+
+PairedRatio paired_ratio(const std::vector<double>& num, const std::vector<double>& den) {
+  std::vector<double> r;
+  for (size_t k = 0; k < std::min(num.size(), den.size()); ++k)
+    if (den[k] > 0) r.push_back(num[k] / den[k]);
+  return {spread_of(std::move(r))};
+}
+
+std::string paired_ratio_text(const PairedRatio& r) {
+  char buf[96];
+  if (r.has_interval())
+    std::snprintf(buf, sizeof buf, "%.2f [%.2f, %.2f]", r.s.median, r.s.lo, r.s.hi);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f", r.s.median);
+  return buf;
+}
+
+nlohmann::json paired_ratio_json(const PairedRatio& r, const std::string& verdict) {
+  const auto or_null = [](double x) {
+    return std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x);
+  };
+  return {{"median", r.s.median},
+          {"lo", or_null(r.s.lo)},
+          {"hi", or_null(r.s.hi)},
+          {"coverage", r.s.coverage},
+          {"verdict", verdict}};
+}
+
 }  // namespace iomodels

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,24 @@ struct Spread {
   double half_width() const;
 };
 Spread spread_of(std::vector<double> values);
+
+// A ratio of two figures paired by round (the same round's num ÷ den; a
+// round whose den is 0 is left out): the median of the rounds' ratios with
+// its interval, and where that interval lies against a bar.
+struct PairedRatio {
+  Spread s;
+  // An interval to judge by: kMinRepetitions rounds or more (fewer cover
+  // less than 95%, and a verdict from them would alarm falsely).
+  bool decided() const;
+  bool has_interval() const;  // two rounds or more: an interval, if a narrow one
+  // Where the interval lies against `bar`: -1 wholly below, +1 wholly above, 0 across.
+  int side_of(double bar) const;
+};
+PairedRatio paired_ratio(const std::vector<double>& num, const std::vector<double>& den);
+// "0.67 [0.61, 0.72]", or the median alone without an interval.
+std::string paired_ratio_text(const PairedRatio& r);
+// {"median", "lo", "hi" (null without an interval), "coverage", "verdict"}.
+nlohmann::json paired_ratio_json(const PairedRatio& r, const std::string& verdict);
 
 // One point over its repetitions.
 struct PointSpread {
