@@ -97,7 +97,13 @@ class UringProactor : public Model {
     // The server role: a response's sends are in flight (their CQEs not all
     // reaped); the next response waits for them (respond_waiting).
     bool sending = false;
-    uint64_t respond_id = 0;  // the request a waiting response answers
+    // This response's sends post a CQE on success too, and the run waits for
+    // it: the run's last response on a connection (a run ends when its
+    // responses are out), a zero-copy send, or every one where the kernel
+    // cannot skip them.
+    bool await_send = false;
+    uint64_t respond_id = 0;    // the request a waiting response answers
+    bool respond_last = false;  // ... and whether it is the run's last
     // The server role: bytes a multishot receive delivered after this
     // connection was done with its run (the peer's next request), taken at
     // the next run's start.
@@ -109,7 +115,8 @@ class UringProactor : public Model {
   // A response that waited (respond_waiting) goes out once nothing holds the slot.
   Status resume_respond(uint32_t i);
   // The response to request `id` of connection i, now or once the slot is free.
-  Status send_response(uint32_t i, uint64_t id);
+  // `last`: the connection's last response of this run.
+  Status send_response(uint32_t i, uint64_t id, bool last);
   Status finished(uint32_t i);
   Status queue_send(uint32_t i);
   Status queue_recv(uint32_t i);
