@@ -120,15 +120,18 @@ def main():
                 path = os.path.join(tmp, f"{name}-{rep}.json")
                 cmd = [args.binary, "run", "-m", name, "--json", path] + args.extra
                 p = subprocess.run(cmd, capture_output=True, text=True)
-                if p.returncode == 2:
+                lines = p.stderr.strip().splitlines()
+                if p.returncode == 2 and "not applicable" not in p.stderr:
                     # A usage error (bad extra flags) would fail every model alike:
-                    # it is the caller's, not a row of the table.
-                    lines = p.stderr.strip().splitlines()
+                    # it is the caller's, not a row of the table. A model that
+                    # does not apply to the scenario (epoll on a file) is a row
+                    # with its reason.
                     print(f"models-table: `iomodels run` refused the flags: "
                           f"{lines[-1] if lines else 'exit code 2'}", file=sys.stderr)
                     return 2
                 if p.returncode != 0:
-                    runs.setdefault(name, {"quadrant": quadrant, "error": p.stderr.strip(), "r": []})
+                    why = lines[-1] if lines else f"exit code {p.returncode}"
+                    runs.setdefault(name, {"quadrant": quadrant, "error": why, "r": []})
                     continue
                 with open(path) as f:
                     runs.setdefault(name, {"quadrant": quadrant, "r": []})["r"].append(json.load(f))
