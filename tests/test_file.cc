@@ -5,7 +5,6 @@
 // made; a corrupted byte, a foreign file and bad flags caught. (Every model
 // reading tmpfs and named files, verified, without leaks: the model matrix,
 // test_model_matrix.cc.)
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -13,7 +12,6 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -66,16 +64,8 @@ bool takes_nowait_reads(const std::string& base) {
 // the thread they serve>").
 std::set<int> io_wq_workers() {
   std::set<int> out;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (const dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
-      std::string comm;
-      std::getline(f, comm);
-      if (comm.rfind("iou-wrk-", 0) == 0) out.insert(std::atoi(e->d_name));
-    }
-    ::closedir(d);
-  }
+  for (const auto& [tid, name] : test::thread_names())
+    if (name.rfind("iou-wrk-", 0) == 0) out.insert(tid);
   return out;
 }
 

@@ -13,7 +13,6 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -54,16 +53,9 @@ int tpc_fds_linked_to(const std::string& target) {
 // (/proc/self/task/<tid>/comm).
 std::map<int, pid_t> tpc_loop_threads() {
   std::map<int, pid_t> out;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (const dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
-      std::string comm;
-      std::getline(f, comm);
-      const size_t at = comm.find(" loop ");
-      if (at != std::string::npos) out[std::atoi(comm.c_str() + at + 6)] = std::atoi(e->d_name);
-    }
-    ::closedir(d);
+  for (const auto& [tid, comm] : test::thread_names()) {
+    const size_t at = comm.find(" loop ");
+    if (at != std::string::npos) out[std::atoi(comm.c_str() + at + 6)] = tid;
   }
   return out;
 }

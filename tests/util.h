@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <source_location>
 #include <stdexcept>
@@ -154,6 +155,20 @@ inline int count_entries(const char* dir) {
 }
 inline int open_fds() { return count_entries("/proc/self/fd"); }
 inline int threads() { return count_entries("/proc/self/task"); }
+
+// This process's threads by tid, each with its name (/proc/self/task/<tid>/comm).
+inline std::map<int, std::string> thread_names() {
+  std::map<int, std::string> out;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (const dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
+      std::getline(f, out[std::atoi(e->d_name)]);
+    }
+    ::closedir(d);
+  }
+  return out;
+}
 
 // The kernel ends io_uring's SQPOLL and io-wq threads asynchronously after the
 // ring is closed, and a joined thread's /proc/self/task entry can outlive
