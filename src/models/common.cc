@@ -103,6 +103,12 @@ long read_response_nowait(const Exchange& ex, uint8_t* buf, size_t cap) {
   return sys::read(ex.rfd(), buf, n);
 }
 
+long try_nowait_read(int fd) {
+  alignas(4096) static thread_local uint8_t buf[4096];
+  iovec iov{buf, sizeof buf};
+  return sys::preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+}
+
 Status read_failed(const RunContext& ctx, const Exchange& ex, long r) {
   if (ex.file()) {
     // The file is ours and big enough for every read: EOF means it shrank.

@@ -81,6 +81,11 @@ long read_response(const Exchange& ex, uint8_t* buf, size_t cap);
 // O_NONBLOCK does nothing, is read with preadv2(RWF_NOWAIT), which says
 // EAGAIN when the data is not in the page cache yet.
 long read_response_nowait(const Exchange& ex, uint8_t* buf, size_t cap);
+// Set-up: whether a regular file can be read without waiting, asked with one
+// 4 KiB preadv2(RWF_NOWAIT) at offset 0 into an aligned buffer (so an
+// O_DIRECT file takes it too): bytes read, -EAGAIN (the read would wait), or
+// -EOPNOTSUPP where the file's filesystem cannot be asked not to wait (tmpfs).
+long try_nowait_read(int fd);
 
 // Whether the workload is the file transport.
 inline bool is_file(const RunContext& ctx) {

@@ -47,11 +47,7 @@ class CoroUring final : public Model {
   }
 
   // As `uring`'s: the ring's flags, and how it reads a file.
-  std::vector<Fact> facts() const override {
-    std::vector<Fact> f{{"uring_setup", ring_.describe()}};
-    if (!file_reads_.empty()) f.push_back({"file_reads", file_reads_});
-    return f;
-  }
+  std::vector<Fact> facts() const override { return uring_facts(ring_, file_reads_); }
 
   Status run(uint64_t rounds) override {
     if (!broken_.ok()) return broken_;

@@ -33,8 +33,7 @@ class Polling final : public Model {
     if (is_file(ctx)) {
       // O_NONBLOCK does nothing for a regular file; preadv2(RWF_NOWAIT) is
       // the non-blocking read of a file, where the file system supports it.
-      iovec iov{buf_.data(), std::min<size_t>(buf_.size(), kFileAlign)};
-      const long r = sys::preadv2(ex_[0].rfd(), &iov, 1, 0, RWF_NOWAIT);
+      const long r = try_nowait_read(ex_[0].rfd());
       if (r == -EOPNOTSUPP || r == -EINVAL)
         return Status::not_applicable("preadv2(RWF_NOWAIT) on this file: " + errno_text(r) +
                                       " (the file system cannot read without blocking)");

@@ -49,11 +49,7 @@ Status UringProactor::setup(RunContext& ctx) {
   return prepare();
 }
 
-std::vector<Model::Fact> UringProactor::facts() const {
-  std::vector<Fact> f{{"uring_setup", ring_.describe()}};
-  if (!file_reads_.empty()) f.push_back({"file_reads", file_reads_});
-  return f;
-}
+std::vector<Model::Fact> UringProactor::facts() const { return uring_facts(ring_, file_reads_); }
 
 Status UringProactor::run(uint64_t rounds) {
   if (!broken_.ok()) return broken_;

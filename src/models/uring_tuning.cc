@@ -1,12 +1,11 @@
 // Description: ring sizing for the io_uring models, and their `unavailable` hook.
 #include "models/uring_tuning.h"
 
-#include <sys/uio.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
-#include <cstring>
+
+#include "models/common.h"
 
 namespace iomodels::detail {
 namespace {
@@ -71,19 +70,21 @@ std::string multishot_why_not(const WorkloadOptions& w) {
 }
 
 std::string file_reads_text(int fd) {
-  // Aligned and whole, so an O_DIRECT file takes it too. Set-up, untimed: the
-  // raw call, not counted.
-  alignas(4096) static thread_local unsigned char buf[4096];
-  iovec iov{buf, sizeof buf};
-  const ssize_t r = ::preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
-  if (r >= 0 || errno == EAGAIN)
+  const long r = try_nowait_read(fd);
+  if (r >= 0 || r == -EAGAIN)
     return "inline: the file takes non-blocking reads (RWF_NOWAIT), so a read of cached data "
            "completes inside io_uring_enter";
-  if (errno == EOPNOTSUPP)
+  if (r == -EOPNOTSUPP)
     return "io-wq: the file's filesystem takes no non-blocking reads (preadv2 RWF_NOWAIT: "
            "EOPNOTSUPP, as tmpfs), so the kernel hands every read to an io-wq worker thread "
            "and wakes the loop when it is done";
-  return std::string("unknown: preadv2 RWF_NOWAIT failed: ") + std::strerror(errno);
+  return "unknown: preadv2 RWF_NOWAIT failed: " + errno_text(r);
+}
+
+std::vector<Model::Fact> uring_facts(const sys::Ring& ring, const std::string& file_reads) {
+  std::vector<Model::Fact> f{{"uring_setup", ring.describe()}};
+  if (!file_reads.empty()) f.push_back({"file_reads", file_reads});
+  return f;
 }
 
 std::string uring_unavailable() {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "models/model.h"
 #include "sys/uring.h"
 #include "workload/workload.h"
 
@@ -67,6 +68,11 @@ std::string multishot_why_not(const WorkloadOptions& w);
 // thread instead, which costs a wake-up there and one back per read. Probed
 // with a 4 KiB preadv2(RWF_NOWAIT) at offset 0: EOPNOTSUPP says which.
 std::string file_reads_text(int fd);
+
+// What every io_uring model reports: "uring_setup", the IORING_SETUP_* flags
+// the kernel took, and on the file transport "file_reads" (file_reads_text;
+// empty: left out).
+std::vector<Model::Fact> uring_facts(const sys::Ring& ring, const std::string& file_reads);
 
 // The `unavailable` hook every io_uring model shares: empty, or why io_uring
 // cannot run here (from the process-wide probe).

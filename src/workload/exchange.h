@@ -97,7 +97,7 @@ class Exchange {
     return out_;
   }
   // The same into the caller's buffer of size() bytes.
-  void fill_response(uint8_t* dst) const { fill_payload(conn_.index, last_id_, 0, dst, size_); }
+  void fill_response(uint8_t* dst) const { fill_response_to(last_id_, dst); }
   // The response to this connection's request `id` (one answered late, after
   // the exchange has moved on to the next request).
   void fill_response_to(uint64_t id, uint8_t* dst) const {
